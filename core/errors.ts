@@ -1,0 +1,134 @@
+/**
+ * One registry of every error busgate can answer with. Each code is stable (clients and dashboards
+ * key on it), maps to one HTTP status, and says whether retrying the same request may succeed.
+ * The README's error table is checked against this registry by a test, so the two cannot drift.
+ */
+export const ERROR_CODES = {
+  bad_request: { status: 400, retryable: false, summary: 'The request is malformed.' },
+  invalid_token: {
+    status: 400,
+    retryable: false,
+    summary: 'A value rendered into a destination or key is not one safe token for the broker.',
+  },
+  missing_value: {
+    status: 400,
+    retryable: false,
+    summary: 'A header or path parameter the route templates from is missing.',
+  },
+  broker_not_allowed: {
+    status: 400,
+    retryable: false,
+    summary: 'The client chose a broker the route does not allow.',
+  },
+  mode_not_allowed: {
+    status: 400,
+    retryable: false,
+    summary: 'The client chose a mode the route does not allow, or the broker cannot do.',
+  },
+  unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
+  forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
+  not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
+  method_not_allowed: {
+    status: 405,
+    retryable: false,
+    summary: 'A route has this path, but not for this method (see the Allow header).',
+  },
+  payload_too_large: {
+    status: 413,
+    retryable: false,
+    summary: 'The body is larger than the configured limit.',
+  },
+  rate_limited: {
+    status: 429,
+    retryable: true,
+    summary: 'The route is over its rate limit (see Retry-After).',
+  },
+  internal_error: { status: 500, retryable: false, summary: 'A bug in busgate; see the log.' },
+  broker_rejected: {
+    status: 502,
+    retryable: false,
+    summary:
+      'The broker refused the message (negative acknowledgement, unroutable, missing destination).',
+  },
+  broker_unavailable: {
+    status: 503,
+    retryable: true,
+    summary:
+      'The broker is not reachable (see Retry-After). If the connection dropped after the message was sent, the message says the outcome is unknown.',
+  },
+  no_responders: {
+    status: 503,
+    retryable: true,
+    summary: 'Request-reply: nobody listens on the destination.',
+  },
+  overloaded: {
+    status: 503,
+    retryable: true,
+    summary: 'Too many requests in flight for this broker; nothing was published.',
+  },
+  shutting_down: {
+    status: 503,
+    retryable: true,
+    summary: 'The daemon is draining before exit; send to another instance.',
+  },
+  broker_timeout: {
+    status: 504,
+    retryable: true,
+    summary:
+      'The broker did not acknowledge in time. The outcome is unknown: the message may be stored.',
+  },
+  reply_timeout: {
+    status: 504,
+    retryable: true,
+    summary: 'Request-reply: no reply came within the route timeout. The responder may have acted.',
+  },
+} as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class BusgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  /** Seconds a client should wait before retrying; sent as Retry-After. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BusgateError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isBusgateError(value: unknown): value is BusgateError {
+  return value instanceof BusgateError;
+}
+
+/** Errors found before the daemon serves (config, routes, plugin loading). Never sent over HTTP. */
+export class StartupError extends Error {
+  readonly code: string;
+  readonly details: readonly string[];
+
+  constructor(code: string, message: string, details: readonly string[] = [], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'StartupError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,144 @@
+/**
+ * The plugin contract: everything a broker plugin and the core agree on. A plugin only speaks its
+ * broker's protocol; deadlines, in-flight bounds, reconnect scheduling of the first connection,
+ * metrics and logging labels belong to the core (see core/plugins/guarded-broker.ts).
+ */
+import type { Logger } from 'winston';
+
+export const PLUGIN_API_VERSION = 1 as const;
+
+export const MODES = ['pubsub', 'point-to-point', 'request-reply'] as const;
+export type Mode = (typeof MODES)[number];
+
+export function isMode(value: unknown): value is Mode {
+  return typeof value === 'string' && (MODES as readonly string[]).includes(value);
+}
+
+/** A message on its way to the broker. Header names are lower case. */
+export interface OutboundMessage {
+  /** busgate's id for this message (a UUID, or the client's Idempotency-Key). */
+  readonly id: string;
+  readonly payload: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType?: string;
+  /** Partition key (Kafka) or routing key (RabbitMQ), when the route renders one. */
+  readonly key?: string;
+}
+
+/** A message as a consumer or responder sees it. */
+export interface InboundMessage {
+  readonly destination: string;
+  readonly payload: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType?: string;
+  readonly key?: string;
+}
+
+/** What the broker said when it accepted a message: the id plus broker details (partition, seq...). */
+export interface Receipt {
+  readonly id: string;
+  readonly [detail: string]: unknown;
+}
+
+export interface Reply {
+  readonly payload: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType?: string;
+}
+
+export interface SendContext {
+  /** Aborted when the core's deadline passes or the daemon shuts down: stop waiting then. */
+  readonly signal: AbortSignal;
+  /** The route's deadline in milliseconds (how long a request-reply waits for its reply). */
+  readonly timeoutMs: number;
+  /** The route's `options:` block, already validated against the plugin's routeOptionsSchema. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface SubscribeOptions {
+  /**
+   * pubsub: this subscriber gets every message published after the returned promise resolves.
+   * point-to-point: it competes with every other consumer of the destination; each message goes
+   * to exactly one of them.
+   */
+  readonly mode: 'pubsub' | 'point-to-point';
+  /** Route-style options (the same shape as a route's `options:`), e.g. an exchange type. */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+export interface BrokerHealth {
+  readonly up: boolean;
+  /** One short line for /ready; never credentials. */
+  readonly detail?: string;
+}
+
+export interface BrokerPlugin {
+  /**
+   * Resolves once the broker is reachable and ready for sends. Rejects when it is not; the core
+   * then retries with backoff in the background and answers this broker's routes with 503.
+   * After the first success the plugin keeps itself connected (reconnects by itself).
+   */
+  connect(signal: AbortSignal): Promise<void>;
+
+  /** pubsub: every subscriber gets the message. Resolves only after the broker accepted it. */
+  publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt>;
+  /** point-to-point: exactly one consumer gets the message. Resolves after the broker stored it. */
+  enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt>;
+  /** request-reply: resolves with the responder's reply. */
+  request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply>;
+
+  /**
+   * Consume a destination. The handler's promise settling is the acknowledgement: resolve to ack,
+   * reject to hand the message back for redelivery where the broker can. Resolves when the
+   * subscription is live (a message published afterwards will reach it).
+   */
+  subscribe(
+    destination: string,
+    options: SubscribeOptions,
+    onMessage: (message: InboundMessage) => Promise<void>,
+  ): Promise<Subscription>;
+
+  /** Answer request-reply traffic on a destination (used by tests, demos and the tap). */
+  respond(
+    destination: string,
+    onRequest: (message: InboundMessage) => Promise<Reply>,
+  ): Promise<Subscription>;
+
+  health(): BrokerHealth;
+
+  /** Idempotent. Finishes or fails what is in flight, then releases every connection. */
+  close(): Promise<void>;
+}
+
+/** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+export interface PluginContext {
+  /** The broker instance name from the config (e.g. `kafka` or `kafka-eu`); use it in logs. */
+  readonly name: string;
+  readonly logger: Logger;
+}
+
+export interface PluginFactory<Options = Record<string, unknown>> {
+  readonly apiVersion: typeof PLUGIN_API_VERSION;
+  readonly name: string;
+  readonly description?: string;
+  /** What this broker can do; routes are linted against it without connecting. */
+  readonly modes: readonly Mode[];
+  /** Connection options of a broker instance; defaults in it are applied before create(). */
+  readonly optionsSchema: JsonSchema;
+  /** A route's `options:` block; routes are linted against it. Absent means no options allowed. */
+  readonly routeOptionsSchema?: JsonSchema;
+  /**
+   * Whether one value rendered into a destination or key is a single safe token for this broker
+   * (no separators, wildcards or reserved prefixes). Absent: the core's conservative default.
+   */
+  isSafeToken?(value: string, field: 'destination' | 'key'): boolean;
+  /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
+  checkDestination?(destination: string): string | undefined;
+  create(options: Options, context: PluginContext): BrokerPlugin;
+}
