@@ -1,0 +1,227 @@
+/**
+ * Daemon configuration (convict). Precedence, lowest first: schema defaults, config/default.yaml,
+ * config/<NODE_ENV>.yaml, the file named by --config / BUSGATE_CONFIG, environment variables,
+ * command-line flags. Unknown keys and bad values stop the daemon before it serves.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import convict from 'convict';
+import YAML from 'yaml';
+import { parseDuration } from './duration.js';
+import { StartupError } from './errors.js';
+
+convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => YAML.parse(text) as unknown });
+
+convict.addFormat({
+  name: 'duration',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || parseDuration(value) === undefined) {
+      throw new Error('must be a duration such as 500ms, 5s or 1m');
+    }
+  },
+});
+
+convict.addFormat({
+  name: 'byte-size',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || !/^\d+(b|kb|mb)$/i.test(value)) {
+      throw new Error('must be a size such as 512kb or 1mb');
+    }
+  },
+});
+
+
+const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+function brokerInstanceProblems(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return ['must be a map of instance name to { plugin, options }'];
+  }
+  const problems: string[] = [];
+  for (const [name, instance] of Object.entries(value)) {
+    if (!INSTANCE_NAME.test(name)) problems.push(`"${name}": instance names are lower-case words`);
+    if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) {
+      problems.push(`"${name}": must be { plugin, options }`);
+      continue;
+    }
+    for (const key of Object.keys(instance)) {
+      if (key !== 'plugin' && key !== 'options') problems.push(`"${name}": unknown key "${key}"`);
+    }
+    const { plugin, options } = instance as { plugin?: unknown; options?: unknown };
+    if (typeof plugin !== 'string' || plugin.length === 0) problems.push(`"${name}": plugin must be a name, path or package`);
+    if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+      problems.push(`"${name}": options must be a map`);
+    }
+  }
+  return problems;
+}
+
+const schema = {
+  port: { doc: 'HTTP port of the ingress, metrics and health endpoints.', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
+  host: { doc: 'Address to listen on.', format: String, default: '0.0.0.0', env: 'HOST', arg: 'host' },
+  routesFile: { doc: 'The routes file.', format: String, default: './routes.yaml', env: 'ROUTES_FILE', arg: 'routes' },
+  logLevel: {
+    doc: 'Log level; debug logs one line per request.',
+    format: ['error', 'warn', 'info', 'debug'],
+    default: 'info',
+    env: 'LOG_LEVEL',
+    arg: 'log-level',
+  },
+  logFormat: {
+    doc: 'json: one JSON object per line; pretty: coloured and aligned; auto: pretty on a terminal.',
+    format: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    env: 'LOG_FORMAT',
+  },
+  bodyLimit: { doc: 'Largest accepted body; larger gets 413.', format: 'byte-size', default: '1mb', env: 'BODY_LIMIT' },
+  defaultTimeout: {
+    doc: 'Deadline for a broker acknowledgement or reply when the route sets no timeout.',
+    format: 'duration',
+    default: '5s',
+    env: 'DEFAULT_TIMEOUT',
+  },
+  shutdownTimeout: {
+    doc: 'How long SIGTERM waits for in-flight requests before closing anyway.',
+    format: 'duration',
+    default: '10s',
+    env: 'SHUTDOWN_TIMEOUT',
+  },
+  maxInFlightPerBroker: {
+    doc: 'Requests waiting on one broker at once; beyond it requests get 503 overloaded.',
+    format: 'nat',
+    default: 2000,
+    env: 'MAX_IN_FLIGHT_PER_BROKER',
+  },
+  tap: {
+    enabled: {
+      doc: 'Serve GET /tap/:broker/:destination, a server-sent-events view of a destination (for demos and debugging; it consumes messages).',
+      format: Boolean,
+      default: false,
+      env: 'TAP_ENABLED',
+    },
+  },
+  nats: {
+    url: { doc: 'NATS servers of the built-in "nats" instance.', format: String, default: 'nats://127.0.0.1:4222', env: 'NATS_URL', sensitive: true },
+  },
+  kafka: {
+    brokers: { doc: 'Kafka bootstrap brokers of the built-in "kafka" instance (comma-separated).', format: Array, default: ['127.0.0.1:9092'], env: 'KAFKA_BROKERS' },
+  },
+  amqp: {
+    url: { doc: 'AMQP URL of the built-in "rabbitmq" instance.', format: String, default: 'amqp://guest:guest@127.0.0.1:5672', env: 'AMQP_URL', sensitive: true },
+  },
+  brokers: {
+    doc: 'Named broker instances: { name: { plugin, options } }. memory, nats, kafka and rabbitmq exist implicitly.',
+    // Object makes convict treat the map as one value; its shape is checked by brokerInstanceProblems.
+    format: Object,
+    default: {},
+  },
+};
+
+export interface BrokerInstanceConfig {
+  readonly plugin: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface DaemonConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly routesFile: string;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  readonly logFormat: 'auto' | 'json' | 'pretty';
+  readonly bodyLimit: string;
+  readonly defaultTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly maxInFlightPerBroker: number;
+  readonly tapEnabled: boolean;
+  /** Every instance a route may name, the implicit built-in ones included. */
+  readonly brokers: Readonly<Record<string, BrokerInstanceConfig>>;
+  /** Relative plugin paths are resolved from here. */
+  readonly configDir: string;
+}
+
+export interface ConfigSources {
+  readonly args?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
+  const env = sources.env ?? process.env;
+  const args = [...(sources.args ?? [])];
+  const cwd = sources.cwd ?? process.cwd();
+  const explicitFile = takeFlag(args, '--config') ?? env.BUSGATE_CONFIG;
+
+  const config = convict(schema, { args, env });
+  const files = [path.join(cwd, 'config', 'default.yaml'), path.join(cwd, 'config', `${env.NODE_ENV ?? 'development'}.yaml`)]
+    .filter((file) => fs.existsSync(file));
+  if (explicitFile !== undefined) {
+    const file = path.resolve(cwd, explicitFile);
+    if (!fs.existsSync(file)) throw new StartupError('config_invalid', `config file not found: ${file}`);
+    files.push(file);
+  }
+  try {
+    for (const file of files) config.loadFile(file);
+    config.validate({ allowed: 'strict' });
+    const problems = brokerInstanceProblems(config.get('brokers'));
+    if (problems.length > 0) throw new Error(problems.map((problem) => `brokers: ${problem}`).join('\n'));
+  } catch (error) {
+    const lines = String(error instanceof Error ? error.message : error).split('\n').filter(Boolean);
+    throw new StartupError('config_invalid', 'the daemon configuration is invalid', lines, error);
+  }
+
+  const configDir = explicitFile !== undefined ? path.dirname(path.resolve(cwd, explicitFile)) : path.join(cwd, 'config');
+  return {
+    port: config.get('port'),
+    host: config.get('host'),
+    routesFile: path.resolve(cwd, config.get('routesFile')),
+    logLevel: config.get('logLevel') as DaemonConfig['logLevel'],
+    logFormat: config.get('logFormat') as DaemonConfig['logFormat'],
+    bodyLimit: config.get('bodyLimit'),
+    defaultTimeoutMs: parseDuration(config.get('defaultTimeout'))!,
+    shutdownTimeoutMs: parseDuration(config.get('shutdownTimeout'))!,
+    maxInFlightPerBroker: config.get('maxInFlightPerBroker'),
+    tapEnabled: config.get('tap.enabled'),
+    brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, {
+      natsUrl: config.get('nats.url'),
+      kafkaBrokers: (config.get('kafka.brokers') as unknown[]).map(String).map((s) => s.trim()).filter(Boolean),
+      amqpUrl: config.get('amqp.url'),
+    }),
+    configDir,
+  };
+}
+
+/**
+ * The four built-in names work without any declaration; the connection settings the brief names
+ * (NATS_URL, KAFKA_BROKERS, AMQP_URL) feed them. A declared instance of the same name wins, but
+ * inherits those settings underneath its own options.
+ */
+function withImplicitInstances(
+  declared: Record<string, Partial<BrokerInstanceConfig>>,
+  connections: { natsUrl: string; kafkaBrokers: string[]; amqpUrl: string },
+): Record<string, BrokerInstanceConfig> {
+  const implicit: Record<string, BrokerInstanceConfig> = {
+    memory: { plugin: 'memory', options: {} },
+    nats: { plugin: 'nats', options: { url: connections.natsUrl } },
+    kafka: { plugin: 'kafka', options: { brokers: connections.kafkaBrokers } },
+    rabbitmq: { plugin: 'rabbitmq', options: { url: connections.amqpUrl } },
+  };
+  const result: Record<string, BrokerInstanceConfig> = { ...implicit };
+  for (const [name, instance] of Object.entries(declared)) {
+    const inherited = implicit[name]?.plugin === instance.plugin ? implicit[name]!.options : {};
+    result[name] = { plugin: instance.plugin!, options: { ...inherited, ...(instance.options ?? {}) } };
+  }
+  return result;
+}
+
+function takeFlag(args: string[], flag: string): string | undefined {
+  const index = args.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  if (index === -1) return undefined;
+  const arg = args[index]!;
+  if (arg.includes('=')) {
+    args.splice(index, 1);
+    return arg.slice(flag.length + 1);
+  }
+  const value = args[index + 1];
+  args.splice(index, 2);
+  return value;
+}

@@ -1,0 +1,131 @@
+/**
+ * Lifecycle: config -> routes lint -> load the plugins the routes use -> connect -> listen.
+ * Shutdown runs in reverse: readiness down, refuse new requests, let in-flight ones finish
+ * (bounded), close the plugins.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'winston';
+import type { DaemonConfig } from './config.js';
+import { StartupError, describeError } from './errors.js';
+import { createApp } from './http/app.js';
+import { Lifecycle } from './http/lifecycle.js';
+import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { catalogOf, createBrokers, loadInstances, type LoadedInstance } from './plugins/broker-instances.js';
+import type { GuardedBroker } from './plugins/guarded-broker.js';
+import { brokerNamesIn, lintRoutes } from './routes/lint.js';
+import { formatProblem, type RouteProblem, type RouteSpec } from './routes/model.js';
+
+export interface CheckedRoutes {
+  readonly routes: RouteSpec[];
+  readonly problems: RouteProblem[];
+  readonly loaded: Map<string, LoadedInstance>;
+  readonly file: string;
+}
+
+/** Reads and lints a routes file, loading (not connecting) the plugins it names. */
+export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, 'brokers' | 'configDir'>): Promise<CheckedRoutes> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
+  }
+  const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
+  const loaded = await loadInstances(used, config.brokers, config.configDir);
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded));
+  return { routes, problems, loaded, file };
+}
+
+export interface Daemon {
+  readonly server: http.Server;
+  readonly port: number;
+  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly routes: readonly RouteSpec[];
+  /** Idempotent; resolves when every plugin is closed. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** prom-client's process metrics; tests that start many daemons turn them off. */
+  readonly defaultMetrics?: boolean;
+  /** How long start-up waits for the first connection attempt of each broker. */
+  readonly connectWaitMs?: number;
+}
+
+export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const checked = await checkRoutesFile(config.routesFile, config);
+  if (checked.problems.length > 0) {
+    const name = path.relative(process.cwd(), checked.file) || checked.file;
+    throw new StartupError('routes_invalid', `${name} has ${checked.problems.length} problem(s)`, checked.problems.map((p) => formatProblem(name, p)));
+  }
+
+  const brokerStatus = (): Map<string, boolean> => new Map([...brokers].map(([name, broker]) => [name, broker.health().up]));
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true, brokerStatus });
+  const brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
+  await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
+
+  const lifecycle = new Lifecycle();
+  const app = createApp({
+    routes: checked.routes,
+    brokers,
+    metrics,
+    logger,
+    lifecycle,
+    bodyLimit: config.bodyLimit,
+    defaultTimeoutMs: config.defaultTimeoutMs,
+    tapEnabled: config.tapEnabled,
+  });
+  const server = http.createServer(app);
+  // Slow clients must not hold sockets forever.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+
+  let active = 0;
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url?.startsWith('/tap/')) return;
+    active += 1;
+    res.once('close', () => (active -= 1));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  lifecycle.accepting = true;
+  const port = (server.address() as AddressInfo).port;
+  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      logger.info('shutting down', { reason, inFlight: active });
+      lifecycle.accepting = false;
+      lifecycle.draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      while (active > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (active > 0) logger.warn('shutdown deadline reached with requests in flight', { inFlight: active });
+      server.closeAllConnections();
+      await closed;
+      await Promise.all([...brokers.values()].map((broker) => broker.close()));
+      logger.info('stopped');
+    })();
+    return shuttingDown;
+  };
+
+  return { server, port, brokers, metrics, logger, lifecycle, routes: checked.routes, shutdown };
+}

@@ -1,0 +1,89 @@
+/**
+ * createApp(deps) builds the express application; it never listens, so tests can mount it on an
+ * ephemeral port. Routes are compiled once here: nothing per request that can be done at start.
+ */
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { match } from 'path-to-regexp';
+import type { Logger } from 'winston';
+import { BusgateError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { RouteSpec } from '../routes/model.js';
+import { createIngress } from './ingress.js';
+import type { Lifecycle } from './lifecycle.js';
+import { mountOperationalEndpoints } from './operational-endpoints.js';
+import { sendError } from './send-error.js';
+import { mountTap } from './tap.js';
+
+export interface AppDependencies {
+  readonly routes: readonly RouteSpec[];
+  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly bodyLimit: string;
+  readonly defaultTimeoutMs: number;
+  readonly tapEnabled: boolean;
+}
+
+const UNMATCHED = '(unmatched)';
+const ROUTE_NAME = Symbol('busgate.route');
+type LabelledResponse = Response & { [ROUTE_NAME]?: string };
+
+export function createApp(deps: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  app.use(observe(deps));
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (!deps.lifecycle.draining) return next();
+    res.setHeader('Connection', 'close');
+    sendError(res, new BusgateError('shutting_down', 'the daemon is shutting down', { retryAfterSeconds: 1 }), deps.logger);
+  });
+
+  mountOperationalEndpoints(app, deps);
+  if (deps.tapEnabled) mountTap(app, deps);
+
+  const readBody = express.raw({ type: () => true, limit: deps.bodyLimit });
+  for (const route of deps.routes) {
+    const { plan, send } = createIngress(route, deps);
+    const label = (_req: Request, res: Response, next: NextFunction): void => {
+      (res as LabelledResponse)[ROUTE_NAME] = route.name;
+      next();
+    };
+    app[route.method.toLowerCase() as 'post'](route.path, label, plan, readBody, send);
+  }
+
+  const matchers = deps.routes.map((route) => ({ method: route.method, matches: match(route.path, { decode: false }) }));
+  app.use((req: Request, res: Response) => {
+    const allowed = [...new Set(matchers.filter((m) => m.matches(req.path) !== false).map((m) => m.method))];
+    if (allowed.length > 0) {
+      res.setHeader('Allow', allowed.join(', '));
+      sendError(res, new BusgateError('method_not_allowed', `${req.method} is not allowed here (allowed: ${allowed.join(', ')})`), deps.logger);
+      return;
+    }
+    sendError(res, new BusgateError('not_found', `no route for ${req.method} ${req.path.slice(0, 200)}`), deps.logger);
+  });
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    sendError(res, error, deps.logger);
+  });
+  return app;
+}
+
+/** Counts and times every response by route name, and logs one debug line per request. */
+function observe(deps: AppDependencies) {
+  const debug = deps.logger.isDebugEnabled();
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = (res as LabelledResponse)[ROUTE_NAME] ?? UNMATCHED;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+      deps.metrics.httpDuration.observe({ route }, seconds);
+      if (debug) deps.logger.debug('request', { route, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
+    });
+    next();
+  };
+}

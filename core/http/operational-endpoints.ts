@@ -1,0 +1,31 @@
+/** /health (liveness), /ready (every broker the routes use is connected), /metrics (Prometheus). */
+import type { Express } from 'express';
+import type { Metrics } from '../observability/metrics.js';
+import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export function mountOperationalEndpoints(
+  app: Express,
+  deps: { brokers: ReadonlyMap<string, GuardedBroker>; metrics: Metrics; lifecycle: Lifecycle },
+): void {
+  app.get('/health', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+
+  app.get('/ready', (_req, res) => {
+    const brokers: Record<string, { up: boolean; detail?: string }> = {};
+    let allUp = true;
+    for (const [name, broker] of deps.brokers) {
+      const health = broker.health();
+      brokers[name] = health;
+      allUp &&= health.up;
+    }
+    const status = deps.lifecycle.draining ? 'draining' : !deps.lifecycle.accepting ? 'starting' : allUp ? 'ready' : 'degraded';
+    res.status(status === 'ready' ? 200 : 503).json({ status, brokers });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * From the config's broker instances to live GuardedBrokers: load the plugins the routes use (and
+ * only those), validate each instance's options against its plugin's schema, create the plugin.
+ */
+import type { Logger } from 'winston';
+import type { BrokerInstanceConfig } from '../config.js';
+import { StartupError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { BrokerCatalog } from '../routes/lint.js';
+import type { PluginFactory } from './contract.js';
+import { GuardedBroker } from './guarded-broker.js';
+import { loadPlugin } from './load-plugin.js';
+import { validateOptions } from './options.js';
+
+export interface LoadedInstance {
+  readonly name: string;
+  readonly factory: PluginFactory<never>;
+  readonly options: Record<string, unknown>;
+}
+
+/** Imports the plugins of the named instances; unknown names are left for the linter to report. */
+export async function loadInstances(
+  names: Iterable<string>,
+  instances: Readonly<Record<string, BrokerInstanceConfig>>,
+  configDir: string,
+): Promise<Map<string, LoadedInstance>> {
+  const loaded = new Map<string, LoadedInstance>();
+  const factories = new Map<string, PluginFactory>();
+  for (const name of names) {
+    const instance = instances[name];
+    if (!instance) continue;
+    let factory = factories.get(instance.plugin);
+    if (!factory) {
+      factory = await loadPlugin(instance.plugin, configDir);
+      factories.set(instance.plugin, factory);
+    }
+    const checked = validateOptions(factory.optionsSchema, instance.options);
+    if (checked.problems.length > 0) {
+      throw new StartupError(
+        'plugin_options_invalid',
+        `broker "${name}" (plugin ${instance.plugin}) has invalid options`,
+        checked.problems.map((problem) => problem.message),
+      );
+    }
+    loaded.set(name, { name, factory: factory as PluginFactory<never>, options: checked.value });
+  }
+  return loaded;
+}
+
+/** What the routes linter needs: every declared instance, with modes known where loaded. */
+export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
+  return new Map(
+    [...loaded].map(([name, instance]) => [name, { modes: instance.factory.modes, routeOptionsSchema: instance.factory.routeOptionsSchema }]),
+  );
+}
+
+export function createBrokers(
+  loaded: ReadonlyMap<string, LoadedInstance>,
+  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number },
+): Map<string, GuardedBroker> {
+  const brokers = new Map<string, GuardedBroker>();
+  for (const instance of loaded.values()) {
+    const logger = dependencies.logger.child({ broker: instance.name });
+    const plugin = instance.factory.create(instance.options as never, { name: instance.name, logger });
+    brokers.set(
+      instance.name,
+      new GuardedBroker(instance.name, instance.factory, plugin, logger, dependencies.metrics, { maxInFlight: dependencies.maxInFlight }),
+    );
+  }
+  return brokers;
+}

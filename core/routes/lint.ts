@@ -1,0 +1,360 @@
+/**
+ * The routes linter. It walks the YAML syntax tree (not the plain JS value) so that every problem
+ * carries the line and column of the node at fault, and it reports every problem of the file at
+ * once instead of stopping at the first.
+ */
+import { parse as parsePath } from 'path-to-regexp';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { parseDuration } from '../duration.js';
+import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
+import { validateOptions } from '../plugins/options.js';
+import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
+import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
+
+/** What the linter needs to know of a broker instance: nothing that requires a connection. */
+export interface BrokerCatalogEntry {
+  readonly modes: readonly Mode[];
+  readonly routeOptionsSchema?: JsonSchema | undefined;
+}
+
+export type BrokerCatalog = ReadonlyMap<string, BrokerCatalogEntry>;
+
+export interface LintResult {
+  readonly routes: RouteSpec[];
+  readonly problems: RouteProblem[];
+}
+
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options'] as const;
+type RouteKey = (typeof ROUTE_KEYS)[number];
+const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
+
+/** Paths the daemon serves itself; a route there would be shadowed or would shadow them. */
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap'];
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
+export function brokerNamesIn(text: string): Set<string> {
+  const names = new Set<string>();
+  const doc = parseDocument(text);
+  const routes = doc.get('routes');
+  if (!isSeq(routes)) return names;
+  for (const item of routes.items) {
+    if (!isMap(item)) continue;
+    const broker = item.get('broker');
+    if (typeof broker === 'string' && !broker.includes('{')) names.add(broker);
+    const allowed = item.get('brokers');
+    if (isSeq(allowed)) for (const value of allowed.items) if (isScalar(value) && typeof value.value === 'string') names.add(value.value);
+  }
+  return names;
+}
+
+export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const problems: RouteProblem[] = [];
+  const at = (node: Node | Pair | null | undefined): { line: number; col: number } => {
+    const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
+    const pos = lines.linePos(range?.[0] ?? 0);
+    return { line: pos.line, col: pos.col };
+  };
+  const report = (node: Node | Pair | null | undefined, code: string, message: string): void => {
+    problems.push({ ...at(node), code, message });
+  };
+
+  for (const error of [...doc.errors, ...doc.warnings]) {
+    const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
+    problems.push({ line: pos.line, col: pos.col, code: 'yaml_syntax', message: error.message.split('\n')[0]! });
+  }
+  if (doc.errors.length > 0) return { routes: [], problems };
+
+  const root = doc.contents;
+  if (!isMap(root)) {
+    report(root, 'wrong_type', 'the file must be a map with a "routes" list');
+    return { routes: [], problems };
+  }
+  for (const pair of root.items) {
+    const key = scalarText(pair.key);
+    if (key !== 'routes') report(pair.key as Node, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+  }
+  const list = root.get('routes', true);
+  if (!isSeq(list)) {
+    report(list ?? root, list ? 'wrong_type' : 'missing_key', list ? '"routes" must be a list' : 'the file has no "routes" list');
+    return { routes: [], problems };
+  }
+
+  const routes: RouteSpec[] = [];
+  const seen = new Map<string, number>();
+  for (const item of list.items) {
+    if (!isMap(item)) {
+      report(item as Node, 'wrong_type', 'each route must be a map');
+      continue;
+    }
+    const route = lintRoute(item, catalog, report, at(item).line);
+    if (!route) continue;
+    const signature = `${route.method} ${route.path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
+    const first = seen.get(signature);
+    if (first !== undefined) {
+      report(item.get('path', true) as Node, 'duplicate_route', `${route.method} ${route.path} is already defined at line ${first}`);
+      continue;
+    }
+    seen.set(signature, route.line);
+    routes.push(route);
+  }
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { routes: problems.length === 0 ? routes : [], problems };
+}
+
+type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, report: Report, line: number): RouteSpec | undefined {
+  const before = countingReport(report);
+  const node = (key: RouteKey): Node | undefined => (item.get(key, true) as Node | undefined) ?? undefined;
+
+  for (const pair of item.items) {
+    const key = scalarText(pair.key);
+    if (!(ROUTE_KEYS as readonly string[]).includes(key)) {
+      before.report(pair.key as Node, 'unknown_key', `unknown key "${key}" (allowed: ${ROUTE_KEYS.join(', ')})`);
+    }
+  }
+  for (const key of REQUIRED_KEYS) {
+    if (!item.has(key)) before.report(item, 'missing_key', `route has no "${key}"`);
+  }
+
+  const text = (key: RouteKey): string | undefined => {
+    const value = node(key);
+    if (value === undefined) return undefined;
+    if (!isScalar(value) || typeof value.value !== 'string') {
+      before.report(value, 'wrong_type', `"${key}" must be a string`);
+      return undefined;
+    }
+    return value.value;
+  };
+  const list = (key: RouteKey): { values: string[]; node: Node } | undefined => {
+    const value = node(key);
+    if (value === undefined) return undefined;
+    if (!isSeq(value) || !value.items.every((entry) => isScalar(entry) && typeof entry.value === 'string')) {
+      before.report(value, 'wrong_type', `"${key}" must be a list of strings`);
+      return undefined;
+    }
+    return { values: value.items.map((entry) => String((entry as { value: unknown }).value)), node: value };
+  };
+
+  // path and method
+  const path = text('path');
+  let params: string[] = [];
+  if (path !== undefined) {
+    params = pathParams(path, node('path'), before.report) ?? [];
+  }
+  const methodText = (text('method') ?? 'POST').toUpperCase();
+  const method = (HTTP_METHODS as readonly string[]).includes(methodText) ? (methodText as HttpMethod) : undefined;
+  if (!method) before.report(node('method'), 'bad_method', `method must be one of ${HTTP_METHODS.join(', ')}`);
+
+  const compile = (key: RouteKey): Template | undefined => {
+    const source = text(key);
+    if (source === undefined) return undefined;
+    const compiled = parseTemplate(source);
+    if (!isTemplate(compiled)) {
+      before.report(node(key), 'bad_template', compiled.problem);
+      return undefined;
+    }
+    for (const param of templateParams(compiled)) {
+      if (!params.includes(param)) before.report(node(key), 'unknown_param', `"{${param}}" is not a parameter of the path (${params.map((p) => `:${p}`).join(', ') || 'none'})`);
+    }
+    return compiled;
+  };
+
+  // broker: fixed instance name, or a template with an allow-list
+  const broker = choice<string>('broker', 'brokers', compile, text, list, before.report, node, {
+    isValid: (name) => catalog.has(name),
+    invalid: (name) => [`unknown_broker`, `broker "${name}" is not declared (known: ${[...catalog.keys()].join(', ')})`],
+    defaultAllowed: undefined,
+  });
+  const possibleBrokers = broker === undefined ? [] : broker.kind === 'fixed' ? [broker.value] : broker.allowed;
+  const supported = new Set(possibleBrokers.flatMap((name) => catalog.get(name)?.modes ?? []));
+
+  const mode = choice<Mode>('mode', 'modes', compile, text, list, before.report, node, {
+    isValid: isMode,
+    invalid: (value) => ['unknown_mode', `mode "${value}" is not one of ${MODES.join(', ')}`],
+    defaultAllowed: MODES.filter((m) => supported.has(m)),
+  });
+  if (mode && broker) {
+    const modes = mode.kind === 'fixed' ? [mode.value] : mode.allowed;
+    for (const m of modes) {
+      const lacking = possibleBrokers.filter((name) => catalog.has(name) && !catalog.get(name)!.modes.includes(m));
+      if (lacking.length > 0 && (mode.kind === 'fixed' || lacking.length === possibleBrokers.length)) {
+        before.report(node(mode.kind === 'fixed' ? 'mode' : 'modes') ?? node('mode'), 'mode_not_supported', `broker ${lacking.map((n) => `"${n}"`).join(', ')} cannot do ${m}`);
+      }
+    }
+  }
+
+  const destination = compile('destination');
+  const key = compile('key');
+  let timeoutMs: number | undefined;
+  const timeout = text('timeout');
+  if (timeout !== undefined) {
+    timeoutMs = parseDuration(timeout);
+    if (timeoutMs === undefined) before.report(node('timeout'), 'bad_duration', `timeout "${timeout}" is not a duration such as 500ms, 2s or 1m`);
+  }
+  const headers = list('headers');
+  for (const [index, name] of (headers?.values ?? []).entries()) {
+    if (!HEADER_NAME.test(name)) before.report((headers!.node as unknown as { items: Node[] }).items[index], 'bad_header_name', `"${name}" is not a valid header name`);
+  }
+
+  const options = lintOptions(node('options'), possibleBrokers, catalog, before.report);
+  if (path !== undefined && RESERVED_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`))) {
+    before.report(node('path'), 'reserved_path', `${path} is served by busgate itself (${RESERVED_PATHS.join(', ')})`);
+  }
+
+  if (before.count() > 0 || !path || !method || !broker || !mode || !destination || !options) return undefined;
+  return {
+    name: text('name') ?? `${method} ${path}`,
+    method,
+    path,
+    broker,
+    mode,
+    destination,
+    key,
+    timeoutMs,
+    forwardHeaders: (headers?.values ?? []).map((h) => h.toLowerCase()),
+    options: options.value,
+    line,
+  };
+}
+
+function choice<T extends string>(
+  key: RouteKey,
+  allowKey: RouteKey,
+  compile: (key: RouteKey) => Template | undefined,
+  text: (key: RouteKey) => string | undefined,
+  list: (key: RouteKey) => { values: string[]; node: Node } | undefined,
+  report: Report,
+  node: (key: RouteKey) => Node | undefined,
+  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
+): Choice<T> | undefined {
+  const source = text(key);
+  if (source === undefined) return undefined;
+  const allowed = list(allowKey);
+  if (!source.includes('{')) {
+    if (allowed) report(allowed.node, 'unknown_key', `"${allowKey}" only applies when "${key}" is chosen per request ("{param}" or "{header.name}")`);
+    if (!rules.isValid(source)) {
+      const [code, message] = rules.invalid(source);
+      report(node(key), code, message);
+      return undefined;
+    }
+    return { kind: 'fixed', value: source as T };
+  }
+  const template = compile(key);
+  if (!template) return undefined;
+  if (template.parts.length !== 1) {
+    report(node(key), 'bad_template', `"${key}" chosen per request must be exactly one placeholder, such as "{${key}}"`);
+    return undefined;
+  }
+  const values = allowed?.values ?? rules.defaultAllowed;
+  if (values === undefined) {
+    report(node(key), 'missing_key', `"${key}" is chosen per request, so the route must list the allowed values in "${allowKey}"`);
+    return undefined;
+  }
+  let ok = true;
+  for (const [index, value] of values.entries()) {
+    if (!rules.isValid(value)) {
+      const [code, message] = rules.invalid(value);
+      report(allowed ? (allowed.node as unknown as { items: Node[] }).items[index] : node(key), code, message);
+      ok = false;
+    }
+  }
+  if (values.length === 0) {
+    report(allowed?.node ?? node(key), 'wrong_type', `"${allowKey}" must not be empty`);
+    ok = false;
+  }
+  return ok ? { kind: 'chosen', template, allowed: values as T[] } : undefined;
+}
+
+function pathParams(path: string, node: Node | undefined, report: Report): string[] | undefined {
+  if (!path.startsWith('/')) {
+    report(node, 'bad_path', `path "${path}" must start with "/"`);
+    return undefined;
+  }
+  try {
+    const params: string[] = [];
+    const walk = (tokens: ReturnType<typeof parsePath>['tokens']): void => {
+      for (const token of tokens) {
+        if (token.type === 'param' || token.type === 'wildcard') params.push(token.name);
+        if (token.type === 'group') walk(token.tokens);
+      }
+    };
+    walk(parsePath(path).tokens);
+    return params;
+  } catch (error) {
+    report(node, 'bad_path', `path "${path}" is not a valid express path: ${error instanceof Error ? error.message.split(';')[0] : String(error)}`);
+    return undefined;
+  }
+}
+
+function lintOptions(
+  node: Node | undefined,
+  brokers: readonly string[],
+  catalog: BrokerCatalog,
+  report: Report,
+): { value: Record<string, unknown> } | undefined {
+  if (node === undefined) {
+    // Still apply each schema's defaults, so plugins see the same shape either way.
+    return { value: brokers.length === 1 ? withDefaults(catalog.get(brokers[0]!)?.routeOptionsSchema) : {} };
+  }
+  if (!isMap(node)) {
+    report(node, 'wrong_type', '"options" must be a map');
+    return undefined;
+  }
+  const raw = node.toJSON() as Record<string, unknown>;
+  let value: Record<string, unknown> = raw;
+  let ok = true;
+  for (const name of brokers) {
+    const entry = catalog.get(name);
+    if (!entry) continue;
+    if (!entry.routeOptionsSchema) {
+      report(node, 'bad_option', `broker "${name}" takes no route options`);
+      ok = false;
+      continue;
+    }
+    const checked = validateOptions(entry.routeOptionsSchema, raw);
+    for (const problem of checked.problems) {
+      const target = (problem.path.length > 0 ? (node.getIn(problem.path, true) as Node | undefined) ?? findKey(node, problem.path) : undefined) ?? node;
+      report(target, 'bad_option', `${problem.message} (broker "${name}")`);
+      ok = false;
+    }
+    if (brokers.length === 1) value = checked.value;
+  }
+  return ok ? { value } : undefined;
+}
+
+function withDefaults(schema: JsonSchema | undefined): Record<string, unknown> {
+  return schema ? validateOptions(schema, {}).value : {};
+}
+
+/** For an unknown option, point at the key itself (the path names a key that has no schema). */
+function findKey(map: YAMLMap, path: readonly string[]): Node | undefined {
+  let current: unknown = map;
+  for (const [index, segment] of path.entries()) {
+    if (!isMap(current)) return undefined;
+    const pair = current.items.find((p) => scalarText(p.key) === segment);
+    if (!pair) return undefined;
+    if (index === path.length - 1) return pair.key as Node;
+    current = pair.value;
+  }
+  return undefined;
+}
+
+function scalarText(node: unknown): string {
+  return isScalar(node) ? String(node.value) : String(node);
+}
+
+function countingReport(report: Report): { report: Report; count: () => number } {
+  let count = 0;
+  return {
+    report: (node, code, message) => {
+      count += 1;
+      report(node, code, message);
+    },
+    count: () => count,
+  };
+}

@@ -1,0 +1,41 @@
+/** A route after linting: every field checked, templates compiled, durations in milliseconds. */
+import type { Mode } from '../plugins/contract.js';
+import type { Template } from './template.js';
+
+/** A value fixed in routes.yaml, or chosen per request from an allow-list. */
+export type Choice<T extends string> =
+  | { readonly kind: 'fixed'; readonly value: T }
+  | { readonly kind: 'chosen'; readonly template: Template; readonly allowed: readonly T[] };
+
+export interface RouteSpec {
+  /** Metrics and log label: the route's `name`, or "METHOD path". Bounded by the file. */
+  readonly name: string;
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly broker: Choice<string>;
+  readonly mode: Choice<Mode>;
+  readonly destination: Template;
+  readonly key: Template | undefined;
+  readonly timeoutMs: number | undefined;
+  /** Request headers (lower case) copied into the message. */
+  readonly forwardHeaders: readonly string[];
+  /** The plugin-specific `options:` block, validated against each possible broker's schema. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Where the route starts in the file, for log lines. */
+  readonly line: number;
+}
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** One linter finding; printed as FILE:LINE:COL code message. */
+export interface RouteProblem {
+  readonly line: number;
+  readonly col: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export function formatProblem(file: string, problem: RouteProblem): string {
+  return `${file}:${problem.line}:${problem.col} ${problem.code} ${problem.message}`;
+}
