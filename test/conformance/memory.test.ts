@@ -1,0 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { runConformance } from './suite.js';
+
+runConformance({
+  name: 'memory',
+  plugin: 'memory',
+  options: () => ({}),
+  unavailableOptions: () => ({ unavailable: true }),
+  destination: (mode) => `conf.${mode.replace(/-/g, '')}.${randomUUID().slice(0, 8)}`,
+  detectsNoResponders: true,
+});

@@ -1,0 +1,244 @@
+/**
+ * The conformance suite: the same behaviour tests for every broker plugin, end to end through the
+ * HTTP ingress of a real daemon to a real consumer or responder. A plugin is done when it passes.
+ *
+ * Plugin authors run it from their own mocha file:
+ *   import { runConformance } from 'busgate/conformance';
+ *   runConformance({ name: 'mybroker', plugin: './index.js', options: () => ({ url }), ... });
+ */
+import { expect } from 'chai';
+import type { BrokerPlugin, InboundMessage, Mode } from '../../core/plugins/contract.js';
+import { eventually, sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+
+export interface ConformanceTarget {
+  /** Broker instance name in the generated routes; also the suite's title. */
+  readonly name: string;
+  /** The `plugin:` value: built-in name, path or package. */
+  readonly plugin: string;
+  /** Instance options for a reachable broker. */
+  options(): Record<string, unknown>;
+  /** Instance options that point at a broker that is down (a closed port). */
+  unavailableOptions(): Record<string, unknown>;
+  /** Called in before(): skip or fail when the broker is not there. */
+  require?(context: Mocha.Context): Promise<void>;
+  /** A fresh destination name for a test, valid on this broker (no two tests share one). */
+  destination(mode: Mode): string;
+  /** Route `options:` per mode, as YAML flow text (e.g. `{ persistent: true }`). */
+  readonly routeOptions?: Partial<Record<Mode, string>>;
+  /** Create what must exist before sending (an exchange, a topic...). The plugin is the daemon's. */
+  prepare?(mode: Mode, destination: string, plugin: BrokerPlugin): Promise<void>;
+  /** Can the broker tell that nobody listens (NATS, RabbitMQ) or only time out (Kafka)? */
+  readonly detectsNoResponders: boolean;
+  /** Longest a delivery may take to reach a consumer (Kafka group joins are slow). */
+  readonly deliveryTimeoutMs?: number;
+}
+
+const BINARY = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x7f, 10, 13, 0x80]);
+
+export function runConformance(target: ConformanceTarget): void {
+  const wait = target.deliveryTimeoutMs ?? 5000;
+
+  describe(`conformance: ${target.name}`, function () {
+    this.timeout(Math.max(30_000, wait * 4));
+    let daemon: TestDaemon;
+    const destinations = {} as Record<Mode | 'slow' | 'silent' | 'kept', string>;
+    const subscriptions: { close(): Promise<void> }[] = [];
+
+    before(async function () {
+      if (target.require) await target.require(this);
+      destinations.pubsub = target.destination('pubsub');
+      destinations['point-to-point'] = target.destination('point-to-point');
+      destinations.kept = target.destination('point-to-point');
+      destinations['request-reply'] = target.destination('request-reply');
+      destinations.slow = target.destination('request-reply');
+      destinations.silent = target.destination('request-reply');
+      const options = (mode: Mode): string => (target.routeOptions?.[mode] ? `\n    options: ${target.routeOptions[mode]}` : '');
+      const route = (name: string, mode: Mode, destination: string, extra = ''): string =>
+        `  - name: ${name}\n    path: /${name}\n    broker: ${target.name}\n    mode: ${mode}\n    destination: "${destination}"\n    headers: [x-tenant]${options(mode)}${extra}\n`;
+      daemon = await startTestDaemon({
+        brokers: { [target.name]: { plugin: target.plugin, options: target.options() } },
+        routes:
+          'routes:\n' +
+          route('pubsub', 'pubsub', destinations.pubsub) +
+          route('p2p', 'point-to-point', destinations['point-to-point']) +
+          route('kept', 'point-to-point', destinations.kept) +
+          route('rpc', 'request-reply', destinations['request-reply']) +
+          route('slow', 'request-reply', destinations.slow, '\n    timeout: 700ms') +
+          route('silent', 'request-reply', destinations.silent, '\n    timeout: 1500ms') +
+          `  - name: templated\n    path: /templated/:part\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${destinations.pubsub}{part}"${options('pubsub')}\n`,
+      });
+      const plugin = daemon.brokers.get(target.name)!.plugin;
+      for (const mode of ['pubsub', 'point-to-point', 'request-reply'] as const) {
+        await target.prepare?.(mode, destinations[mode], plugin);
+      }
+      await target.prepare?.('point-to-point', destinations.kept, plugin);
+      await target.prepare?.('request-reply', destinations.slow, plugin);
+      await target.prepare?.('request-reply', destinations.silent, plugin);
+    });
+
+    afterEach(async () => {
+      await Promise.all(subscriptions.splice(0).map((s) => s.close().catch(() => undefined)));
+    });
+
+    after(async () => {
+      await daemon?.shutdown('conformance done');
+    });
+
+    const plugin = (): BrokerPlugin => daemon.brokers.get(target.name)!.plugin;
+
+    it('is ready once connected', async () => {
+      const res = await fetch(`${daemon.url}/ready`);
+      expect(res.status).to.equal(200);
+      const body = (await res.json()) as { brokers: Record<string, { up: boolean }> };
+      expect(body.brokers[target.name]?.up).to.equal(true);
+    });
+
+    it('pubsub: every subscriber gets the body byte for byte, with forwarded headers and content type', async () => {
+      const received: InboundMessage[][] = [[], []];
+      for (const inbox of received) {
+        subscriptions.push(
+          await plugin().subscribe(destinations.pubsub, { mode: 'pubsub' }, (m) => {
+            inbox.push(m);
+            return Promise.resolve();
+          }),
+        );
+      }
+      const res = await daemon.post('/pubsub', BINARY, { 'content-type': 'application/x-test', 'x-tenant': 'acme', 'x-not-forwarded': 'no' });
+      expect(res.status).to.equal(202);
+      const receipt = (await res.json()) as { id: string; broker: string; mode: string; destination: string };
+      expect(receipt.id).to.be.a('string').and.not.empty;
+      expect(receipt).to.include({ broker: target.name, mode: 'pubsub', destination: destinations.pubsub });
+      await eventually(() => received.every((inbox) => inbox.length >= 1), wait, 'both subscribers');
+      for (const [message] of received) {
+        expect(Buffer.compare(message!.payload, BINARY)).to.equal(0);
+        expect(message!.contentType).to.equal('application/x-test');
+        expect(message!.headers['x-tenant']).to.equal('acme');
+        expect(message!.headers).to.not.have.property('x-not-forwarded');
+      }
+    });
+
+    it('point-to-point: each message reaches exactly one of the competing consumers', async () => {
+      const seen: string[][] = [[], []];
+      for (const inbox of seen) {
+        subscriptions.push(
+          await plugin().subscribe(destinations['point-to-point'], { mode: 'point-to-point' }, (m) => {
+            inbox.push(m.payload.toString());
+            return Promise.resolve();
+          }),
+        );
+      }
+      const sent = Array.from({ length: 20 }, (_, i) => `job-${i}`);
+      const answers = await Promise.all(sent.map((body) => daemon.post('/p2p', body)));
+      expect(answers.map((r) => r.status)).to.deep.equal(sent.map(() => 202));
+      await eventually(() => seen[0]!.length + seen[1]!.length >= sent.length, wait, 'all jobs consumed');
+      await sleep(300);
+      const all = [...seen[0]!, ...seen[1]!];
+      expect(all).to.have.lengthOf(sent.length);
+      expect([...all].sort()).to.deep.equal([...sent].sort());
+    });
+
+    it('point-to-point: a message sent while no consumer exists is kept until one comes', async () => {
+      const res = await daemon.post('/kept', 'waiting');
+      expect(res.status).to.equal(202);
+      const inbox: string[] = [];
+      subscriptions.push(
+        await plugin().subscribe(destinations.kept, { mode: 'point-to-point' }, (m) => {
+          inbox.push(m.payload.toString());
+          return Promise.resolve();
+        }),
+      );
+      await eventually(() => inbox.length === 1, wait, 'the kept message');
+      expect(inbox).to.deep.equal(['waiting']);
+    });
+
+    it('request-reply: the reply body and content type come back with 200', async () => {
+      subscriptions.push(
+        await plugin().respond(destinations['request-reply'], (m) =>
+          Promise.resolve({
+            payload: Buffer.concat([Buffer.from('re:'), m.payload]),
+            headers: { 'x-tenant-seen': m.headers['x-tenant'] ?? '' },
+            contentType: 'text/x-reply',
+          }),
+        ),
+      );
+      const res = await daemon.post('/rpc', 'ping', { 'x-tenant': 'acme', 'content-type': 'text/plain' });
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^text\/x-reply/);
+      expect(await res.text()).to.equal('re:ping');
+    });
+
+    it('request-reply: no reply within the route timeout gives 504 reply_timeout', async () => {
+      subscriptions.push(await plugin().respond(destinations.slow, () => sleep(2500).then(() => ({ payload: Buffer.from('late'), headers: {} }))));
+      const started = Date.now();
+      const res = await daemon.post('/slow', 'x');
+      expect(res.status).to.equal(504);
+      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('reply_timeout');
+      expect(Date.now() - started).to.be.lessThan(2500);
+    });
+
+    it(target.detectsNoResponders ? 'request-reply: nobody listening gives 503 no_responders' : 'request-reply: nobody listening gives 504 (the broker cannot tell)', async () => {
+      const res = await daemon.post('/silent', 'anyone?');
+      const body = (await res.json()) as { error: { code: string } };
+      if (target.detectsNoResponders) {
+        expect(res.status).to.equal(503);
+        expect(body.error.code).to.equal('no_responders');
+      } else {
+        expect(res.status).to.equal(504);
+        expect(body.error.code).to.equal('reply_timeout');
+      }
+    });
+
+    it('refuses a templated value that is not one safe token with 400, and hands nothing to the broker', async () => {
+      const handedOver = async (): Promise<number> => {
+        const metric = await daemon.metrics.messages.get();
+        return metric.values.filter((v) => v.labels.broker === target.name).reduce((sum, v) => sum + v.value, 0);
+      };
+      const before = await handedOver();
+      for (const unsafe of ['a.b', 'a*', '>', '$SYS', 'a b', 'a#']) {
+        const res = await fetch(`${daemon.url}/templated/${encodeURIComponent(unsafe)}`, { method: 'POST', body: 'nope' });
+        expect(res.status, unsafe).to.equal(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('invalid_token');
+      }
+      expect(await handedOver()).to.equal(before);
+    });
+
+    describe('when the broker is down', () => {
+      let down: TestDaemon;
+      before(async () => {
+        down = await startTestDaemon({
+          brokers: { [target.name]: { plugin: target.plugin, options: target.unavailableOptions() } },
+          routes: `routes:\n  - path: /down\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${destinations.pubsub}"${target.routeOptions?.pubsub ? `\n    options: ${target.routeOptions.pubsub}` : ''}\n`,
+          connectWaitMs: 2000,
+        });
+      });
+      after(async () => {
+        await down?.shutdown('conformance done');
+      });
+
+      it('answers 503 broker_unavailable at once, with Retry-After, and /ready names it', async () => {
+        const started = Date.now();
+        const res = await down.post('/down', 'x');
+        expect(res.status).to.equal(503);
+        expect(res.headers.get('retry-after')).to.match(/^\d+$/);
+        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('broker_unavailable');
+        expect(Date.now() - started).to.be.lessThan(1000);
+        const ready = await fetch(`${down.url}/ready`);
+        expect(ready.status).to.equal(503);
+        const body = (await ready.json()) as { brokers: Record<string, { up: boolean }> };
+        expect(body.brokers[target.name]?.up).to.equal(false);
+      });
+    });
+
+    it('closes cleanly, and close() is idempotent', async () => {
+      const extra = await startTestDaemon({
+        brokers: { [target.name]: { plugin: target.plugin, options: target.options() } },
+        routes: `routes:\n  - path: /x\n    broker: ${target.name}\n    mode: request-reply\n    destination: "${destinations['request-reply']}"\n`,
+      });
+      const started = Date.now();
+      await extra.shutdown('test');
+      await extra.shutdown('again');
+      await extra.brokers.get(target.name)!.plugin.close();
+      expect(Date.now() - started).to.be.lessThan(10_000);
+    });
+  });
+}
