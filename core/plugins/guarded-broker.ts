@@ -3,6 +3,7 @@
  * the first connection with exponential backoff and jitter, fail-fast while the broker is down,
  * a bound on requests in flight, the deadline on every call, metrics and log labels.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -41,6 +42,8 @@ export class GuardedBroker {
     private readonly metrics: Metrics,
     private readonly options: GuardedBrokerOptions,
   ) {
+    // Every request in flight listens for shutdown on this one signal.
+    setMaxListeners(0, this.lifetime.signal);
     this.inFlightGauge = metrics.inFlight.labels({ broker: name });
     this.inFlightGauge.set(0);
   }

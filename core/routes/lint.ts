@@ -51,7 +51,7 @@ export function brokerNamesIn(text: string): Set<string> {
 
 export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const problems: RouteProblem[] = [];
   const at = (node: Node | Pair | null | undefined): { line: number; col: number } => {
     const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
@@ -64,7 +64,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
 
   for (const error of [...doc.errors, ...doc.warnings]) {
     const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
-    problems.push({ line: pos.line, col: pos.col, code: 'yaml_syntax', message: error.message.split('\n')[0]! });
+    problems.push({ line: pos.line, col: pos.col, code: 'yaml_syntax', message: error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') });
   }
   if (doc.errors.length > 0) return { routes: [], problems };
 
@@ -90,16 +90,17 @@ export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
       report(item as Node, 'wrong_type', 'each route must be a map');
       continue;
     }
-    const route = lintRoute(item, catalog, report, at(item).line);
-    if (!route) continue;
-    const signature = `${route.method} ${route.path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
-    const first = seen.get(signature);
-    if (first !== undefined) {
-      report(item.get('path', true) as Node, 'duplicate_route', `${route.method} ${route.path} is already defined at line ${first}`);
-      continue;
+    // Duplicates are found from path and method alone, so they show even when a route has other problems.
+    const path = item.get('path');
+    const method = String(item.get('method') ?? 'POST').toUpperCase();
+    if (typeof path === 'string') {
+      const signature = `${method} ${path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
+      const first = seen.get(signature);
+      if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
+      else seen.set(signature, at(item).line);
     }
-    seen.set(signature, route.line);
-    routes.push(route);
+    const route = lintRoute(item, catalog, report, at(item).line);
+    if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: problems.length === 0 ? routes : [], problems };

@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import { expect } from 'chai';
+import { brokerNamesIn, lintRoutes, type BrokerCatalog } from '../../core/routes/lint.js';
+import { formatProblem } from '../../core/routes/model.js';
+
+const fixture = (name: string): string => fs.readFileSync(new URL(`../../../test/fixtures/routes/${name}`, import.meta.url), 'utf8');
+
+const catalog: BrokerCatalog = new Map([
+  ['memory', { modes: ['pubsub', 'point-to-point', 'request-reply'] as const }],
+  ['limited', { modes: ['pubsub'] as const }],
+]);
+
+describe('routes linter', () => {
+  it('reports every problem of a broken file with its line and column', () => {
+    const { routes, problems } = lintRoutes(fixture('broken.yaml'), catalog);
+    expect(routes).to.be.empty;
+    const expected = fixture('broken.expected').trim().split('\n');
+    expect(problems.map((p) => `${p.line}:${p.col} ${p.code}`)).to.deep.equal(expected);
+  });
+
+  it('formats problems as FILE:LINE:COL code message', () => {
+    const { problems } = lintRoutes('routes:\n  - path: /x\n    broker: memory\n    mode: pubsub\n    destination: x\n    bogus: 1\n', catalog);
+    expect(problems).to.have.lengthOf(1);
+    expect(formatProblem('routes.yaml', problems[0]!)).to.match(/^routes\.yaml:6:5 unknown_key unknown key "bogus"/);
+  });
+
+  it('reports YAML syntax errors with a position', () => {
+    const { problems } = lintRoutes('routes:\n  - path: /x\n   broker: [unclosed\n', catalog);
+    expect(problems[0]!.code).to.equal('yaml_syntax');
+    expect(problems[0]!.line).to.be.greaterThan(1);
+  });
+
+  it('accepts the shipped routes.yaml and compiles its routes', () => {
+    const { routes, problems } = lintRoutes(fs.readFileSync(new URL('../../../routes.yaml', import.meta.url), 'utf8'), catalog);
+    expect(problems).to.deep.equal([]);
+    expect(routes.map((r) => r.name)).to.include.members(['events', 'jobs', 'echo', 'send']);
+  });
+
+  it('defaults method to POST and name to "METHOD path", and compiles a client choice', () => {
+    const { routes, problems } = lintRoutes(
+      'routes:\n  - path: /:broker/:mode/:destination\n    broker: "{broker}"\n    brokers: [memory]\n    mode: "{mode}"\n    destination: "{destination}"\n',
+      catalog,
+    );
+    expect(problems).to.deep.equal([]);
+    const [route] = routes;
+    expect(route!.method).to.equal('POST');
+    expect(route!.name).to.equal('POST /:broker/:mode/:destination');
+    expect(route!.broker).to.deep.include({ kind: 'chosen', allowed: ['memory'] });
+    expect(route!.mode).to.deep.include({ kind: 'chosen', allowed: ['pubsub', 'point-to-point', 'request-reply'] });
+  });
+
+  it('refuses a chosen mode outside what every allowed broker can do', () => {
+    const { problems } = lintRoutes(
+      'routes:\n  - path: /:mode\n    broker: limited\n    mode: "{mode}"\n    modes: [pubsub, request-reply]\n    destination: x\n',
+      catalog,
+    );
+    expect(problems.map((p) => p.code)).to.deep.equal(['mode_not_supported']);
+  });
+
+  it('lists the broker names a file uses, so only their plugins load', () => {
+    expect([...brokerNamesIn(fixture('broken.yaml'))].sort()).to.deep.equal(['limited', 'memory', 'nowhere']);
+  });
+});
