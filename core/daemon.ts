@@ -36,7 +36,7 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   }
   const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded));
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded), Object.keys(config.brokers));
   return { routes, problems, loaded, file };
 }
 

@@ -49,7 +49,8 @@ export function brokerNamesIn(text: string): Set<string> {
   return names;
 }
 
-export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
+/** `declared` lists every instance name the config knows, for the unknown_broker message. */
+export function lintRoutes(text: string, catalog: BrokerCatalog, declared: readonly string[] = [...catalog.keys()]): LintResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const problems: RouteProblem[] = [];
@@ -99,7 +100,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
       if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, report, at(item).line);
+    const route = lintRoute(item, catalog, declared, report, at(item).line);
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -108,7 +109,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog): LintResult {
 
 type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], report: Report, line: number): RouteSpec | undefined {
   const before = countingReport(report);
   const node = (key: RouteKey): Node | undefined => (item.get(key, true) as Node | undefined) ?? undefined;
 
@@ -168,7 +169,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, report: Report, line: 
   // broker: fixed instance name, or a template with an allow-list
   const broker = choice<string>('broker', 'brokers', compile, text, list, before.report, node, {
     isValid: (name) => catalog.has(name),
-    invalid: (name) => [`unknown_broker`, `broker "${name}" is not declared (known: ${[...catalog.keys()].join(', ')})`],
+    invalid: (name) => [`unknown_broker`, `broker "${name}" is not declared (known: ${declared.join(', ')})`],
     defaultAllowed: undefined,
   });
   const possibleBrokers = broker === undefined ? [] : broker.kind === 'fixed' ? [broker.value] : broker.allowed;
