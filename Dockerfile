@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# busgate: HTTP -> NATS / Kafka / RabbitMQ gateway.
+#   docker build -t busgate .
+#   docker run --rm -p 8080:8080 busgate            (embedded memory broker, ./routes.yaml)
+# docker-compose.yml runs it next to real brokers, Prometheus and Grafana.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------------------------------- build
+FROM ${NODE_IMAGE} AS builder
+WORKDIR /src
+# Dependencies first so that a source change does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# -------------------------------------------------------------------------------------- runtime
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    PORT=8080 \
+    HOST=0.0.0.0 \
+    LOG_FORMAT=json
+WORKDIR /app
+# The node image ships an unprivileged "node" user (uid 1000); the files stay root-owned and
+# read-only for it.
+COPY --from=builder /src/package.json ./package.json
+COPY --from=builder /src/node_modules ./node_modules
+COPY --from=builder /src/dist ./dist
+COPY --from=builder /src/config ./config
+COPY --from=builder /src/routes.yaml ./routes.yaml
+USER node
+EXPOSE 8080
+# No curl in the slim image: node itself asks /health (liveness; /ready reports the brokers).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# SIGTERM reaches node directly (exec form), which drains in-flight requests before exiting.
+CMD ["node", "dist/core/cli.js", "start"]
