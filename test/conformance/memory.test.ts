@@ -7,5 +7,6 @@ runConformance({
   options: () => ({}),
   unavailableOptions: () => ({ unavailable: true }),
   destination: (mode) => `conf.${mode.replace(/-/g, '')}.${randomUUID().slice(0, 8)}`,
+  unsafeTokens: ['>', '$SYS', 'a#', 'é'],
   detectsNoResponders: true,
 });

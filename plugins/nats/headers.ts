@@ -1,0 +1,64 @@
+/**
+ * busgate messages <-> NATS headers. On the wire busgate adds `busgate-id` and `content-type`;
+ * `Nats-*` names are the server's control channel (dedupe ids, expected-sequence checks, rollups),
+ * so a client-supplied one is dropped rather than allowed to steer JetStream.
+ */
+import { headers as createHeaders, InvalidArgumentError, type MsgHdrs } from '@nats-io/transport-node';
+import { BusgateError } from '../../core/errors.js';
+
+export const ID_HEADER = 'busgate-id';
+export const CONTENT_TYPE_HEADER = 'content-type';
+
+export function isControlHeader(name: string): boolean {
+  return name.toLowerCase().startsWith('nats-');
+}
+
+export interface HeaderSource {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType?: string;
+  /** busgate's message id; when absent (a reply), a `busgate-id` among the headers is kept. */
+  readonly id?: string;
+}
+
+export function toNatsHeaders(source: HeaderSource): MsgHdrs {
+  const result = createHeaders();
+  let contentType = source.contentType;
+  try {
+    for (const [name, value] of Object.entries(source.headers)) {
+      const lower = name.toLowerCase();
+      if (lower === CONTENT_TYPE_HEADER) contentType ??= value;
+      // busgate's own headers come from the message itself, never from client input.
+      if (isControlHeader(lower) || lower === CONTENT_TYPE_HEADER) continue;
+      if (lower === ID_HEADER && source.id !== undefined) continue;
+      result.set(lower, value);
+    }
+    if (source.id !== undefined) result.set(ID_HEADER, source.id);
+    if (contentType !== undefined) result.set(CONTENT_TYPE_HEADER, contentType);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      throw new BusgateError('bad_request', `a header cannot be sent over NATS: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+  return result;
+}
+
+export interface ReadHeaders {
+  readonly headers: Record<string, string>;
+  readonly contentType?: string;
+}
+
+/** Header names come back lower case; repeated values are joined as HTTP does. */
+export function fromNatsHeaders(source: MsgHdrs | undefined): ReadHeaders {
+  const headers: Record<string, string> = {};
+  let contentType: string | undefined;
+  if (source === undefined) return { headers };
+  for (const [name, values] of source) {
+    const lower = name.toLowerCase();
+    if (isControlHeader(lower)) continue;
+    const value = values.join(', ');
+    if (lower === CONTENT_TYPE_HEADER) contentType = value;
+    else headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
+  }
+  return contentType === undefined ? { headers } : { headers, contentType };
+}

@@ -1,0 +1,149 @@
+/**
+ * The NATS plugin's configuration: the JSON Schemas the core validates (and fills defaults from),
+ * the typed views the plugin reads, and the server list with credentials taken out of URLs so that
+ * nothing which may be logged or shown on /ready carries a secret.
+ */
+import type { JsonSchema } from '../../core/plugins/contract.js';
+
+export interface NatsOptions {
+  /** One URL or a comma-separated list: `nats://a:4222,nats://b:4222`. */
+  readonly url: string;
+  readonly name?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  readonly createStreams: boolean;
+  readonly streamPrefix: string;
+  readonly connectTimeoutMs: number;
+  readonly reconnectWaitMs: number;
+  readonly jetstreamTimeoutMs: number;
+}
+
+// Stream names end up as directory names on the server and as tokens in $JS.API subjects.
+const STREAM_NAME = '^[A-Za-z0-9_-]{1,200}$';
+
+export const optionsSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    url: {
+      type: 'string',
+      minLength: 1,
+      default: 'nats://127.0.0.1:4222',
+      description: 'Server URL, or a comma-separated list of them (env NATS_URL).',
+    },
+    name: { type: 'string', minLength: 1, description: 'Client name shown in the server monitoring pages.' },
+    user: { type: 'string', description: 'User name (with pass). Never logged.' },
+    pass: { type: 'string', description: 'Password. Never logged.' },
+    token: { type: 'string', description: 'Authentication token. Never logged.' },
+    createStreams: {
+      type: 'boolean',
+      default: true,
+      description: 'Create a missing work-queue stream on the first point-to-point message to a subject.',
+    },
+    streamPrefix: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      default: 'BUSGATE',
+      description: 'Prefix of the work-queue stream names busgate derives from subjects.',
+    },
+    connectTimeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      default: 5000,
+      description: 'How long one connection attempt may take.',
+    },
+    reconnectWaitMs: {
+      type: 'integer',
+      minimum: 10,
+      default: 1000,
+      description: 'Pause between reconnection attempts to the same server.',
+    },
+    jetstreamTimeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      default: 5000,
+      description: 'Timeout of JetStream management calls (stream lookup and creation).',
+    },
+  },
+};
+
+export const routeOptionsSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    persistent: {
+      type: 'boolean',
+      default: false,
+      description: 'pubsub only: publish through JetStream and answer after the PubAck.',
+    },
+    stream: {
+      type: 'string',
+      pattern: STREAM_NAME,
+      description: 'The JetStream stream for persistent pubsub or point-to-point routes.',
+    },
+  },
+};
+
+export interface NatsRouteOptions {
+  readonly persistent: boolean;
+  readonly stream?: string;
+}
+
+/** Reads a route's options; the core validated them, so this only narrows the types. */
+export function readRouteOptions(options: Readonly<Record<string, unknown>> | undefined): NatsRouteOptions {
+  const stream = options?.stream;
+  return {
+    persistent: options?.persistent === true,
+    ...(typeof stream === 'string' && stream.length > 0 ? { stream } : {}),
+  };
+}
+
+export interface ServerList {
+  /** What the client dials: scheme, host and port only. */
+  readonly servers: string[];
+  /** The same list for logs and /ready. */
+  readonly display: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+}
+
+/**
+ * Splits the url option into servers and pulls `user:pass@` or `token@` out of them: the client
+ * library does not read credentials from URLs, and a URL without them is safe to print.
+ * Explicit user/pass/token options win over credentials found in a URL.
+ */
+export function parseServers(options: Pick<NatsOptions, 'url' | 'user' | 'pass' | 'token'>): ServerList {
+  const servers: string[] = [];
+  let fromUrl: { user?: string; pass?: string; token?: string } = {};
+  for (const entry of options.url.split(',')) {
+    const text = entry.trim();
+    if (text.length === 0) continue;
+    const url = toUrl(text);
+    if (url.username !== '' && fromUrl.user === undefined && fromUrl.token === undefined) {
+      const name = decodeURIComponent(url.username);
+      fromUrl = url.password !== '' ? { user: name, pass: decodeURIComponent(url.password) } : { token: name };
+    }
+    servers.push(`${url.protocol}//${url.host}`);
+  }
+  if (servers.length === 0) throw new Error('the url option lists no NATS server');
+  const explicit = options.user !== undefined || options.token !== undefined;
+  const credentials = explicit
+    ? {
+        ...(options.user !== undefined ? { user: options.user } : {}),
+        ...(options.pass !== undefined ? { pass: options.pass } : {}),
+        ...(options.token !== undefined ? { token: options.token } : {}),
+      }
+    : fromUrl;
+  return { servers, display: servers.join(','), ...credentials };
+}
+
+function toUrl(text: string): URL {
+  try {
+    return new URL(text.includes('://') ? text : `nats://${text}`);
+  } catch {
+    // Never echo the entry itself: it may hold a password.
+    throw new Error('the url option holds an entry that is not a valid server URL');
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Point-to-point on NATS = a JetStream work-queue stream (a message stays until one consumer acks
+ * it) read through one shared durable pull consumer per subject (competing subscribers pull from
+ * it, so each message goes to exactly one of them).
+ *
+ * Checks are cached per stream+subject and concurrent first calls share one promise; changes to
+ * one stream are serialised, because two subjects may map to the same stream and two concurrent
+ * "add my subject" updates would each overwrite the other's subject list.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { Logger } from 'winston';
+import { BusgateError } from '../../core/errors.js';
+import { toBusgateError } from './error-mapping.js';
+import { durableNameFor, subjectMatches } from './subjects.js';
+
+// How long the server waits for an ack before handing a message to another subscriber.
+const ACK_WAIT_MS = 30_000;
+
+export class WorkQueues {
+  private readonly streamsReady = new Map<string, Promise<void>>();
+  private readonly consumersReady = new Map<string, Promise<string>>();
+  private readonly streamLocks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly manager: JetStreamManager,
+    private readonly createStreams: boolean,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves once `stream` is a work-queue stream that captures `subject`. */
+  ensureStream(stream: string, subject: string): Promise<void> {
+    return this.cached(this.streamsReady, `${stream}\u0000${subject}`, () =>
+      this.serialised(stream, () => this.checkStream(stream, subject)),
+    );
+  }
+
+  /** The durable consumer's name, created when missing. */
+  ensureConsumer(stream: string, subject: string): Promise<string> {
+    return this.cached(this.consumersReady, `${stream}\u0000${subject}`, async () => {
+      await this.ensureStream(stream, subject);
+      return this.checkConsumer(stream, subject);
+    });
+  }
+
+  /** The stream vanished under a publish: check (and maybe recreate) it next time. */
+  forget(stream: string, subject: string): void {
+    this.streamsReady.delete(`${stream}\u0000${subject}`);
+    this.consumersReady.delete(`${stream}\u0000${subject}`);
+  }
+
+  private async checkStream(stream: string, subject: string): Promise<void> {
+    let info = await this.streamInfo(stream, subject);
+    if (info === undefined) {
+      if (!this.createStreams) {
+        throw new BusgateError(
+          'broker_rejected',
+          `JetStream stream "${stream}" does not exist and createStreams is off: create a work-queue stream capturing "${subject}"`,
+        );
+      }
+      try {
+        await this.manager.streams.add({
+          name: stream,
+          subjects: [subject],
+          retention: RetentionPolicy.Workqueue,
+          storage: StorageType.File,
+        });
+        this.logger.info('created JetStream work-queue stream', { stream, subject });
+        return;
+      } catch (error) {
+        // Another busgate instance may have created it a moment ago; judge what exists now.
+        info = await this.streamInfo(stream, subject);
+        if (info === undefined) throw explain(error, stream, subject);
+      }
+    }
+    if (info.config.retention !== RetentionPolicy.Workqueue) {
+      throw new BusgateError(
+        'broker_rejected',
+        `JetStream stream "${stream}" has retention "${info.config.retention}"; point-to-point needs a work-queue stream`,
+      );
+    }
+    const subjects = info.config.subjects ?? [];
+    if (subjects.some((filter) => subjectMatches(filter, subject))) return;
+    if (!this.createStreams) {
+      throw new BusgateError(
+        'broker_rejected',
+        `work-queue stream "${stream}" does not capture "${subject}" and createStreams is off`,
+      );
+    }
+    try {
+      await this.manager.streams.update(stream, { subjects: [...subjects, subject] });
+      this.logger.info('added a subject to JetStream work-queue stream', { stream, subject });
+    } catch (error) {
+      throw explain(error, stream, subject);
+    }
+  }
+
+  private async checkConsumer(stream: string, subject: string): Promise<string> {
+    const durable = durableNameFor(subject);
+    if (await this.consumerExists(stream, durable, subject)) return durable;
+    try {
+      await this.manager.consumers.add(stream, {
+        durable_name: durable,
+        filter_subject: subject,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(ACK_WAIT_MS),
+      });
+      this.logger.info('created JetStream durable consumer', { stream, consumer: durable, subject });
+    } catch (error) {
+      // A competing subscriber (here or in another instance) may have created it first.
+      if (!(await this.consumerExists(stream, durable, subject))) throw explain(error, stream, subject);
+    }
+    return durable;
+  }
+
+  private async streamInfo(stream: string, subject: string): Promise<StreamInfo | undefined> {
+    try {
+      return await this.manager.streams.info(stream);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw toBusgateError(error, 'jetstream-api', subject);
+    }
+  }
+
+  private async consumerExists(stream: string, durable: string, subject: string): Promise<boolean> {
+    try {
+      await this.manager.consumers.info(stream, durable);
+      return true;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound) return false;
+      throw toBusgateError(error, 'jetstream-api', subject);
+    }
+  }
+
+  private cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    const existing = cache.get(key);
+    if (existing !== undefined) return existing;
+    const made = make();
+    cache.set(key, made);
+    // A failed check must not stick: the next message tries again.
+    made.catch(() => {
+      if (cache.get(key) === made) cache.delete(key);
+    });
+    return made;
+  }
+
+  private serialised<T>(stream: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.streamLocks.get(stream) ?? Promise.resolve();
+    const result = previous.catch(() => undefined).then(work);
+    const tail = result.catch(() => undefined);
+    this.streamLocks.set(stream, tail);
+    void tail.then(() => {
+      if (this.streamLocks.get(stream) === tail) this.streamLocks.delete(stream);
+    });
+    return result;
+  }
+}
+
+function explain(error: unknown, stream: string, subject: string): BusgateError {
+  if (error instanceof JetStreamApiError) {
+    return new BusgateError(
+      'broker_rejected',
+      `cannot set up work-queue stream "${stream}" for "${subject}": ${error.message}`,
+      { cause: error },
+    );
+  }
+  return toBusgateError(error, 'jetstream-api', subject);
+}
