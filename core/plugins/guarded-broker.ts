@@ -5,6 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
+import { backoffDelay } from '../backoff.js';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerHealth, BrokerPlugin, Mode, OutboundMessage, PluginFactory, Receipt, Reply } from './contract.js';
@@ -152,12 +153,6 @@ export class GuardedBroker {
       this.retryTimer.unref();
     }
   }
-}
-
-/** Exponential backoff with full jitter: spreads reconnect storms from many instances. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
 function rejectOnAbort(signal: AbortSignal, request: SendRequest): Promise<never> {

@@ -1,0 +1,346 @@
+/**
+ * The RabbitMQ BrokerPlugin: one AMQP connection (amqplib's opt-in recovery reconnects it with
+ * our backoff), a Session per live connection, and consumers that survive reconnects.
+ */
+import { connect, type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
+import type { Logger } from 'winston';
+import { BusgateError } from '../../core/errors.js';
+import type {
+  BrokerHealth,
+  BrokerPlugin,
+  InboundMessage,
+  OutboundMessage,
+  PluginContext,
+  Receipt,
+  Reply,
+  SendContext,
+  SubscribeOptions,
+  Subscription,
+} from '../../core/plugins/contract.js';
+import { backoffDelay } from './backoff.js';
+import { Consumers } from './consumers.js';
+import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
+import { errorText, nothingSent } from './failures.js';
+import { readRouteOptions, type RabbitMqOptions } from './options.js';
+import { Session } from './session.js';
+import { checkQueueName } from './tokens.js';
+
+type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
+
+export class RabbitMqBroker implements BrokerPlugin {
+  private state: State = 'idle';
+  private connection: RecoveringChannelModel | undefined;
+  private connecting: Promise<void> | undefined;
+  /** Built by recovery's setup hook; becomes `session` when the 'connect' event follows. */
+  private prepared: Session | undefined;
+  private session: Session | undefined;
+  private lastProblem: string | undefined;
+  private blockedBecause: string | undefined;
+  private serverVersion: string | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly consumers: Consumers;
+  private readonly endpoint: string;
+  private readonly scrub: (message: string) => string;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly options: RabbitMqOptions,
+    private readonly context: PluginContext,
+  ) {
+    this.endpoint = describeEndpoint(options.url);
+    this.scrub = scrubSecrets(options.url);
+    this.log = context.logger.child({ broker: context.name, plugin: 'rabbitmq' });
+    this.consumers = new Consumers({
+      options,
+      logger: this.log,
+      currentModel: () => (this.state === 'up' ? this.session?.model : undefined),
+    });
+  }
+
+  connect(signal: AbortSignal): Promise<void> {
+    switch (this.state) {
+      case 'closed':
+        return Promise.reject(new BusgateError('shutting_down', 'the RabbitMQ plugin is closed'));
+      case 'up':
+        return Promise.resolve();
+      case 'reconnecting':
+        // Already reconnecting by itself; say so instead of opening a second connection.
+        return Promise.reject(nothingSent(`reconnecting to ${this.endpoint}: ${this.lastProblem ?? 'connection lost'}`));
+      default:
+        this.connecting ??= this.openConnection(signal).finally(() => {
+          this.connecting = undefined;
+        });
+        return this.connecting;
+    }
+  }
+
+  publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    return this.track(this.publishToExchange(destination, message, context));
+  }
+
+  enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    return this.track(this.publishToQueue(destination, message, context));
+  }
+
+  request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
+    return this.track(this.requestReply(destination, message, context));
+  }
+
+  async subscribe(
+    destination: string,
+    options: SubscribeOptions,
+    onMessage: (message: InboundMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    this.refuseWhenClosed();
+    return this.consumers.add({ kind: options.mode, destination, route: readRouteOptions(options.options), onMessage });
+  }
+
+  async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
+    this.refuseWhenClosed();
+    const problem = checkQueueName(destination);
+    if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    return this.consumers.add({ kind: 'respond', destination, onRequest });
+  }
+
+  health(): BrokerHealth {
+    switch (this.state) {
+      case 'up':
+        if (this.blockedBecause !== undefined) {
+          return { up: false, detail: `RabbitMQ at ${this.endpoint} blocks publishing: ${this.blockedBecause}` };
+        }
+        return { up: true, detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}` };
+      case 'reconnecting':
+        return { up: false, detail: `reconnecting to ${this.endpoint}: ${this.lastProblem ?? 'connection lost'}` };
+      case 'connecting':
+        return { up: false, detail: `connecting to ${this.endpoint}` };
+      case 'closed':
+        return { up: false, detail: 'closed' };
+      default:
+        return { up: false, detail: `not connected to ${this.endpoint}${this.lastProblem ? `: ${this.lastProblem}` : ''}` };
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // --- connection lifecycle -------------------------------------------------------------------
+
+  private async openConnection(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw nothingSent('connect cancelled');
+    this.state = 'connecting';
+    const connection = await connect(connectionUrl(this.options.url, this.options.heartbeatSeconds), {
+      // Confirms and replies are small frames: Nagle's algorithm would only add latency.
+      noDelay: true,
+      keepAlive: true,
+      timeout: this.options.connectTimeoutMs,
+      clientProperties: { connection_name: `busgate ${this.context.name}` },
+      recovery: {
+        // The first attempt fails fast: the core owns retries until the first success. After
+        // that amqplib reconnects forever with our backoff.
+        initialMaxRetries: 0,
+        maxRetries: Infinity,
+        waitForConnect: false,
+        calculateDelay: (attempt: number) => backoffDelay(attempt, this.options.reconnect),
+        setup: (model: ChannelModel) => this.prepareSession(model),
+      },
+    });
+    if (this.closing !== undefined) {
+      await connection.close().catch(() => undefined);
+      throw new BusgateError('shutting_down', 'the RabbitMQ plugin was closed while connecting');
+    }
+    this.connection = connection;
+    this.listenTo(connection);
+
+    const onAbort = (): void => {
+      void connection.close();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await connection.waitForConnect();
+    } catch (error) {
+      if (this.connection === connection) this.connection = undefined;
+      if (this.state === 'connecting') this.state = 'idle';
+      const reason = signal.aborted ? 'connect cancelled' : this.scrub(errorText(error));
+      this.lastProblem = reason;
+      throw nothingSent(`cannot connect to ${this.endpoint}: ${reason}`, error);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (this.closing !== undefined) throw new BusgateError('shutting_down', 'the RabbitMQ plugin was closed while connecting');
+  }
+
+  private listenTo(connection: RecoveringChannelModel): void {
+    connection.on('connect', (model: ChannelModel) => this.connected(model));
+    connection.on('disconnect', (error: Error) => this.disconnected(error));
+    connection.on('connect-failed', (error: Error) => {
+      this.lastProblem = this.scrub(errorText(error));
+    });
+    connection.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => {
+      this.log.warn(`rabbitmq: reconnect attempt ${info.attempt} to ${this.endpoint} in ${info.delay} ms (${this.lastProblem ?? 'connection lost'})`);
+    });
+    // Protocol errors arrive here and are followed by 'disconnect'; without a listener they would
+    // be thrown as unhandled 'error' events and take the process down.
+    connection.on('error', (error: Error) => this.log.warn(`rabbitmq: connection error: ${this.scrub(errorText(error))}`));
+    connection.on('handler-error', (error: Error, event: string) =>
+      this.log.error(`rabbitmq: a ${event} listener threw: ${errorText(error)}`),
+    );
+    connection.on('blocked', (reason: string) => {
+      this.blockedBecause = reason;
+      this.log.warn(`rabbitmq: the broker blocks publishing: ${reason}`);
+    });
+    connection.on('unblocked', () => {
+      this.blockedBecause = undefined;
+      this.log.info('rabbitmq: the broker accepts publishing again');
+    });
+  }
+
+  /** Runs inside amqplib's recovery after every (re)connect; a throw there means "retry". */
+  private async prepareSession(model: ChannelModel): Promise<void> {
+    // Recovery attaches its listeners only after setup; until then an 'error' would be unhandled.
+    model.on('error', () => undefined);
+    const version = model.connection.serverProperties.version;
+    this.serverVersion = typeof version === 'string' ? version : undefined;
+    this.prepared = await Session.open(model, this.options.declare, this.log);
+  }
+
+  private connected(model: ChannelModel): void {
+    const session = this.prepared?.model === model ? this.prepared : undefined;
+    this.prepared = undefined;
+    if (session === undefined) return;
+    if (this.state === 'closed') {
+      void session.close();
+      return;
+    }
+    const reconnected = this.state === 'reconnecting';
+    this.session = session;
+    this.state = 'up';
+    this.lastProblem = undefined;
+    this.blockedBecause = undefined;
+    this.log.info(`rabbitmq: ${reconnected ? 'reconnected' : 'connected'} to ${this.endpoint}`);
+    if (reconnected) this.consumers.reattachAll(model);
+  }
+
+  private disconnected(error: Error): void {
+    // Unconfirmed publishes and pending replies were already failed by their channels closing.
+    this.session?.markLost();
+    this.session = undefined;
+    this.blockedBecause = undefined;
+    if (this.state === 'closed') return;
+    this.state = 'reconnecting';
+    this.lastProblem = this.scrub(errorText(error));
+    this.log.warn(`rabbitmq: lost the connection to ${this.endpoint}: ${this.lastProblem}`);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closed';
+    await settledWithin([...this.inFlight], this.options.closeTimeoutMs);
+    await this.consumers.closeAll();
+    const session = this.session;
+    this.session = undefined;
+    await session?.close().catch(() => undefined);
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close().catch(() => undefined);
+  }
+
+  // --- sending -------------------------------------------------------------------------------
+
+  private async publishToExchange(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    const session = this.liveSession();
+    const route = readRouteOptions(context.options);
+    const routingKey = message.key ?? route.routingKey ?? '';
+    await session.topology.ensureExchange(destination, route.exchangeType ?? 'topic');
+    const publisher = await session.confirmPublisher();
+    await publisher.publish(
+      {
+        exchange: destination,
+        routingKey,
+        content: message.payload,
+        properties: storedMessageProperties(message),
+        whenReturned: (replyText) =>
+          new BusgateError(
+            'broker_rejected',
+            `unroutable: no queue is bound to exchange "${destination}" for routing key "${routingKey}" (${replyText}); nothing was stored`,
+          ),
+      },
+      context.signal,
+    );
+    return { id: message.id, exchange: destination, routingKey };
+  }
+
+  private async publishToQueue(queue: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    const problem = checkQueueName(queue);
+    if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    const session = this.liveSession();
+    await session.topology.ensureQueue(queue);
+    const publisher = await session.confirmPublisher();
+    await publisher.publish(
+      {
+        exchange: '',
+        routingKey: queue,
+        content: message.payload,
+        properties: storedMessageProperties(message),
+        whenReturned: (replyText) =>
+          new BusgateError('broker_rejected', `RabbitMQ has no queue "${queue}" (${replyText}); nothing was stored`),
+      },
+      context.signal,
+    );
+    return { id: message.id, queue };
+  }
+
+  private async requestReply(queue: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
+    const problem = checkQueueName(queue);
+    if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    const rpc = await this.liveSession().rpcClient();
+    return rpc.request(queue, message, context);
+  }
+
+  private liveSession(): Session {
+    this.refuseWhenClosed();
+    const session = this.session;
+    if (session === undefined || this.state !== 'up') {
+      const why = this.state === 'reconnecting' ? `reconnecting: ${this.lastProblem ?? 'connection lost'}` : 'not connected';
+      throw nothingSent(why);
+    }
+    if (this.blockedBecause !== undefined) throw nothingSent(`the broker blocks publishing: ${this.blockedBecause}`);
+    return session;
+  }
+
+  private refuseWhenClosed(): void {
+    if (this.state === 'closed') throw new BusgateError('shutting_down', 'the RabbitMQ plugin is closed');
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.inFlight.add(operation);
+    const forget = (): void => {
+      this.inFlight.delete(operation);
+    };
+    operation.then(forget, forget);
+    return operation;
+  }
+}
+
+function storedMessageProperties(message: OutboundMessage): Options.Publish & { messageId: string } {
+  return {
+    messageId: message.id,
+    contentType: message.contentType,
+    headers: { ...message.headers },
+    persistent: true,
+    timestamp: Math.floor(Date.now() / 1000),
+  };
+}
+
+async function settledWithin(operations: Array<Promise<unknown>>, timeoutMs: number): Promise<void> {
+  if (operations.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(operations),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,444 @@
+/**
+ * The RabbitMQ plugin against a real broker (RabbitMQ 3.10 in development). Every test uses its own
+ * exchanges and queues and deletes them; the shared server itself is never stopped.
+ */
+import { connect, type Channel, type ChannelModel } from 'amqplib';
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import winston from 'winston';
+import { BusgateError, type ErrorCode } from '../../core/errors.js';
+import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from '../../core/plugins/contract.js';
+import { startResponder } from '../../examples/responders/rabbitmq-responder.js';
+import rabbitmq from '../../plugins/rabbitmq/index.js';
+import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const run = promisify(execFile);
+
+const logger = winston.createLogger({
+  level: 'debug',
+  silent: process.env.RABBITMQ_TEST_LOG === undefined,
+  transports: [new winston.transports.Console()],
+});
+
+describe('rabbitmq plugin (real broker)', function () {
+  let admin: ChannelModel;
+  const plugins: BrokerPlugin[] = [];
+  const exchanges: string[] = [];
+  const queues: string[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async function () {
+    await requireBroker(this, 'rabbitmq', brokerEndpoints.rabbitmq());
+    admin = await connect(AMQP_URL);
+    admin.on('error', () => undefined);
+  });
+
+  after(async () => {
+    await admin?.close().catch(() => undefined);
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+    await Promise.all(plugins.splice(0).map((plugin) => plugin.close()));
+    for (const exchange of exchanges.splice(0)) await onAdmin((ch) => ch.deleteExchange(exchange)).catch(() => undefined);
+    for (const queue of queues.splice(0)) await onAdmin((ch) => ch.deleteQueue(queue)).catch(() => undefined);
+  });
+
+  /** A fresh admin channel per call: a failed operation closes its channel. */
+  async function onAdmin<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await admin.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return await work(channel);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  function name(kind: string): string {
+    return `busgate-test-${kind}-${randomUUID().slice(0, 8)}`;
+  }
+
+  async function exchange(type: 'topic' | 'fanout' | 'direct'): Promise<string> {
+    const exchangeName = name(`x-${type}`);
+    exchanges.push(exchangeName);
+    await onAdmin((ch) => ch.assertExchange(exchangeName, type, { durable: false, autoDelete: false }));
+    return exchangeName;
+  }
+
+  async function queue(): Promise<string> {
+    const queueName = name('q');
+    queues.push(queueName);
+    await onAdmin((ch) => ch.assertQueue(queueName, { durable: true }));
+    return queueName;
+  }
+
+  function unusedQueueName(): string {
+    const queueName = name('q');
+    queues.push(queueName);
+    return queueName;
+  }
+
+  async function messageCount(queueName: string): Promise<number> {
+    return (await onAdmin((ch) => ch.checkQueue(queueName))).messageCount;
+  }
+
+  async function plugin(options: Record<string, unknown> = {}, instance = name('broker')): Promise<BrokerPlugin> {
+    const created = rabbitmq.create({ url: AMQP_URL, ...options }, { name: instance, logger });
+    plugins.push(created);
+    await created.connect(AbortSignal.timeout(5000));
+    return created;
+  }
+
+  function message(body: string, extra: Partial<OutboundMessage> = {}): OutboundMessage {
+    return { id: randomUUID(), payload: Buffer.from(body), headers: {}, contentType: 'text/plain', ...extra };
+  }
+
+  function context(timeoutMs = 3000, options: Record<string, unknown> = {}): SendContext {
+    return { signal: new AbortController().signal, timeoutMs, options };
+  }
+
+  async function failure(operation: Promise<unknown>, code: ErrorCode): Promise<BusgateError> {
+    try {
+      await operation;
+    } catch (error) {
+      expect(error, String(error)).to.be.instanceOf(BusgateError);
+      expect((error as BusgateError).code, (error as BusgateError).message).to.equal(code);
+      return error as BusgateError;
+    }
+    expect.fail(`expected ${code}, but it succeeded`);
+  }
+
+  async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  describe('pubsub', () => {
+    it('fans a message out to every subscriber and returns a receipt after the confirm', async () => {
+      const bus = await plugin();
+      const topic = await exchange('topic');
+      const seen: InboundMessage[][] = [[], []];
+      for (const inbox of seen) {
+        const subscription = await bus.subscribe(topic, { mode: 'pubsub' }, async (m) => {
+          inbox.push(m);
+        });
+        cleanups.push(() => subscription.close());
+      }
+      const sent = message('{"order":42}', { contentType: 'application/json', headers: { 'x-trace': 't-1' }, key: 'order-created' });
+      const receipt = await bus.publish(topic, sent, context());
+      expect(receipt).to.deep.equal({ id: sent.id, exchange: topic, routingKey: 'order-created' });
+      await waitFor(() => seen.every((inbox) => inbox.length === 1));
+      for (const [received] of seen) {
+        expect(received!.payload.toString()).to.equal('{"order":42}');
+        expect(received!.contentType).to.equal('application/json');
+        expect(received!.headers['x-trace']).to.equal('t-1');
+        expect(received!.key).to.equal('order-created');
+        expect(received!.destination).to.equal(topic);
+      }
+    });
+
+    it('uses the route routingKey when the route renders no key', async () => {
+      const bus = await plugin();
+      const direct = await exchange('direct');
+      const bound = await queue();
+      await onAdmin((ch) => ch.bindQueue(bound, direct, 'static-key'));
+      const receipt = await bus.publish(direct, message('x'), context(3000, { routingKey: 'static-key' }));
+      expect(receipt.routingKey).to.equal('static-key');
+      expect(await messageCount(bound)).to.equal(1);
+    });
+
+    it('rejects an unroutable message with broker_rejected and stores nothing', async () => {
+      const bus = await plugin();
+      const direct = await exchange('direct');
+      const bound = await queue();
+      await onAdmin((ch) => ch.bindQueue(bound, direct, 'wanted'));
+      const error = await failure(bus.publish(direct, message('lost', { key: 'unwanted' }), context()), 'broker_rejected');
+      expect(error.message).to.match(/unroutable/);
+      expect(await messageCount(bound)).to.equal(0);
+      await bus.publish(direct, message('kept', { key: 'wanted' }), context());
+      expect(await messageCount(bound)).to.equal(1);
+    });
+
+    it('fails fast on a missing exchange without disturbing publishes to other exchanges', async () => {
+      const bus = await plugin();
+      const fanout = await exchange('fanout');
+      const bound = await queue();
+      await onAdmin((ch) => ch.bindQueue(bound, fanout, ''));
+      const missing = name('missing');
+
+      const started = Date.now();
+      const others = Array.from({ length: 50 }, (_, i) => bus.publish(fanout, message(`m${i}`), context()));
+      const error = await failure(bus.publish(missing, message('nowhere'), context()), 'broker_rejected');
+      expect(Date.now() - started).to.be.below(1000);
+      expect(error.message).to.include(missing);
+      await Promise.all(others);
+      await bus.publish(fanout, message('after'), context());
+      expect(await messageCount(bound)).to.equal(51);
+      expect(bus.health().up).to.equal(true);
+    });
+
+    it('recovers when an exchange it already checked is deleted', async () => {
+      const bus = await plugin();
+      const doomed = await exchange('fanout');
+      const survivor = await exchange('fanout');
+      const bound = await queue();
+      await onAdmin(async (ch) => {
+        await ch.bindQueue(bound, doomed, '');
+        await ch.bindQueue(bound, survivor, '');
+      });
+      await bus.publish(doomed, message('first'), context());
+      await onAdmin((ch) => ch.deleteExchange(doomed));
+
+      // The cached check lets this one through; the broker closes the channel with 404.
+      await failure(bus.publish(doomed, message('second'), context()), 'broker_rejected');
+      await bus.publish(survivor, message('third'), context());
+      // The cache entry is gone: the passive check answers now.
+      await failure(bus.publish(doomed, message('fourth'), context()), 'broker_rejected');
+      expect(await messageCount(bound)).to.equal(2);
+    });
+
+    it('declares a missing exchange with declare: true', async () => {
+      const bus = await plugin({ declare: true });
+      const declared = name('declared');
+      exchanges.push(declared);
+      const seen: InboundMessage[] = [];
+      const subscription = await bus.subscribe(declared, { mode: 'pubsub', options: { exchangeType: 'fanout' } }, async (m) => {
+        seen.push(m);
+      });
+      cleanups.push(() => subscription.close());
+      await bus.publish(declared, message('hello'), context(3000, { exchangeType: 'fanout' }));
+      await waitFor(() => seen.length === 1);
+    });
+
+    it('confirms 300 concurrent publishes', async () => {
+      const bus = await plugin();
+      const fanout = await exchange('fanout');
+      const bound = await queue();
+      await onAdmin((ch) => ch.bindQueue(bound, fanout, ''));
+      const receipts = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => bus.publish(fanout, message(`payload-${i}`), context())),
+      );
+      expect(new Set(receipts.map((r) => r.id)).size).to.equal(300);
+      expect(await messageCount(bound)).to.equal(300);
+    });
+  });
+
+  describe('point-to-point', () => {
+    it('gives each message to exactly one of two consumers', async () => {
+      const bus = await plugin();
+      const work = unusedQueueName();
+      const received: string[][] = [[], []];
+      for (const inbox of received) {
+        const subscription = await bus.subscribe(work, { mode: 'point-to-point' }, async (m) => {
+          inbox.push(m.payload.toString());
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        });
+        cleanups.push(() => subscription.close());
+      }
+      const sent = Array.from({ length: 40 }, (_, i) => `job-${i}`);
+      const receipts = await Promise.all(sent.map((body) => bus.enqueue(work, message(body), context())));
+      expect(receipts[0]).to.have.keys('id', 'queue');
+      expect(receipts[0]!.queue).to.equal(work);
+      await waitFor(() => received[0]!.length + received[1]!.length === sent.length);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const all = [...received[0]!, ...received[1]!];
+      expect(all.sort()).to.deep.equal([...sent].sort());
+      expect(received[0]!.length).to.be.above(0);
+      expect(received[1]!.length).to.be.above(0);
+    });
+
+    it('keeps a message until a consumer appears', async () => {
+      const bus = await plugin();
+      const work = await queue();
+      await bus.enqueue(work, message('waiting'), context());
+      expect(await messageCount(work)).to.equal(1);
+      const seen: string[] = [];
+      const subscription = await bus.subscribe(work, { mode: 'point-to-point' }, async (m) => {
+        seen.push(m.payload.toString());
+      });
+      cleanups.push(() => subscription.close());
+      await waitFor(() => seen.length === 1);
+      expect(seen).to.deep.equal(['waiting']);
+    });
+
+    it('redelivers a message whose handler rejected', async () => {
+      const bus = await plugin();
+      const work = unusedQueueName();
+      let attempts = 0;
+      const subscription = await bus.subscribe(work, { mode: 'point-to-point' }, async () => {
+        attempts += 1;
+        if (attempts === 1) throw new Error('not yet');
+      });
+      cleanups.push(() => subscription.close());
+      await bus.enqueue(work, message('retry me'), context());
+      await waitFor(() => attempts === 2);
+    });
+
+    it('rejects a message for a missing queue with broker_rejected', async () => {
+      const bus = await plugin();
+      const error = await failure(bus.enqueue(name('no-queue'), message('x'), context()), 'broker_rejected');
+      expect(error.message).to.match(/no queue/);
+    });
+
+    it('refuses reserved amq.* queue names', async () => {
+      const bus = await plugin();
+      await failure(bus.enqueue('amq.rabbitmq.reply-to.forged', message('x'), context()), 'broker_rejected');
+    });
+  });
+
+  describe('request-reply', () => {
+    it('round-trips through a standalone amqplib responder with headers and content type intact', async () => {
+      const bus = await plugin();
+      const requests = await queue();
+      const responder = await startResponder(AMQP_URL, requests);
+      cleanups.push(() => responder.close());
+      const reply = await bus.request(
+        requests,
+        message('{"q":1}', { contentType: 'application/json', headers: { 'x-trace': 'abc' } }),
+        context(3000),
+      );
+      expect(reply.payload.toString()).to.equal('{"q":1}');
+      expect(reply.contentType).to.equal('application/json');
+      expect(reply.headers['x-trace']).to.equal('abc');
+      expect(reply.headers['x-responder']).to.equal('rabbitmq-example');
+    });
+
+    it('answers through respond() and keeps concurrent replies apart', async () => {
+      const bus = await plugin();
+      const requests = unusedQueueName();
+      const responder = await bus.respond(requests, async (m) => ({
+        payload: Buffer.from(m.payload.toString().toUpperCase()),
+        headers: { 'x-seen': m.headers['x-n'] ?? '' },
+        contentType: 'text/plain',
+      }));
+      cleanups.push(() => responder.close());
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => bus.request(requests, message(`hi ${i}`, { headers: { 'x-n': String(i) } }), context())),
+      );
+      replies.forEach((reply, i) => {
+        expect(reply.payload.toString()).to.equal(`HI ${i}`);
+        expect(reply.headers['x-seen']).to.equal(String(i));
+      });
+    });
+
+    it('answers no_responders when no queue has the name', async () => {
+      const bus = await plugin();
+      const started = Date.now();
+      await failure(bus.request(name('nobody'), message('hello?'), context(3000)), 'no_responders');
+      expect(Date.now() - started).to.be.below(1000);
+    });
+
+    it('answers reply_timeout when the responder is too slow', async () => {
+      const bus = await plugin();
+      const requests = unusedQueueName();
+      const responder = await bus.respond(requests, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return { payload: Buffer.from('late'), headers: {} };
+      });
+      cleanups.push(() => responder.close());
+      const started = Date.now();
+      await failure(bus.request(requests, message('hurry'), context(300)), 'reply_timeout');
+      expect(Date.now() - started).to.be.within(250, 900);
+    });
+  });
+
+  describe('connection', () => {
+    it('answers broker_unavailable quickly when nothing listens, without leaking the password', async () => {
+      const bus = rabbitmq.create({ url: 'amqp://busgate:s3cr3t-pw@127.0.0.1:1' }, { name: 'closed-port', logger });
+      plugins.push(bus);
+      const started = Date.now();
+      const error = await failure(bus.connect(AbortSignal.timeout(5000)), 'broker_unavailable');
+      expect(Date.now() - started).to.be.below(2000);
+      expect(error.message).not.to.include('s3cr3t');
+      await failure(bus.publish('anything', message('x'), context()), 'broker_unavailable');
+      const health = bus.health();
+      expect(health.up).to.equal(false);
+      expect(health.detail).not.to.include('s3cr3t');
+    });
+
+    it('close() finishes in-flight publishes, is idempotent, and refuses later sends', async () => {
+      const bus = await plugin();
+      const fanout = await exchange('fanout');
+      const bound = await queue();
+      await onAdmin((ch) => ch.bindQueue(bound, fanout, ''));
+      const inFlight = Array.from({ length: 50 }, (_, i) => bus.publish(fanout, message(`m${i}`), context()));
+      const closed = bus.close();
+      await Promise.all([closed, bus.close()]);
+      expect((await Promise.allSettled(inFlight)).every((r) => r.status === 'fulfilled')).to.equal(true);
+      expect(await messageCount(bound)).to.equal(50);
+      await failure(bus.publish(fanout, message('late'), context()), 'shutting_down');
+      expect(bus.health().up).to.equal(false);
+      await bus.close();
+    });
+
+    it('reconnects after the server closes its connection; in-flight publishes fail with broker_unavailable', async function () {
+      this.timeout(20000);
+      const instance = name('reconnect');
+      const bus = await plugin({ reconnect: { initialDelayMs: 100, maxDelayMs: 400 } }, instance);
+      const work = unusedQueueName();
+      const received = new Set<string>();
+      const subscription = await bus.subscribe(work, { mode: 'point-to-point' }, async (m) => {
+        received.add(m.payload.toString());
+      });
+      cleanups.push(() => subscription.close());
+
+      const confirmed: string[] = [];
+      const notSent: string[] = [];
+      const unknown: string[] = [];
+      const otherErrors: string[] = [];
+      let stop = false;
+      let cut = false;
+      let okAfterCut = 0;
+      const stream = (async () => {
+        while (!stop) {
+          const batch = Array.from({ length: 25 }, () => randomUUID());
+          const outcomes = await Promise.allSettled(batch.map((id) => bus.enqueue(work, message(id, { id }), context())));
+          outcomes.forEach((outcome, i) => {
+            const id = batch[i]!;
+            if (outcome.status === 'fulfilled') {
+              confirmed.push(id);
+              if (cut) okAfterCut += 1;
+            } else if (outcome.reason instanceof BusgateError && outcome.reason.code === 'broker_unavailable') {
+              (/nothing was sent/.test(outcome.reason.message) ? notSent : unknown).push(id);
+            } else {
+              otherErrors.push(String(outcome.reason));
+            }
+          });
+          if (outcomes.some((o) => o.status === 'rejected')) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+
+      await waitFor(() => confirmed.length > 100);
+      await closeServerSide(`busgate ${instance}`);
+      cut = true;
+      await waitFor(() => !bus.health().up, 5000).catch(() => undefined);
+      await waitFor(() => bus.health().up && okAfterCut > 100, 10000);
+      stop = true;
+      await stream;
+
+      expect(otherErrors).to.deep.equal([]);
+      expect(notSent.length + unknown.length, 'sends during the outage must fail').to.be.above(0);
+      // Every confirmed message reaches the re-established consumer; none that was never sent does.
+      await waitFor(() => confirmed.every((id) => received.has(id)), 10000);
+      expect(notSent.filter((id) => received.has(id))).to.deep.equal([]);
+      if (process.env.RABBITMQ_TEST_LOG !== undefined) {
+        console.log(`confirmed ${confirmed.length}, not sent ${notSent.length}, outcome unknown ${unknown.length}`);
+      }
+    });
+  });
+
+  async function closeServerSide(connectionName: string): Promise<void> {
+    const { stdout } = await run('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
+    const line = stdout.split('\n').find((l) => l.includes(`"${connectionName}"`));
+    if (line === undefined) throw new Error(`no connection named ${connectionName}`);
+    const pid = line.split('\t')[0]!;
+    await run('rabbitmqctl', ['close_connection', pid, 'busgate reconnect test']);
+  }
+});
