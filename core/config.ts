@@ -92,6 +92,42 @@ const schema = {
     default: 2000,
     env: 'MAX_IN_FLIGHT_PER_BROKER',
   },
+  idempotency: {
+    window: {
+      doc: 'How long an Idempotency-Key is remembered: a repeat within it returns the first receipt and publishes nothing.',
+      format: 'duration',
+      default: '10m',
+      env: 'IDEMPOTENCY_WINDOW',
+    },
+    maxKeys: { doc: 'Most keys remembered at once (oldest forgotten first).', format: 'nat', default: 100000, env: 'IDEMPOTENCY_MAX_KEYS' },
+  },
+  auth: {
+    keys: {
+      doc: 'API keys as name:secret pairs, comma-separated. When any key is configured, every route needs one.',
+      format: String,
+      default: '',
+      env: 'BUSGATE_API_KEYS',
+      sensitive: true,
+    },
+    keysFile: {
+      doc: 'A file of API keys, one name:secret per line (# comments allowed); merged with auth.keys.',
+      format: String,
+      default: '',
+      env: 'BUSGATE_API_KEYS_FILE',
+    },
+    protectOperational: {
+      doc: 'Also require a key for /metrics and /ready (/health never needs one).',
+      format: Boolean,
+      default: false,
+      env: 'BUSGATE_PROTECT_OPERATIONAL',
+    },
+  },
+  limits: {
+    maxHeaders: { doc: 'Most request headers; more gets 431.', format: 'nat', default: 100, env: 'MAX_HEADERS' },
+    maxHeaderBytes: { doc: 'Largest total header size in bytes; more gets 431.', format: 'nat', default: 16384, env: 'MAX_HEADER_BYTES' },
+    headersTimeout: { doc: 'Time a client has to send all headers.', format: 'duration', default: '10s', env: 'HEADERS_TIMEOUT' },
+    requestTimeout: { doc: 'Time a client has to send the whole request.', format: 'duration', default: '30s', env: 'REQUEST_TIMEOUT' },
+  },
   tap: {
     enabled: {
       doc: 'Serve GET /tap/:broker/:destination, a server-sent-events view of a destination (for demos and debugging; it consumes messages).',
@@ -133,6 +169,11 @@ export interface DaemonConfig {
   readonly shutdownTimeoutMs: number;
   readonly maxInFlightPerBroker: number;
   readonly tapEnabled: boolean;
+  readonly idempotency: { readonly windowMs: number; readonly maxKeys: number };
+  /** Client name -> secret. Never logged. */
+  readonly apiKeys: ReadonlyMap<string, string>;
+  readonly protectOperational: boolean;
+  readonly limits: { readonly maxHeaders: number; readonly maxHeaderBytes: number; readonly headersTimeoutMs: number; readonly requestTimeoutMs: number };
   /** Every instance a route may name, the implicit built-in ones included. */
   readonly brokers: Readonly<Record<string, BrokerInstanceConfig>>;
   /** Relative plugin paths are resolved from here. */
@@ -181,6 +222,15 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     shutdownTimeoutMs: parseDuration(config.get('shutdownTimeout'))!,
     maxInFlightPerBroker: config.get('maxInFlightPerBroker'),
     tapEnabled: config.get('tap.enabled'),
+    idempotency: { windowMs: parseDuration(config.get('idempotency.window'))!, maxKeys: config.get('idempotency.maxKeys') },
+    apiKeys: readApiKeys(config.get('auth.keys'), config.get('auth.keysFile'), cwd),
+    protectOperational: config.get('auth.protectOperational'),
+    limits: {
+      maxHeaders: config.get('limits.maxHeaders'),
+      maxHeaderBytes: config.get('limits.maxHeaderBytes'),
+      headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
+      requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
+    },
     brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, {
       natsUrl: config.get('nats.url'),
       kafkaBrokers: (config.get('kafka.brokers') as unknown[]).map(String).map((s) => s.trim()).filter(Boolean),
@@ -211,6 +261,30 @@ function withImplicitInstances(
     result[name] = { plugin: instance.plugin!, options: { ...inherited, ...(instance.options ?? {}) } };
   }
   return result;
+}
+
+/** API keys from `name:secret` pairs (env) and a keys file; secrets never go in routes.yaml. */
+function readApiKeys(inline: string, file: string, cwd: string): Map<string, string> {
+  const lines = inline.split(',');
+  if (file) {
+    const resolved = path.resolve(cwd, file);
+    if (!fs.existsSync(resolved)) throw new StartupError('config_invalid', `API keys file not found: ${resolved}`);
+    lines.push(...fs.readFileSync(resolved, 'utf8').split('\n'));
+  }
+  const keys = new Map<string, string>();
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const separator = line.indexOf(':');
+    const name = line.slice(0, separator).trim();
+    const secret = line.slice(separator + 1).trim();
+    if (separator <= 0 || !INSTANCE_NAME.test(name) || secret.length < 16) {
+      throw new StartupError('config_invalid', `an API key entry is not "name:secret" with a lower-case name and a secret of 16+ characters (entry for "${name || '?'}")`);
+    }
+    if (keys.has(name)) throw new StartupError('config_invalid', `API key name "${name}" appears twice`);
+    keys.set(name, secret);
+  }
+  return keys;
 }
 
 function takeFlag(args: string[], flag: string): string | undefined {

@@ -7,9 +7,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
-import { StartupError, describeError } from './errors.js';
+import { BusgateError, StartupError, describeError } from './errors.js';
+import { Authenticator } from './http/auth.js';
+import { IdempotencyStore } from './http/idempotency.js';
 import { createApp } from './http/app.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createLogger } from './observability/logger.js';
@@ -27,7 +30,7 @@ export interface CheckedRoutes {
 }
 
 /** Reads and lints a routes file, loading (not connecting) the plugins it names. */
-export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, 'brokers' | 'configDir'>): Promise<CheckedRoutes> {
+export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, 'brokers' | 'configDir' | 'apiKeys'>): Promise<CheckedRoutes> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -36,8 +39,29 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   }
   const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), Object.keys(config.brokers));
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()] });
   return { routes, problems, loaded, file };
+}
+
+/**
+ * Errors node's HTTP parser finds before express sees the request (oversized headers, slow
+ * clients, malformed requests) still get a JSON error with a documented code.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || (error.code === 'ECONNRESET' && !socket.writable)) {
+    socket.destroy();
+    return;
+  }
+  const failure =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new BusgateError('headers_too_large', 'the request headers are too large')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new BusgateError('request_timeout', 'the request was not received in time')
+        : new BusgateError('bad_request', 'the request is not valid HTTP');
+  const body = JSON.stringify(failure.toJSON());
+  socket.end(
+    `HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export interface Daemon {
@@ -83,12 +107,20 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     bodyLimit: config.bodyLimit,
     defaultTimeoutMs: config.defaultTimeoutMs,
     tapEnabled: config.tapEnabled,
+    authenticator: new Authenticator(config.apiKeys),
+    protectOperational: config.protectOperational,
+    idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
+    maxHeaders: config.limits.maxHeaders,
   });
-  const server = http.createServer(app);
+  // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
+  // default), which would let a slow client hold a socket far past headersTimeout.
+  const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, app);
   // Slow clients must not hold sockets forever.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = config.limits.headersTimeoutMs;
+  server.requestTimeout = config.limits.requestTimeoutMs;
   server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = config.limits.maxHeaders + 1;
+  server.on('clientError', answerClientError);
 
   let active = 0;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -33,6 +33,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'A route has this path, but not for this method (see the Allow header).',
   },
+  request_timeout: {
+    status: 408,
+    retryable: true,
+    summary: 'The client did not send the whole request in time.',
+  },
   payload_too_large: {
     status: 413,
     retryable: false,
@@ -42,6 +47,11 @@ export const ERROR_CODES = {
     status: 429,
     retryable: true,
     summary: 'The route is over its rate limit (see Retry-After).',
+  },
+  headers_too_large: {
+    status: 431,
+    retryable: false,
+    summary: 'Too many request headers, or too large.',
   },
   internal_error: { status: 500, retryable: false, summary: 'A bug in busgate; see the log.' },
   broker_rejected: {

@@ -9,7 +9,10 @@ import { BusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { GuardedBroker } from '../plugins/guarded-broker.js';
 import type { RouteSpec } from '../routes/model.js';
+import type { Authenticator } from './auth.js';
+import type { IdempotencyStore } from './idempotency.js';
 import { createIngress } from './ingress.js';
+import { rateLimit } from './rate-limit.js';
 import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
@@ -24,6 +27,10 @@ export interface AppDependencies {
   readonly bodyLimit: string;
   readonly defaultTimeoutMs: number;
   readonly tapEnabled: boolean;
+  readonly authenticator: Authenticator;
+  readonly protectOperational: boolean;
+  readonly idempotency: IdempotencyStore;
+  readonly maxHeaders: number;
 }
 
 const UNMATCHED = '(unmatched)';
@@ -43,8 +50,21 @@ export function createApp(deps: AppDependencies): Express {
     sendError(res, new BusgateError('shutting_down', 'the daemon is shutting down', { retryAfterSeconds: 1 }), deps.logger);
   });
 
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // The server lets maxHeaders + 1 through, so that one more than allowed is seen here.
+    if (req.rawHeaders.length / 2 <= deps.maxHeaders) return next();
+    sendError(res, new BusgateError('headers_too_large', `more than ${deps.maxHeaders} headers`), deps.logger);
+  });
+
+  // /health stays open for liveness probes; /ready and /metrics only when asked; the tap always
+  // needs a key when keys exist, because it shows message contents.
+  const anyClient = deps.authenticator.guard(undefined, deps.logger);
+  if (deps.protectOperational) app.use(['/ready', '/metrics'], anyClient);
   mountOperationalEndpoints(app, deps);
-  if (deps.tapEnabled) mountTap(app, deps);
+  if (deps.tapEnabled) {
+    app.use('/tap', anyClient);
+    mountTap(app, deps);
+  }
 
   const readBody = express.raw({ type: () => true, limit: deps.bodyLimit });
   for (const route of deps.routes) {
@@ -53,7 +73,8 @@ export function createApp(deps: AppDependencies): Express {
       (res as LabelledResponse)[ROUTE_NAME] = route.name;
       next();
     };
-    app[route.method.toLowerCase() as 'post'](route.path, label, plan, readBody, send);
+    const guards = [deps.authenticator.guard(route.clients, deps.logger), ...(route.rateLimit ? [rateLimit(route.rateLimit, deps.logger)] : [])];
+    app[route.method.toLowerCase() as 'post'](route.path, label, ...guards, plan, readBody, send);
   }
 
   const matchers = deps.routes.map((route) => ({ method: route.method, matches: match(route.path, { decode: false }) }));

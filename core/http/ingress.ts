@@ -13,6 +13,7 @@ import type { Mode, OutboundMessage } from '../plugins/contract.js';
 import type { GuardedBroker } from '../plugins/guarded-broker.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
 import { isDefaultSafeToken, renderTemplate, type TemplateInputs } from '../routes/template.js';
+import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './idempotency.js';
 import { sendError } from './send-error.js';
 
 interface Plan {
@@ -21,7 +22,10 @@ interface Plan {
   readonly destination: string;
   readonly key: string | undefined;
   readonly headers: Record<string, string>;
+  readonly idempotencyKey: string | undefined;
 }
+
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 const PLAN = Symbol('busgate.plan');
 type PlannedRequest = Request & { [PLAN]?: Plan };
@@ -33,7 +37,7 @@ function isDefaultSafeKey(value: string): boolean {
 
 export function createIngress(
   route: RouteSpec,
-  deps: { brokers: ReadonlyMap<string, GuardedBroker>; defaultTimeoutMs: number; logger: Logger },
+  deps: { brokers: ReadonlyMap<string, GuardedBroker>; defaultTimeoutMs: number; logger: Logger; idempotency: IdempotencyStore },
 ): { plan: RequestHandler; send: RequestHandler } {
   const timeoutMs = route.timeoutMs ?? deps.defaultTimeoutMs;
   const fixedBroker = route.broker.kind === 'fixed' ? deps.brokers.get(route.broker.value) : undefined;
@@ -65,40 +69,57 @@ export function createIngress(
       const headers: Record<string, string> = {};
       for (const name of route.forwardHeaders) {
         const value = req.headers[name];
-        if (typeof value === 'string') headers[name] = value;
-        else if (Array.isArray(value)) headers[name] = value.join(', ');
+        const text = Array.isArray(value) ? value.join(', ') : value;
+        if (text === undefined) continue;
+        if (CONTROL_CHARACTERS.test(text)) throw new BusgateError('bad_request', `header "${name}" contains control characters`);
+        headers[name] = text;
       }
-      (req as PlannedRequest)[PLAN] = { broker, mode, destination, key, headers };
+      const idempotencyKey = req.headers['idempotency-key'];
+      if (idempotencyKey !== undefined) {
+        if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+          throw new BusgateError('bad_request', 'Idempotency-Key must be 1 to 200 characters of letters, digits and . _ : @ -');
+        }
+        headers['idempotency-key'] = idempotencyKey;
+      }
+      (req as PlannedRequest)[PLAN] = { broker, mode, destination, key, headers, idempotencyKey };
       next();
     } catch (error) {
       sendError(res, error, deps.logger);
     }
   };
 
+  const deliver = async (planned: Plan, message: OutboundMessage): Promise<StoredAnswer> => {
+    const result = await planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs, options: route.options });
+    if (result.kind === 'reply') {
+      return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id };
+    }
+    const receipt = { ...result.receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
+    return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id };
+  };
+
   const send = async (req: Request, res: Response): Promise<void> => {
     const planned = (req as PlannedRequest)[PLAN]!;
     const contentType = req.headers['content-type'];
     const message: OutboundMessage = {
-      id: randomUUID(),
+      // The client's Idempotency-Key becomes the message id, so broker-side dedupe (JetStream
+      // msgID) and consumers see the same id on every retry.
+      id: planned.idempotencyKey ?? randomUUID(),
       payload: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       headers: planned.headers,
       ...(contentType === undefined ? {} : { contentType }),
       ...(planned.key === undefined ? {} : { key: planned.key }),
     };
     try {
-      const result = await planned.broker.send({
-        mode: planned.mode,
-        destination: planned.destination,
-        message,
-        timeoutMs,
-        options: route.options,
-      });
-      res.setHeader('X-Busgate-Id', message.id);
-      if (result.kind === 'receipt') {
-        res.status(202).json({ ...result.receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination });
+      let answer: StoredAnswer;
+      if (planned.idempotencyKey === undefined) {
+        answer = await deliver(planned, message);
       } else {
-        res.status(200).type(result.reply.contentType ?? 'application/octet-stream').send(result.reply.payload);
+        const outcome = await deps.idempotency.run(route.name, planned.idempotencyKey, () => deliver(planned, message));
+        answer = outcome.answer;
+        if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
       }
+      res.setHeader('X-Busgate-Id', answer.messageId);
+      res.status(answer.status).type(answer.contentType).send(answer.body);
     } catch (error) {
       sendError(res, error, deps.logger);
     }

@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
+import { CircuitBreaker, type CircuitOptions } from './circuit-breaker.js';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerHealth, BrokerPlugin, Mode, OutboundMessage, PluginFactory, Receipt, Reply } from './contract.js';
@@ -22,6 +23,7 @@ export type SendResult = { readonly kind: 'receipt'; readonly receipt: Receipt }
 
 export interface GuardedBrokerOptions {
   readonly maxInFlight: number;
+  readonly circuit?: CircuitOptions;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
 }
@@ -34,6 +36,7 @@ export class GuardedBroker {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly lifetime = new AbortController();
   private readonly inFlightGauge;
+  private readonly circuit: CircuitBreaker;
 
   constructor(
     readonly name: string,
@@ -47,6 +50,7 @@ export class GuardedBroker {
     setMaxListeners(0, this.lifetime.signal);
     this.inFlightGauge = metrics.inFlight.labels({ broker: name });
     this.inFlightGauge.set(0);
+    this.circuit = new CircuitBreaker(options.circuit ?? { threshold: 5, initialCooldownMs: 1000, maxCooldownMs: 30_000 });
   }
 
   /**
@@ -64,7 +68,9 @@ export class GuardedBroker {
 
   health(): BrokerHealth {
     if (!this.connected) return { up: false, detail: this.lastError ? `connecting: ${this.lastError}` : 'connecting' };
-    return this.plugin.health();
+    const health = this.plugin.health();
+    if (health.up && this.circuit.state === 'open') return { up: false, detail: 'circuit open after repeated broker failures' };
+    return health;
   }
 
   async send(request: SendRequest): Promise<SendResult> {
@@ -74,6 +80,13 @@ export class GuardedBroker {
     }
     if (this.inFlight >= this.options.maxInFlight) {
       throw new BusgateError('overloaded', `broker "${this.name}" has ${this.inFlight} requests in flight`, { retryAfterSeconds: 1 });
+    }
+    const admission = this.circuit.admit();
+    if (!admission.admitted) {
+      this.metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: 'broker_unavailable' });
+      throw new BusgateError('broker_unavailable', `broker "${this.name}" failed repeatedly; the next try is allowed in ${admission.retryAfterSeconds} s`, {
+        retryAfterSeconds: admission.retryAfterSeconds,
+      });
     }
     this.inFlight += 1;
     this.inFlightGauge.inc();
@@ -85,9 +98,12 @@ export class GuardedBroker {
     try {
       const result = await Promise.race([this.call(request, deadline.signal), rejectOnAbort(deadline.signal, request)]);
       this.metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: 'ok' });
+      this.circuit.recordSuccess(admission.trial);
       return result;
     } catch (error) {
       const mapped = this.mapError(error);
+      if (mapped.code === 'broker_unavailable' || mapped.code === 'broker_timeout') this.circuit.recordFailure(admission.trial);
+      else this.circuit.recordNeutral(admission.trial);
       this.metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: mapped.code });
       throw mapped;
     } finally {

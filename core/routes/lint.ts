@@ -24,7 +24,7 @@ export interface LintResult {
   readonly problems: RouteProblem[];
 }
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options'] as const;
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit'] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
@@ -32,6 +32,26 @@ const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destinati
 export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap'];
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/**
+ * Headers a route may not forward: broker control headers a client must not set (NATS dedupe and
+ * stream expectations, busgate's own reply routing) and credentials that must not reach a broker.
+ */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return (
+    lower.startsWith('nats-') ||
+    lower.startsWith('busgate-') ||
+    ['idempotency-key', 'content-type', 'content-length', 'reply-to', 'correlation-id', 'authorization', 'x-api-key', 'cookie', 'host', 'connection'].includes(lower)
+  );
+}
+
+export interface LintOptions {
+  /** Every instance name the config knows, for the unknown_broker message. */
+  readonly declared?: readonly string[];
+  /** API-key client names configured; routes' `clients:` must use these. */
+  readonly clients?: readonly string[];
+}
 
 /** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
 export function brokerNamesIn(text: string): Set<string> {
@@ -49,8 +69,8 @@ export function brokerNamesIn(text: string): Set<string> {
   return names;
 }
 
-/** `declared` lists every instance name the config knows, for the unknown_broker message. */
-export function lintRoutes(text: string, catalog: BrokerCatalog, declared: readonly string[] = [...catalog.keys()]): LintResult {
+export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOptions = {}): LintResult {
+  const declared = options.declared ?? [...catalog.keys()];
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const problems: RouteProblem[] = [];
@@ -100,7 +120,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, declared: reado
       if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, declared, report, at(item).line);
+    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -109,7 +129,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, declared: reado
 
 type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
   const before = countingReport(report);
   const node = (key: RouteKey): Node | undefined => (item.get(key, true) as Node | undefined) ?? undefined;
 
@@ -200,15 +220,25 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   }
   const headers = list('headers');
   for (const [index, name] of (headers?.values ?? []).entries()) {
-    if (!HEADER_NAME.test(name)) before.report((headers!.node as unknown as { items: Node[] }).items[index], 'bad_header_name', `"${name}" is not a valid header name`);
+    const entry = (headers!.node as unknown as { items: Node[] }).items[index];
+    if (!HEADER_NAME.test(name)) before.report(entry, 'bad_header_name', `"${name}" is not a valid header name`);
+    else if (isReservedHeader(name)) before.report(entry, 'reserved_header', `"${name}" cannot be forwarded: it is a broker control header or a credential`);
   }
+
+  const clients = list('clients');
+  for (const [index, name] of (clients?.values ?? []).entries()) {
+    if (!knownClients.includes(name)) {
+      before.report((clients!.node as unknown as { items: Node[] }).items[index], 'unknown_client', knownClients.length === 0 ? `"${name}": no API keys are configured (BUSGATE_API_KEYS or BUSGATE_API_KEYS_FILE)` : `"${name}" is not a configured API key name (known: ${knownClients.join(', ')})`);
+    }
+  }
+  const rateLimit = lintRateLimit(node('rateLimit'), before.report);
 
   const options = lintOptions(node('options'), possibleBrokers, catalog, before.report);
   if (path !== undefined && RESERVED_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`))) {
     before.report(node('path'), 'reserved_path', `${path} is served by busgate itself (${RESERVED_PATHS.join(', ')})`);
   }
 
-  if (before.count() > 0 || !path || !method || !broker || !mode || !destination || !options) return undefined;
+  if (before.count() > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
   return {
     name: text('name') ?? `${method} ${path}`,
     method,
@@ -220,8 +250,24 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     timeoutMs,
     forwardHeaders: (headers?.values ?? []).map((h) => h.toLowerCase()),
     options: options.value,
+    clients: clients?.values,
+    rateLimit,
     line,
   };
+}
+
+/** `rateLimit: { perSecond: 100, burst: 200 }`; null when invalid (already reported). */
+function lintRateLimit(node: Node | undefined, report: Report): { perSecond: number; burst: number } | undefined | null {
+  if (node === undefined) return undefined;
+  const value = isMap(node) ? (node.toJSON() as Record<string, unknown>) : undefined;
+  const perSecond = value?.perSecond;
+  const burst = value?.burst ?? (typeof perSecond === 'number' ? Math.max(1, Math.ceil(perSecond)) : undefined);
+  const extra = value ? Object.keys(value).filter((key) => key !== 'perSecond' && key !== 'burst') : [];
+  if (!value || typeof perSecond !== 'number' || !(perSecond > 0) || typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1 || extra.length > 0) {
+    report(node, 'bad_rate_limit', 'rateLimit must be { perSecond: number > 0, burst: whole number >= 1 (default: perSecond rounded up) }');
+    return null;
+  }
+  return { perSecond, burst };
 }
 
 function choice<T extends string>(

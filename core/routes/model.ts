@@ -21,6 +21,9 @@ export interface RouteSpec {
   readonly forwardHeaders: readonly string[];
   /** The plugin-specific `options:` block, validated against each possible broker's schema. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** API-key client names allowed on this route; undefined = any authenticated client. */
+  readonly clients: readonly string[] | undefined;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   /** Where the route starts in the file, for log lines. */
   readonly line: number;
 }
