@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { loadConfig } from './config.js';
-import { checkRoutesFile, startDaemon } from './daemon.js';
+import { startDaemon } from './daemon.js';
+import { checkRoutesFile } from './routes/check-file.js';
 import { StartupError, describeError } from './errors.js';
 import { formatProblem } from './routes/model.js';
 
@@ -42,6 +43,9 @@ async function start(args: string[]): Promise<number> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    void daemon.reload('SIGHUP');
+  });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('unhandledRejection', (reason) => daemon.logger.error('unhandled rejection', { error: describeError(reason) }));

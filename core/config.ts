@@ -60,6 +60,12 @@ const schema = {
   port: { doc: 'HTTP port of the ingress, metrics and health endpoints.', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   host: { doc: 'Address to listen on.', format: String, default: '0.0.0.0', env: 'HOST', arg: 'host' },
   routesFile: { doc: 'The routes file.', format: String, default: './routes.yaml', env: 'ROUTES_FILE', arg: 'routes' },
+  watchRoutes: {
+    doc: 'Reload the routes file when it changes (SIGHUP always reloads).',
+    format: Boolean,
+    default: false,
+    env: 'ROUTES_WATCH',
+  },
   logLevel: {
     doc: 'Log level; debug logs one line per request.',
     format: ['error', 'warn', 'info', 'debug'],
@@ -136,6 +142,9 @@ const schema = {
       env: 'TAP_ENABLED',
     },
   },
+  console: {
+    enabled: { doc: 'Serve the web console at GET / (routes, broker status, rates, test sends).', format: Boolean, default: false, env: 'CONSOLE_ENABLED' },
+  },
   nats: {
     url: { doc: 'NATS servers of the built-in "nats" instance.', format: String, default: 'nats://127.0.0.1:4222', env: 'NATS_URL', sensitive: true },
   },
@@ -162,6 +171,7 @@ export interface DaemonConfig {
   readonly port: number;
   readonly host: string;
   readonly routesFile: string;
+  readonly watchRoutes: boolean;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly bodyLimit: string;
@@ -169,6 +179,7 @@ export interface DaemonConfig {
   readonly shutdownTimeoutMs: number;
   readonly maxInFlightPerBroker: number;
   readonly tapEnabled: boolean;
+  readonly consoleEnabled: boolean;
   readonly idempotency: { readonly windowMs: number; readonly maxKeys: number };
   /** Client name -> secret. Never logged. */
   readonly apiKeys: ReadonlyMap<string, string>;
@@ -215,6 +226,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     port: config.get('port'),
     host: config.get('host'),
     routesFile: path.resolve(cwd, config.get('routesFile')),
+    watchRoutes: config.get('watchRoutes'),
     logLevel: config.get('logLevel') as DaemonConfig['logLevel'],
     logFormat: config.get('logFormat') as DaemonConfig['logFormat'],
     bodyLimit: config.get('bodyLimit'),
@@ -222,6 +234,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     shutdownTimeoutMs: parseDuration(config.get('shutdownTimeout'))!,
     maxInFlightPerBroker: config.get('maxInFlightPerBroker'),
     tapEnabled: config.get('tap.enabled'),
+    consoleEnabled: config.get('console.enabled'),
     idempotency: { windowMs: parseDuration(config.get('idempotency.window'))!, maxKeys: config.get('idempotency.maxKeys') },
     apiKeys: readApiKeys(config.get('auth.keys'), config.get('auth.keysFile'), cwd),
     protectOperational: config.get('auth.protectOperational'),

@@ -10,38 +10,18 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
-import { BusgateError, StartupError, describeError } from './errors.js';
+import { BusgateError, StartupError } from './errors.js';
 import { Authenticator } from './http/auth.js';
 import { IdempotencyStore } from './http/idempotency.js';
-import { createApp } from './http/app.js';
+import { RouteTable, buildRouter, createApp, type RouterDependencies } from './http/app.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { catalogOf, createBrokers, loadInstances, type LoadedInstance } from './plugins/broker-instances.js';
+import { createBrokers } from './plugins/broker-instances.js';
 import type { GuardedBroker } from './plugins/guarded-broker.js';
-import { brokerNamesIn, lintRoutes } from './routes/lint.js';
-import { formatProblem, type RouteProblem, type RouteSpec } from './routes/model.js';
-
-export interface CheckedRoutes {
-  readonly routes: RouteSpec[];
-  readonly problems: RouteProblem[];
-  readonly loaded: Map<string, LoadedInstance>;
-  readonly file: string;
-}
-
-/** Reads and lints a routes file, loading (not connecting) the plugins it names. */
-export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, 'brokers' | 'configDir' | 'apiKeys'>): Promise<CheckedRoutes> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
-  }
-  const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
-  const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()] });
-  return { routes, problems, loaded, file };
-}
+import { Reloader, type ReloadResult } from './reloader.js';
+import { checkRoutesFile } from './routes/check-file.js';
+import { formatProblem, type RouteSpec } from './routes/model.js';
 
 /**
  * Errors node's HTTP parser finds before express sees the request (oversized headers, slow
@@ -64,6 +44,21 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   );
 }
 
+/**
+ * Watches the routes file's folder (editors often replace the file rather than write it) and
+ * calls back once a burst of changes has settled.
+ */
+function watchFile(file: string, onChange: () => void): fs.FSWatcher {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = fs.watch(path.dirname(file), (_event, changed) => {
+    if (changed !== null && changed !== path.basename(file)) return;
+    clearTimeout(timer);
+    timer = setTimeout(onChange, 250);
+  });
+  watcher.unref();
+  return watcher;
+}
+
 export interface Daemon {
   readonly server: http.Server;
   readonly port: number;
@@ -72,6 +67,8 @@ export interface Daemon {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly routes: readonly RouteSpec[];
+  /** Re-reads the routes file; keeps the old routes when the new file is not valid. */
+  reload(reason: string): Promise<ReloadResult>;
   /** Idempotent; resolves when every plugin is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -98,8 +95,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
 
   const lifecycle = new Lifecycle();
-  const app = createApp({
-    routes: checked.routes,
+  const routerDeps: RouterDependencies = {
     brokers,
     metrics,
     logger,
@@ -107,11 +103,16 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     bodyLimit: config.bodyLimit,
     defaultTimeoutMs: config.defaultTimeoutMs,
     tapEnabled: config.tapEnabled,
+    consoleEnabled: config.consoleEnabled,
     authenticator: new Authenticator(config.apiKeys),
     protectOperational: config.protectOperational,
     idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
     maxHeaders: config.limits.maxHeaders,
-  });
+  };
+  const routeTable = new RouteTable(buildRouter(checked.routes, routerDeps), checked.routes);
+  metrics.routesLoaded.set(checked.routes.length);
+  const app = createApp({ ...routerDeps, routeTable });
+  const reloader = new Reloader(config, brokers, routeTable, routerDeps, metrics, logger, options.connectWaitMs ?? 3000);
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
   // default), which would let a slow client hold a socket far past headersTimeout.
   const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, app);
@@ -140,10 +141,13 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const port = (server.address() as AddressInfo).port;
   logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
 
+  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
+
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     shuttingDown ??= (async () => {
       logger.info('shutting down', { reason, inFlight: active });
+      watcher?.close();
       lifecycle.accepting = false;
       lifecycle.draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -159,5 +163,17 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     return shuttingDown;
   };
 
-  return { server, port, brokers, metrics, logger, lifecycle, routes: checked.routes, shutdown };
+  return {
+    server,
+    port,
+    brokers,
+    metrics,
+    logger,
+    lifecycle,
+    get routes() {
+      return routeTable.routes;
+    },
+    reload: (reason: string) => reloader.reload(reason),
+    shutdown,
+  };
 }

@@ -1,8 +1,8 @@
 /**
  * createApp(deps) builds the express application; it never listens, so tests can mount it on an
- * ephemeral port. Routes are compiled once here: nothing per request that can be done at start.
+ * ephemeral port. Routes are compiled once per (re)load: nothing per request that can be done then.
  */
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import { match } from 'path-to-regexp';
 import type { Logger } from 'winston';
 import { BusgateError } from '../errors.js';
@@ -17,9 +17,13 @@ import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
+import { mountConsole } from './console.js';
 
-export interface AppDependencies {
-  readonly routes: readonly RouteSpec[];
+export interface AppDependencies extends RouterDependencies {
+  readonly routeTable: RouteTable;
+}
+
+export interface RouterDependencies {
   readonly brokers: ReadonlyMap<string, GuardedBroker>;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -27,6 +31,7 @@ export interface AppDependencies {
   readonly bodyLimit: string;
   readonly defaultTimeoutMs: number;
   readonly tapEnabled: boolean;
+  readonly consoleEnabled: boolean;
   readonly authenticator: Authenticator;
   readonly protectOperational: boolean;
   readonly idempotency: IdempotencyStore;
@@ -36,6 +41,46 @@ export interface AppDependencies {
 const UNMATCHED = '(unmatched)';
 const ROUTE_NAME = Symbol('busgate.route');
 type LabelledResponse = Response & { [ROUTE_NAME]?: string };
+
+/** Holds the router of the current routes; swap() replaces it in one assignment. */
+export class RouteTable {
+  constructor(
+    public current: Router,
+    public routes: readonly RouteSpec[],
+  ) {}
+
+  swap(router: Router, routes: readonly RouteSpec[]): void {
+    this.current = router;
+    this.routes = routes;
+  }
+}
+
+/** Compiles routes into an express router, with the 404/405 answers for paths it does not serve. */
+export function buildRouter(routes: readonly RouteSpec[], deps: RouterDependencies): Router {
+  const router = express.Router();
+  const readBody = express.raw({ type: () => true, limit: deps.bodyLimit });
+  for (const route of routes) {
+    const { plan, send } = createIngress(route, deps);
+    const label = (_req: Request, res: Response, next: NextFunction): void => {
+      (res as LabelledResponse)[ROUTE_NAME] = route.name;
+      next();
+    };
+    const guards = [deps.authenticator.guard(route.clients, deps.logger), ...(route.rateLimit ? [rateLimit(route.rateLimit, deps.logger)] : [])];
+    router[route.method.toLowerCase() as 'post'](route.path, label, ...guards, plan, readBody, send);
+  }
+
+  const matchers = routes.map((route) => ({ method: route.method, matches: match(route.path, { decode: false }) }));
+  router.use((req: Request, res: Response) => {
+    const allowed = [...new Set(matchers.filter((m) => m.matches(req.path) !== false).map((m) => m.method))];
+    if (allowed.length > 0) {
+      res.setHeader('Allow', allowed.join(', '));
+      sendError(res, new BusgateError('method_not_allowed', `${req.method} is not allowed here (allowed: ${allowed.join(', ')})`), deps.logger);
+      return;
+    }
+    sendError(res, new BusgateError('not_found', `no route for ${req.method} ${req.path.slice(0, 200)}`), deps.logger);
+  });
+  return router;
+}
 
 export function createApp(deps: AppDependencies): Express {
   const app = express();
@@ -65,28 +110,11 @@ export function createApp(deps: AppDependencies): Express {
     app.use('/tap', anyClient);
     mountTap(app, deps);
   }
+  if (deps.consoleEnabled) mountConsole(app, deps);
 
-  const readBody = express.raw({ type: () => true, limit: deps.bodyLimit });
-  for (const route of deps.routes) {
-    const { plan, send } = createIngress(route, deps);
-    const label = (_req: Request, res: Response, next: NextFunction): void => {
-      (res as LabelledResponse)[ROUTE_NAME] = route.name;
-      next();
-    };
-    const guards = [deps.authenticator.guard(route.clients, deps.logger), ...(route.rateLimit ? [rateLimit(route.rateLimit, deps.logger)] : [])];
-    app[route.method.toLowerCase() as 'post'](route.path, label, ...guards, plan, readBody, send);
-  }
-
-  const matchers = deps.routes.map((route) => ({ method: route.method, matches: match(route.path, { decode: false }) }));
-  app.use((req: Request, res: Response) => {
-    const allowed = [...new Set(matchers.filter((m) => m.matches(req.path) !== false).map((m) => m.method))];
-    if (allowed.length > 0) {
-      res.setHeader('Allow', allowed.join(', '));
-      sendError(res, new BusgateError('method_not_allowed', `${req.method} is not allowed here (allowed: ${allowed.join(', ')})`), deps.logger);
-      return;
-    }
-    sendError(res, new BusgateError('not_found', `no route for ${req.method} ${req.path.slice(0, 200)}`), deps.logger);
-  });
+  // The routes live in a router that a reload swaps atomically; a request runs entirely on the
+  // router it started with.
+  app.use((req: Request, res: Response, next: NextFunction) => deps.routeTable.current(req, res, next));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     sendError(res, error, deps.logger);
   });
@@ -94,7 +122,7 @@ export function createApp(deps: AppDependencies): Express {
 }
 
 /** Counts and times every response by route name, and logs one debug line per request. */
-function observe(deps: AppDependencies) {
+function observe(deps: RouterDependencies) {
   const debug = deps.logger.isDebugEnabled();
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();

@@ -47,6 +47,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reloads = new Counter({
+    name: 'busgate_routes_reloads_total',
+    help: 'Routes reloads by outcome: ok, invalid (the file had problems; old routes kept) or failed.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly routesLoaded = new Gauge({
+    name: 'busgate_routes_loaded',
+    help: 'Routes currently served.',
+    registers: [this.registry],
+  });
+
   readonly brokerConnected: Gauge<'broker'>;
 
   constructor(options: { defaultMetrics: boolean; brokerStatus: () => ReadonlyMap<string, boolean> }) {

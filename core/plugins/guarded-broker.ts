@@ -62,6 +62,11 @@ export class GuardedBroker {
     await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
   }
 
+  /** Requests waiting on this broker now. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }

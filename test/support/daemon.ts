@@ -8,6 +8,8 @@ import { createLogger } from '../../core/observability/logger.js';
 
 export interface TestDaemon extends Daemon {
   readonly url: string;
+  /** The routes file the daemon reads; rewrite it and call reload() to test reloads. */
+  readonly routesFile: string;
   post(pathname: string, body?: string | Buffer, headers?: Record<string, string>): Promise<Response>;
 }
 
@@ -24,6 +26,7 @@ export async function startTestDaemon(options: {
     port: 0,
     host: '127.0.0.1',
     routesFile,
+    watchRoutes: false,
     logLevel: 'error',
     logFormat: 'json',
     bodyLimit: '1mb',
@@ -31,6 +34,11 @@ export async function startTestDaemon(options: {
     shutdownTimeoutMs: 5000,
     maxInFlightPerBroker: 2000,
     tapEnabled: false,
+    consoleEnabled: false,
+    idempotency: { windowMs: 600_000, maxKeys: 100_000 },
+    apiKeys: new Map(),
+    protectOperational: false,
+    limits: { maxHeaders: 100, maxHeaderBytes: 16384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
     brokers: options.brokers,
     configDir: dir,
     ...options.overrides,
@@ -40,6 +48,7 @@ export async function startTestDaemon(options: {
   const url = `http://127.0.0.1:${daemon.port}`;
   return Object.assign(daemon, {
     url,
+    routesFile,
     post: (pathname: string, body: string | Buffer = '', headers: Record<string, string> = {}) =>
       fetch(`${url}${pathname}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers }),
   });

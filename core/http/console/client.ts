@@ -1,0 +1,531 @@
+/**
+ * The console's browser script, served as /console/app.js (tsc compiles it next to console.js).
+ * Polls /console/api/state, renders routes, brokers and rates, and sends test messages through
+ * the ingress. Every value from the daemon or a reply reaches the page through textContent or
+ * an attribute, never as markup.
+ */
+import type { ConsoleState, PathPart, RouteView } from '../console.js';
+
+const POLL_MS = 2000;
+const HISTORY = 30;
+const KEY_STORAGE = 'busgate.console.key';
+const SVG = 'http://www.w3.org/2000/svg';
+
+type Child = Node | string | null | undefined | false;
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { class?: string; attrs?: Record<string, string>; text?: string } = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  if (props.class) element.className = props.class;
+  for (const [name, value] of Object.entries(props.attrs ?? {})) element.setAttribute(name, value);
+  if (props.text !== undefined) element.textContent = props.text;
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return element;
+}
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element as T;
+}
+
+function setText(id: string, text: string): void {
+  byId(id).textContent = text;
+}
+
+// ------------------------------------------------------------------------------------ API key
+
+let apiKey: string | null = sessionStorage.getItem(KEY_STORAGE);
+
+function authHeaders(): Record<string, string> {
+  return apiKey ? { 'X-Api-Key': apiKey } : {};
+}
+
+function showKeyGate(message: string): void {
+  byId('keygate').hidden = false;
+  byId('main').hidden = true;
+  setText('key-error', message);
+  byId<HTMLInputElement>('key-input').focus();
+}
+
+function hideKeyGate(): void {
+  byId('keygate').hidden = true;
+  byId('main').hidden = false;
+}
+
+function showKeyState(authOn: boolean): void {
+  byId('key-state').hidden = !authOn || !apiKey;
+  byId('key-forget').hidden = !authOn || !apiKey;
+  if (authOn && apiKey) setText('key-state', 'API key in use');
+}
+
+// ------------------------------------------------------------------------------ formatting
+
+function formatRate(perSecond: number | undefined): string {
+  if (perSecond === undefined) return '–';
+  if (perSecond === 0) return '0';
+  if (perSecond < 10) return perSecond.toFixed(2);
+  if (perSecond < 100) return perSecond.toFixed(1);
+  return Math.round(perSecond).toLocaleString('en');
+}
+
+function formatCount(value: number): string {
+  return Math.round(value).toLocaleString('en');
+}
+
+function formatUptime(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const hours = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (d > 0) return `${d}d ${hours}h`;
+  if (hours > 0) return `${hours}h ${m}m`;
+  if (m > 0) return `${m}m ${seconds % 60}s`;
+  return `${seconds}s`;
+}
+
+function modeBadge(mode: RouteView['mode']): HTMLElement {
+  if (mode.fixed) return h('span', { class: `mode mode-${mode.fixed}`, text: mode.fixed });
+  return h('span', { class: 'mode mode-chosen', text: mode.template ?? 'chosen', attrs: { title: `one of: ${(mode.allowed ?? []).join(', ')}` } });
+}
+
+function choiceText(choice: RouteView['broker']): string {
+  return choice.fixed ?? choice.template ?? '';
+}
+
+// ------------------------------------------------------------------------------ live rates
+
+interface Sample {
+  readonly time: number;
+  readonly total: number;
+  readonly errors: number;
+}
+
+/** Per route name: the last samples of its counters, to turn them into rates. */
+const history = new Map<string, Sample[]>();
+let lastState: ConsoleState | null = null;
+
+function errorsOf(byStatus: Record<string, number>): number {
+  let errors = 0;
+  for (const [status, count] of Object.entries(byStatus)) if (status.startsWith('5')) errors += count;
+  return errors;
+}
+
+function record(state: ConsoleState): void {
+  for (const [route, counters] of Object.entries(state.requests)) {
+    const samples = history.get(route) ?? [];
+    samples.push({ time: state.time, total: counters.total, errors: errorsOf(counters.byStatus) });
+    if (samples.length > HISTORY + 1) samples.shift();
+    history.set(route, samples);
+  }
+}
+
+/** Requests per second between consecutive samples, oldest first. */
+function ratesOf(route: string): number[] {
+  const samples = history.get(route) ?? [];
+  const rates: number[] = [];
+  for (let i = 1; i < samples.length; i += 1) {
+    const seconds = (samples[i]!.time - samples[i - 1]!.time) / 1000;
+    rates.push(seconds > 0 ? Math.max(0, samples[i]!.total - samples[i - 1]!.total) / seconds : 0);
+  }
+  return rates;
+}
+
+function latest(route: string, field: 'total' | 'errors'): number | undefined {
+  const samples = history.get(route) ?? [];
+  if (samples.length < 2) return undefined;
+  const a = samples[samples.length - 2]!;
+  const b = samples[samples.length - 1]!;
+  const seconds = (b.time - a.time) / 1000;
+  return seconds > 0 ? Math.max(0, b[field] - a[field]) / seconds : 0;
+}
+
+function sparkline(values: number[]): SVGSVGElement {
+  const width = 64;
+  const height = 20;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('aria-hidden', 'true');
+  const base = document.createElementNS(SVG, 'line');
+  base.setAttribute('class', 'base');
+  base.setAttribute('x1', '0');
+  base.setAttribute('x2', String(width));
+  base.setAttribute('y1', String(height - 0.5));
+  base.setAttribute('y2', String(height - 0.5));
+  svg.append(base);
+  if (values.length >= 2) {
+    const max = Math.max(...values, 0.001);
+    const step = width / (HISTORY - 1);
+    const offset = width - step * (values.length - 1);
+    const points = values.map((value, i) => `${(offset + i * step).toFixed(1)},${(height - 1.5 - (value / max) * (height - 4)).toFixed(1)}`);
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('points', points.join(' '));
+    svg.append(line);
+  }
+  return svg;
+}
+
+// -------------------------------------------------------------------------------- rendering
+
+let selectedRoute = '';
+let routesSignature = '';
+
+function renderSummary(state: ConsoleState): void {
+  const status = byId('status');
+  status.textContent = state.status;
+  status.className = `pill ${state.status === 'ready' ? 'pill-ok' : state.status === 'degraded' ? 'pill-bad' : 'pill-warn'}`;
+  let rate: number | undefined;
+  let errors: number | undefined;
+  for (const route of state.routes) {
+    const r = latest(route.name, 'total');
+    const e = latest(route.name, 'errors');
+    if (r !== undefined) rate = (rate ?? 0) + r;
+    if (e !== undefined) errors = (errors ?? 0) + e;
+  }
+  setText('stat-rate', formatRate(rate));
+  setText('stat-errors', errors === undefined ? '–' : `${formatRate(errors)}/s`);
+  setText('stat-inflight', formatCount(state.brokers.reduce((sum, broker) => sum + broker.inFlight, 0)));
+  setText('stat-uptime', formatUptime(state.uptimeSeconds));
+  setText('updated', `updated ${new Date(state.time).toLocaleTimeString('en-GB')}`);
+}
+
+function renderRoutes(state: ConsoleState): void {
+  const body = byId('routes-body');
+  setText('routes-count', `${state.routes.length} route${state.routes.length === 1 ? '' : 's'}`);
+  const rows = state.routes.map((route) => {
+    const counters = state.requests[route.name];
+    const total = counters?.total ?? 0;
+    let failed = 0;
+    for (const [status, count] of Object.entries(counters?.byStatus ?? {})) if (!status.startsWith('2')) failed += count;
+    const row = h(
+      'tr',
+      { class: route.name === selectedRoute ? 'selected' : '', attrs: { 'data-route': route.name } },
+      h('td', {}, h('span', { class: 'route-name', text: route.name }), h('span', { class: 'route-path' }, h('span', { class: 'method', text: route.method }), route.path)),
+      h('td', {}, choiceText(route.broker), route.broker.allowed ? h('span', { class: 'choice', text: route.broker.allowed.join(' · ') }) : null),
+      h('td', {}, modeBadge(route.mode), route.mode.allowed ? h('span', { class: 'choice', text: route.mode.allowed.join(' · ') }) : null),
+      h('td', { class: 'dest' }, route.destination),
+      h('td', { class: 'num' }, h('span', { class: 'rate' }, sparkline(ratesOf(route.name)), h('span', { class: 'rate-value', text: formatRate(latest(route.name, 'total')) }))),
+      h('td', { class: 'num route-total', text: formatCount(total) }),
+      h('td', { class: `num ${failed > 0 ? 'errors-bad' : ''}`, text: formatCount(failed), attrs: { title: 'answers other than 2xx' } }),
+    );
+    row.addEventListener('click', () => selectRoute(route.name));
+    return row;
+  });
+  if (rows.length === 0) rows.push(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: '7' }, text: 'no routes are loaded' })));
+  body.replaceChildren(...rows);
+}
+
+function renderBrokers(state: ConsoleState): void {
+  const sent = new Map<string, { ok: number; failed: number }>();
+  for (const message of state.messages) {
+    const entry = sent.get(message.broker) ?? { ok: 0, failed: 0 };
+    if (message.outcome === 'ok') entry.ok += message.count;
+    else entry.failed += message.count;
+    sent.set(message.broker, entry);
+  }
+  const items = state.brokers.map((broker) => {
+    const figures = sent.get(broker.name) ?? { ok: 0, failed: 0 };
+    return h(
+      'li',
+      { class: 'broker', attrs: { 'data-broker': broker.name } },
+      h(
+        'div',
+        { class: 'broker-head' },
+        h('span', { class: `dot ${broker.up ? 'dot-up' : 'dot-down'}` }),
+        h('span', { class: 'broker-name', text: broker.name }),
+        h('span', { class: `pill ${broker.up ? 'pill-ok' : 'pill-bad'} broker-state`, text: broker.up ? 'connected' : 'down' }),
+        h('span', { class: 'broker-plugin', text: broker.plugin }),
+      ),
+      h('div', { class: 'broker-detail', text: broker.detail ?? broker.modes.join(' · ') }),
+      h(
+        'div',
+        { class: 'broker-figures' },
+        h('span', {}, h('b', { text: formatCount(figures.ok) }), ' sent'),
+        h('span', {}, h('b', { text: formatCount(figures.failed) }), ' failed'),
+        h('span', {}, h('b', { text: formatCount(broker.inFlight) }), ' in flight'),
+      ),
+    );
+  });
+  if (items.length === 0) items.push(h('li', { class: 'muted', text: 'no broker is in use' }));
+  byId('brokers').replaceChildren(...items);
+}
+
+function render(state: ConsoleState): void {
+  lastState = state;
+  record(state);
+  renderSummary(state);
+  renderRoutes(state);
+  renderBrokers(state);
+  showKeyState(state.auth);
+  const signature = JSON.stringify(state.routes);
+  if (signature !== routesSignature) {
+    routesSignature = signature;
+    fillRouteSelect(state.routes);
+  }
+}
+
+// ------------------------------------------------------------------------------- send form
+
+function currentRoute(): RouteView | undefined {
+  return lastState?.routes.find((route) => route.name === selectedRoute);
+}
+
+function fillRouteSelect(routes: readonly RouteView[]): void {
+  const select = byId<HTMLSelectElement>('route-select');
+  select.replaceChildren(...routes.map((route) => h('option', { attrs: { value: route.name }, text: `${route.name}  —  ${route.method} ${route.path}` })));
+  const keep = routes.some((route) => route.name === selectedRoute) ? selectedRoute : (routes[0]?.name ?? '');
+  selectedRoute = '';
+  if (keep) selectRoute(keep);
+}
+
+function paramNames(parts: readonly PathPart[], into: { name: string; optional: boolean }[] = [], optional = false): { name: string; optional: boolean }[] {
+  for (const part of parts) {
+    if (part.kind === 'param' || part.kind === 'wildcard') into.push({ name: part.name, optional });
+    if (part.kind === 'optional') paramNames(part.parts, into, true);
+  }
+  return into;
+}
+
+function valueInput(name: string, allowed: readonly string[] | undefined, value: string, className: string): HTMLInputElement | HTMLSelectElement {
+  if (allowed && allowed.length > 0) {
+    const select = h('select', { class: className, attrs: { 'data-name': name } }, ...allowed.map((option) => h('option', { attrs: { value: option }, text: option })));
+    select.value = allowed.includes(value) ? value : allowed[0]!;
+    return select;
+  }
+  const input = h('input', { class: className, attrs: { 'data-name': name, spellcheck: 'false', type: 'text' } });
+  input.value = value;
+  return input;
+}
+
+function headerRow(name: string, value: string, allowed?: readonly string[], placeholder?: string): HTMLElement {
+  const nameInput = h('input', { class: 'header-name', attrs: { type: 'text', spellcheck: 'false', placeholder: 'header', 'aria-label': 'header name' } });
+  nameInput.value = name;
+  const valueField = valueInput(name, allowed, value, 'header-value');
+  valueField.setAttribute('aria-label', `value of ${name || 'header'}`);
+  if (placeholder && valueField instanceof HTMLInputElement) valueField.placeholder = placeholder;
+  const remove = h('button', { class: 'remove', text: '×', attrs: { type: 'button', title: 'remove header', 'aria-label': 'remove header' } });
+  const row = h('div', { class: 'header-row' }, nameInput, valueField, remove);
+  remove.addEventListener('click', () => {
+    row.remove();
+    updateRequestLine();
+  });
+  return row;
+}
+
+function defaultBody(route: RouteView): string {
+  if (route.mode.fixed === 'request-reply') return 'hello from the busgate console';
+  return JSON.stringify({ id: 1, note: 'sent from the busgate console' });
+}
+
+function selectRoute(name: string): void {
+  if (name === selectedRoute) return;
+  selectedRoute = name;
+  byId<HTMLSelectElement>('route-select').value = name;
+  for (const row of byId('routes-body').querySelectorAll('tr')) row.classList.toggle('selected', row.getAttribute('data-route') === name);
+  const route = currentRoute();
+  if (!route) return;
+
+  const summary = byId('route-summary');
+  summary.replaceChildren(
+    ...[
+      choiceText(route.broker),
+      ' · ',
+      modeBadge(route.mode),
+      ' → ',
+      h('code', { text: route.destination }),
+      ...(route.key ? [' key ', h('code', { text: route.key })] : []),
+      ` · timeout ${route.timeoutMs} ms`,
+    ],
+  );
+
+  const params = paramNames(route.pathParts);
+  byId('params').replaceChildren(
+    ...(params.length > 0 ? [h('span', { class: 'label', text: 'path parameters' })] : []),
+    ...params.map((param) => {
+      const id = `param-${param.name}`;
+      const input = valueInput(param.name, route.paramChoices[param.name], '', 'param-value');
+      input.id = id;
+      if (input instanceof HTMLInputElement) input.placeholder = param.optional ? 'optional' : 'required';
+      return h('div', { class: 'param-row params' }, h('label', { attrs: { for: id }, text: `:${param.name}` }), input);
+    }),
+  );
+
+  const rows: HTMLElement[] = [];
+  const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
+  if (hasBody) rows.push(headerRow('content-type', route.mode.fixed === 'request-reply' ? 'text/plain' : 'application/json'));
+  const choices = new Map<string, readonly string[]>();
+  for (const choice of [route.broker, route.mode]) if (choice.from?.kind === 'header' && choice.allowed) choices.set(choice.from.name, choice.allowed);
+  for (const name of route.templateHeaders) rows.push(headerRow(name, '', choices.get(name), 'required by the route'));
+  for (const name of route.forwardHeaders) if (!route.templateHeaders.includes(name)) rows.push(headerRow(name, '', undefined, 'copied into the message'));
+  byId('headers').replaceChildren(...rows);
+
+  const body = byId<HTMLTextAreaElement>('body-input');
+  body.value = hasBody ? defaultBody(route) : '';
+  body.disabled = !hasBody;
+  setText('send-error', '');
+  updateRequestLine();
+}
+
+/** The URL path from the route's parts and the filled parameters; undefined names what is missing. */
+function buildPath(parts: readonly PathPart[], values: Map<string, string>): { path: string; missing: string[] } {
+  let path = '';
+  const missing: string[] = [];
+  for (const part of parts) {
+    if (part.kind === 'text') path += part.value;
+    else if (part.kind === 'param') {
+      const value = values.get(part.name) ?? '';
+      if (!value) missing.push(part.name);
+      path += encodeURIComponent(value);
+    } else if (part.kind === 'wildcard') {
+      const value = values.get(part.name) ?? '';
+      if (!value) missing.push(part.name);
+      path += value.split('/').map(encodeURIComponent).join('/');
+    } else {
+      const inner = buildPath(part.parts, values);
+      if (inner.missing.length === 0) path += inner.path;
+    }
+  }
+  return { path, missing };
+}
+
+function formRequest(): { method: string; path: string; missing: string[]; headers: [string, string][]; body: string | undefined } | undefined {
+  const route = currentRoute();
+  if (!route) return undefined;
+  const values = new Map<string, string>();
+  for (const field of byId('params').querySelectorAll<HTMLInputElement | HTMLSelectElement>('.param-value')) {
+    values.set(field.getAttribute('data-name') ?? '', field.value.trim());
+  }
+  const { path, missing } = buildPath(route.pathParts, values);
+  const headers: [string, string][] = [];
+  for (const row of byId('headers').querySelectorAll('.header-row')) {
+    const name = row.querySelector<HTMLInputElement>('.header-name')?.value.trim() ?? '';
+    const value = row.querySelector<HTMLInputElement | HTMLSelectElement>('.header-value')?.value ?? '';
+    if (name && value) headers.push([name, value]);
+  }
+  const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : byId<HTMLTextAreaElement>('body-input').value;
+  return { method: route.method, path, missing, headers, body };
+}
+
+function updateRequestLine(): void {
+  const request = formRequest();
+  setText('request-line', request ? `${request.method} ${request.path}` : '');
+}
+
+function showResult(status: number, statusText: string, kind: string, meta: string, body: string): void {
+  byId('result').hidden = false;
+  const badge = byId('result-status');
+  badge.textContent = status === 0 ? 'failed' : `${status} ${statusText}`;
+  badge.className = `status status-${String(status).charAt(0)}`;
+  setText('result-kind', kind);
+  setText('result-meta', meta);
+  setText('result-body', body);
+}
+
+async function send(): Promise<void> {
+  const request = formRequest();
+  const route = currentRoute();
+  if (!request || !route) return;
+  if (request.missing.length > 0) {
+    setText('send-error', `fill in ${request.missing.map((name) => `:${name}`).join(', ')}`);
+    return;
+  }
+  setText('send-error', '');
+  const button = byId<HTMLButtonElement>('send-button');
+  button.disabled = true;
+  const headers = new Headers(authHeaders());
+  try {
+    for (const [name, value] of request.headers) headers.set(name, value);
+  } catch (error) {
+    button.disabled = false;
+    setText('send-error', `invalid header: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
+  const started = performance.now();
+  try {
+    const response = await fetch(request.path, { method: request.method, headers, body: request.body, cache: 'no-store', credentials: 'omit' });
+    const text = await response.text();
+    const ms = Math.round(performance.now() - started);
+    const contentType = response.headers.get('content-type') ?? '';
+    let shown = text;
+    if (/^application\/([\w.+-]*\+)?json/i.test(contentType)) {
+      try {
+        shown = JSON.stringify(JSON.parse(text), null, 2);
+      } catch {
+        // Not JSON after all: show it as it came.
+      }
+    }
+    const kind = response.status >= 400 ? 'error' : response.status === 202 ? 'receipt' : 'reply';
+    const meta = [`${ms} ms`, contentType ? contentType.split(';')[0]! : '', response.headers.get('x-busgate-id') ? `id ${response.headers.get('x-busgate-id')}` : '']
+      .filter(Boolean)
+      .join(' · ');
+    showResult(response.status, response.statusText, kind, meta, shown === '' ? '(empty body)' : shown);
+    if (response.status === 401) setText('send-error', 'the daemon asks for a valid API key');
+  } catch (error) {
+    showResult(0, '', 'error', `${Math.round(performance.now() - started)} ms`, `the request failed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    button.disabled = false;
+    void poll();
+  }
+}
+
+// ------------------------------------------------------------------------------------ polling
+
+let timer: number | undefined;
+
+async function poll(): Promise<void> {
+  window.clearTimeout(timer);
+  try {
+    const response = await fetch('/console/api/state', { headers: authHeaders(), cache: 'no-store', credentials: 'omit' });
+    if (response.status === 401) {
+      showKeyGate(apiKey ? 'that key was not accepted' : '');
+      return; // no polling until a key is given
+    }
+    if (!response.ok) throw new Error(`the daemon answered ${response.status}`);
+    hideKeyGate();
+    render((await response.json()) as ConsoleState);
+  } catch (error) {
+    const status = byId('status');
+    status.textContent = 'unreachable';
+    status.className = 'pill pill-bad';
+    setText('updated', error instanceof Error ? error.message : String(error));
+  }
+  timer = window.setTimeout(() => void poll(), POLL_MS);
+}
+
+function start(): void {
+  byId('key-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const value = byId<HTMLInputElement>('key-input').value.trim();
+    if (!value) return setText('key-error', 'enter a key');
+    apiKey = value;
+    sessionStorage.setItem(KEY_STORAGE, value);
+    byId<HTMLInputElement>('key-input').value = '';
+    void poll();
+  });
+  byId('key-forget').addEventListener('click', () => {
+    apiKey = null;
+    sessionStorage.removeItem(KEY_STORAGE);
+    void poll();
+  });
+  byId('route-select').addEventListener('change', (event) => selectRoute((event.target as HTMLSelectElement).value));
+  byId('send-form').addEventListener('input', updateRequestLine);
+  byId('send-form').addEventListener('change', updateRequestLine);
+  byId('send-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void send();
+  });
+  byId('add-header').addEventListener('click', () => {
+    const row = headerRow('', '');
+    byId('headers').append(row);
+    row.querySelector('input')?.focus();
+  });
+  void poll();
+}
+
+start();

@@ -1,0 +1,102 @@
+/** Safe reload of routes.yaml: validate and connect first, swap atomically, keep old on error. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+
+const route = (name: string, broker = 'memory', mode = 'pubsub', extra = ''): string =>
+  `  - name: ${name}\n    path: /${name}\n    broker: ${broker}\n    mode: ${mode}\n    destination: ${name}${extra}\n`;
+
+describe('routes reload', function () {
+  this.timeout(20_000);
+  let daemon: TestDaemon;
+
+  beforeEach(async () => {
+    daemon = await startTestDaemon({
+      routes: 'routes:\n' + route('first') + route('slow', 'memory', 'request-reply', '\n    timeout: 3s'),
+      brokers: { memory: { plugin: 'memory', options: {} }, second: { plugin: 'memory', options: {} } },
+    });
+  });
+  afterEach(async () => daemon?.shutdown('done'));
+
+  it('swaps in a valid file: new routes answer, removed ones are 404', async () => {
+    fs.writeFileSync(daemon.routesFile, 'routes:\n' + route('added'));
+    const result = await daemon.reload('test');
+    expect(result).to.deep.equal({ outcome: 'ok', problems: [], routes: 1 });
+    expect((await daemon.post('/added', 'x')).status).to.equal(202);
+    expect((await daemon.post('/first', 'x')).status).to.equal(404);
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(metrics).to.include('busgate_routes_reloads_total{outcome="ok"} 1');
+    expect(metrics).to.include('busgate_routes_loaded 1');
+  });
+
+  it('keeps the old routes when the new file is invalid, and reports line and column', async () => {
+    fs.writeFileSync(daemon.routesFile, 'routes:\n' + route('added') + '    colour: red\n');
+    const result = await daemon.reload('test');
+    expect(result.outcome).to.equal('invalid');
+    expect(result.problems).to.have.lengthOf(1);
+    expect(result.problems[0]).to.match(/routes\.yaml:7:5 unknown_key unknown key "colour"/);
+    expect((await daemon.post('/first', 'x')).status).to.equal(202);
+    expect((await daemon.post('/added', 'x')).status).to.equal(404);
+    expect(await (await fetch(`${daemon.url}/metrics`)).text()).to.include('busgate_routes_reloads_total{outcome="invalid"} 1');
+  });
+
+  it('does not disturb requests in flight', async () => {
+    const stop = await daemon.brokers.get('memory')!.plugin.respond('slow', () => sleep(400).then(() => ({ payload: Buffer.from('done'), headers: {} })));
+    const inFlight = daemon.post('/slow', 'x');
+    await sleep(100);
+    fs.writeFileSync(daemon.routesFile, 'routes:\n' + route('added'));
+    expect((await daemon.reload('test')).outcome).to.equal('ok');
+    const answer = await inFlight;
+    expect(answer.status).to.equal(200);
+    expect(await answer.text()).to.equal('done');
+    await stop.close();
+  });
+
+  it('connects a broker the new routes use before swapping, and closes one no longer used', async () => {
+    expect([...daemon.brokers.keys()]).to.deep.equal(['memory']);
+    fs.writeFileSync(daemon.routesFile, 'routes:\n' + route('on-second', 'second'));
+    expect((await daemon.reload('test')).outcome).to.equal('ok');
+    expect((await daemon.post('/on-second', 'x')).status).to.equal(202);
+    await sleep(100);
+    expect([...daemon.brokers.keys()]).to.deep.equal(['second']);
+    const ready = (await (await fetch(`${daemon.url}/ready`)).json()) as { brokers: Record<string, unknown> };
+    expect(Object.keys(ready.brokers)).to.deep.equal(['second']);
+  });
+});
+
+describe('routes reload from the command line', function () {
+  this.timeout(20_000);
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+  for (const trigger of ['SIGHUP', 'file watch'] as const) {
+    it(`reloads on ${trigger}`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-reload-'));
+      const file = path.join(dir, 'routes.yaml');
+      fs.writeFileSync(file, 'routes:\n' + route('before'));
+      const env = { ...process.env, LOG_FORMAT: 'json', ROUTES_FILE: file, ROUTES_WATCH: trigger === 'file watch' ? 'true' : 'false' };
+      const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--port', '0', '--host', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      try {
+        const deadline = Date.now() + 10_000;
+        while (!/"port":(\d+)/.test(output) && Date.now() < deadline) await sleep(50);
+        const port = Number(/"port":(\d+)/.exec(output)![1]);
+        fs.writeFileSync(file, 'routes:\n' + route('after'));
+        if (trigger === 'SIGHUP') child.kill('SIGHUP');
+        let status = 0;
+        while (status !== 202 && Date.now() < deadline) {
+          await sleep(100);
+          status = (await fetch(`http://127.0.0.1:${port}/after`, { method: 'POST', body: 'x' })).status;
+        }
+        expect(status).to.equal(202);
+        expect(output).to.include('routes reloaded');
+      } finally {
+        child.kill('SIGTERM');
+      }
+    });
+  }
+});
