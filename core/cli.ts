@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 /**
  *   busgate [start] [--port N] [--routes FILE] [--config FILE]   run the daemon
- *   busgate check [FILE]                                          lint a routes file, start nothing
+ *   busgate check [--live] [FILE]                                 lint a routes file, start nothing;
+ *                                                                 --live also asks the brokers
  */
 import path from 'node:path';
 import { loadConfig } from './config.js';
 import { startDaemon } from './daemon.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { StartupError, describeError } from './errors.js';
+import { createLogger } from './observability/logger.js';
+import { formatPreflightLine, preflight } from './preflight.js';
 import { formatProblem } from './routes/model.js';
 
-async function check(args: string[]): Promise<number> {
-  const file = args.find((arg) => !arg.startsWith('-'));
+async function check(argv: string[]): Promise<number> {
+  const live = argv.includes('--live');
+  const args = argv.filter((arg) => arg !== '--live');
+  const file = args.find((arg, index) => !arg.startsWith('-') && !(index > 0 && args[index - 1]!.startsWith('--') && !args[index - 1]!.includes('=')));
   const rest = file === undefined ? args : args.filter((arg) => arg !== file);
   const config = loadConfig({ args: rest });
   const target = file === undefined ? config.routesFile : path.resolve(file);
@@ -23,7 +28,13 @@ async function check(args: string[]): Promise<number> {
     return 1;
   }
   console.log(`${name}: ok (${result.routes.length} routes)`);
-  return 0;
+  if (!live) return 0;
+  const logger = createLogger({ level: 'error', format: 'json', silent: true });
+  const lines = await preflight(result.routes, result.loaded, config, logger);
+  for (const line of lines) console.log(formatPreflightLine(line));
+  const failures = lines.filter((line) => !line.ok).length;
+  console.log(failures === 0 ? `live check: every route can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
+  return failures === 0 ? 0 : 1;
 }
 
 async function start(args: string[]): Promise<number> {

@@ -70,6 +70,12 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+export interface PreflightResult {
+  readonly ok: boolean;
+  /** One line: what was found ("stream ORDERS, workqueue") or why the route cannot work. */
+  readonly detail: string;
+}
+
 export interface BrokerHealth {
   readonly up: boolean;
   /** One short line for /ready; never credentials. */
@@ -109,6 +115,13 @@ export interface BrokerPlugin {
   ): Promise<Subscription>;
 
   health(): BrokerHealth;
+
+  /**
+   * For `busgate check --live`: can a route of this mode reach this destination right now (the
+   * stream, exchange, queue or topic exists; a request queue has consumers)? Read-only: it
+   * declares nothing and sends nothing. Absent: only connectivity is checked.
+   */
+  preflight?(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>): Promise<PreflightResult>;
 
   /** Idempotent. Finishes or fails what is in flight, then releases every connection. */
   close(): Promise<void>;

@@ -113,6 +113,10 @@ export class MemoryBus {
     };
   }
 
+  responderCount(destination: string): number {
+    return this.responders.get(destination)?.list.length ?? 0;
+  }
+
   depth(destination: string): number {
     return this.queues.get(destination)?.messages.length ?? 0;
   }

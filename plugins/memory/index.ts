@@ -7,8 +7,10 @@ import {
   PLUGIN_API_VERSION,
   type BrokerPlugin,
   type InboundMessage,
+  type Mode,
   type OutboundMessage,
   type PluginFactory,
+  type PreflightResult,
   type Receipt,
   type Reply,
   type SendContext,
@@ -94,6 +96,12 @@ class MemoryBroker implements BrokerPlugin {
     this.assertOpen();
     const stop = this.bus.respond(destination, onRequest);
     return Promise.resolve({ close: () => Promise.resolve(stop()) });
+  }
+
+  preflight(mode: Mode, destination: string): Promise<PreflightResult> {
+    if (mode !== 'request-reply') return Promise.resolve({ ok: true, detail: 'embedded: destinations need no set-up' });
+    const responders = this.bus.responderCount(destination);
+    return Promise.resolve(responders > 0 ? { ok: true, detail: `${responders} responder(s)` } : { ok: false, detail: 'no responder listens here' });
   }
 
   health(): { up: boolean; detail?: string } {

@@ -1,0 +1,65 @@
+/**
+ * `busgate check --live`: connect to every broker the routes use and confirm that each route can
+ * work, one line per route and broker/mode choice. Read-only; exits non-zero on any failure.
+ */
+import type { Logger } from 'winston';
+import type { DaemonConfig } from './config.js';
+import { describeError } from './errors.js';
+import { Metrics } from './observability/metrics.js';
+import type { Mode } from './plugins/contract.js';
+import { createBrokers, type LoadedInstance } from './plugins/broker-instances.js';
+import type { RouteSpec } from './routes/model.js';
+
+export interface PreflightLine {
+  readonly ok: boolean;
+  readonly route: string;
+  readonly broker: string;
+  readonly mode: Mode;
+  readonly destination: string;
+  readonly detail: string;
+}
+
+export async function preflight(
+  routes: readonly RouteSpec[],
+  loaded: ReadonlyMap<string, LoadedInstance>,
+  config: Pick<DaemonConfig, 'maxInFlightPerBroker'>,
+  logger: Logger,
+  connectWaitMs = 5000,
+): Promise<PreflightLine[]> {
+  const metrics = new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() });
+  const brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
+  try {
+    await Promise.all([...brokers.values()].map((broker) => broker.start(connectWaitMs)));
+    const lines: PreflightLine[] = [];
+    for (const route of routes) {
+      const brokerNames = route.broker.kind === 'fixed' ? [route.broker.value] : route.broker.allowed;
+      const modes = route.mode.kind === 'fixed' ? [route.mode.value] : route.mode.allowed;
+      for (const name of brokerNames) {
+        const broker = brokers.get(name)!;
+        for (const mode of modes.filter((m) => broker.factory.modes.includes(m))) {
+          const base = { route: `${route.method} ${route.path}`, broker: name, mode, destination: route.destination.source };
+          if (!broker.isConnected) {
+            lines.push({ ...base, ok: false, detail: `broker not reachable: ${broker.health().detail ?? ''}` });
+          } else if (!route.destination.isStatic) {
+            lines.push({ ...base, ok: true, detail: 'connected; the destination is templated (it depends on the request), so only connectivity is checked' });
+          } else if (!broker.plugin.preflight) {
+            lines.push({ ...base, ok: true, detail: 'connected (the plugin has no destination check)' });
+          } else {
+            try {
+              lines.push({ ...base, ...(await broker.plugin.preflight(mode, route.destination.source, route.options)) });
+            } catch (error) {
+              lines.push({ ...base, ok: false, detail: describeError(error) });
+            }
+          }
+        }
+      }
+    }
+    return lines;
+  } finally {
+    await Promise.all([...brokers.values()].map((broker) => broker.close()));
+  }
+}
+
+export function formatPreflightLine(line: PreflightLine): string {
+  return `${line.ok ? 'ok  ' : 'FAIL'} ${line.route} -> ${line.broker} ${line.mode} ${line.destination}: ${line.detail}`;
+}
