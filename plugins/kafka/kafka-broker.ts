@@ -1,0 +1,317 @@
+/**
+ * The Kafka broker plugin: one kafkajs client per broker instance, holding an admin client
+ * (topic checks, offsets), one coalescing producer for every mode, the reply router, and one
+ * consumer-group member per subscription or responder.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import kafkajs, { type Admin, type Kafka, type Message } from 'kafkajs';
+import { BusgateError } from '../../core/errors.js';
+import type {
+  BrokerHealth,
+  BrokerPlugin,
+  InboundMessage,
+  OutboundMessage,
+  PluginContext,
+  Receipt,
+  Reply,
+  SendContext,
+  SubscribeOptions,
+  Subscription,
+} from '../../core/plugins/contract.js';
+import { BatchingProducer, type KafkaReceipt } from './batching-producer.js';
+import { describeKafkaError, toBusgateError } from './error-mapping.js';
+import { GroupConsumer, type GroupConsumerSpec } from './group-consumer.js';
+import { HealthBoard } from './health-board.js';
+import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
+import { HEADER_CORRELATION_ID, HEADER_REPLY_TO, outboundHeaders } from './messages.js';
+import { routeOptionsFrom, type KafkaOptions } from './options.js';
+import { ReplyRouter } from './reply-router.js';
+import { TopicCatalog } from './topic-catalog.js';
+import { checkDestination } from './topic-names.js';
+
+/** Short, bounded retries: connect() and sends against a down cluster fail in seconds, not minutes. */
+const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 };
+const ADMIN_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 500 };
+
+export class KafkaBroker implements BrokerPlugin {
+  private readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private adminConnected: Promise<void> | undefined;
+  private readonly topics: TopicCatalog;
+  private readonly producer: BatchingProducer;
+  private readonly replies: ReplyRouter;
+  private readonly subscriptions = new Set<GroupConsumer>();
+  private readonly healthBoard: HealthBoard;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: KafkaOptions,
+    private readonly context: PluginContext,
+  ) {
+    const { logger } = context;
+    this.kafka = new kafkajs.Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
+      ...(options.sasl ? { sasl: { ...options.sasl } } : {}),
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      enforceRequestTimeout: true,
+      retry: CLIENT_RETRY,
+      logLevel: kafkaLogLevel(logger),
+      logCreator: kafkaLogCreator(logger),
+    });
+    this.admin = this.kafka.admin({ retry: ADMIN_RETRY });
+    this.healthBoard = new HealthBoard(options.brokers.join(','), logger);
+    this.topics = new TopicCatalog(this.admin, {
+      createTopics: options.createTopics,
+      newTopicPartitions: options.newTopicPartitions,
+    });
+    this.producer = new BatchingProducer(
+      this.kafka,
+      {
+        maxMessages: options.batch.maxMessages,
+        lingerMs: options.batch.lingerMs,
+        stuckAfterMs: options.requestTimeoutMs + 1000,
+        allowAutoTopicCreation: options.createTopics,
+      },
+      this.healthBoard,
+      logger,
+      (topic) => this.topics.forget(topic),
+    );
+    // Unique per process and per plugin instance: every daemon must see every reply.
+    const replyGroup = `busgate.replies.${options.clientId}.${hostname()}.${process.pid}.${randomUUID()}`;
+    this.replies = new ReplyRouter(
+      options.replyTopic,
+      replyGroup,
+      (spec) => this.startConsumer(spec),
+      (error) => this.healthBoard.down('replies', `reply consumer stopped: ${describeKafkaError(error)}`),
+    );
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    this.assertOpen();
+    await untilAborted(this.connectParts(), signal, 'connecting');
+  }
+
+  publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    return this.produce(destination, message, context);
+  }
+
+  /** Same produce as publish: what makes it a work queue is the consumers sharing one group. */
+  enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    return this.produce(destination, message, context);
+  }
+
+  async request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
+    this.assertOpen();
+    await untilAborted(this.startReplies(), context.signal, 'starting the reply consumer');
+    const correlationId = randomUUID();
+    const pending = this.replies.wait(correlationId, context.timeoutMs, context.signal);
+    try {
+      await this.produce(destination, message, context, {
+        [HEADER_REPLY_TO]: this.options.replyTopic,
+        [HEADER_CORRELATION_ID]: correlationId,
+      });
+    } catch (error) {
+      pending.cancel();
+      throw error;
+    }
+    return pending.reply;
+  }
+
+  async subscribe(
+    destination: string,
+    options: SubscribeOptions,
+    onMessage: (message: InboundMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    this.assertOpen();
+    this.assertTopic(destination);
+    await this.connectAdmin();
+    await this.topics.ensure(destination);
+    const pubsub = options.mode === 'pubsub';
+    const consumer = await this.startConsumer({
+      topic: destination,
+      // pubsub: a group per subscriber, so each gets every message; point-to-point: one shared
+      // group, so each message goes to one member.
+      groupId: pubsub
+        ? `busgate.subscriber.${destination}.${randomUUID()}`
+        : (routeOptionsFrom(options.options).group ?? `busgate.${destination}`),
+      // A work queue keeps what was enqueued before its first consumer came; a new pubsub
+      // subscriber hears only what is published from now on.
+      startAt: pubsub ? 'end' : 'earliest',
+      uniqueGroup: pubsub,
+      onMessage,
+    });
+    return this.subscriptionOf(consumer);
+  }
+
+  async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
+    this.assertOpen();
+    this.assertTopic(destination);
+    await this.connectAdmin();
+    await this.topics.ensure(destination);
+    const consumer = await this.startConsumer({
+      topic: destination,
+      groupId: `busgate.responders.${destination}`,
+      // Requests older than a new responder group have timed out long ago.
+      startAt: 'end',
+      uniqueGroup: false,
+      onMessage: (request) => this.answer(request, onRequest),
+    });
+    return this.subscriptionOf(consumer);
+  }
+
+  health(): BrokerHealth {
+    return this.closing ? { up: false, detail: 'closed' } : this.healthBoard.snapshot();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.replies.close();
+      await this.producer.close();
+      await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.close()));
+      await this.adminConnected?.catch(() => undefined);
+      await this.admin.disconnect().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  private async connectParts(): Promise<void> {
+    await this.connectAdmin();
+    await this.producer.connect();
+    // The reply consumer starts now so the first request does not pay for a group join. A
+    // missing reply topic must not keep pubsub routes down: request() retries the start.
+    await this.startReplies().catch((error: unknown) => {
+      if (!(error instanceof BusgateError) || error.code !== 'broker_rejected') throw error;
+      this.context.logger.warn(`${error.message} (request-reply on this broker will fail until it exists)`);
+    });
+  }
+
+  private async startReplies(): Promise<void> {
+    if (this.replies.running) return;
+    await this.connectAdmin();
+    await this.topics.ensure(this.options.replyTopic).catch((error: unknown) => {
+      throw new BusgateError(
+        'broker_rejected',
+        `Kafka reply topic "${this.options.replyTopic}" is not usable: ${describeKafkaError(error)}`,
+        { cause: error },
+      );
+    });
+    await this.replies.start();
+    this.healthBoard.up('replies');
+  }
+
+  private async produce(
+    topic: string,
+    message: OutboundMessage,
+    context: Pick<SendContext, 'signal' | 'options'>,
+    control?: Record<string, string>,
+  ): Promise<KafkaReceipt> {
+    this.assertOpen();
+    this.assertTopic(topic);
+    await untilAborted(
+      this.connectAdmin().then(() => this.topics.ensure(topic)),
+      context.signal,
+      `checking topic "${topic}"`,
+    );
+    const { partition } = routeOptionsFrom(context.options);
+    const record: Message = {
+      value: message.payload,
+      headers: outboundHeaders(message, control),
+      ...(message.key !== undefined ? { key: message.key } : {}),
+      ...(partition !== undefined ? { partition } : {}),
+    };
+    return this.producer.send({ id: message.id, topic, record, signal: context.signal });
+  }
+
+  /** One responder turn: call the handler, send its reply where the request asked. */
+  private async answer(request: InboundMessage, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<void> {
+    const replyTo = request.headers[HEADER_REPLY_TO];
+    const correlationId = request.headers[HEADER_CORRELATION_ID];
+    if (replyTo === undefined || correlationId === undefined || checkDestination(replyTo) !== undefined) {
+      this.context.logger.warn(`Kafka responder on "${request.destination}" skipped a message without valid reply-to and correlation-id headers`);
+      return;
+    }
+    let reply: Reply;
+    try {
+      reply = await onRequest(request);
+    } catch (error) {
+      // The requester times out; redelivering would run the handler again for an answer nobody may await.
+      this.context.logger.warn(`Kafka responder on "${request.destination}" failed; no reply sent: ${describeKafkaError(error)}`);
+      return;
+    }
+    const replyMessage: OutboundMessage = {
+      id: correlationId,
+      payload: reply.payload,
+      headers: reply.headers,
+      ...(reply.contentType !== undefined ? { contentType: reply.contentType } : {}),
+    };
+    try {
+      await this.produce(
+        replyTo,
+        replyMessage,
+        { signal: AbortSignal.timeout(this.options.requestTimeoutMs * 2), options: {} },
+        { [HEADER_CORRELATION_ID]: correlationId },
+      );
+    } catch (error) {
+      // A missing reply topic will not appear by retrying; a broker outage may pass.
+      if (error instanceof BusgateError && error.code === 'broker_rejected') {
+        this.context.logger.warn(`Kafka responder could not reply to "${replyTo}": ${error.message}`);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async startConsumer(spec: GroupConsumerSpec): Promise<GroupConsumer> {
+    const consumer = await GroupConsumer.start(
+      this.kafka,
+      this.admin,
+      spec,
+      { joinTimeoutMs: 30_000, redeliveryDelayMs: 1000, closeTimeoutMs: 10_000 },
+      this.context.logger,
+    );
+    this.subscriptions.add(consumer);
+    return consumer;
+  }
+
+  /** What subscribe() and respond() hand out: closing it also forgets the consumer. */
+  private subscriptionOf(consumer: GroupConsumer): Subscription {
+    return {
+      close: async () => {
+        this.subscriptions.delete(consumer);
+        await consumer.close();
+      },
+    };
+  }
+
+  /** The admin client backs topic checks and offset lookups, so every path needs it first. */
+  private connectAdmin(): Promise<void> {
+    this.adminConnected ??= this.admin.connect().catch((error: unknown) => {
+      this.adminConnected = undefined;
+      throw toBusgateError(error, 'connecting to the cluster');
+    });
+    return this.adminConnected;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new BusgateError('shutting_down', 'Kafka plugin is closed');
+  }
+
+  private assertTopic(topic: string): void {
+    const problem = checkDestination(topic);
+    if (problem) throw new BusgateError('broker_rejected', problem);
+  }
+}
+
+/** Stops waiting when the caller's deadline passes; the work itself may still finish. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, doing: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new BusgateError('broker_timeout', `Kafka: deadline passed before ${doing}`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new BusgateError('broker_timeout', `Kafka: deadline passed while ${doing}`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * Which topics exist. Every message is checked against it before it joins a produce batch: one
+ * produce request carries many topics, and kafkajs fails the whole request when one topic is
+ * unknown, so a single bad route would otherwise fail its neighbours' messages too.
+ */
+import type { Admin } from 'kafkajs';
+import { BusgateError } from '../../core/errors.js';
+import { isUnknownTopic, toBusgateError } from './error-mapping.js';
+
+/** How long "does not exist" is remembered, so a flood of bad requests is not a flood of lookups. */
+const MISSING_TTL_MS = 1000;
+
+export interface TopicCatalogOptions {
+  /** Create missing topics instead of refusing them (development and tests). */
+  readonly createTopics: boolean;
+  /** Partitions of created topics; undefined: the broker's num.partitions. */
+  readonly newTopicPartitions: number | undefined;
+}
+
+export class TopicCatalog {
+  private readonly known = new Set<string>();
+  private readonly missing = new Map<string, number>();
+  private readonly lookups = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly admin: Admin,
+    private readonly options: TopicCatalogOptions,
+  ) {}
+
+  ensure(topic: string): Promise<void> {
+    if (this.known.has(topic)) return Promise.resolve();
+    const missingUntil = this.missing.get(topic);
+    if (missingUntil !== undefined && missingUntil > Date.now()) return Promise.reject(this.missingError(topic));
+    let lookup = this.lookups.get(topic);
+    if (!lookup) {
+      lookup = this.lookUp(topic).finally(() => this.lookups.delete(topic));
+      this.lookups.set(topic, lookup);
+    }
+    return lookup;
+  }
+
+  /** After the broker said a topic is unknown (deleted since it was checked). */
+  forget(topic: string): void {
+    this.known.delete(topic);
+  }
+
+  private async lookUp(topic: string): Promise<void> {
+    try {
+      if (this.options.createTopics) {
+        await this.admin.createTopics({
+          topics: [{ topic, numPartitions: this.options.newTopicPartitions ?? -1 }],
+          waitForLeaders: true,
+        });
+      } else {
+        await this.admin.fetchTopicMetadata({ topics: [topic] });
+      }
+    } catch (error) {
+      if (!isUnknownTopic(error)) throw toBusgateError(error, `looking up topic "${topic}"`);
+      this.missing.set(topic, Date.now() + MISSING_TTL_MS);
+      throw this.missingError(topic, error);
+    }
+    this.missing.delete(topic);
+    this.known.add(topic);
+  }
+
+  private missingError(topic: string, cause?: unknown): BusgateError {
+    return new BusgateError(
+      'broker_rejected',
+      `Kafka topic "${topic}" does not exist; create it, or set the broker option createTopics for development`,
+      { cause },
+    );
+  }
+}
