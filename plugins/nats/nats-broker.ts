@@ -19,8 +19,10 @@ import type {
   BrokerHealth,
   BrokerPlugin,
   InboundMessage,
+  Mode,
   OutboundMessage,
   PluginContext,
+  PreflightResult,
   Receipt,
   Reply,
   SendContext,
@@ -38,6 +40,7 @@ import {
 } from './error-mapping.js';
 import { FlushCoalescer } from './flush-coalescer.js';
 import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './headers.js';
+import { interestIn } from './interest.js';
 import { parseServers, readRouteOptions, type NatsOptions, type ServerList } from './options.js';
 import { raceStops, type Stop } from './race.js';
 import { StreamDirectory } from './stream-directory.js';
@@ -162,6 +165,28 @@ export class NatsBroker implements BrokerPlugin {
     });
     await this.confirmSubscribed(link, sub, destination);
     return this.track({ close: () => drainQuietly(sub) });
+  }
+
+  /**
+   * `busgate check --live`: can a route of this mode reach `destination` now? Read-only: JetStream
+   * lookups only (STREAM.NAMES, STREAM.INFO); nothing is created and nothing is published.
+   */
+  async preflight(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>): Promise<PreflightResult> {
+    const link = this.ready(undefined, destination);
+    const route = readRouteOptions(options);
+    try {
+      switch (mode) {
+        case 'pubsub':
+          if (!route.persistent) return { ok: true, detail: 'core subject; at-most-once (no stream involved)' };
+          return await this.preflightPersistent(link, destination, route.stream);
+        case 'point-to-point':
+          return await this.preflightWorkQueue(link, destination, route.stream ?? streamNameFor(this.options.streamPrefix, destination));
+        case 'request-reply':
+          return await this.preflightResponders(link, destination);
+      }
+    } catch (error) {
+      throw toBusgateError(error, 'jetstream-api', destination);
+    }
   }
 
   health(): BrokerHealth {
@@ -293,6 +318,54 @@ export class NatsBroker implements BrokerPlugin {
     } catch (error) {
       if (isNoResponders(error)) link.streams.forget(subject);
       throw toBusgateError(error, 'puback', subject);
+    }
+  }
+
+  private async preflightPersistent(link: Link, subject: string, wanted: string | undefined): Promise<PreflightResult> {
+    // The lookup publishPersistent makes; forgotten afterwards so the check leaves no cache behind.
+    const found = await link.streams.streamFor(subject);
+    link.streams.forget(subject);
+    if (found === undefined) {
+      return { ok: false, detail: `no JetStream stream captures subject "${subject}": create one, or make the route non-persistent` };
+    }
+    if (wanted !== undefined && found !== wanted) {
+      return { ok: false, detail: `subject "${subject}" is captured by stream "${found}", not by the route's stream "${wanted}"` };
+    }
+    const info = await link.workQueues.streamInfo(found, subject);
+    if (info === undefined) return { ok: false, detail: `JetStream stream "${found}" disappeared during the check` };
+    return { ok: true, detail: `stream ${found}, retention ${info.config.retention}, ${info.state.messages} message(s)` };
+  }
+
+  /** Asks the server's account CONNZ service (see interest.ts); never sends to the subject. */
+  private async preflightResponders(link: Link, subject: string): Promise<PreflightResult> {
+    const interest = await interestIn(link.nc, subject, this.options.jetstreamTimeoutMs);
+    if (interest.unavailable !== undefined) {
+      // Sending a request would tell, but it would reach a responder: not a read-only check.
+      return {
+        ok: true,
+        detail: `responders not checked: the server's CONNZ service did not answer (${interest.unavailable}); only a request could tell`,
+      };
+    }
+    const groups = interest.queueGroups.map((group) => `queue group ${group}`);
+    const listeners = [...groups, ...(interest.plain > 0 ? [`${interest.plain} plain subscription(s)`] : [])];
+    if (listeners.length > 0) return { ok: true, detail: `responders: ${listeners.join(', ')}` };
+    return {
+      ok: false,
+      detail: `no responder subscribed to "${subject}" (checked on ${interest.servers} server(s); leaf nodes and service imports are not visible)`,
+    };
+  }
+
+  private async preflightWorkQueue(link: Link, subject: string, stream: string): Promise<PreflightResult> {
+    const plan = await link.workQueues.inspect(stream, subject);
+    switch (plan.kind) {
+      case 'ready':
+        return { ok: true, detail: `stream ${stream}, retention ${plan.info.config.retention}, ${plan.info.state.messages} message(s) waiting` };
+      case 'create':
+        return { ok: true, detail: `work-queue stream ${stream} does not exist yet; it will be created on first use (createStreams)` };
+      case 'add-subject':
+        return { ok: true, detail: `work-queue stream ${stream} exists; "${subject}" will be added to its subjects on first use (createStreams)` };
+      case 'refused':
+        return { ok: false, detail: plan.reason };
     }
   }
 

@@ -26,6 +26,37 @@ import { durableNameFor, subjectMatches } from './subjects.js';
 // How long the server waits for an ack before handing a message to another subscriber.
 const ACK_WAIT_MS = 30_000;
 
+/** What a work-queue stream needs before a subject's first message, as judged by judgeStream(). */
+export type StreamPlan =
+  /** A work-queue stream that captures the subject: ready. */
+  | { readonly kind: 'ready'; readonly info: StreamInfo }
+  /** Missing, and createStreams is on: the first message creates it. */
+  | { readonly kind: 'create' }
+  /** A work-queue stream not capturing the subject yet, createStreams on: the subject is added. */
+  | { readonly kind: 'add-subject'; readonly info: StreamInfo }
+  /** Cannot be used as it is, and busgate may not fix it. */
+  | { readonly kind: 'refused'; readonly reason: string };
+
+/** Decides from a stream's info alone (undefined = missing); both ensureStream and inspect use it. */
+export function judgeStream(info: StreamInfo | undefined, stream: string, subject: string, createStreams: boolean): StreamPlan {
+  if (info === undefined) {
+    if (createStreams) return { kind: 'create' };
+    return {
+      kind: 'refused',
+      reason: `JetStream stream "${stream}" does not exist and createStreams is off: create a work-queue stream capturing "${subject}"`,
+    };
+  }
+  if (info.config.retention !== RetentionPolicy.Workqueue) {
+    return {
+      kind: 'refused',
+      reason: `JetStream stream "${stream}" has retention "${info.config.retention}"; point-to-point needs a work-queue stream`,
+    };
+  }
+  if ((info.config.subjects ?? []).some((filter) => subjectMatches(filter, subject))) return { kind: 'ready', info };
+  if (createStreams) return { kind: 'add-subject', info };
+  return { kind: 'refused', reason: `work-queue stream "${stream}" does not capture "${subject}" and createStreams is off` };
+}
+
 export class WorkQueues {
   private readonly streamsReady = new Map<string, Promise<void>>();
   private readonly consumersReady = new Map<string, Promise<string>>();
@@ -58,15 +89,27 @@ export class WorkQueues {
     this.consumersReady.delete(`${stream}\u0000${subject}`);
   }
 
+  /**
+   * What ensureStream would find (and do) for `stream` and `subject` right now, without doing it:
+   * read-only, for `busgate check --live`.
+   */
+  async inspect(stream: string, subject: string): Promise<StreamPlan> {
+    return judgeStream(await this.streamInfo(stream, subject), stream, subject, this.createStreams);
+  }
+
+  /** The stream's configuration and state, or undefined when it does not exist. Read-only. */
+  async streamInfo(stream: string, subject: string): Promise<StreamInfo | undefined> {
+    try {
+      return await this.manager.streams.info(stream);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw toBusgateError(error, 'jetstream-api', subject);
+    }
+  }
+
   private async checkStream(stream: string, subject: string): Promise<void> {
-    let info = await this.streamInfo(stream, subject);
-    if (info === undefined) {
-      if (!this.createStreams) {
-        throw new BusgateError(
-          'broker_rejected',
-          `JetStream stream "${stream}" does not exist and createStreams is off: create a work-queue stream capturing "${subject}"`,
-        );
-      }
+    let plan = judgeStream(await this.streamInfo(stream, subject), stream, subject, this.createStreams);
+    if (plan.kind === 'create') {
       try {
         await this.manager.streams.add({
           name: stream,
@@ -78,29 +121,24 @@ export class WorkQueues {
         return;
       } catch (error) {
         // Another busgate instance may have created it a moment ago; judge what exists now.
-        info = await this.streamInfo(stream, subject);
+        const info = await this.streamInfo(stream, subject);
         if (info === undefined) throw explain(error, stream, subject);
+        plan = judgeStream(info, stream, subject, this.createStreams);
       }
     }
-    if (info.config.retention !== RetentionPolicy.Workqueue) {
-      throw new BusgateError(
-        'broker_rejected',
-        `JetStream stream "${stream}" has retention "${info.config.retention}"; point-to-point needs a work-queue stream`,
-      );
-    }
-    const subjects = info.config.subjects ?? [];
-    if (subjects.some((filter) => subjectMatches(filter, subject))) return;
-    if (!this.createStreams) {
-      throw new BusgateError(
-        'broker_rejected',
-        `work-queue stream "${stream}" does not capture "${subject}" and createStreams is off`,
-      );
-    }
-    try {
-      await this.manager.streams.update(stream, { subjects: [...subjects, subject] });
-      this.logger.info('added a subject to JetStream work-queue stream', { stream, subject });
-    } catch (error) {
-      throw explain(error, stream, subject);
+    switch (plan.kind) {
+      case 'refused':
+        throw new BusgateError('broker_rejected', plan.reason);
+      case 'ready':
+      case 'create': // not after the race above: the stream exists by then
+        return;
+      case 'add-subject':
+        try {
+          await this.manager.streams.update(stream, { subjects: [...(plan.info.config.subjects ?? []), subject] });
+          this.logger.info('added a subject to JetStream work-queue stream', { stream, subject });
+        } catch (error) {
+          throw explain(error, stream, subject);
+        }
     }
   }
 
@@ -121,15 +159,6 @@ export class WorkQueues {
       if (!(await this.consumerExists(stream, durable, subject))) throw explain(error, stream, subject);
     }
     return durable;
-  }
-
-  private async streamInfo(stream: string, subject: string): Promise<StreamInfo | undefined> {
-    try {
-      return await this.manager.streams.info(stream);
-    } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
-      throw toBusgateError(error, 'jetstream-api', subject);
-    }
   }
 
   private async consumerExists(stream: string, durable: string, subject: string): Promise<boolean> {

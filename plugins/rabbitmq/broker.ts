@@ -9,8 +9,10 @@ import type {
   BrokerHealth,
   BrokerPlugin,
   InboundMessage,
+  Mode,
   OutboundMessage,
   PluginContext,
+  PreflightResult,
   Receipt,
   Reply,
   SendContext,
@@ -20,10 +22,11 @@ import type {
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
 import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
-import { errorText, nothingSent } from './failures.js';
+import { errorText, missingExchange, nothingSent } from './failures.js';
 import { readRouteOptions, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './tokens.js';
+import { exchangeExists, inspectQueue } from './topology.js';
 
 type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
 
@@ -101,6 +104,33 @@ export class RabbitMqBroker implements BrokerPlugin {
     const problem = checkQueueName(destination);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
     return this.consumers.add({ kind: 'respond', destination, onRequest });
+  }
+
+  /**
+   * `busgate check --live`: passive exchange.declare / queue.declare on short-lived channels
+   * (a 404 closes only that channel). Declares nothing, even with `declare: true`, and sends nothing.
+   */
+  async preflight(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>): Promise<PreflightResult> {
+    const model = this.liveSession().model;
+    if (mode === 'pubsub') {
+      if (await exchangeExists(model, destination)) return { ok: true, detail: `exchange ${destination} exists` };
+      if (!this.options.declare) return { ok: false, detail: missingExchange(destination).message };
+      const type = readRouteOptions(options).exchangeType ?? 'topic';
+      return { ok: true, detail: `exchange ${destination} does not exist; it will be declared (${type}, durable) on first use (declare: true)` };
+    }
+    const problem = checkQueueName(destination);
+    if (problem !== undefined) return { ok: false, detail: problem };
+    const queue = await inspectQueue(model, destination);
+    const counts = queue === undefined ? '' : `${queue.messageCount} message(s) ready, ${queue.consumerCount} consumer(s)`;
+    if (mode === 'point-to-point') {
+      if (queue !== undefined) return { ok: true, detail: `queue ${destination} exists: ${counts}` };
+      if (this.options.declare) return { ok: true, detail: `queue ${destination} does not exist; it will be declared (durable) on first use (declare: true)` };
+      return { ok: false, detail: `RabbitMQ has no queue "${destination}" (declare it, or set declare: true on the broker for development)` };
+    }
+    // request-reply: requests are never declared for; a responder declares and consumes the queue.
+    if (queue === undefined) return { ok: false, detail: `no queue "${destination}": no responder has declared it` };
+    if (queue.consumerCount === 0) return { ok: false, detail: `no consumer on queue ${destination} (${queue.messageCount} request(s) waiting)` };
+    return { ok: true, detail: `queue ${destination}: ${counts}` };
   }
 
   health(): BrokerHealth {

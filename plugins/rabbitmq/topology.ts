@@ -11,7 +11,7 @@
  * Declaring is always "check, then declare if missing": an existing quorum queue or an exchange of
  * another type is used as it is, instead of failing with 406 because our arguments differ.
  */
-import type { Channel, ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, Replies } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './failures.js';
 import type { ExchangeType } from './options.js';
 
@@ -75,17 +75,39 @@ export async function declareQueueIfMissing(model: ChannelModel, queue: string):
   }
 }
 
-async function exists(model: ChannelModel, kind: 'exchange' | 'queue', name: string): Promise<boolean> {
+/** Passive exchange.declare on a short-lived channel: read-only, and a 404 closes only that channel. */
+export async function exchangeExists(model: ChannelModel, exchange: string): Promise<boolean> {
+  return (await passive(model, 'exchange', exchange, (channel) => channel.checkExchange(exchange))) !== undefined;
+}
+
+/**
+ * Passive queue.declare on a short-lived channel: the queue's message and consumer counts, or
+ * undefined when it does not exist. Read-only.
+ */
+export async function inspectQueue(model: ChannelModel, queue: string): Promise<Replies.AssertQueue | undefined> {
+  return (await passive(model, 'queue', queue, (channel) => channel.checkQueue(queue)))?.reply;
+}
+
+function exists(model: ChannelModel, kind: 'exchange' | 'queue', name: string): Promise<boolean> {
+  return kind === 'exchange' ? exchangeExists(model, name) : inspectQueue(model, name).then((reply) => reply !== undefined);
+}
+
+/** The broker's answer to a passive check, or undefined when it answered 404 (no such thing). */
+async function passive<T>(
+  model: ChannelModel,
+  kind: 'exchange' | 'queue',
+  name: string,
+  check: (channel: Channel) => Promise<T>,
+): Promise<{ readonly reply: T } | undefined> {
   try {
-    await onShortLivedChannel(model, (channel) => (kind === 'exchange' ? channel.checkExchange(name) : channel.checkQueue(name)));
-    return true;
+    return { reply: await onShortLivedChannel(model, check) };
   } catch (error) {
-    if (amqpReplyCode(error) === AMQP_NOT_FOUND) return false;
+    if (amqpReplyCode(error) === AMQP_NOT_FOUND) return undefined;
     throw topologyFailure(`to check ${kind} "${name}"`, error);
   }
 }
 
-async function onShortLivedChannel(model: ChannelModel, work: (channel: Channel) => Promise<unknown>): Promise<void> {
+async function onShortLivedChannel<T>(model: ChannelModel, work: (channel: Channel) => Promise<T>): Promise<T> {
   const channel = await model.createChannel();
   let open = true;
   // A failed declare closes this channel with an 'error' event; the failure itself reaches us
@@ -95,7 +117,7 @@ async function onShortLivedChannel(model: ChannelModel, work: (channel: Channel)
     open = false;
   });
   try {
-    await work(channel);
+    return await work(channel);
   } finally {
     if (open) channel.close().catch(() => undefined);
   }

@@ -394,6 +394,100 @@ describe('nats plugin (NATS server)', function () {
     const error = await rejection(plugin.publish(unique('closed'), message('x'), sendContext()));
     expect(error.code).to.equal('broker_unavailable');
   });
+
+  describe('preflight', () => {
+    async function streamExists(name: string): Promise<boolean> {
+      return jsm.streams.info(name).then(
+        () => true,
+        () => false,
+      );
+    }
+
+    it('pubsub: a core subject is ok; a persistent one needs a stream capturing it', async () => {
+      const plugin = await open();
+      const subject = unique('pf-pub');
+      const core = await plugin.preflight!('pubsub', subject, { persistent: false });
+      expect(core.ok).to.equal(true);
+      expect(core.detail).to.contain('at-most-once');
+
+      const missing = await plugin.preflight!('pubsub', subject, { persistent: true });
+      expect(missing.ok).to.equal(false);
+      expect(missing.detail).to.contain(subject);
+
+      const stream = `BGTEST_${randomUUID().slice(0, 8)}`;
+      await jsm.streams.add({ name: stream, subjects: [subject] });
+      streams.add(stream);
+      const found = await plugin.preflight!('pubsub', subject, { persistent: true });
+      expect(found).to.deep.equal({ ok: true, detail: `stream ${stream}, retention limits, 0 message(s)` });
+      const wrong = await plugin.preflight!('pubsub', subject, { persistent: true, stream: 'BGTEST_other' });
+      expect(wrong.ok).to.equal(false);
+      expect(wrong.detail).to.contain(stream).and.contain('BGTEST_other');
+    });
+
+    it('point-to-point: an existing work-queue stream is ok, with its retention', async () => {
+      const plugin = await open({ createStreams: false });
+      const subject = unique('pf-queue');
+      const stream = `BGTEST_${randomUUID().slice(0, 8)}`;
+      await jsm.streams.add({ name: stream, subjects: [subject], retention: RetentionPolicy.Workqueue });
+      streams.add(stream);
+      const result = await plugin.preflight!('point-to-point', subject, { persistent: false, stream });
+      expect(result.ok).to.equal(true);
+      expect(result.detail).to.contain(stream).and.contain('workqueue');
+    });
+
+    it('point-to-point: a missing stream is ok only with createStreams, and is not created by the check', async () => {
+      const subject = unique('pf-missing');
+      const stream = streamNameFor('BUSGATE', subject);
+      streams.add(stream);
+      const lenient = await open();
+      const later = await lenient.preflight!('point-to-point', subject, { persistent: false });
+      expect(later.ok).to.equal(true);
+      expect(later.detail).to.contain(stream).and.contain('created on first use');
+
+      const strict = await open({ createStreams: false });
+      const refused = await strict.preflight!('point-to-point', subject, { persistent: false });
+      expect(refused.ok).to.equal(false);
+      expect(refused.detail).to.contain(stream).and.contain('createStreams');
+      expect(await streamExists(stream), 'preflight must not create the stream').to.equal(false);
+    });
+
+    it('point-to-point: a stream with another retention fails', async () => {
+      const plugin = await open();
+      const subject = unique('pf-limits');
+      const stream = `BGTEST_${randomUUID().slice(0, 8)}`;
+      await jsm.streams.add({ name: stream, subjects: [subject] });
+      streams.add(stream);
+      const result = await plugin.preflight!('point-to-point', subject, { persistent: false, stream });
+      expect(result.ok).to.equal(false);
+      expect(result.detail).to.contain('retention "limits"');
+    });
+
+    it('request-reply: ok with a responder, fail without one; the responder gets no message', async () => {
+      const subject = unique('pf-rpc');
+      const client = await open();
+      const none = await client.preflight!('request-reply', subject, { persistent: false });
+      expect(none.ok).to.equal(false);
+      expect(none.detail).to.contain('no responder');
+
+      const server = await open();
+      let requests = 0;
+      await server.respond(subject, async () => {
+        requests++;
+        return { payload: Buffer.from('x'), headers: {} };
+      });
+      const answered = await client.preflight!('request-reply', subject, { persistent: false });
+      expect(answered).to.deep.equal({ ok: true, detail: 'responders: queue group busgate.responders' });
+
+      // A plain subscription on a wildcard also answers requests.
+      const wildcard = admin.subscribe(`${subject.split('.').slice(0, -1).join('.')}.*`);
+      await admin.flush();
+      const both = await client.preflight!('request-reply', subject, { persistent: false });
+      expect(both.detail).to.contain('1 plain subscription(s)');
+      wildcard.unsubscribe();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(requests, 'preflight sends nothing to the subject').to.equal(0);
+    });
+  });
 });
 
 async function closedPort(): Promise<number> {

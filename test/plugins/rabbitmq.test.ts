@@ -434,6 +434,91 @@ describe('rabbitmq plugin (real broker)', function () {
     });
   });
 
+  describe('preflight', () => {
+    /** Whether the broker has it, asked passively on an admin channel of its own. */
+    async function present(kind: 'exchange' | 'queue', what: string): Promise<boolean> {
+      return onAdmin((ch) => (kind === 'exchange' ? ch.checkExchange(what) : ch.checkQueue(what))).then(
+        () => true,
+        () => false,
+      );
+    }
+
+    it('pubsub: an existing exchange is ok; a missing one fails with declare off', async () => {
+      const bus = await plugin();
+      const topic = await exchange('topic');
+      expect(await bus.preflight!('pubsub', topic, {})).to.deep.equal({ ok: true, detail: `exchange ${topic} exists` });
+      const missing = name('pf-missing');
+      const result = await bus.preflight!('pubsub', missing, {});
+      expect(result.ok).to.equal(false);
+      expect(result.detail).to.include(missing);
+      // The failed passive check closed only its own channel: publishing still works.
+      const bound = await queue();
+      await onAdmin((ch) => ch.bindQueue(bound, topic, '#'));
+      await bus.publish(topic, message('still fine'), context());
+      expect(await messageCount(bound)).to.equal(1);
+    });
+
+    it('pubsub: a missing exchange is ok with declare on, and the check does not declare it', async () => {
+      const bus = await plugin({ declare: true });
+      const missing = name('pf-later');
+      exchanges.push(missing);
+      const result = await bus.preflight!('pubsub', missing, { exchangeType: 'fanout' });
+      expect(result.ok).to.equal(true);
+      expect(result.detail).to.include('fanout').and.include('declare: true');
+      expect(await present('exchange', missing)).to.equal(false);
+    });
+
+    it('point-to-point: an existing queue is ok with its message and consumer counts', async () => {
+      const bus = await plugin();
+      const work = await queue();
+      await bus.enqueue(work, message('waiting'), context());
+      expect(await bus.preflight!('point-to-point', work, {})).to.deep.equal({
+        ok: true,
+        detail: `queue ${work} exists: 1 message(s) ready, 0 consumer(s)`,
+      });
+    });
+
+    it('point-to-point: a missing queue fails with declare off, is ok with declare on, and is not declared', async () => {
+      const missing = unusedQueueName();
+      const strict = await plugin();
+      const refused = await strict.preflight!('point-to-point', missing, {});
+      expect(refused.ok).to.equal(false);
+      expect(refused.detail).to.include(missing);
+      const lenient = await plugin({ declare: true });
+      const later = await lenient.preflight!('point-to-point', missing, {});
+      expect(later.ok).to.equal(true);
+      expect(later.detail).to.include('declare: true');
+      expect(await present('queue', missing)).to.equal(false);
+      const reserved = await strict.preflight!('point-to-point', 'amq.rabbitmq.reply-to', {});
+      expect(reserved.ok).to.equal(false);
+    });
+
+    it('request-reply: ok with a consumer on the queue; fails without one or without the queue', async () => {
+      const bus = await plugin();
+      const idle = await queue();
+      expect(await bus.preflight!('request-reply', idle, {})).to.deep.equal({ ok: false, detail: `no consumer on queue ${idle} (0 request(s) waiting)` });
+      const missing = name('pf-nobody');
+      const gone = await bus.preflight!('request-reply', missing, {});
+      expect(gone.ok).to.equal(false);
+      expect(gone.detail).to.include(missing);
+
+      const requests = unusedQueueName();
+      let handled = 0;
+      const responder = await bus.respond(requests, async () => {
+        handled += 1;
+        return { payload: Buffer.from('x'), headers: {} };
+      });
+      cleanups.push(() => responder.close());
+      const answered = await bus.preflight!('request-reply', requests, {});
+      expect(answered).to.deep.equal({ ok: true, detail: `queue ${requests}: 0 message(s) ready, 1 consumer(s)` });
+      expect(handled, 'preflight sends no request').to.equal(0);
+      // The shared channels survived the failed passive checks.
+      const reply = await bus.request(requests, message('ping'), context());
+      expect(reply.payload.toString()).to.equal('x');
+      expect(bus.health().up).to.equal(true);
+    });
+  });
+
   async function closeServerSide(connectionName: string): Promise<void> {
     const { stdout } = await run('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
     const line = stdout.split('\n').find((l) => l.includes(`"${connectionName}"`));

@@ -1,0 +1,136 @@
+/**
+ * `busgate check --live FILE` end to end, against the shared NATS and RabbitMQ servers: one line per
+ * route saying ok or FAIL, exit 1 when any route cannot work, 0 when all can. Read-only: the queue
+ * the failing route names is still missing afterwards.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type Channel, type ChannelModel } from 'amqplib';
+import { expect } from 'chai';
+import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+
+// The CLI compiled next to this test: dist/core/cli.js from dist/test/http/, and the same for any
+// other output folder.
+const cli = fileURLToPath(new URL('../../core/cli.js', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const env = { ...process.env, LOG_FORMAT: 'json', NODE_ENV: 'test' };
+
+describe('busgate check --live', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let admin: ChannelModel;
+  const suffix = randomUUID().slice(0, 8);
+  const existingQueue = `busgate-test-checklive-${suffix}`;
+  const missingQueue = `busgate-test-checklive-missing-${suffix}`;
+  const subject = `busgate.test.checklive.${suffix}`;
+
+  /** A fresh admin channel per call: a failed passive check closes its channel. */
+  async function onAdmin<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await admin.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return await work(channel);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  before(async function () {
+    await requireBroker(this, 'nats', brokerEndpoints.nats());
+    await requireBroker(this, 'rabbitmq', brokerEndpoints.rabbitmq());
+    admin = await connect(amqpUrl);
+    admin.on('error', () => undefined);
+    await onAdmin((ch) => ch.assertQueue(existingQueue, { durable: true }));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-check-live-'));
+    // The instances spelled out, so the test does not depend on the implicit defaults.
+    fs.writeFileSync(
+      path.join(dir, 'config.yaml'),
+      [
+        'brokers:',
+        '  nats:',
+        '    plugin: nats',
+        `    options: { url: "${natsUrl}" }`,
+        '  rabbitmq:',
+        '    plugin: rabbitmq',
+        `    options: { url: "${amqpUrl}", declare: false }`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  after(async () => {
+    if (admin !== undefined) {
+      await onAdmin((ch) => ch.deleteQueue(existingQueue)).catch(() => undefined);
+      await onAdmin((ch) => ch.deleteQueue(missingQueue)).catch(() => undefined);
+      await admin.close().catch(() => undefined);
+    }
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function writeRoutes(name: string, routes: string[]): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, ['routes:', ...routes, ''].join('\n'));
+    return file;
+  }
+
+  const goodRoutes = [
+    '  - name: events',
+    '    path: /events',
+    '    broker: nats',
+    '    mode: pubsub',
+    `    destination: ${subject}`,
+    '  - name: jobs',
+    '    path: /jobs',
+    '    broker: rabbitmq',
+    '    mode: point-to-point',
+    `    destination: ${existingQueue}`,
+  ];
+  const badRoute = [
+    '  - name: ghost',
+    '    path: /ghost',
+    '    broker: rabbitmq',
+    '    mode: point-to-point',
+    `    destination: ${missingQueue}`,
+  ];
+
+  function checkLive(file: string): { status: number | null; lines: string[]; stdout: string; stderr: string } {
+    const result = spawnSync(process.execPath, [cli, 'check', '--live', file, '--config', path.join(dir, 'config.yaml')], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 25_000,
+    });
+    const lines = result.stdout.split('\n').filter((line) => /^(ok  |FAIL) /.test(line));
+    return { status: result.status, lines, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('prints ok or FAIL for each route and exits 1 when one cannot work', async () => {
+    const result = checkLive(writeRoutes('mixed.yaml', [...goodRoutes, ...badRoute]));
+    expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(3);
+    expect(result.lines[0]).to.equal(`ok   POST /events -> nats pubsub ${subject}: core subject; at-most-once (no stream involved)`);
+    expect(result.lines[1]).to.equal(`ok   POST /jobs -> rabbitmq point-to-point ${existingQueue}: queue ${existingQueue} exists: 0 message(s) ready, 0 consumer(s)`);
+    expect(result.lines[2]).to.match(new RegExp(`^FAIL POST /ghost -> rabbitmq point-to-point ${missingQueue}: RabbitMQ has no queue "${missingQueue}"`));
+    expect(result.stdout).to.include('live check: 1 of 3 cannot work');
+    expect(result.status).to.equal(1);
+    // Read-only: the check declared nothing.
+    const declared = await onAdmin((ch) => ch.checkQueue(missingQueue)).then(
+      () => true,
+      () => false,
+    );
+    expect(declared).to.equal(false);
+  });
+
+  it('exits 0 when every route can work', () => {
+    const result = checkLive(writeRoutes('good.yaml', goodRoutes));
+    expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(2);
+    expect(result.lines.every((line) => line.startsWith('ok   '))).to.equal(true);
+    expect(result.stdout).to.include('live check: every route can work (2 checked)');
+    expect(result.status).to.equal(0);
+  });
+});
