@@ -134,6 +134,15 @@ const schema = {
     headersTimeout: { doc: 'Time a client has to send all headers.', format: 'duration', default: '10s', env: 'HEADERS_TIMEOUT' },
     requestTimeout: { doc: 'Time a client has to send the whole request.', format: 'duration', default: '30s', env: 'REQUEST_TIMEOUT' },
   },
+  tracing: {
+    endpoint: {
+      doc: 'OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); spans are exported only when set. traceparent is propagated either way.',
+      format: String,
+      default: '',
+      env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    },
+    serviceName: { doc: 'service.name of exported spans.', format: String, default: 'busgate', env: 'OTEL_SERVICE_NAME' },
+  },
   tap: {
     enabled: {
       doc: 'Serve GET /tap/:broker/:destination, a server-sent-events view of a destination (for demos and debugging; it consumes messages).',
@@ -179,6 +188,7 @@ export interface DaemonConfig {
   readonly shutdownTimeoutMs: number;
   readonly maxInFlightPerBroker: number;
   readonly tapEnabled: boolean;
+  readonly tracing: { readonly endpoint: string; readonly serviceName: string };
   readonly consoleEnabled: boolean;
   readonly idempotency: { readonly windowMs: number; readonly maxKeys: number };
   /** Client name -> secret. Never logged. */
@@ -234,6 +244,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     shutdownTimeoutMs: parseDuration(config.get('shutdownTimeout'))!,
     maxInFlightPerBroker: config.get('maxInFlightPerBroker'),
     tapEnabled: config.get('tap.enabled'),
+    tracing: { endpoint: config.get('tracing.endpoint'), serviceName: config.get('tracing.serviceName') },
     consoleEnabled: config.get('console.enabled'),
     idempotency: { windowMs: parseDuration(config.get('idempotency.window'))!, maxKeys: config.get('idempotency.maxKeys') },
     apiKeys: readApiKeys(config.get('auth.keys'), config.get('auth.keysFile'), cwd),

@@ -17,6 +17,7 @@ import { RouteTable, buildRouter, createApp, type RouterDependencies } from './h
 import { Lifecycle } from './http/lifecycle.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { otlpTracing, propagationOnly } from './observability/tracing.js';
 import { createBrokers } from './plugins/broker-instances.js';
 import type { GuardedBroker } from './plugins/guarded-broker.js';
 import { Reloader, type ReloadResult } from './reloader.js';
@@ -94,6 +95,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
   await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
 
+  const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
   const routerDeps: RouterDependencies = {
     brokers,
@@ -108,6 +110,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     protectOperational: config.protectOperational,
     idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
     maxHeaders: config.limits.maxHeaders,
+    tracing,
   };
   const routeTable = new RouteTable(buildRouter(checked.routes, routerDeps), checked.routes);
   metrics.routesLoaded.set(checked.routes.length);
@@ -158,6 +161,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
       server.closeAllConnections();
       await closed;
       await Promise.all([...brokers.values()].map((broker) => broker.close()));
+      await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
       logger.info('stopped');
     })();
     return shuttingDown;

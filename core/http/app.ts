@@ -7,6 +7,7 @@ import { match } from 'path-to-regexp';
 import type { Logger } from 'winston';
 import { BusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { GuardedBroker } from '../plugins/guarded-broker.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Authenticator } from './auth.js';
@@ -36,9 +37,11 @@ export interface RouterDependencies {
   readonly protectOperational: boolean;
   readonly idempotency: IdempotencyStore;
   readonly maxHeaders: number;
+  readonly tracing: Tracing;
 }
 
 const UNMATCHED = '(unmatched)';
+const OPERATIONAL = '(busgate)';
 const ROUTE_NAME = Symbol('busgate.route');
 type LabelledResponse = Response & { [ROUTE_NAME]?: string };
 
@@ -127,7 +130,8 @@ function observe(deps: RouterDependencies) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
-      const route = (res as LabelledResponse)[ROUTE_NAME] ?? UNMATCHED;
+      // Requests that reached no route are either unmatched (404/405) or busgate's own endpoints.
+      const route = (res as LabelledResponse)[ROUTE_NAME] ?? (res.statusCode === 404 || res.statusCode === 405 ? UNMATCHED : OPERATIONAL);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.httpRequests.inc({ route, status: String(res.statusCode) });
       deps.metrics.httpDuration.observe({ route }, seconds);

@@ -13,6 +13,7 @@ export interface StoredAnswer {
   readonly contentType: string;
   readonly body: Buffer;
   readonly messageId: string;
+  readonly traceparent?: string | undefined;
 }
 
 interface Entry {

@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'winston';
-import { BusgateError } from '../errors.js';
+import { BusgateError, isBusgateError } from '../errors.js';
+import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
 import type { Mode, OutboundMessage } from '../plugins/contract.js';
 import type { GuardedBroker } from '../plugins/guarded-broker.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
@@ -30,6 +31,10 @@ const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const PLAN = Symbol('busgate.plan');
 type PlannedRequest = Request & { [PLAN]?: Plan };
 
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** Keys (Kafka partition key, AMQP routing key) are free text, but one printable line. */
 function isDefaultSafeKey(value: string): boolean {
   return value.length <= 256 && !/[\u0000-\u001f\u007f]/.test(value);
@@ -37,7 +42,7 @@ function isDefaultSafeKey(value: string): boolean {
 
 export function createIngress(
   route: RouteSpec,
-  deps: { brokers: ReadonlyMap<string, GuardedBroker>; defaultTimeoutMs: number; logger: Logger; idempotency: IdempotencyStore },
+  deps: { brokers: ReadonlyMap<string, GuardedBroker>; defaultTimeoutMs: number; logger: Logger; idempotency: IdempotencyStore; tracing: Tracing },
 ): { plan: RequestHandler; send: RequestHandler } {
   const timeoutMs = route.timeoutMs ?? deps.defaultTimeoutMs;
   const fixedBroker = route.broker.kind === 'fixed' ? deps.brokers.get(route.broker.value) : undefined;
@@ -88,40 +93,51 @@ export function createIngress(
     }
   };
 
-  const deliver = async (planned: Plan, message: OutboundMessage): Promise<StoredAnswer> => {
+  const deliver = async (planned: Plan, message: OutboundMessage, trace: RequestTrace): Promise<StoredAnswer> => {
     const result = await planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs, options: route.options });
     if (result.kind === 'reply') {
-      return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id };
+      const replied = parseTraceparent(result.reply.headers.traceparent) ? result.reply.headers.traceparent : trace.traceparent;
+      return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id, traceparent: replied };
     }
     const receipt = { ...result.receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
-    return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id };
+    return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id, traceparent: trace.traceparent };
   };
 
   const send = async (req: Request, res: Response): Promise<void> => {
     const planned = (req as PlannedRequest)[PLAN]!;
     const contentType = req.headers['content-type'];
+    const trace = deps.tracing.start(
+      { traceparent: firstValue(req.headers.traceparent), tracestate: firstValue(req.headers.tracestate) },
+      { route: route.name, method: route.method, broker: planned.broker.name, mode: planned.mode, destination: planned.destination },
+    );
+    const headers: Record<string, string> = { ...planned.headers, traceparent: trace.traceparent };
+    if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
     const message: OutboundMessage = {
       // The client's Idempotency-Key becomes the message id, so broker-side dedupe (JetStream
       // msgID) and consumers see the same id on every retry.
       id: planned.idempotencyKey ?? randomUUID(),
       payload: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      headers: planned.headers,
+      headers,
       ...(contentType === undefined ? {} : { contentType }),
       ...(planned.key === undefined ? {} : { key: planned.key }),
     };
     try {
       let answer: StoredAnswer;
       if (planned.idempotencyKey === undefined) {
-        answer = await deliver(planned, message);
+        answer = await deliver(planned, message, trace);
       } else {
-        const outcome = await deps.idempotency.run(route.name, planned.idempotencyKey, () => deliver(planned, message));
+        const outcome = await deps.idempotency.run(route.name, planned.idempotencyKey, () => deliver(planned, message, trace));
         answer = outcome.answer;
         if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
       }
       res.setHeader('X-Busgate-Id', answer.messageId);
+      if (answer.traceparent !== undefined) res.setHeader('traceparent', answer.traceparent);
       res.status(answer.status).type(answer.contentType).send(answer.body);
+      trace.finish({ status: answer.status });
     } catch (error) {
+      res.setHeader('traceparent', trace.traceparent);
       sendError(res, error, deps.logger);
+      trace.finish({ status: res.statusCode, code: isBusgateError(error) ? error.code : 'internal_error' });
     }
   };
 

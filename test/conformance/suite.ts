@@ -38,6 +38,8 @@ export interface ConformanceTarget {
 }
 
 const BINARY = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x7f, 10, 13, 0x80]);
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const TRACE_ID = /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/;
 
 export function runConformance(target: ConformanceTarget): void {
   const wait = target.deliveryTimeoutMs ?? 5000;
@@ -108,7 +110,7 @@ export function runConformance(target: ConformanceTarget): void {
           }),
         );
       }
-      const res = await daemon.post('/pubsub', BINARY, { 'content-type': 'application/x-test', 'x-tenant': 'acme', 'x-not-forwarded': 'no' });
+      const res = await daemon.post('/pubsub', BINARY, { 'content-type': 'application/x-test', 'x-tenant': 'acme', 'x-not-forwarded': 'no', traceparent: TRACEPARENT });
       expect(res.status).to.equal(202);
       const receipt = (await res.json()) as { id: string; broker: string; mode: string; destination: string };
       expect(receipt.id).to.be.a('string').and.not.empty;
@@ -119,6 +121,7 @@ export function runConformance(target: ConformanceTarget): void {
         expect(message!.contentType).to.equal('application/x-test');
         expect(message!.headers['x-tenant']).to.equal('acme');
         expect(message!.headers).to.not.have.property('x-not-forwarded');
+        expect(message!.headers.traceparent, 'the trace continues into the message').to.match(TRACE_ID);
       }
     });
 
@@ -157,17 +160,21 @@ export function runConformance(target: ConformanceTarget): void {
     });
 
     it('request-reply: the reply body and content type come back with 200', async () => {
+      let requestTrace = '';
       subscriptions.push(
-        await plugin().respond(destinations['request-reply'], (m) =>
-          Promise.resolve({
+        await plugin().respond(destinations['request-reply'], (m) => {
+          requestTrace = m.headers.traceparent ?? '';
+          return Promise.resolve({
             payload: Buffer.concat([Buffer.from('re:'), m.payload]),
             headers: { 'x-tenant-seen': m.headers['x-tenant'] ?? '' },
             contentType: 'text/x-reply',
-          }),
-        ),
+          });
+        }),
       );
-      const res = await daemon.post('/rpc', 'ping', { 'x-tenant': 'acme', 'content-type': 'text/plain' });
+      const res = await daemon.post('/rpc', 'ping', { 'x-tenant': 'acme', 'content-type': 'text/plain', traceparent: TRACEPARENT });
       expect(res.status).to.equal(200);
+      expect(res.headers.get('traceparent'), 'the trace comes back on the reply').to.match(TRACE_ID);
+      expect(requestTrace, 'the responder sees the trace').to.match(TRACE_ID);
       expect(res.headers.get('content-type')).to.match(/^text\/x-reply/);
       expect(await res.text()).to.equal('re:ping');
     });

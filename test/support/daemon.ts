@@ -34,6 +34,7 @@ export async function startTestDaemon(options: {
     shutdownTimeoutMs: 5000,
     maxInFlightPerBroker: 2000,
     tapEnabled: false,
+    tracing: { endpoint: '', serviceName: 'busgate-test' },
     consoleEnabled: false,
     idempotency: { windowMs: 600_000, maxKeys: 100_000 },
     apiKeys: new Map(),
