@@ -6,7 +6,11 @@
  */
 import type { ConsoleState, PathPart, RouteView } from '../console.js';
 
-const POLL_MS = 2000;
+/** How often the page polls; ?refresh=MS (500 to 60000) changes it. */
+const POLL_MS = ((): number => {
+  const asked = Number(new URLSearchParams(location.search).get('refresh'));
+  return Number.isFinite(asked) && asked >= 500 && asked <= 60_000 ? asked : 2000;
+})();
 const HISTORY = 30;
 const KEY_STORAGE = 'busgate.console.key';
 const SVG = 'http://www.w3.org/2000/svg';
@@ -91,11 +95,14 @@ function formatUptime(seconds: number): string {
 
 function modeBadge(mode: RouteView['mode']): HTMLElement {
   if (mode.fixed) return h('span', { class: `mode mode-${mode.fixed}`, text: mode.fixed });
-  return h('span', { class: 'mode mode-chosen', text: mode.template ?? 'chosen', attrs: { title: `one of: ${(mode.allowed ?? []).join(', ')}` } });
+  return h('span', { class: 'mode mode-chosen', text: choiceText(mode), attrs: { title: `${mode.template ?? ''}: one of ${(mode.allowed ?? []).join(', ')}` } });
 }
 
+/** A fixed value as it is; a client's choice by where it comes from: "header x-mode" or ":broker". */
 function choiceText(choice: RouteView['broker']): string {
-  return choice.fixed ?? choice.template ?? '';
+  if (choice.fixed) return choice.fixed;
+  if (choice.from) return choice.from.kind === 'header' ? `header ${choice.from.name}` : `:${choice.from.name}`;
+  return choice.template ?? '';
 }
 
 // ------------------------------------------------------------------------------ live rates
@@ -240,7 +247,7 @@ function renderBrokers(state: ConsoleState): void {
         h('span', { class: `dot ${broker.up ? 'dot-up' : 'dot-down'}` }),
         h('span', { class: 'broker-name', text: broker.name }),
         h('span', { class: `pill ${broker.up ? 'pill-ok' : 'pill-bad'} broker-state`, text: broker.up ? 'connected' : 'down' }),
-        h('span', { class: 'broker-plugin', text: broker.plugin }),
+        h('span', { class: 'broker-plugin', text: broker.plugin === broker.name ? '' : `plugin ${broker.plugin}` }),
       ),
       h('div', { class: 'broker-detail', text: broker.detail ?? broker.modes.join(' · ') }),
       h(
@@ -256,12 +263,39 @@ function renderBrokers(state: ConsoleState): void {
   byId('brokers').replaceChildren(...items);
 }
 
+/** Messages by broker, mode and outcome, with their rate since the previous poll. */
+const previousMessages = new Map<string, { time: number; count: number }>();
+
+function renderMessages(state: ConsoleState): void {
+  const rows = [...state.messages].sort((a, b) => a.broker.localeCompare(b.broker) || a.mode.localeCompare(b.mode) || a.outcome.localeCompare(b.outcome));
+  const body = byId('messages-body');
+  const cells = rows.map((message) => {
+    const id = `${message.broker}\u0000${message.mode}\u0000${message.outcome}`;
+    const before = previousMessages.get(id);
+    previousMessages.set(id, { time: state.time, count: message.count });
+    const seconds = before ? (state.time - before.time) / 1000 : 0;
+    const rate = before && seconds > 0 ? Math.max(0, message.count - before.count) / seconds : undefined;
+    return h(
+      'tr',
+      {},
+      h('td', { text: message.broker }),
+      h('td', {}, h('span', { class: `mode mode-${message.mode}`, text: message.mode })),
+      h('td', {}, h('span', { class: `outcome ${message.outcome === 'ok' ? 'outcome-ok' : 'outcome-bad'}`, text: message.outcome })),
+      h('td', { class: 'num', text: formatRate(rate) }),
+      h('td', { class: 'num', text: formatCount(message.count) }),
+    );
+  });
+  if (cells.length === 0) cells.push(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: '5' }, text: 'no message sent yet' })));
+  body.replaceChildren(...cells);
+}
+
 function render(state: ConsoleState): void {
   lastState = state;
   record(state);
   renderSummary(state);
   renderRoutes(state);
   renderBrokers(state);
+  renderMessages(state);
   showKeyState(state.auth);
   const signature = JSON.stringify(state.routes);
   if (signature !== routesSignature) {
@@ -340,7 +374,7 @@ function selectRoute(name: string): void {
       ' → ',
       h('code', { text: route.destination }),
       ...(route.key ? [' key ', h('code', { text: route.key })] : []),
-      ` · timeout ${route.timeoutMs} ms`,
+      ` · timeout ${route.timeoutMs % 1000 === 0 ? `${route.timeoutMs / 1000}s` : `${route.timeoutMs}ms`}`,
     ],
   );
 

@@ -74,9 +74,20 @@ export const CONSOLE_HTML = `<!doctype html>
     <section class="card" aria-labelledby="brokers-title">
       <div class="card-head">
         <h2 id="brokers-title">Brokers</h2>
-        <span class="muted">from /ready</span>
+        <span class="muted">connection state, as /ready reports it</span>
       </div>
       <ul id="brokers" class="brokers"></ul>
+    </section>
+
+    <section class="card" aria-labelledby="messages-title">
+      <div class="card-head">
+        <h2 id="messages-title">Messages</h2>
+        <span class="muted">by broker, mode and outcome</span>
+      </div>
+      <table class="routes messages">
+        <thead><tr><th>broker</th><th>mode</th><th>outcome</th><th class="num">msg/s</th><th class="num">total</th></tr></thead>
+        <tbody id="messages-body"></tbody>
+      </table>
     </section>
   </div>
 
@@ -98,7 +109,7 @@ export const CONSOLE_HTML = `<!doctype html>
       <div id="headers" class="headers"></div>
 
       <label for="body-input">body</label>
-      <textarea id="body-input" rows="5" spellcheck="false"></textarea>
+      <textarea id="body-input" rows="3" spellcheck="false"></textarea>
 
       <div class="send-row">
         <code id="request-line" class="request-line"></code>
@@ -177,18 +188,19 @@ a:hover { text-decoration: underline; }
 .pill-bad { background: var(--bad-bg); color: var(--bad); }
 .pill-muted { background: #e8ecf2; color: var(--muted); }
 
-.layout { display: grid; grid-template-columns: minmax(0, 1fr) 430px; gap: 18px; padding: 18px 24px 8px; align-items: start; }
+.layout { display: grid; grid-template-columns: minmax(0, 1fr) 400px; gap: 18px; padding: 18px 24px 8px; align-items: start; }
 .column { display: flex; flex-direction: column; gap: 18px; min-width: 0; }
-.card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; box-shadow: 0 1px 2px rgba(20, 30, 50, .04); }
+.card { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 10px; box-shadow: 0 1px 2px rgba(20, 30, 50, .04); }
 .card-head { display: flex; align-items: baseline; justify-content: space-between; gap: 12px; padding: 14px 18px 10px; }
 .muted { color: var(--muted); font-size: 12.5px; }
 
 table.routes { width: 100%; border-collapse: collapse; table-layout: auto; }
-.routes th { text-align: left; font-size: 11px; font-weight: 600; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-.routes td { padding: 9px 10px; border-bottom: 1px solid var(--line); vertical-align: middle; }
+.routes th { text-align: left; font-size: 11px; font-weight: 600; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+.routes td { padding: 8px 8px; border-bottom: 1px solid var(--line); vertical-align: middle; }
 .routes th:first-child, .routes td:first-child { padding-left: 18px; }
 .routes th:last-child, .routes td:last-child { padding-right: 18px; }
-.routes tbody tr { cursor: pointer; }
+table.routes:not(.messages) tbody tr { cursor: pointer; }
+.messages tbody tr:hover { background: none; }
 .routes tbody tr:hover { background: #f7f9fc; }
 .routes tbody tr.selected { background: #eef3ff; box-shadow: inset 3px 0 0 var(--accent); }
 .routes tbody tr:last-child td { border-bottom: 0; }
@@ -197,19 +209,22 @@ table.routes { width: 100%; border-collapse: collapse; table-layout: auto; }
 .route-name { font-weight: 600; }
 .route-path { display: block; color: var(--muted); font-family: var(--mono); font-size: 12px; }
 .method { font-family: var(--mono); font-size: 10.5px; font-weight: 700; color: var(--accent); margin-right: 6px; }
-.dest { font-family: var(--mono); font-size: 12px; word-break: break-all; }
+.dest { font-family: var(--mono); font-size: 12px; white-space: nowrap; }
 .choice { display: block; font-size: 11.5px; color: var(--muted); }
-.rate { display: inline-flex; align-items: center; gap: 8px; }
-.spark { width: 64px; height: 20px; display: block; }
+.rate { display: inline-flex; align-items: center; gap: 6px; }
+.spark { width: 52px; height: 20px; display: block; }
 .spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; stroke-linejoin: round; }
 .spark .base { stroke: var(--line-strong); stroke-width: 1; }
 .errors-bad { color: var(--bad); font-weight: 600; }
+.outcome { font-family: var(--mono); font-size: 12px; }
+.outcome-ok { color: var(--ok); }
+.outcome-bad { color: var(--bad); }
 
 .mode { display: inline-block; padding: 1px 8px; border-radius: 5px; font-size: 12px; font-weight: 600; white-space: nowrap; }
 .mode-pubsub { background: var(--pubsub-bg); color: var(--pubsub); }
 .mode-point-to-point { background: var(--p2p-bg); color: var(--p2p); }
 .mode-request-reply { background: var(--rr-bg); color: var(--rr); }
-.mode-chosen { background: #edf0f4; color: var(--muted); }
+.mode-chosen { background: #edf0f4; color: var(--muted); white-space: normal; }
 
 .brokers { list-style: none; margin: 0; padding: 0 18px 14px; display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 12px; }
 .broker { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
@@ -224,10 +239,10 @@ table.routes { width: 100%; border-collapse: collapse; table-layout: auto; }
 .broker-figures b { color: var(--ink); font-weight: 600; }
 
 .sender form { padding: 0 18px 16px; display: flex; flex-direction: column; }
-label, .label { font-size: 11px; font-weight: 600; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 10px 0 4px; }
+label, .label { display: block; font-size: 11px; font-weight: 600; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 10px 0 4px; }
 input, select, textarea { font: inherit; color: var(--ink); background: #fff; border: 1px solid var(--line-strong); border-radius: 6px; padding: 6px 9px; width: 100%; }
 textarea, .headers input, .params input { font-family: var(--mono); font-size: 12.5px; }
-textarea { resize: vertical; min-height: 84px; }
+textarea { resize: vertical; min-height: 64px; }
 input:focus, select:focus, textarea:focus { outline: 2px solid #c9d7ff; border-color: var(--accent); }
 .route-summary { margin: 6px 0 0; color: var(--muted); font-size: 12.5px; }
 .route-summary code { color: var(--ink); }
@@ -256,7 +271,7 @@ button.link { background: none; border: 0; padding: 0; color: var(--accent); fon
 .status-4 { background: var(--warn-bg); color: var(--warn); }
 .status-5, .status-0 { background: var(--bad-bg); color: var(--bad); }
 .result-kind { font-weight: 600; }
-.result-body { margin: 10px 0 0; background: #0f1722; color: #dbe4f0; border-radius: 8px; padding: 12px 14px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
+.result-body { margin: 8px 0 0; background: #0f1722; color: #dbe4f0; border-radius: 8px; padding: 12px 14px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
 
 .keygate { display: flex; justify-content: center; padding: 64px 24px; }
 .keycard { width: 420px; padding: 22px 24px; display: flex; flex-direction: column; }
