@@ -5,14 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import kafkajs, { type Admin, type Kafka, type Message } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type Message, type PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
   InboundMessage,
+  Mode,
   OutboundMessage,
   PluginContext,
+  PreflightResult,
   Receipt,
   Reply,
   SendContext,
@@ -26,6 +28,7 @@ import { HealthBoard } from './health-board.js';
 import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
 import { HEADER_CORRELATION_ID, HEADER_REPLY_TO, outboundHeaders } from './messages.js';
 import { routeOptionsFrom, type KafkaOptions } from './options.js';
+import { groupsReading, judgeReaders, judgeTopic } from './preflight.js';
 import { ReplyRouter } from './reply-router.js';
 import { TopicCatalog } from './topic-catalog.js';
 import { checkDestination } from './topic-names.js';
@@ -33,6 +36,8 @@ import { checkDestination } from './topic-names.js';
 /** Short, bounded retries: connect() and sends against a down cluster fail in seconds, not minutes. */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 };
 const ADMIN_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 500 };
+/** How long `check --live` spends looking for consumer groups of a request topic. */
+const PREFLIGHT_GROUPS_MS = 3000;
 
 export class KafkaBroker implements BrokerPlugin {
   private readonly kafka: Kafka;
@@ -161,6 +166,29 @@ export class KafkaBroker implements BrokerPlugin {
       onMessage: (request) => this.answer(request, onRequest),
     });
     return this.subscriptionOf(consumer);
+  }
+
+  /**
+   * `busgate check --live`: topic metadata and consumer-group descriptions through the admin
+   * client. Creates no topic (even with createTopics), joins no group, produces nothing.
+   */
+  async preflight(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>): Promise<PreflightResult> {
+    this.assertOpen();
+    const problem = checkDestination(destination);
+    if (problem) return { ok: false, detail: problem };
+    const { partition } = routeOptionsFrom(options);
+    // The admin client retries; a frozen cluster must not hold the whole check.
+    const signal = AbortSignal.timeout(this.options.requestTimeoutMs + 1000);
+    const lookUp = (topic: string): Promise<readonly PartitionMetadata[] | undefined> =>
+      untilAborted(this.connectAdmin().then(() => this.topics.describe(topic)), signal, `looking up topic "${topic}"`);
+    const facts = { createTopics: this.options.createTopics, newTopicPartitions: this.options.newTopicPartitions };
+    const request = judgeTopic({ ...facts, topic: destination, role: 'topic', partitions: await lookUp(destination), partition });
+    if (mode !== 'request-reply' || !request.ok) return request;
+    const replyTopic = this.options.replyTopic;
+    const reply = judgeTopic({ ...facts, topic: replyTopic, role: 'reply topic', partitions: await lookUp(replyTopic) });
+    if (!reply.ok) return reply;
+    const readers = await groupsReading(this.admin, destination, PREFLIGHT_GROUPS_MS);
+    return judgeReaders(destination, readers, `${request.detail}; ${reply.detail}`);
   }
 
   health(): BrokerHealth {

@@ -3,7 +3,7 @@
  * produce request carries many topics, and kafkajs fails the whole request when one topic is
  * unknown, so a single bad route would otherwise fail its neighbours' messages too.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin, PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
 import { isUnknownTopic, toBusgateError } from './error-mapping.js';
 
@@ -39,6 +39,22 @@ export class TopicCatalog {
     return lookup;
   }
 
+  /**
+   * Read-only look-up for `busgate check --live`: the topic's partitions, or undefined when it does
+   * not exist. The same metadata request as the check before a send (the admin client never lets the
+   * broker auto-create a topic), but it creates nothing even with createTopics, and leaves the
+   * known/missing caches as they were.
+   */
+  async describe(topic: string): Promise<readonly PartitionMetadata[] | undefined> {
+    try {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      return topics.find((found) => found.name === topic)?.partitions;
+    } catch (error) {
+      if (isUnknownTopic(error)) return undefined;
+      throw toBusgateError(error, `looking up topic "${topic}"`);
+    }
+  }
+
   /** After the broker said a topic is unknown (deleted since it was checked). */
   forget(topic: string): void {
     this.known.delete(topic);
@@ -64,10 +80,11 @@ export class TopicCatalog {
   }
 
   private missingError(topic: string, cause?: unknown): BusgateError {
-    return new BusgateError(
-      'broker_rejected',
-      `Kafka topic "${topic}" does not exist; create it, or set the broker option createTopics for development`,
-      { cause },
-    );
+    return new BusgateError('broker_rejected', missingTopicMessage(topic), { cause });
   }
+}
+
+/** What a send to a missing topic answers, and what `check --live` reports for it. */
+export function missingTopicMessage(topic: string, role: 'topic' | 'reply topic' = 'topic'): string {
+  return `Kafka ${role} "${topic}" does not exist; create it, or set the broker option createTopics for development`;
 }

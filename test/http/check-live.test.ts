@@ -1,7 +1,8 @@
 /**
- * `busgate check --live FILE` end to end, against the shared NATS and RabbitMQ servers: one line per
- * route saying ok or FAIL, exit 1 when any route cannot work, 0 when all can. Read-only: the queue
- * the failing route names is still missing afterwards.
+ * `busgate check --live FILE` end to end, against the shared NATS, RabbitMQ and Kafka servers: one
+ * line per route saying ok or FAIL, exit 1 when any route cannot work, 0 when all can. Read-only:
+ * the queue the failing route names is still missing afterwards, and the Kafka request topic nobody
+ * reads got no message and no consumer group.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { expect } from 'chai';
+import kafkajs, { type Admin } from 'kafkajs';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 // The CLI compiled next to this test: dist/core/cli.js from dist/test/http/, and the same for any
@@ -19,6 +21,7 @@ const cli = fileURLToPath(new URL('../../core/cli.js', import.meta.url));
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const env = { ...process.env, LOG_FORMAT: 'json', NODE_ENV: 'test' };
 
 describe('busgate check --live', function () {
@@ -29,6 +32,8 @@ describe('busgate check --live', function () {
   const existingQueue = `busgate-test-checklive-${suffix}`;
   const missingQueue = `busgate-test-checklive-missing-${suffix}`;
   const subject = `busgate.test.checklive.${suffix}`;
+  const kafkaTopic = `busgate-test.checklive.${suffix}`;
+  const kafkaReplies = `busgate-test.checklive-replies.${suffix}`;
 
   /** A fresh admin channel per call: a failed passive check closes its channel. */
   async function onAdmin<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
@@ -59,6 +64,10 @@ describe('busgate check --live', function () {
         '  rabbitmq:',
         '    plugin: rabbitmq',
         `    options: { url: "${amqpUrl}", declare: false }`,
+        // Loaded only by the routes files that name it, so the tests above do not need Kafka.
+        '  kafka:',
+        '    plugin: kafka',
+        `    options: { brokers: ${JSON.stringify(kafkaBrokers)}, createTopics: false, replyTopic: "${kafkaReplies}" }`,
         '',
       ].join('\n'),
     );
@@ -132,5 +141,57 @@ describe('busgate check --live', function () {
     expect(result.lines.every((line) => line.startsWith('ok   '))).to.equal(true);
     expect(result.stdout).to.include('live check: every route can work (2 checked)');
     expect(result.status).to.equal(0);
+  });
+
+  describe('kafka routes', () => {
+    let kafkaAdmin: Admin | undefined;
+
+    before(async function () {
+      await requireBroker(this, 'kafka', brokerEndpoints.kafka());
+      kafkaAdmin = new kafkajs.Kafka({ clientId: 'busgate-test-checklive', brokers: kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await kafkaAdmin.connect();
+      await kafkaAdmin.createTopics({
+        topics: [
+          { topic: kafkaTopic, numPartitions: 2 },
+          { topic: kafkaReplies, numPartitions: 1 },
+        ],
+        waitForLeaders: true,
+      });
+    });
+
+    after(async () => {
+      if (kafkaAdmin === undefined) return;
+      await kafkaAdmin.deleteTopics({ topics: [kafkaTopic, kafkaReplies] }).catch(() => undefined);
+      await kafkaAdmin.disconnect();
+    });
+
+    it('reports a Kafka topic that exists, and a request topic no consumer group reads', async () => {
+      const result = checkLive(
+        writeRoutes('kafka.yaml', [
+          '  - name: stream',
+          '    path: /stream',
+          '    broker: kafka',
+          '    mode: pubsub',
+          `    destination: ${kafkaTopic}`,
+          '    options: { partition: 1 }',
+          '  - name: quote',
+          '    path: /quote',
+          '    broker: kafka',
+          '    mode: request-reply',
+          `    destination: ${kafkaTopic}`,
+        ]),
+      );
+      expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(2);
+      expect(result.lines[0]).to.equal(`ok   POST /stream -> kafka pubsub ${kafkaTopic}: topic ${kafkaTopic}: 2 partition(s), partition 1 exists`);
+      expect(result.lines[1]).to.match(
+        new RegExp(`^FAIL POST /quote -> kafka request-reply ${kafkaTopic.replace(/[.]/g, '\\.')}: no consumer group reads topic \\S+ \\(\\d+ consumer group\\(s\\) checked\\)`),
+      );
+      expect(result.stdout).to.include('live check: 1 of 2 cannot work');
+      expect(result.status).to.equal(1);
+      // Read-only: nothing was produced to the topic, and no group came to read it.
+      expect((await kafkaAdmin!.fetchTopicOffsets(kafkaTopic)).map((p) => p.high)).to.deep.equal(['0', '0']);
+      const groups = (await kafkaAdmin!.listGroups()).groups.map((g) => g.groupId);
+      expect(groups.filter((id) => id.includes(kafkaTopic))).to.deep.equal([]);
+    });
   });
 });

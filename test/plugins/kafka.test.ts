@@ -6,14 +6,15 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
-import type { Kafka, Producer, ProducerBatch, RecordMetadata } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type Producer, type ProducerBatch, type RecordMetadata } from 'kafkajs';
 import winston from 'winston';
 import { BusgateError } from '../../core/errors.js';
-import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from '../../core/plugins/contract.js';
+import type { BrokerPlugin, InboundMessage, OutboundMessage, PreflightResult, SendContext } from '../../core/plugins/contract.js';
 import kafka from '../../plugins/kafka/index.js';
 import { BatchingProducer, type KafkaReceipt } from '../../plugins/kafka/batching-producer.js';
 import { HealthBoard } from '../../plugins/kafka/health-board.js';
 import type { KafkaOptions } from '../../plugins/kafka/options.js';
+import { groupsReading, judgeReaders } from '../../plugins/kafka/preflight.js';
 import { startKafkaResponder } from '../../examples/responders/kafka-responder.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
@@ -318,6 +319,152 @@ describe('kafka plugin (real broker)', function () {
     await plugin.close();
     const error = await pending;
     expect(error.code).to.equal('shutting_down');
+  });
+
+  describe('preflight', () => {
+    // A client of the test's own, to create topics and to look at the cluster behind the plugin's back.
+    let admin: Admin;
+    const created: string[] = [];
+
+    before(async () => {
+      admin = new kafkajs.Kafka({ clientId: 'busgate-test-preflight', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+    });
+
+    after(async () => {
+      if (admin === undefined) return;
+      await admin.deleteTopics({ topics: created }).catch(() => undefined);
+      await admin.disconnect();
+    });
+
+    async function topicWith(label: string, partitions: number): Promise<string> {
+      const topic = unique(label);
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+      created.push(topic);
+      return topic;
+    }
+
+    async function exists(topic: string): Promise<boolean> {
+      return (await admin.listTopics()).includes(topic);
+    }
+
+    /** The plugin as `check --live` would have it: topics are never created on its behalf. */
+    function strict(overrides: Record<string, unknown> = {}): Promise<BrokerPlugin> {
+      return connected({ createTopics: false, replyTopic: unique('pf-replies-absent'), ...overrides });
+    }
+
+    it('pubsub and point-to-point: an existing topic is ok with its partition count and the route partition', async () => {
+      const bus = await strict();
+      const topic = await topicWith('pf-orders', 3);
+      for (const mode of ['pubsub', 'point-to-point'] as const) {
+        expect(await bus.preflight!(mode, topic, {})).to.deep.equal({ ok: true, detail: `topic ${topic}: 3 partition(s)` });
+      }
+      expect(await bus.preflight!('point-to-point', topic, { partition: 2 })).to.deep.equal({
+        ok: true,
+        detail: `topic ${topic}: 3 partition(s), partition 2 exists`,
+      });
+      expect(await bus.preflight!('pubsub', topic, { partition: 3 })).to.deep.equal({
+        ok: false,
+        detail: `topic ${topic} has 3 partition(s) (0-2): the route's partition 3 does not exist`,
+      });
+    });
+
+    it('pubsub and point-to-point: a missing topic fails with createTopics off, is ok with it on, and is not created', async () => {
+      const missing = unique('pf-missing');
+      const refusing = await strict();
+      for (const mode of ['pubsub', 'point-to-point'] as const) {
+        const refused = await refusing.preflight!(mode, missing, {});
+        expect(refused.ok).to.equal(false);
+        expect(refused.detail).to.equal(`Kafka topic "${missing}" does not exist; create it, or set the broker option createTopics for development`);
+      }
+      const creating = await connected({ createTopics: true, newTopicPartitions: 2 });
+      expect(await creating.preflight!('pubsub', missing, {})).to.deep.equal({
+        ok: true,
+        detail: `topic ${missing} does not exist; it will be created on first use (createTopics)`,
+      });
+      expect((await creating.preflight!('point-to-point', missing, { partition: 1 })).ok).to.equal(true);
+      const tooFar = await creating.preflight!('point-to-point', missing, { partition: 2 });
+      expect(tooFar.ok).to.equal(false);
+      expect(tooFar.detail).to.include("the route's partition 2 would not exist");
+      expect(await exists(missing), 'preflight created the topic').to.equal(false);
+      const badName = await refusing.preflight!('pubsub', '__consumer_offsets', {});
+      expect(badName.ok).to.equal(false);
+      expect(badName.detail).to.match(/reserved/);
+    });
+
+    it('request-reply: fails while no consumer group reads the topic, is ok with a responder, and sends nothing', async () => {
+      const replyTopic = await topicWith('pf-replies', 1);
+      const bus = await strict({ replyTopic });
+      const requests = await topicWith('pf-rpc', 2);
+      let started = Date.now();
+      expectNoReader(await bus.preflight!('request-reply', requests, {}), requests);
+      expect(Date.now() - started, 'the group check stays bounded').to.be.below(5000);
+      // Nothing joined a group for the request topic, nothing was produced to it.
+      expect((await admin.listGroups()).groups.filter((g) => g.groupId.includes(requests))).to.deep.equal([]);
+      expect((await admin.fetchTopicOffsets(requests)).map((p) => p.high)).to.deep.equal(['0', '0']);
+
+      let handled = 0;
+      const responder = await bus.respond(requests, async () => {
+        handled += 1;
+        return { payload: Buffer.from('x'), headers: {} };
+      });
+      closers.push(() => responder.close());
+      started = Date.now();
+      expect(await bus.preflight!('request-reply', requests, {})).to.deep.equal({
+        ok: true,
+        detail: `topic ${requests}: 2 partition(s); reply topic ${replyTopic}: 1 partition(s); read by consumer group(s) busgate.responders.${requests} (1 member(s))`,
+      });
+      expect(Date.now() - started).to.be.below(5000);
+      expect(handled, 'preflight sends no request').to.equal(0);
+      expect((await admin.fetchTopicOffsets(requests)).map((p) => p.high)).to.deep.equal(['0', '0']);
+      // The route's partition applies to the request topic as it does to sends.
+      const outOfRange = await bus.preflight!('request-reply', requests, { partition: 7 });
+      expect(outOfRange.ok).to.equal(false);
+      expect(outOfRange.detail).to.include("partition 7 does not exist");
+    });
+
+    it('request-reply: fails on a missing request or reply topic with createTopics off, and creates neither', async () => {
+      const replyTopic = unique('pf-replies-gone');
+      const bus = await strict({ replyTopic });
+      const requests = await topicWith('pf-rpc-noreply', 1);
+      expect(await bus.preflight!('request-reply', requests, {})).to.deep.equal({
+        ok: false,
+        detail: `Kafka reply topic "${replyTopic}" does not exist; create it, or set the broker option createTopics for development`,
+      });
+      const missing = unique('pf-rpc-missing');
+      const refused = await bus.preflight!('request-reply', missing, {});
+      expect(refused.ok).to.equal(false);
+      expect(refused.detail).to.include(`Kafka topic "${missing}" does not exist`);
+      // With createTopics on, missing topics pass the topic check; nobody reads the new one yet.
+      const creating = await connected({ createTopics: true });
+      expectNoReader(await creating.preflight!('request-reply', missing, {}), missing);
+      expect(await exists(replyTopic)).to.equal(false);
+      expect(await exists(missing)).to.equal(false);
+    });
+
+    it('request-reply: says so, ok, when the consumer groups cannot be listed in time or at all', async () => {
+      const hanging = { listGroups: () => new Promise<never>(() => undefined), describeGroups: () => new Promise<never>(() => undefined) };
+      const started = Date.now();
+      const slow = await groupsReading(hanging as unknown as Admin, 'orders', 200);
+      expect(Date.now() - started).to.be.below(1000);
+      expect(slow).to.deep.equal({ kind: 'unknown', reason: 'the cluster did not list and describe its consumer groups within 200 ms' });
+      const denied = {
+        listGroups: () => Promise.reject(new Error('Not authorized to access group: Cluster authorization failed')),
+        describeGroups: () => Promise.reject(new Error('unused')),
+      };
+      const verdict = judgeReaders('orders', await groupsReading(denied as unknown as Admin, 'orders', 200), 'topic orders: 1 partition(s)');
+      expect(verdict).to.deep.equal({
+        ok: true,
+        detail: 'topic orders: 1 partition(s); consumer groups not checked: Not authorized to access group: Cluster authorization failed',
+      });
+    });
+
+    /** The count of groups checked depends on what else runs on the cluster. */
+    function expectNoReader(result: PreflightResult, topic: string): void {
+      expect(result.ok, result.detail).to.equal(false);
+      const name = topic.replace(/[.]/g, '\\.');
+      expect(result.detail).to.match(new RegExp(`^no consumer group reads topic ${name} \\(\\d+ consumer group\\(s\\) checked\\): requests would time out$`));
+    }
   });
 });
 
