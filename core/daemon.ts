@@ -13,7 +13,9 @@ import type { DaemonConfig } from './config.js';
 import { BusgateError, StartupError } from './errors.js';
 import { Authenticator } from './http/auth.js';
 import { IdempotencyStore } from './http/idempotency.js';
-import { RouteTable, buildRouter, createApp, type RouterDependencies } from './http/app.js';
+import { parseByteSize } from './byte-size.js';
+import { RouteTable, createApp } from './http/app.js';
+import { Ingress, type IngressDependencies } from './http/ingress.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -97,28 +99,40 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
-  const routerDeps: RouterDependencies = {
+  const authenticator = new Authenticator(config.apiKeys);
+  const ingressDeps: IngressDependencies = {
     brokers,
     metrics,
     logger,
     lifecycle,
-    bodyLimit: config.bodyLimit,
+    bodyLimitBytes: parseByteSize(config.bodyLimit)!,
     defaultTimeoutMs: config.defaultTimeoutMs,
-    tapEnabled: config.tapEnabled,
-    consoleEnabled: config.consoleEnabled,
-    authenticator: new Authenticator(config.apiKeys),
-    protectOperational: config.protectOperational,
+    authenticator,
     idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
     maxHeaders: config.limits.maxHeaders,
     tracing,
   };
-  const routeTable = new RouteTable(buildRouter(checked.routes, routerDeps), checked.routes);
+  const routeTable = new RouteTable(new Ingress(checked.routes, ingressDeps));
   metrics.routesLoaded.set(checked.routes.length);
-  const app = createApp({ ...routerDeps, routeTable });
-  const reloader = new Reloader(config, brokers, routeTable, routerDeps, metrics, logger, options.connectWaitMs ?? 3000);
+  const app = createApp({
+    routeTable,
+    brokers,
+    metrics,
+    logger,
+    lifecycle,
+    defaultTimeoutMs: config.defaultTimeoutMs,
+    tapEnabled: config.tapEnabled,
+    consoleEnabled: config.consoleEnabled,
+    authenticator,
+    protectOperational: config.protectOperational,
+    maxHeaders: config.limits.maxHeaders,
+  });
+  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000);
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
   // default), which would let a slow client hold a socket far past headersTimeout.
-  const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, app);
+  const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, (req, res) => {
+    if (!routeTable.current.handle(req, res)) app(req, res);
+  });
   // Slow clients must not hold sockets forever.
   server.headersTimeout = config.limits.headersTimeoutMs;
   server.requestTimeout = config.limits.requestTimeoutMs;

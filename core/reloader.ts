@@ -9,7 +9,8 @@ import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { describeError } from './errors.js';
-import { buildRouter, type RouteTable, type RouterDependencies } from './http/app.js';
+import type { RouteTable } from './http/app.js';
+import { Ingress, type IngressDependencies } from './http/ingress.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './plugins/broker-instances.js';
 import type { GuardedBroker } from './plugins/guarded-broker.js';
@@ -28,7 +29,7 @@ export class Reloader {
     private readonly config: DaemonConfig,
     private readonly brokers: Map<string, GuardedBroker>,
     private readonly routeTable: RouteTable,
-    private readonly routerDeps: RouterDependencies,
+    private readonly ingressDeps: IngressDependencies,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly connectWaitMs: number,
@@ -59,13 +60,13 @@ export class Reloader {
     await Promise.all([...fresh.values()].map((broker) => broker.start(this.connectWaitMs)));
     for (const [instance, broker] of fresh) this.brokers.set(instance, broker);
 
-    let router;
+    let ingress;
     try {
-      router = buildRouter(checked.routes, this.routerDeps);
+      ingress = new Ingress(checked.routes, this.ingressDeps);
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    this.routeTable.swap(router, checked.routes);
+    this.routeTable.swap(ingress);
     this.metrics.routesLoaded.set(checked.routes.length);
 
     const unused = [...this.brokers.keys()].filter((instance) => !checked.loaded.has(instance));

@@ -5,6 +5,7 @@
  * neither the content nor which key matched shows in the timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'winston';
 import { BusgateError } from '../errors.js';
@@ -24,8 +25,8 @@ export class Authenticator {
   }
 
   /** The client name the request authenticates as, or undefined. */
-  identify(req: Request): string | undefined {
-    const presented = presentedSecret(req);
+  identify(headers: IncomingHttpHeaders): string | undefined {
+    const presented = presentedSecret(headers);
     if (presented === undefined) return undefined;
     const candidate = digest(presented);
     let match: string | undefined;
@@ -35,29 +36,34 @@ export class Authenticator {
     return match;
   }
 
-  /** Middleware: 401 without a valid key, 403 when `allowed` does not include the client. */
+  /** undefined when the request may go on; otherwise the 401 or 403 to answer. */
+  authorize(headers: IncomingHttpHeaders, allowed: readonly string[] | undefined): BusgateError | undefined {
+    if (!this.enabled) return undefined;
+    const client = this.identify(headers);
+    if (client === undefined) return new BusgateError('unauthorized', 'a valid API key is required (Authorization: Bearer <key> or X-Api-Key)');
+    if (allowed !== undefined && !allowed.includes(client)) return new BusgateError('forbidden', `client "${client}" may not use this route`);
+    return undefined;
+  }
+
+  /** express middleware for busgate's own endpoints (tap, console, and optionally /ready, /metrics). */
   guard(allowed: readonly string[] | undefined, logger: Logger): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
-      if (!this.enabled) return next();
-      const client = this.identify(req);
-      if (client === undefined) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="busgate"');
-        return sendError(res, new BusgateError('unauthorized', 'a valid API key is required (Authorization: Bearer <key> or X-Api-Key)'), logger);
-      }
-      if (allowed !== undefined && !allowed.includes(client)) {
-        return sendError(res, new BusgateError('forbidden', `client "${client}" may not use this route`), logger);
-      }
-      next();
+      const refusal = this.authorize(req.headers, allowed);
+      if (refusal === undefined) return next();
+      sendError(res, refusal, logger, refusal.code === 'unauthorized' ? CHALLENGE : {});
     };
   }
 }
 
-function presentedSecret(req: Request): string | undefined {
-  const header = req.headers.authorization;
+/** Sent with every 401. */
+export const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="busgate"' };
+
+function presentedSecret(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers.authorization;
   if (typeof header === 'string') {
     const match = /^Bearer\s+(.+)$/i.exec(header.trim());
     if (match) return match[1];
   }
-  const apiKey = req.headers['x-api-key'];
+  const apiKey = headers['x-api-key'];
   return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : undefined;
 }

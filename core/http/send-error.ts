@@ -1,16 +1,20 @@
 /** Every error leaves as JSON {"error": {"code", "message"}} with the status from the registry. */
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'winston';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 
-export function sendError(res: Response, error: unknown, logger: Logger): void {
+/** Works on a bare node response (the ingress) and on express's (which extends it). */
+export function sendError(res: ServerResponse, error: unknown, logger: Logger, extraHeaders: Record<string, string> = {}): void {
   const busgateError = isBusgateError(error) ? error : fromFrameworkError(error, logger);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (busgateError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(busgateError.retryAfterSeconds));
-  res.status(busgateError.status).json(busgateError.toJSON());
+  const body = JSON.stringify(busgateError.toJSON());
+  const headers: Record<string, string | number> = { ...extraHeaders, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) };
+  if (busgateError.retryAfterSeconds !== undefined) headers['Retry-After'] = String(busgateError.retryAfterSeconds);
+  res.writeHead(busgateError.status, headers);
+  res.end(body);
 }
 
 /** body-parser and express report their own errors with a status and a type; name them ours. */
