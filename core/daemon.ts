@@ -149,7 +149,9 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    // Node's default backlog (511) drops connections when thousands of clients arrive at once;
+    // the kernel caps this at net.core.somaxconn anyway.
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

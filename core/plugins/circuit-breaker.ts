@@ -54,10 +54,17 @@ export class CircuitBreaker {
 
   recordFailure(trial: boolean): void {
     if (trial) this.trialInFlight = false;
+    const wasOpen = this.failures >= this.options.threshold;
     this.failures += 1;
     if (this.failures < this.options.threshold) return;
-    const wasOpenBefore = this.failures > this.options.threshold || trial;
-    if (wasOpenBefore) this.cooldownMs = Math.min(this.cooldownMs * 2, this.options.maxCooldownMs);
+    if (trial) {
+      // The broker failed again after a full cool-down: wait longer next time.
+      this.cooldownMs = Math.min(this.cooldownMs * 2, this.options.maxCooldownMs);
+    } else if (wasOpen) {
+      // Requests that were already in flight when the circuit opened report late; they say
+      // nothing new about the broker and must not stretch the cool-down.
+      return;
+    }
     this.openUntil = this.now() + this.cooldownMs;
   }
 

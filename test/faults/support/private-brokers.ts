@@ -1,0 +1,412 @@
+/**
+ * Private broker instances for the fault suites, on free ports and in temporary folders, so a
+ * test can kill, freeze and restart them without disturbing the shared brokers on 4222, 5672 and
+ * 9092 that every other suite uses. Each launcher only ever signals processes it started itself,
+ * by pid.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+import { brokersRequired } from '../../support/require-broker.js';
+import { freePort, sleep, tcpAnswers, waitFor } from './net.js';
+
+/** The repository root (this file is at <out>/test/faults/support/). */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json')) || !fs.existsSync(path.join(dir, 'core'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('repository root not found');
+    dir = parent;
+  }
+  return dir;
+}
+
+export interface PrivateBroker {
+  readonly kind: 'nats' | 'rabbitmq' | 'kafka';
+  /** Where clients connect (for Kafka: the listener whose advertised address is the proxy). */
+  readonly port: number;
+  /** The broker process's pid (beam.smp for RabbitMQ, the JVM for Kafka). */
+  pid(): number | undefined;
+  start(): Promise<void>;
+  /** kill -9 of the broker process. */
+  kill(): void;
+  freeze(): void;
+  thaw(): void;
+  /** Starts again on the same ports and data; resolves once it serves clients. */
+  restart(): Promise<void>;
+  /** Kills everything it started and removes its folder (kept with `keep`, for its logs). Never throws. */
+  dispose(keep?: boolean): Promise<void>;
+  /** The folder with its data and logs. */
+  readonly folder: string;
+  /** The tail of the broker's log, for failure messages. */
+  logTail(): string;
+}
+
+/**
+ * Whether a private broker can run here; when not: fail under CI=true (or
+ * BUSGATE_REQUIRE_BROKERS=1), otherwise skip the suite with the reason printed.
+ */
+export function requirePrivateBroker(context: Mocha.Context, kind: PrivateBroker['kind']): void {
+  const missing = missingFor(kind);
+  if (missing === undefined) return;
+  const reason = `private ${kind} for the fault suite cannot start: ${missing}`;
+  if (brokersRequired()) throw new Error(`${reason}; CI requires every broker`);
+  console.log(`    (skipped: ${reason})`);
+  context.skip();
+}
+
+function missingFor(kind: PrivateBroker['kind']): string | undefined {
+  switch (kind) {
+    case 'nats':
+      return fs.existsSync(NATS_SERVER) ? undefined : `${NATS_SERVER} is missing (apt-get install nats-server)`;
+    case 'rabbitmq':
+      return fs.existsSync(RABBITMQ_SERVER) ? undefined : `${RABBITMQ_SERVER} is missing (apt-get install rabbitmq-server)`;
+    case 'kafka': {
+      if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) return 'java is missing (apt-get install default-jre-headless)';
+      const jars = path.join(repoRoot(), '.brokers/kafka/jars');
+      if (!fs.existsSync(jars) || !fs.readdirSync(jars).some((f) => /^kafka_2\.13-.*\.jar$/.test(f))) {
+        return `${jars} has no Kafka jars (bash scripts/brokers.sh start kafka fetches them)`;
+      }
+      return undefined;
+    }
+  }
+}
+
+const NATS_SERVER = '/usr/sbin/nats-server';
+const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+/**
+ * Launchers not yet disposed. If this process exits without after() having run (a crash, a
+ * mocha timeout), each live broker's process group (spawned detached, so the group is ours
+ * alone) is killed on the way out.
+ */
+const live = new Set<Launcher>();
+process.once('exit', () => {
+  for (const launcher of live) launcher.killGroup();
+});
+
+abstract class Launcher implements PrivateBroker {
+  abstract readonly kind: PrivateBroker['kind'];
+  protected readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-fault-'));
+  get folder(): string {
+    return this.dir;
+  }
+  protected child: ChildProcess | undefined;
+  protected readonly logFile = path.join(this.dir, 'broker.log');
+  private readonly started = new Set<ChildProcess>();
+
+  constructor(readonly port: number) {
+    live.add(this);
+  }
+
+  /** SIGKILL to the process group of the running broker (the launcher's own child). */
+  killGroup(): void {
+    const child = this.child;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    signal(-child.pid, 'SIGCONT');
+    signal(-child.pid, 'SIGKILL');
+  }
+
+  pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    await this.prepare();
+    await this.launch();
+  }
+
+  kill(): void {
+    signal(this.pid(), 'SIGKILL');
+  }
+
+  freeze(): void {
+    signal(this.pid(), 'SIGSTOP');
+  }
+
+  thaw(): void {
+    signal(this.pid(), 'SIGCONT');
+  }
+
+  async restart(): Promise<void> {
+    const old = this.child;
+    if (old && old.exitCode === null && old.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        old.once('exit', () => resolve());
+        setTimeout(resolve, 5000);
+      });
+    }
+    await this.launch();
+  }
+
+  async dispose(keep = false): Promise<void> {
+    live.delete(this);
+    try {
+      this.killGroup();
+      signal(this.pid(), 'SIGCONT');
+      this.kill();
+      for (const child of this.started) {
+        signal(child.pid, 'SIGCONT');
+        signal(child.pid, 'SIGKILL');
+      }
+      await sleep(200);
+      if (keep) console.log(`    (private ${this.kind} data and logs kept in ${this.dir})`);
+      else fs.rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // best effort: a leftover temp folder must not fail the suite
+    }
+  }
+
+  logTail(): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-30).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  protected abstract prepare(): Promise<void>;
+  protected abstract command(): { file: string; args: string[]; env?: NodeJS.ProcessEnv };
+  protected abstract ready(): Promise<boolean>;
+  protected readonly bootTimeoutMs: number = 60_000;
+
+  protected async launch(): Promise<void> {
+    const { file, args, env } = this.command();
+    const log = fs.openSync(this.logFile, 'a');
+    // detached: its own process group, so a Ctrl-C in the terminal does not reach it mid-test.
+    const child = spawn(file, args, { cwd: this.dir, env: env ?? process.env, stdio: ['ignore', log, log], detached: true });
+    fs.closeSync(log);
+    child.on('error', () => undefined);
+    child.unref();
+    this.child = child;
+    this.started.add(child);
+    child.once('exit', () => this.started.delete(child));
+    await waitFor(`private ${this.kind} on port ${this.port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`private ${this.kind} exited with ${child.exitCode}:\n${this.logTail()}`);
+      return this.ready();
+    }, this.bootTimeoutMs, 200);
+  }
+}
+
+function signal(pid: number | undefined, name: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+// ------------------------------------------------------------------------------------------ NATS
+
+export class PrivateNats extends Launcher {
+  readonly kind = 'nats' as const;
+
+  static async create(): Promise<PrivateNats> {
+    return new PrivateNats(await freePort());
+  }
+
+  protected async prepare(): Promise<void> {
+    fs.mkdirSync(path.join(this.dir, 'jetstream'), { recursive: true });
+  }
+
+  protected command(): { file: string; args: string[] } {
+    return { file: NATS_SERVER, args: ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', path.join(this.dir, 'jetstream')] };
+  }
+
+  protected ready(): Promise<boolean> {
+    return tcpAnswers(this.port);
+  }
+}
+
+// -------------------------------------------------------------------------------------- RabbitMQ
+
+/**
+ * A second RabbitMQ node (`busgate-fault-<n>@localhost`) run as root straight from
+ * /usr/lib/rabbitmq/bin (the /usr/sbin wrapper would switch to the rabbitmq user), with its own
+ * config, env file, data, logs, cookie (HOME) and ports: nothing of the shared node is read.
+ * The broker process is beam.smp, whose pid the node writes to RABBITMQ_PID_FILE.
+ */
+export class PrivateRabbitMq extends Launcher {
+  readonly kind = 'rabbitmq' as const;
+  protected override readonly bootTimeoutMs = 90_000;
+  private beamPid: number | undefined;
+
+  private constructor(
+    port: number,
+    private readonly distPort: number,
+  ) {
+    super(port);
+  }
+
+  static async create(): Promise<PrivateRabbitMq> {
+    return new PrivateRabbitMq(await freePort(), await freePort());
+  }
+
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  override pid(): number | undefined {
+    return this.beamPid;
+  }
+
+  protected async prepare(): Promise<void> {
+    fs.mkdirSync(path.join(this.dir, 'home'), { recursive: true });
+    fs.writeFileSync(path.join(this.dir, 'enabled_plugins'), '[].\n');
+    fs.writeFileSync(path.join(this.dir, 'rabbitmq-env.conf'), '');
+    fs.writeFileSync(path.join(this.dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${this.port}\n`);
+  }
+
+  protected command(): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
+    const name = `busgate-fault-${process.pid}-${this.port}@localhost`;
+    return {
+      file: RABBITMQ_SERVER,
+      args: [],
+      env: {
+        PATH: process.env.PATH,
+        HOME: path.join(this.dir, 'home'),
+        RABBITMQ_NODENAME: name,
+        RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+        RABBITMQ_NODE_PORT: String(this.port),
+        RABBITMQ_DIST_PORT: String(this.distPort),
+        RABBITMQ_CONFIG_FILE: path.join(this.dir, 'rabbitmq.conf'),
+        RABBITMQ_CONF_ENV_FILE: path.join(this.dir, 'rabbitmq-env.conf'),
+        RABBITMQ_MNESIA_BASE: path.join(this.dir, 'mnesia'),
+        RABBITMQ_LOG_BASE: path.join(this.dir, 'log'),
+        RABBITMQ_PID_FILE: path.join(this.dir, 'pid'),
+        RABBITMQ_ENABLED_PLUGINS_FILE: path.join(this.dir, 'enabled_plugins'),
+        ERL_EPMD_ADDRESS: '127.0.0.1',
+      },
+    };
+  }
+
+  protected override async launch(): Promise<void> {
+    fs.rmSync(path.join(this.dir, 'pid'), { force: true });
+    this.beamPid = undefined;
+    await super.launch();
+  }
+
+  protected async ready(): Promise<boolean> {
+    if (this.beamPid === undefined) {
+      try {
+        const text = fs.readFileSync(path.join(this.dir, 'pid'), 'utf8').trim();
+        if (/^\d+$/.test(text)) this.beamPid = Number(text);
+      } catch {
+        // not written yet
+      }
+    }
+    return this.beamPid !== undefined && (await tcpAnswers(this.port));
+  }
+
+  override async dispose(keep = false): Promise<void> {
+    signal(this.beamPid, 'SIGCONT');
+    signal(this.beamPid, 'SIGKILL');
+    await super.dispose(keep);
+  }
+}
+
+// ----------------------------------------------------------------------------------------- Kafka
+
+/**
+ * A single KRaft node (broker + controller) from the jars scripts/brokers.sh fetched, with
+ * -Xmx256m and three listeners: PLAINTEXT (direct, inter-broker), CONTROLLER, and PROXIED, whose
+ * advertised address is `proxyPort`, so a client bootstrapped through the fault proxy keeps using
+ * the proxy for every connection that metadata sends it to.
+ */
+export class PrivateKafka extends Launcher {
+  readonly kind = 'kafka' as const;
+  protected override readonly bootTimeoutMs = 90_000;
+
+  private constructor(
+    readonly directPort: number,
+    private readonly controllerPort: number,
+    /** The PROXIED listener; the proxy forwards proxyPort -> proxiedPort. */
+    readonly proxiedPort: number,
+    readonly proxyPort: number,
+  ) {
+    super(directPort);
+  }
+
+  static async create(proxyPort: number): Promise<PrivateKafka> {
+    return new PrivateKafka(await freePort(), await freePort(), await freePort(), proxyPort);
+  }
+
+  private java(): string[] {
+    const root = repoRoot();
+    return [
+      '-Xmx256m',
+      '-Xms64m',
+      '-XX:+UseSerialGC',
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${path.join(root, 'scripts/kafka/log4j.properties')}`,
+      '-cp',
+      `${path.join(root, '.brokers/kafka/jars')}/*`,
+    ];
+  }
+
+  protected async prepare(): Promise<void> {
+    const props = path.join(this.dir, 'server.properties');
+    fs.writeFileSync(
+      props,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${this.directPort},CONTROLLER://127.0.0.1:${this.controllerPort},PROXIED://127.0.0.1:${this.proxiedPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${this.directPort},PROXIED://127.0.0.1:${this.proxyPort}`,
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT',
+        'inter.broker.listener.name=PLAINTEXT',
+        'controller.listener.names=CONTROLLER',
+        `log.dirs=${path.join(this.dir, 'data')}`,
+        'num.partitions=1',
+        'default.replication.factor=1',
+        'min.insync.replicas=1',
+        'offsets.topic.replication.factor=1',
+        'offsets.topic.num.partitions=1',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'transaction.state.log.num.partitions=1',
+        'auto.create.topics.enable=false',
+        'group.initial.rebalance.delay.ms=0',
+        'num.network.threads=2',
+        'num.io.threads=2',
+        'log.retention.hours=1',
+        '',
+      ].join('\n'),
+    );
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+    const format = spawnSync('java', [...this.java(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8', timeout: 60_000 });
+    if (format.status !== 0) throw new Error(`formatting private Kafka storage failed:\n${format.stdout}\n${format.stderr}`);
+  }
+
+  protected command(): { file: string; args: string[] } {
+    return { file: 'java', args: [...this.java(), 'kafka.Kafka', path.join(this.dir, 'server.properties')] };
+  }
+
+  /** A metadata round trip on the direct listener: the port alone opens before the broker serves. */
+  protected async ready(): Promise<boolean> {
+    if (!(await tcpAnswers(this.directPort))) return false;
+    const admin = new kafkajs.Kafka({
+      brokers: [`127.0.0.1:${this.directPort}`],
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 1000,
+      requestTimeout: 2000,
+    }).admin();
+    try {
+      await admin.connect();
+      await admin.listTopics();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
