@@ -22,6 +22,15 @@ convict.addFormat({
 });
 
 convict.addFormat({
+  name: 'duration-or-zero',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || (!/^0(ms|s)?$/.test(value) && parseDuration(value) === undefined)) {
+      throw new Error('must be 0 or a duration such as 500ms or 5s');
+    }
+  },
+});
+
+convict.addFormat({
   name: 'byte-size',
   validate(value: unknown) {
     if (typeof value !== 'string' || !/^\d+(b|kb|mb)$/i.test(value)) {
@@ -91,6 +100,12 @@ const schema = {
     format: 'duration',
     default: '10s',
     env: 'SHUTDOWN_TIMEOUT',
+  },
+  shutdownDelay: {
+    doc: 'On SIGTERM, how long /ready answers 503 while requests are still served, before draining starts (give load balancers time to notice).',
+    format: 'duration-or-zero',
+    default: '0s',
+    env: 'SHUTDOWN_DELAY',
   },
   maxInFlightPerBroker: {
     doc: 'Requests waiting on one broker at once; beyond it requests get 503 overloaded.',
@@ -186,6 +201,7 @@ export interface DaemonConfig {
   readonly bodyLimit: string;
   readonly defaultTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly shutdownDelayMs: number;
   readonly maxInFlightPerBroker: number;
   readonly tapEnabled: boolean;
   readonly tracing: { readonly endpoint: string; readonly serviceName: string };
@@ -242,6 +258,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     bodyLimit: config.get('bodyLimit'),
     defaultTimeoutMs: parseDuration(config.get('defaultTimeout'))!,
     shutdownTimeoutMs: parseDuration(config.get('shutdownTimeout'))!,
+    shutdownDelayMs: parseDuration(config.get('shutdownDelay')) ?? 0,
     maxInFlightPerBroker: config.get('maxInFlightPerBroker'),
     tapEnabled: config.get('tap.enabled'),
     tracing: { endpoint: config.get('tracing.endpoint'), serviceName: config.get('tracing.serviceName') },

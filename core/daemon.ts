@@ -167,7 +167,10 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     shuttingDown ??= (async () => {
       logger.info('shutting down', { reason, inFlight: active });
       watcher?.close();
-      lifecycle.accepting = false;
+      // Readiness fails first; with a drain delay, requests are still served meanwhile so that a
+      // load balancer polling /ready stops sending before anything is refused.
+      lifecycle.stopping = true;
+      if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       lifecycle.draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

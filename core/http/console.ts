@@ -72,7 +72,7 @@ export interface RouteView {
 }
 
 export interface ConsoleState {
-  readonly status: 'starting' | 'ready' | 'degraded' | 'draining';
+  readonly status: 'starting' | 'ready' | 'degraded' | 'stopping' | 'draining';
   readonly auth: boolean;
   readonly time: number;
   readonly uptimeSeconds: number;
@@ -186,7 +186,7 @@ export async function consoleState(deps: ConsoleDependencies): Promise<ConsoleSt
   });
   const { lifecycle } = deps;
   return {
-    status: lifecycle.draining ? 'draining' : !lifecycle.accepting ? 'starting' : allUp ? 'ready' : 'degraded',
+    status: lifecycle.status === 'serving' ? (allUp ? 'ready' : 'degraded') : lifecycle.status,
     auth: deps.authenticator.enabled,
     time: Date.now(),
     uptimeSeconds: Math.round(process.uptime()),

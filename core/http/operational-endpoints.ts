@@ -20,7 +20,8 @@ export function mountOperationalEndpoints(
       brokers[name] = health;
       allUp &&= health.up;
     }
-    const status = deps.lifecycle.draining ? 'draining' : !deps.lifecycle.accepting ? 'starting' : allUp ? 'ready' : 'degraded';
+    const phase = deps.lifecycle.status;
+    const status = phase === 'serving' ? (allUp ? 'ready' : 'degraded') : phase;
     res.status(status === 'ready' ? 200 : 503).json({ status, brokers });
   });
 

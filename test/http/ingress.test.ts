@@ -169,4 +169,16 @@ describe('HTTP ingress: shutdown', function () {
     await stopping;
     expect(daemon.server.listening).to.equal(false);
   });
+
+  it('with a drain delay, /ready says 503 first while requests are still served', async () => {
+    const daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } }, overrides: { shutdownDelayMs: 400 } });
+    const stopping = daemon.shutdown('test');
+    await sleep(50);
+    const ready = await fetch(`${daemon.url}/ready`);
+    expect(ready.status).to.equal(503);
+    expect(((await ready.json()) as { status: string }).status).to.equal('stopping');
+    expect((await daemon.post('/events/still', 'x')).status).to.equal(202);
+    await stopping;
+    expect(daemon.server.listening).to.equal(false);
+  });
 });

@@ -32,6 +32,7 @@ export async function startTestDaemon(options: {
     bodyLimit: '1mb',
     defaultTimeoutMs: 5000,
     shutdownTimeoutMs: 5000,
+    shutdownDelayMs: 0,
     maxInFlightPerBroker: 2000,
     tapEnabled: false,
     tracing: { endpoint: '', serviceName: 'busgate-test' },
