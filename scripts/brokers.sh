@@ -170,6 +170,9 @@ kafka_ready() { # a metadata round trip with the repo's kafkajs; before npm inst
 
 start_kafka() {
   local started=$SECONDS note=""
+  # The jars are needed even when a Kafka already answers: the fault suites start private
+  # brokers from them. A warm ~/.m2 makes this an offline copy of a few seconds.
+  kafka_fetch_jars || return 1
   if answers 127.0.0.1 $KAFKA_PORT && ! pid_alive "$KAFKA_PID" kafka.Kafka; then
     say kafka "running on 127.0.0.1:$KAFKA_PORT"; return 0
   fi
