@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BrokerInstanceConfig, DaemonConfig } from '../../core/config.js';
 import { startDaemon, type Daemon } from '../../core/daemon.js';
-import { createLogger } from '../../core/observability/logger.js';
+import { createLogger, type Logger } from '../../core/observability/logger.js';
 
 export interface TestDaemon extends Daemon {
   readonly url: string;
@@ -18,6 +18,8 @@ export async function startTestDaemon(options: {
   brokers: Record<string, BrokerInstanceConfig>;
   overrides?: Partial<DaemonConfig>;
   connectWaitMs?: number;
+  /** Where the daemon logs; silent unless BUSGATE_TEST_LOG_LEVEL is set. */
+  logger?: Logger;
 }): Promise<TestDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-test-'));
   const routesFile = path.join(dir, 'routes.yaml');
@@ -45,7 +47,7 @@ export async function startTestDaemon(options: {
     configDir: dir,
     ...options.overrides,
   };
-  const logger = createLogger({ level: process.env.BUSGATE_TEST_LOG_LEVEL ?? 'error', format: 'json', silent: process.env.BUSGATE_TEST_LOG_LEVEL === undefined });
+  const logger = options.logger ?? createLogger({ level: process.env.BUSGATE_TEST_LOG_LEVEL ?? 'error', format: 'json', silent: process.env.BUSGATE_TEST_LOG_LEVEL === undefined });
   const daemon = await startDaemon(config, { logger, defaultMetrics: false, connectWaitMs: options.connectWaitMs ?? 10_000 });
   const url = `http://127.0.0.1:${daemon.port}`;
   return Object.assign(daemon, {
