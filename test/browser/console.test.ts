@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { brokersRequired } from '../support/require-broker.js';
 
 /** Debian's chromium; CHROMIUM_PATH points elsewhere (used to test the skip). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -62,7 +63,7 @@ const MEMORY = { memory: { plugin: 'memory', options: { echoResponders: ['demo.e
 function requireChromium(context: Mocha.Context): void {
   if (fs.existsSync(CHROMIUM)) return;
   const reason = `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI requires it`);
+  if (brokersRequired()) throw new Error(`${reason}; CI requires it`);
   console.log(`    skipping the browser suite: ${reason}`);
   context.skip();
 }

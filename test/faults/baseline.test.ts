@@ -17,6 +17,7 @@ import { Collector, drained, Ledger } from './ledger.js';
 import { LONG } from './support/net.js';
 import { SuiteResults } from './support/results.js';
 import { watchUnhandledRejections } from './support/scenario.js';
+import { deleteStreamsHolding } from '../support/nats-streams.js';
 
 const N = LONG ? 5000 : 500;
 const CONCURRENCY = 20;
@@ -41,17 +42,7 @@ interface Case {
 const subscribe = (mode: 'pubsub' | 'point-to-point', options?: Record<string, unknown>) => (plugin: BrokerPlugin, destination: string, collector: Collector) =>
   plugin.subscribe(destination, { mode, ...(options ? { options } : {}) }, collector.handler);
 
-async function deleteNatsStreams(subject: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for await (const stream of jsm.streams.list()) {
-      if (stream.config.subjects?.includes(subject)) await jsm.streams.delete(stream.config.name);
-    }
-  } finally {
-    await nc.close();
-  }
-}
+const deleteNatsStreams = (subject: string): Promise<void> => deleteStreamsHolding(natsUrl, [subject]);
 
 async function deleteAmqp(name: string): Promise<void> {
   const connection = await amqplib.connect(amqpUrl);

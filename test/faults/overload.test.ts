@@ -10,13 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { expect } from 'chai';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { Ledger, type LedgerEntry } from './ledger.js';
 import { LONG, sleep } from './support/net.js';
 import { startProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
+import { deleteStreamsHolding } from '../support/nats-streams.js';
 
 const CLIENTS = 2000;
 const LOAD_MS = LONG ? 60_000 : Number(process.env.FAULTS_OVERLOAD_MS ?? 10_000);
@@ -48,17 +47,7 @@ const targets: Target[] = [
     label: `nats point-to-point (JetStream)`,
     config: `brokers:\n  target:\n    plugin: nats\n    options: { url: "${natsUrl}" }\n`,
     destination: (run) => `overload.jobs.${run}`,
-    async cleanup(subject) {
-      const nc = await connect({ servers: natsUrl });
-      try {
-        const jsm = await jetstreamManager(nc);
-        for await (const stream of jsm.streams.list()) {
-          if (stream.config.subjects?.includes(subject)) await jsm.streams.delete(stream.config.name);
-        }
-      } finally {
-        await nc.close();
-      }
-    },
+    cleanup: (subject) => deleteStreamsHolding(natsUrl, [subject]),
   },
 ];
 

@@ -7,8 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import amqplib from 'amqplib';
 import type { Subscription } from '../../core/plugins/contract.js';
 import { startTestDaemon } from '../support/daemon.js';
@@ -17,7 +15,8 @@ import { Collector, drained, Ledger } from './ledger.js';
 import { LONG, sleep } from './support/net.js';
 import { startProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
-import type { ReadinessSample } from './support/scenario.js';
+import { pollReadiness } from './support/scenario.js';
+import { deleteStreamsHolding } from '../support/nats-streams.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -39,17 +38,7 @@ const targets: Target[] = [
     instanceYaml: `    plugin: nats\n    options: { url: "${natsUrl}" }\n`,
     instance: { plugin: 'nats', options: { url: natsUrl } },
     destination: (run) => `shutdown.jobs.${run}`,
-    async cleanup(subject) {
-      const nc = await connect({ servers: natsUrl });
-      try {
-        const jsm = await jetstreamManager(nc);
-        for await (const stream of jsm.streams.list()) {
-          if (stream.config.subjects?.includes(subject)) await jsm.streams.delete(stream.config.name);
-        }
-      } finally {
-        await nc.close();
-      }
-    },
+    cleanup: (subject) => deleteStreamsHolding(natsUrl, [subject]),
   },
   {
     broker: 'rabbitmq',
@@ -119,23 +108,8 @@ describe('graceful shutdown under load: SIGTERM to a daemon process', function (
       let drainer: Awaited<ReturnType<typeof startTestDaemon>> | undefined;
       try {
         const ledger = new Ledger({ baseUrl: daemon.url, path: '/jobs', clientTimeoutMs: 15_000 });
-        const readiness: ReadinessSample[] = [];
-        let polling = true;
-        const poller = (async () => {
-          while (polling) {
-            let status = 0;
-            const sentAt = Date.now();
-            try {
-              const res = await fetch(`${daemon.url}/ready`, { signal: AbortSignal.timeout(1000) });
-              status = res.status;
-              await res.arrayBuffer();
-            } catch {
-              status = 0;
-            }
-            readiness.push({ sentAt, at: Date.now(), status });
-            await sleep(20);
-          }
-        })();
+        const poll = pollReadiness(daemon.url, { intervalMs: 20, timeoutMs: 1000 });
+        const readiness = poll.samples;
         const stream = ledger.stream(32, 2);
         await sleep(LONG ? 10_000 : 1500);
         const uploads = Array.from({ length: 3 }, (_, i) => slowUpload(daemon.url, `slow-${run}-${i}`, 1200));
@@ -144,8 +118,7 @@ describe('graceful shutdown under load: SIGTERM to a daemon process', function (
         daemon.child.kill('SIGTERM');
         const exit = await Promise.race([daemon.exited, sleep(30_000).then(() => undefined)]);
         await stream.stop();
-        polling = false;
-        await poller;
+        await poll.stop();
         const slow = await Promise.all(uploads);
 
         // Drain with a fresh daemon's plugin: the stopped daemon cannot consume any more.

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { withoutThreshold } from '../../scripts/prometheus-check.js';
+import { brokersRequired } from '../support/require-broker.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/prometheus-check.js', import.meta.url));
 
@@ -18,7 +19,7 @@ function requirePrometheus(context: Mocha.Context): void {
   const missing = ['prometheus', 'promtool'].filter((binary) => spawnSync(binary, ['--version'], { stdio: 'ignore' }).status !== 0);
   if (missing.length === 0) return;
   const reason = `${missing.join(' and ')} not installed (apt-get install -y --no-install-recommends prometheus)`;
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI requires it`);
+  if (brokersRequired()) throw new Error(`${reason}; CI requires it`);
   console.log(`    skipping the Prometheus suite: ${reason}`);
   context.skip();
 }

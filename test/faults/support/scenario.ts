@@ -57,26 +57,39 @@ export interface ScenarioOptions {
   readonly paceMs?: number;
 }
 
-export async function runScenario(options: ScenarioOptions): Promise<ScenarioOutcome> {
-  const started = Date.now();
-  const ledger = new Ledger({ baseUrl: options.baseUrl, path: options.path, clientTimeoutMs: 15_000 });
-  const readiness: ReadinessSample[] = [];
+/** Polls /ready until stopped; status 0 means no HTTP answer (refused, reset, timed out). */
+export function pollReadiness(baseUrl: string, timing: { intervalMs: number; timeoutMs: number }): { samples: ReadinessSample[]; stop(): Promise<void> } {
+  const samples: ReadinessSample[] = [];
   let polling = true;
   const poller = (async () => {
     while (polling) {
       let status = 0;
       const sentAt = Date.now();
       try {
-        const res = await fetch(`${options.baseUrl}/ready`, { signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(timing.timeoutMs) });
         status = res.status;
         await res.arrayBuffer();
       } catch {
         status = 0;
       }
-      readiness.push({ sentAt, at: Date.now(), status });
-      await sleep(50);
+      samples.push({ sentAt, at: Date.now(), status });
+      await sleep(timing.intervalMs);
     }
   })();
+  return {
+    samples,
+    stop: async () => {
+      polling = false;
+      await poller;
+    },
+  };
+}
+
+export async function runScenario(options: ScenarioOptions): Promise<ScenarioOutcome> {
+  const started = Date.now();
+  const ledger = new Ledger({ baseUrl: options.baseUrl, path: options.path, clientTimeoutMs: 15_000 });
+  const poll = pollReadiness(options.baseUrl, { intervalMs: 50, timeoutMs: 2000 });
+  const readiness = poll.samples;
 
   const stream = ledger.stream(options.concurrency ?? 8, options.paceMs ?? 10);
   let faultStartedAt = 0;
@@ -102,8 +115,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
   // /ready must come back too (give it the same bound).
   const readyDeadline = Date.now() + options.recoveryBoundMs;
   while (Date.now() < readyDeadline && readiness.at(-1)?.status !== 200) await sleep(50);
-  polling = false;
-  await poller;
+  await poll.stop();
 
   const faultEnd = first2xxAfter ? first2xxAfter.startedAt : Date.now();
   // Everything in flight at some point between the fault's start and the first 2xx after it.

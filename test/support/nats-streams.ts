@@ -1,0 +1,15 @@
+/** Test clean-up: delete the JetStream streams that hold any of the given subjects. */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+
+export async function deleteStreamsHolding(url: string, subjects: readonly string[]): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const stream of jsm.streams.list()) {
+      if (stream.config.subjects?.some((subject) => subjects.includes(subject))) await jsm.streams.delete(stream.config.name);
+    }
+  } finally {
+    await nc.close();
+  }
+}
