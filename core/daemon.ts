@@ -94,7 +94,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
 
   const brokerStatus = (): Map<string, boolean> => new Map([...brokers].map(([name, broker]) => [name, broker.health().up]));
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true, brokerStatus });
-  const brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
+  const brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker }, checked.routes);
   await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();

@@ -14,6 +14,7 @@ import { Ingress, type IngressDependencies } from './http/ingress.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './plugins/broker-instances.js';
 import type { GuardedBroker } from './plugins/guarded-broker.js';
+import { routeTargets } from './plugins/route-targets.js';
 import { formatProblem } from './routes/model.js';
 
 export interface ReloadResult {
@@ -56,7 +57,15 @@ export class Reloader {
     }
 
     const added = new Map([...checked.loaded].filter(([instance]) => !this.brokers.has(instance)));
-    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker });
+    // Brokers kept from the old routes prepare the new routes' targets (topology) before the swap.
+    try {
+      await Promise.all(
+        [...this.brokers].filter(([instance]) => checked.loaded.has(instance)).map(([instance, broker]) => broker.retarget(routeTargets(checked.routes, instance, broker.factory.modes))),
+      );
+    } catch (error) {
+      return this.finish('failed', [describeError(error)], reason);
+    }
+    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker }, checked.routes);
     await Promise.all([...fresh.values()].map((broker) => broker.start(this.connectWaitMs)));
     for (const [instance, broker] of fresh) this.brokers.set(instance, broker);
 

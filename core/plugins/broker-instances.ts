@@ -10,6 +10,8 @@ import type { BrokerCatalog } from '../routes/lint.js';
 import type { PluginFactory } from './contract.js';
 import { GuardedBroker } from './guarded-broker.js';
 import { loadPlugin } from './load-plugin.js';
+import { routeTargets } from './route-targets.js';
+import type { RouteSpec } from '../routes/model.js';
 import { validateOptions } from './options.js';
 
 export interface LoadedInstance {
@@ -54,9 +56,14 @@ export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCa
   );
 }
 
+/**
+ * With `routes`, each broker's plugin prepares their targets (BrokerPlugin.prepare) before it
+ * counts as connected; without (`busgate check --live`, read-only), nothing is prepared.
+ */
 export function createBrokers(
   loaded: ReadonlyMap<string, LoadedInstance>,
   dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number },
+  routes?: readonly RouteSpec[],
 ): Map<string, GuardedBroker> {
   const brokers = new Map<string, GuardedBroker>();
   for (const instance of loaded.values()) {
@@ -64,7 +71,10 @@ export function createBrokers(
     const plugin = instance.factory.create(instance.options as never, { name: instance.name, logger });
     brokers.set(
       instance.name,
-      new GuardedBroker(instance.name, instance.factory, plugin, logger, dependencies.metrics, { maxInFlight: dependencies.maxInFlight }),
+      new GuardedBroker(instance.name, instance.factory, plugin, logger, dependencies.metrics, {
+        maxInFlight: dependencies.maxInFlight,
+        ...(routes ? { targets: routeTargets(routes, instance.name, instance.factory.modes) } : {}),
+      }),
     );
   }
   return brokers;

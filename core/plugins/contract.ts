@@ -76,6 +76,22 @@ export interface PreflightResult {
   readonly detail: string;
 }
 
+/**
+ * One place a route sends to on a broker instance, as routes.yaml writes it. A plugin that sets up
+ * topology for its routes (exchanges, queues, streams) learns them from this (see prepare()).
+ */
+export interface RouteTarget {
+  /** The route's name, for log lines. */
+  readonly route: string;
+  readonly mode: Mode;
+  /** The destination template's source text; the destination itself when isStatic. */
+  readonly destination: string;
+  /** False when the destination has placeholders: its real names are only known per request. */
+  readonly isStatic: boolean;
+  /** The route's `options:` block, validated against routeOptionsSchema. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
 export interface BrokerHealth {
   readonly up: boolean;
   /** One short line for /ready; never credentials. */
@@ -115,6 +131,16 @@ export interface BrokerPlugin {
   ): Promise<Subscription>;
 
   health(): BrokerHealth;
+
+  /**
+   * Optional. The targets of every route served on this broker instance. The core calls it after
+   * connect() resolved and before any of those routes is served, and again with the new list when
+   * the routes are reloaded, before the new routes are served. A plugin that creates topology
+   * does it here (and again on each reconnect, before it reports itself up), never on the send
+   * path: a definition created moments before messages depend on it is the first thing a crash
+   * can take. Rejecting keeps the broker's routes unserved (503); the core retries with backoff.
+   */
+  prepare?(targets: readonly RouteTarget[], signal: AbortSignal): Promise<void>;
 
   /**
    * For `busgate check --live`: can a route of this mode reach this destination right now (the

@@ -9,7 +9,7 @@ import { backoffDelay } from '../backoff.js';
 import { CircuitBreaker, type CircuitOptions } from './circuit-breaker.js';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { BrokerHealth, BrokerPlugin, Mode, OutboundMessage, PluginFactory, Receipt, Reply } from './contract.js';
+import type { BrokerHealth, BrokerPlugin, Mode, OutboundMessage, PluginFactory, Receipt, Reply, RouteTarget } from './contract.js';
 
 export interface SendRequest {
   readonly mode: Mode;
@@ -26,6 +26,8 @@ export interface GuardedBrokerOptions {
   readonly circuit?: CircuitOptions;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** The routes' targets on this broker, handed to plugin.prepare() before it counts as connected. */
+  readonly targets?: readonly RouteTarget[];
 }
 
 export class GuardedBroker {
@@ -37,6 +39,7 @@ export class GuardedBroker {
   private readonly lifetime = new AbortController();
   private readonly inFlightGauge;
   private readonly circuit: CircuitBreaker;
+  private targets: readonly RouteTarget[] | undefined;
 
   constructor(
     readonly name: string,
@@ -51,6 +54,16 @@ export class GuardedBroker {
     this.inFlightGauge = metrics.inFlight.labels({ broker: name });
     this.inFlightGauge.set(0);
     this.circuit = new CircuitBreaker(options.circuit ?? { threshold: 5, initialCooldownMs: 1000, maxCooldownMs: 30_000 });
+    this.targets = options.targets;
+  }
+
+  /**
+   * New routes (a reload): the plugin prepares their targets before they are served. While not
+   * connected yet, they are kept for the connect. Rejects when the plugin cannot prepare them.
+   */
+  async retarget(targets: readonly RouteTarget[]): Promise<void> {
+    if (this.connected) await this.plugin.prepare?.(targets, this.lifetime.signal);
+    this.targets = targets;
   }
 
   /**
@@ -161,6 +174,8 @@ export class GuardedBroker {
     if (this.closing) return;
     try {
       await this.plugin.connect(this.lifetime.signal);
+      // Topology first: the broker counts as connected (and its routes are served) only after.
+      if (this.targets !== undefined) await this.plugin.prepare?.(this.targets, this.lifetime.signal);
       if (this.closing) return;
       this.connected = true;
       this.lastError = undefined;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { BusgateError } from '../../core/errors.js';
 import { createLogger, maskSecrets } from '../../core/observability/logger.js';
 import { Metrics } from '../../core/observability/metrics.js';
-import type { BrokerPlugin, PluginFactory } from '../../core/plugins/contract.js';
+import type { BrokerPlugin, PluginFactory, RouteTarget } from '../../core/plugins/contract.js';
 import { GuardedBroker } from '../../core/plugins/guarded-broker.js';
 
 function fakePlugin(behaviour: { publish: () => Promise<{ id: string }> }): { plugin: BrokerPlugin; calls: () => number } {
@@ -63,6 +63,40 @@ describe('GuardedBroker', () => {
     const started = Date.now();
     expect((await codeOf(broker.send(request))).code).to.equal('broker_timeout');
     expect(Date.now() - started).to.be.within(150, 1000);
+    await broker.close();
+  });
+
+  it('serves a broker only after its plugin prepared the routes\' targets, and retries a failed prepare', async () => {
+    const fake = fakePlugin({ publish: () => Promise.resolve({ id: '1' }) });
+    const prepared: Array<readonly RouteTarget[]> = [];
+    let failNext = true;
+    fake.plugin.prepare = async (targets) => {
+      prepared.push(targets);
+      if (failNext) {
+        failNext = false;
+        throw new BusgateError('broker_unavailable', 'cannot declare yet');
+      }
+    };
+    const targets: RouteTarget[] = [{ route: 'orders', mode: 'pubsub', destination: 'orders', isStatic: true, options: {} }];
+    const broker = new GuardedBroker('fake', factory, fake.plugin, logger, new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() }), {
+      maxInFlight: 10,
+      initialBackoffMs: 10,
+      maxBackoffMs: 10,
+      targets,
+    });
+    await broker.start(1000);
+    expect(broker.isConnected, 'not connected while the first prepare failed').to.equal(false);
+    expect((await codeOf(broker.send(request))).code).to.equal('broker_unavailable');
+    expect(fake.calls(), 'nothing sent before the topology is prepared').to.equal(0);
+    const deadline = Date.now() + 5000;
+    while (!broker.isConnected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(broker.isConnected).to.equal(true);
+    expect(prepared).to.deep.equal([targets, targets]);
+    await broker.send(request);
+
+    const reloaded: RouteTarget[] = [...targets, { route: 'jobs', mode: 'pubsub', destination: 'jobs.{id}', isStatic: false, options: {} }];
+    await broker.retarget(reloaded);
+    expect(prepared.at(-1)).to.equal(reloaded);
     await broker.close();
   });
 
