@@ -15,6 +15,7 @@ import type {
   PreflightResult,
   Receipt,
   Reply,
+  RouteTarget,
   SendContext,
   SubscribeOptions,
   Subscription,
@@ -22,11 +23,11 @@ import type {
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
 import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
-import { errorText, missingExchange, nothingSent } from './failures.js';
+import { errorText, missingExchange, missingQueue, nothingSent } from './failures.js';
 import { readRouteOptions, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './tokens.js';
-import { exchangeExists, inspectQueue } from './topology.js';
+import { declareRouteTopology, exchangeExists, inspectQueue, planFor, type DeclarePlan } from './topology.js';
 
 type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
 
@@ -42,6 +43,8 @@ export class RabbitMqBroker implements BrokerPlugin {
   private serverVersion: string | undefined;
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** With declare: true, what the routes need declared; set up on every connection before it serves. */
+  private topologyPlans: readonly DeclarePlan[] = [];
   private readonly consumers: Consumers;
   private readonly endpoint: string;
   private readonly scrub: (message: string) => string;
@@ -107,6 +110,26 @@ export class RabbitMqBroker implements BrokerPlugin {
   }
 
   /**
+   * The routes' targets. With `declare: true`, their missing exchanges and queues are declared now
+   * (the core serves the routes only after this resolves) and again at the start of every new
+   * connection, before it counts as up (prepareSession). Templated destinations and request
+   * queues are not declared: that would have to happen in the middle of traffic.
+   */
+  async prepare(targets: readonly RouteTarget[]): Promise<void> {
+    this.refuseWhenClosed();
+    if (!this.options.declare) return;
+    const plans = targets.map((target) => ({ target, plan: planFor(target, this.options.queueType) }));
+    for (const { target, plan } of plans) {
+      if (plan.kind === 'skip' && target.mode !== 'request-reply') {
+        this.log.warn(`rabbitmq: declare: true does not declare route "${target.route}": ${plan.why}`);
+      }
+    }
+    const model = this.liveSession().model;
+    await this.declareTopology(model, plans.map(({ plan }) => plan));
+    this.topologyPlans = plans.map(({ plan }) => plan);
+  }
+
+  /**
    * `busgate check --live`: passive exchange.declare / queue.declare on short-lived channels
    * (a 404 closes only that channel). Declares nothing, even with `declare: true`, and sends nothing.
    */
@@ -116,7 +139,7 @@ export class RabbitMqBroker implements BrokerPlugin {
       if (await exchangeExists(model, destination)) return { ok: true, detail: `exchange ${destination} exists` };
       if (!this.options.declare) return { ok: false, detail: missingExchange(destination).message };
       const type = readRouteOptions(options).exchangeType ?? 'topic';
-      return { ok: true, detail: `exchange ${destination} does not exist; it will be declared (${type}, durable) on first use (declare: true)` };
+      return { ok: true, detail: `exchange ${destination} does not exist; busgate will declare it (${type}, durable) when it connects, before serving the route (declare: true)` };
     }
     const problem = checkQueueName(destination);
     if (problem !== undefined) return { ok: false, detail: problem };
@@ -124,8 +147,11 @@ export class RabbitMqBroker implements BrokerPlugin {
     const counts = queue === undefined ? '' : `${queue.messageCount} message(s) ready, ${queue.consumerCount} consumer(s)`;
     if (mode === 'point-to-point') {
       if (queue !== undefined) return { ok: true, detail: `queue ${destination} exists: ${counts}` };
-      if (this.options.declare) return { ok: true, detail: `queue ${destination} does not exist; it will be declared (durable) on first use (declare: true)` };
-      return { ok: false, detail: `RabbitMQ has no queue "${destination}" (declare it, or set declare: true on the broker for development)` };
+      if (this.options.declare) {
+        const type = readRouteOptions(options).queueType ?? this.options.queueType;
+        return { ok: true, detail: `queue ${destination} does not exist; busgate will declare it (${type}, durable) when it connects, before serving the route (declare: true)` };
+      }
+      return { ok: false, detail: missingQueue(destination).message };
     }
     // request-reply: requests are never declared for; a responder declares and consumes the queue.
     if (queue === undefined) return { ok: false, detail: `no queue "${destination}": no responder has declared it` };
@@ -233,7 +259,20 @@ export class RabbitMqBroker implements BrokerPlugin {
     model.on('error', () => undefined);
     const version = model.connection.serverProperties.version;
     this.serverVersion = typeof version === 'string' ? version : undefined;
-    this.prepared = await Session.open(model, this.options.declare, this.log);
+    const session = await Session.open(model, this.log);
+    try {
+      // The routes' topology first: this connection serves nothing until it is declared.
+      await this.declareTopology(model, this.topologyPlans);
+    } catch (error) {
+      await session.close().catch(() => undefined);
+      throw error;
+    }
+    this.prepared = session;
+  }
+
+  private async declareTopology(model: ChannelModel, plans: readonly DeclarePlan[]): Promise<void> {
+    const created = await declareRouteTopology(model, plans);
+    if (created.length > 0) this.log.info(`rabbitmq: declared ${created.join(', ')} before serving the routes (declare: true)`);
   }
 
   private connected(model: ChannelModel): void {
@@ -282,7 +321,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     const session = this.liveSession();
     const route = readRouteOptions(context.options);
     const routingKey = message.key ?? route.routingKey ?? '';
-    await session.topology.ensureExchange(destination, route.exchangeType ?? 'topic');
+    await session.topology.ensureExchange(destination);
     const publisher = await session.confirmPublisher();
     await publisher.publish(
       {
@@ -305,7 +344,6 @@ export class RabbitMqBroker implements BrokerPlugin {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
     const session = this.liveSession();
-    await session.topology.ensureQueue(queue);
     const publisher = await session.confirmPublisher();
     await publisher.publish(
       {
@@ -313,8 +351,7 @@ export class RabbitMqBroker implements BrokerPlugin {
         routingKey: queue,
         content: message.payload,
         properties: storedMessageProperties(message),
-        whenReturned: (replyText) =>
-          new BusgateError('broker_rejected', `RabbitMQ has no queue "${queue}" (${replyText}); nothing was stored`),
+        whenReturned: (replyText) => missingQueue(queue, replyText),
       },
       context.signal,
     );

@@ -140,7 +140,10 @@ class Consumer {
   private async prepareQueue(model: ChannelModel, channel: Channel): Promise<string> {
     const { spec } = this;
     if (spec.kind !== 'pubsub') {
-      await declareQueueIfMissing(model, spec.destination);
+      // A consumer's queue must exist before it consumes. Request queues hold transient requests
+      // with an expiration: classic. Work queues take the route's, else the broker's, queue type.
+      const type = spec.kind === 'respond' ? 'classic' : (spec.route.queueType ?? this.deps.options.queueType);
+      await declareQueueIfMissing(model, spec.destination, type);
       return spec.destination;
     }
     const type = spec.route.exchangeType ?? 'topic';

@@ -39,9 +39,17 @@ export function missingExchangeIn(error: Error | undefined): string | undefined 
 export function missingExchange(exchange: string): BusgateError {
   return new BusgateError(
     'broker_rejected',
-    `RabbitMQ has no exchange "${exchange}" (declare it, or set declare: true on the broker for development)`,
+    `RabbitMQ has no exchange "${exchange}" (${DECLARE_HINT})`,
   );
 }
+
+export function missingQueue(queue: string, detail?: string): BusgateError {
+  return new BusgateError('broker_rejected', `RabbitMQ has no queue "${queue}"${detail ? ` (${detail})` : ''}; nothing was stored (${DECLARE_HINT})`);
+}
+
+/** What to do about missing topology; busgate itself never declares on the send path. */
+const DECLARE_HINT =
+  'declare it before traffic, or set declare: true on the broker, which declares the fixed destinations of its routes when busgate connects';
 
 /** Why the core stopped waiting: its own error when it gave one, else a timeout with `fallback`. */
 export function abortReason(signal: AbortSignal, fallback: () => BusgateError): BusgateError {

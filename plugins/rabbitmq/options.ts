@@ -7,6 +7,10 @@ import type { JsonSchema } from '../../core/plugins/contract.js';
 export const EXCHANGE_TYPES = ['fanout', 'topic', 'direct', 'headers'] as const;
 export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
 
+/** RabbitMQ's durable queue types busgate declares: quorum queues are replicated (Raft) and fsync before they confirm. */
+export const QUEUE_TYPES = ['classic', 'quorum'] as const;
+export type QueueType = (typeof QUEUE_TYPES)[number];
+
 export interface ReconnectOptions {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
@@ -18,6 +22,7 @@ export interface RabbitMqOptions {
   readonly reconnect: ReconnectOptions;
   readonly prefetch: number;
   readonly declare: boolean;
+  readonly queueType: QueueType;
   readonly connectTimeoutMs: number;
   readonly closeTimeoutMs: number;
 }
@@ -28,6 +33,7 @@ export const DEFAULT_OPTIONS: RabbitMqOptions = {
   reconnect: { initialDelayMs: 200, maxDelayMs: 10_000 },
   prefetch: 16,
   declare: false,
+  queueType: 'classic',
   connectTimeoutMs: 5_000,
   closeTimeoutMs: 5_000,
 };
@@ -70,7 +76,12 @@ export const optionsSchema: JsonSchema = {
       type: 'boolean',
       default: DEFAULT_OPTIONS.declare,
       description:
-        'Development aid: declare missing exchanges and queues (durable) instead of rejecting messages for them.',
+        'Declare the missing exchanges and queues of routes with a fixed destination (durable) when busgate connects, before their routes are served. Never on the send path; templated destinations are not declared.',
+    },
+    queueType: {
+      enum: [...QUEUE_TYPES],
+      default: DEFAULT_OPTIONS.queueType,
+      description: 'Type of the point-to-point queues busgate declares (declare: true, or a consumer of a missing queue). quorum is RabbitMQ\'s recommended type for data safety. An existing queue is used as it is.',
     },
     connectTimeoutMs: {
       type: 'integer',
@@ -100,6 +111,10 @@ export const routeOptionsSchema: JsonSchema = {
       maxLength: 255,
       description: 'Static routing key used when the route renders no key.',
     },
+    queueType: {
+      enum: [...QUEUE_TYPES],
+      description: "This point-to-point route's queue type when busgate declares the queue; default: the broker's queueType.",
+    },
   },
 };
 
@@ -119,6 +134,7 @@ export function resolveOptions(raw: Readonly<Record<string, unknown>>): RabbitMq
     },
     prefetch: Math.max(1, numberOr(raw.prefetch, DEFAULT_OPTIONS.prefetch)),
     declare: typeof raw.declare === 'boolean' ? raw.declare : DEFAULT_OPTIONS.declare,
+    queueType: queueTypeOf(raw.queueType) ?? DEFAULT_OPTIONS.queueType,
     connectTimeoutMs: numberOr(raw.connectTimeoutMs, DEFAULT_OPTIONS.connectTimeoutMs),
     closeTimeoutMs: numberOr(raw.closeTimeoutMs, DEFAULT_OPTIONS.closeTimeoutMs),
   };
@@ -128,6 +144,7 @@ export function resolveOptions(raw: Readonly<Record<string, unknown>>): RabbitMq
 export interface RouteOptions {
   readonly exchangeType?: ExchangeType;
   readonly routingKey?: string;
+  readonly queueType?: QueueType;
 }
 
 export function readRouteOptions(options: Readonly<Record<string, unknown>> | undefined): RouteOptions {
@@ -136,7 +153,12 @@ export function readRouteOptions(options: Readonly<Record<string, unknown>> | un
   return {
     exchangeType: (EXCHANGE_TYPES as readonly unknown[]).includes(type) ? (type as ExchangeType) : undefined,
     routingKey: typeof options.routingKey === 'string' ? options.routingKey : undefined,
+    queueType: queueTypeOf(options.queueType),
   };
+}
+
+function queueTypeOf(value: unknown): QueueType | undefined {
+  return (QUEUE_TYPES as readonly unknown[]).includes(value) ? (value as QueueType) : undefined;
 }
 
 function numberOr(value: unknown, fallback: number): number {

@@ -52,10 +52,9 @@ export class Session {
 
   private constructor(
     readonly model: ChannelModel,
-    declare: boolean,
     logger: Logger,
   ) {
-    this.topology = new Topology(model, declare);
+    this.topology = new Topology(model);
     const onListenerError = (error: Error, event: string): void => {
       logger.error(`rabbitmq: a ${event} listener threw: ${error.message}`);
     };
@@ -90,8 +89,8 @@ export class Session {
   }
 
   /** Opens both channels up front, so a connection only counts as up when it can carry traffic. */
-  static async open(model: ChannelModel, declare: boolean, logger: Logger): Promise<Session> {
-    const session = new Session(model, declare, logger);
+  static async open(model: ChannelModel, logger: Logger): Promise<Session> {
+    const session = new Session(model, logger);
     await session.publisher.get();
     await session.rpc.get();
     return session;

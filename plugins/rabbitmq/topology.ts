@@ -1,5 +1,5 @@
 /**
- * Making sure an exchange or queue exists before traffic goes to it.
+ * Exchanges and queues: the cached check before a publish, and declaring a route's topology.
  *
  * Why a separate, short-lived channel: in AMQP 0-9-1 a publish to a missing exchange is answered
  * by closing the publishing channel with 404, which would take every other unconfirmed publish on
@@ -8,71 +8,101 @@
  * the check costs one round trip per exchange and connection, not per message. Negative answers
  * are not cached: an exchange created a moment later works at once.
  *
+ * The send path never declares anything. With `declare: true`, the fixed destinations of the
+ * routes are declared when the connection is set up, before the routes are served
+ * (declareRouteTopology): topology created in the middle of traffic is topology messages depend
+ * on seconds after it exists, which is the worst moment for a crash (plugins/rabbitmq/README.md).
+ *
  * Declaring is always "check, then declare if missing": an existing quorum queue or an exchange of
  * another type is used as it is, instead of failing with 406 because our arguments differ.
  */
 import type { Channel, ChannelModel, Replies } from 'amqplib';
+import type { RouteTarget } from '../../core/plugins/contract.js';
 import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './failures.js';
-import type { ExchangeType } from './options.js';
+import { readRouteOptions, type ExchangeType, type QueueType } from './options.js';
+import { checkQueueName } from './tokens.js';
 
 export class Topology {
   private readonly known = new Set<string>();
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(
-    private readonly model: ChannelModel,
-    private readonly declare: boolean,
-  ) {}
+  constructor(private readonly model: ChannelModel) {}
 
   /** Undefined when already known, so the hot path allocates no promise. */
-  ensureExchange(exchange: string, type: ExchangeType): Promise<void> | undefined {
-    return this.once(`exchange:${exchange}`, async () => {
-      if (this.declare) await declareExchangeIfMissing(this.model, exchange, type);
-      else if (!(await exists(this.model, 'exchange', exchange))) throw missingExchange(exchange);
-    });
-  }
-
-  /** Only with declare: true; otherwise a missing queue shows up as a returned message. */
-  ensureQueue(queue: string): Promise<void> | undefined {
-    if (!this.declare) return undefined;
-    return this.once(`queue:${queue}`, () => declareQueueIfMissing(this.model, queue));
-  }
-
-  forgetExchange(exchange: string): void {
-    this.known.delete(`exchange:${exchange}`);
-  }
-
-  private once(key: string, check: () => Promise<void>): Promise<void> | undefined {
-    if (this.known.has(key)) return undefined;
-    let running = this.pending.get(key);
+  ensureExchange(exchange: string): Promise<void> | undefined {
+    if (this.known.has(exchange)) return undefined;
+    let running = this.pending.get(exchange);
     if (running === undefined) {
-      running = check()
-        .then(() => {
-          this.known.add(key);
+      running = exchangeExists(this.model, exchange)
+        .then((exists) => {
+          if (!exists) throw missingExchange(exchange);
+          this.known.add(exchange);
         })
-        .finally(() => this.pending.delete(key));
-      this.pending.set(key, running);
+        .finally(() => this.pending.delete(exchange));
+      this.pending.set(exchange, running);
     }
     return running;
   }
+
+  forgetExchange(exchange: string): void {
+    this.known.delete(exchange);
+  }
 }
 
-export async function declareExchangeIfMissing(model: ChannelModel, exchange: string, type: ExchangeType): Promise<void> {
-  if (await exists(model, 'exchange', exchange)) return;
+/** What `declare: true` sets up for one route target, or why it cannot. */
+export type DeclarePlan =
+  | { readonly kind: 'exchange'; readonly name: string; readonly type: ExchangeType }
+  | { readonly kind: 'queue'; readonly name: string; readonly type: QueueType }
+  | { readonly kind: 'skip'; readonly why: string };
+
+/**
+ * pubsub: the exchange (type from the route's exchangeType, default topic). point-to-point: the
+ * queue (the route's queueType, else the broker's). request-reply: nothing; the responder owns
+ * its queue. A templated destination: nothing, since its names are only known per request.
+ */
+export function planFor(target: RouteTarget, defaultQueueType: QueueType): DeclarePlan {
+  if (target.mode === 'request-reply') return { kind: 'skip', why: 'request queues are declared by their responders' };
+  if (!target.isStatic) return { kind: 'skip', why: `the destination "${target.destination}" is templated; declare its queues or exchanges before traffic` };
+  const route = readRouteOptions(target.options);
+  if (target.mode === 'pubsub') return { kind: 'exchange', name: target.destination, type: route.exchangeType ?? 'topic' };
+  const problem = checkQueueName(target.destination);
+  if (problem !== undefined) return { kind: 'skip', why: problem };
+  return { kind: 'queue', name: target.destination, type: route.queueType ?? defaultQueueType };
+}
+
+/** Declares what is missing, one by one; returns what was created ("queue orders (quorum)"). */
+export async function declareRouteTopology(model: ChannelModel, plans: readonly DeclarePlan[]): Promise<string[]> {
+  const created: string[] = [];
+  const done = new Set<string>();
+  for (const plan of plans) {
+    if (plan.kind === 'skip' || done.has(`${plan.kind}:${plan.name}`)) continue;
+    done.add(`${plan.kind}:${plan.name}`);
+    const made = plan.kind === 'exchange' ? await declareExchangeIfMissing(model, plan.name, plan.type) : await declareQueueIfMissing(model, plan.name, plan.type);
+    if (made) created.push(`${plan.kind} ${plan.name} (${plan.type})`);
+  }
+  return created;
+}
+
+/** True when it had to create the exchange. */
+export async function declareExchangeIfMissing(model: ChannelModel, exchange: string, type: ExchangeType): Promise<boolean> {
+  if (await exists(model, 'exchange', exchange)) return false;
   try {
     await onShortLivedChannel(model, (channel) => channel.assertExchange(exchange, type, { durable: true }));
   } catch (error) {
     throw topologyFailure(`to declare exchange "${exchange}"`, error);
   }
+  return true;
 }
 
-export async function declareQueueIfMissing(model: ChannelModel, queue: string): Promise<void> {
-  if (await exists(model, 'queue', queue)) return;
+/** True when it had to create the queue (durable, of `type`). */
+export async function declareQueueIfMissing(model: ChannelModel, queue: string, type: QueueType): Promise<boolean> {
+  if (await exists(model, 'queue', queue)) return false;
   try {
-    await onShortLivedChannel(model, (channel) => channel.assertQueue(queue, { durable: true }));
+    await onShortLivedChannel(model, (channel) => channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': type } }));
   } catch (error) {
     throw topologyFailure(`to declare queue "${queue}"`, error);
   }
+  return true;
 }
 
 /** Passive exchange.declare on a short-lived channel: read-only, and a 404 closes only that channel. */

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import winston from 'winston';
 import { BusgateError, type ErrorCode } from '../../core/errors.js';
-import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from '../../core/plugins/contract.js';
+import type { BrokerPlugin, InboundMessage, OutboundMessage, RouteTarget, SendContext } from '../../core/plugins/contract.js';
 import { startResponder } from '../../examples/responders/rabbitmq-responder.js';
 import rabbitmq from '../../plugins/rabbitmq/index.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
@@ -516,6 +516,80 @@ describe('rabbitmq plugin (real broker)', function () {
       const reply = await bus.request(requests, message('ping'), context());
       expect(reply.payload.toString()).to.equal('x');
       expect(bus.health().up).to.equal(true);
+    });
+  });
+
+  describe('declare: true (topology declared before the routes are served)', () => {
+    function target(mode: RouteTarget['mode'], destination: string, options: Record<string, unknown> = {}): RouteTarget {
+      return { route: `test ${destination}`, mode, destination, isStatic: !destination.includes('{'), options };
+    }
+
+    /** Whether `queue` is of `type`: a declare with another x-queue-type fails with 406. */
+    async function queueIs(queueName: string, type: 'classic' | 'quorum'): Promise<boolean> {
+      return onAdmin((ch) => ch.assertQueue(queueName, { durable: true, arguments: { 'x-queue-type': type } })).then(
+        () => true,
+        () => false,
+      );
+    }
+
+    it('declares the fixed destinations of its routes in prepare(), and nothing on the send path', async () => {
+      const bus = await plugin({ declare: true });
+      const work = unusedQueueName();
+      const topic = name('x-declared');
+      exchanges.push(topic);
+      const templated = `${name('q')}-{id}`;
+      await bus.prepare!([target('point-to-point', work), target('pubsub', topic, { exchangeType: 'fanout' }), target('point-to-point', templated)], AbortSignal.timeout(5000));
+      expect(await messageCount(work), 'the queue exists before any send').to.equal(0);
+      await onAdmin((ch) => ch.checkExchange(topic));
+      await bus.enqueue(work, message('first'), context());
+      expect(await messageCount(work)).to.equal(1);
+
+      // A destination no route names in full (a templated one) is never declared by a send.
+      const rendered = unusedQueueName();
+      const refused = await failure(bus.enqueue(rendered, message('x'), context()), 'broker_rejected');
+      expect(refused.message).to.match(/no queue/).and.match(/declare: true/);
+      const exists = await onAdmin((ch) => ch.checkQueue(rendered)).then(() => true, () => false);
+      expect(exists, 'the send path declared nothing').to.equal(false);
+    });
+
+    it('declares nothing with declare: false', async () => {
+      const bus = await plugin();
+      const work = unusedQueueName();
+      await bus.prepare!([target('point-to-point', work)], AbortSignal.timeout(5000));
+      const exists = await onAdmin((ch) => ch.checkQueue(work)).then(() => true, () => false);
+      expect(exists).to.equal(false);
+    });
+
+    it('declares quorum queues with queueType: quorum, and a route option overrides it', async () => {
+      const bus = await plugin({ declare: true, queueType: 'quorum' });
+      const replicated = unusedQueueName();
+      const plain = unusedQueueName();
+      await bus.prepare!([target('point-to-point', replicated), target('point-to-point', plain, { queueType: 'classic' })], AbortSignal.timeout(5000));
+      expect(await queueIs(replicated, 'quorum'), `${replicated} is a quorum queue`).to.equal(true);
+      expect(await queueIs(plain, 'classic'), `${plain} is a classic queue`).to.equal(true);
+      const receipt = await bus.enqueue(replicated, message('kept by Raft'), context());
+      expect(receipt.queue).to.equal(replicated);
+      expect(await messageCount(replicated)).to.equal(1);
+    });
+
+    it('uses an existing queue as it is, whatever its type', async () => {
+      const bus = await plugin({ declare: true, queueType: 'quorum' });
+      const work = await queue();
+      await bus.prepare!([target('point-to-point', work)], AbortSignal.timeout(5000));
+      expect(await queueIs(work, 'classic')).to.equal(true);
+    });
+
+    it('declares again on a new connection, before it serves', async () => {
+      const instance = name('redeclare');
+      const bus = await plugin({ declare: true, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } }, instance);
+      const work = unusedQueueName();
+      await bus.prepare!([target('point-to-point', work)], AbortSignal.timeout(5000));
+      await onAdmin((ch) => ch.deleteQueue(work));
+      await closeServerSide(`busgate ${instance}`);
+      await waitFor(() => !bus.health().up, 5000).catch(() => undefined);
+      await waitFor(() => bus.health().up, 10000);
+      expect(await messageCount(work), 'declared again before the connection counted as up').to.equal(0);
+      await bus.enqueue(work, message('after the reconnect'), context());
     });
   });
 
