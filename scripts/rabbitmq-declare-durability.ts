@@ -109,6 +109,8 @@ async function spread(url: string, args: Args, trial: number, nodeBootedAt: numb
       }
       await channel.waitForConfirms();
       probes.push(newProbe(trial, queue, declaredAt, nodeBootedAt, args.messages));
+      // The last queue is killed right after its confirms: the youngest declaration possible.
+      if (started + 2 * args.everyMs >= until) break;
       await sleep(Math.max(0, args.everyMs - (Date.now() - started)));
     }
   } catch (error) {
