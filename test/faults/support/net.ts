@@ -1,4 +1,5 @@
 /** Small network helpers for the fault suites: free ports, waiting for a port, sleeping. */
+import fs from 'node:fs';
 import net from 'node:net';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -13,6 +14,35 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * A free port BELOW the kernel's ephemeral range, for a broker the test kills and restarts. An
+ * ephemeral port freed by a kill can be handed to any socket on the machine (another test's
+ * listener, an outgoing connection, even a TCP self-connect to it) before the broker binds it
+ * again; the kernel never hands out ports below the range by itself.
+ */
+export async function freeStablePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: keep the usual default
+  }
+  const from = Math.max(10_000, low - 12_000);
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await canListen(port)) return port;
+  }
+  return freePort();
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export function tcpAnswers(port: number, timeoutMs = 1000): Promise<boolean> {

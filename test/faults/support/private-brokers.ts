@@ -10,9 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import amqplib from 'amqplib';
 import kafkajs from 'kafkajs';
 import { brokersRequired } from '../../support/require-broker.js';
-import { freePort, sleep, tcpAnswers, waitFor } from './net.js';
+import { freeStablePort, sleep, tcpAnswers, waitFor } from './net.js';
 
 /** The repository root (this file is at <out>/test/faults/support/). */
 export function repoRoot(): string {
@@ -133,6 +134,12 @@ abstract class Launcher implements PrivateBroker {
   }
 
   async restart(): Promise<void> {
+    await this.exited();
+    await this.launch();
+  }
+
+  /** Resolves once the killed broker's process has exited (or after 5 s). */
+  protected async exited(): Promise<void> {
     const old = this.child;
     if (old && old.exitCode === null && old.signalCode === null) {
       await new Promise<void>((resolve) => {
@@ -140,7 +147,6 @@ abstract class Launcher implements PrivateBroker {
         setTimeout(resolve, 5000);
       });
     }
-    await this.launch();
   }
 
   async dispose(keep = false): Promise<void> {
@@ -207,7 +213,7 @@ export class PrivateNats extends Launcher {
   readonly kind = 'nats' as const;
 
   static async create(): Promise<PrivateNats> {
-    return new PrivateNats(await freePort());
+    return new PrivateNats(await freeStablePort());
   }
 
   protected async prepare(): Promise<void> {
@@ -244,7 +250,7 @@ export class PrivateRabbitMq extends Launcher {
   }
 
   static async create(): Promise<PrivateRabbitMq> {
-    return new PrivateRabbitMq(await freePort(), await freePort());
+    return new PrivateRabbitMq(await freeStablePort(), await freeStablePort());
   }
 
   get url(): string {
@@ -262,8 +268,13 @@ export class PrivateRabbitMq extends Launcher {
     fs.writeFileSync(path.join(this.dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${this.port}\n`);
   }
 
+  /** The node's name; RabbitMQ also reports it as cluster_name in every AMQP handshake. */
+  get nodeName(): string {
+    return `busgate-fault-${process.pid}-${this.port}@localhost`;
+  }
+
   protected command(): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
-    const name = `busgate-fault-${process.pid}-${this.port}@localhost`;
+    const name = this.nodeName;
     return {
       file: RABBITMQ_SERVER,
       args: [],
@@ -285,6 +296,16 @@ export class PrivateRabbitMq extends Launcher {
     };
   }
 
+  /**
+   * Starts again on the same ports with an empty data folder: the node lost its disk, or was
+   * replaced by a new one. Call after kill().
+   */
+  async restartWithoutData(): Promise<void> {
+    await this.exited();
+    fs.rmSync(path.join(this.dir, 'mnesia'), { recursive: true, force: true });
+    await this.launch();
+  }
+
   protected override async launch(): Promise<void> {
     fs.rmSync(path.join(this.dir, 'pid'), { force: true });
     this.beamPid = undefined;
@@ -300,7 +321,29 @@ export class PrivateRabbitMq extends Launcher {
         // not written yet
       }
     }
-    return this.beamPid !== undefined && (await tcpAnswers(this.port));
+    if (this.beamPid === undefined || !(await tcpAnswers(this.port))) return false;
+    return this.answersAsThisNode();
+  }
+
+  /**
+   * Ready means: an AMQP handshake on our port reaches THIS node. An open port alone can be a
+   * node still booting, a TCP self-connect (the port is in the ephemeral range), or, while ours
+   * is down, a listener someone else opened on the freed port; traffic sent there would look
+   * like messages lost by our node. Another node on our port fails the suite, loudly.
+   */
+  private async answersAsThisNode(): Promise<boolean> {
+    let connection: amqplib.ChannelModel | undefined;
+    try {
+      connection = await amqplib.connect(this.url, { timeout: 2000 });
+    } catch {
+      return false;
+    }
+    connection.on('error', () => undefined);
+    // The default cluster name is the node's name with the machine's host name after the @.
+    const name = String(connection.connection.serverProperties.cluster_name);
+    await connection.close().catch(() => undefined);
+    if (name.split('@')[0] !== this.nodeName.split('@')[0]) throw new Error(`port ${this.port} answers as RabbitMQ node "${name}", not as ${this.nodeName}: another broker took the port`);
+    return true;
   }
 
   override async dispose(keep = false): Promise<void> {
@@ -333,7 +376,7 @@ export class PrivateKafka extends Launcher {
   }
 
   static async create(proxyPort: number): Promise<PrivateKafka> {
-    return new PrivateKafka(await freePort(), await freePort(), await freePort(), proxyPort);
+    return new PrivateKafka(await freeStablePort(), await freeStablePort(), await freeStablePort(), proxyPort);
   }
 
   private java(): string[] {
