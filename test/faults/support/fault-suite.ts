@@ -24,10 +24,20 @@ export const ROUTE_TIMEOUT_MS = 1000;
 /** Freezes and network faults last this long: three times the route deadline. */
 const HOLD_MS = LONG ? 10_000 : 3000;
 
+/** The scenarios, in order; each sends to the destination of its own name. */
+export const SCENARIOS = ['kill', 'freeze', 'pause', 'reset', 'drop'] as const;
+
 export interface FaultSuiteSpec {
   readonly kind: PrivateBroker['kind'];
+  /** Names the suite when a broker runs it more than once (e.g. "rabbitmq, quorum queues"); default: kind. */
+  readonly label?: string;
   /** Starts the private broker and the proxy in front of it. */
   setUp(): Promise<{ broker: PrivateBroker; proxy: FaultProxy }>;
+  /**
+   * Sets up the scenarios' destinations the way an operator would, before the daemon starts and
+   * long before traffic (asked directly, not through the proxy).
+   */
+  declareTopology?(broker: PrivateBroker, destinations: readonly string[]): Promise<void>;
   /** The daemon's broker instance, connecting through the proxy. */
   instance(proxyPort: number): BrokerInstanceConfig;
   /** Destination template with the {name} path parameter, e.g. `faults.{name}`. */
@@ -43,9 +53,10 @@ export interface FaultSuiteSpec {
 }
 
 export function faultSuite(spec: FaultSuiteSpec): void {
-  describe(`faults: ${spec.kind} (private broker, point-to-point, ${ROUTE_TIMEOUT_MS} ms deadline)`, function () {
+  const label = spec.label ?? spec.kind;
+  describe(`faults: ${label} (private broker, point-to-point, ${ROUTE_TIMEOUT_MS} ms deadline)`, function () {
     this.timeout(180_000);
-    const results = new SuiteResults(`faults: ${spec.kind}`);
+    const results = new SuiteResults(`faults: ${label}`);
     const rejections = watchUnhandledRejections();
     let broker: PrivateBroker | undefined;
     let proxy: FaultProxy | undefined;
@@ -60,6 +71,7 @@ export function faultSuite(spec: FaultSuiteSpec): void {
       results.begin();
       requirePrivateBroker(this, spec.kind);
       ({ broker, proxy } = await spec.setUp());
+      await spec.declareTopology?.(broker, SCENARIOS.map((name) => spec.destinationFor(name)));
       daemon = await startTestDaemon({
         brokers: { faulty: spec.instance(proxy.port) },
         routes: `routes:\n  - name: faulty\n    path: /f/:name\n    broker: faulty\n    mode: point-to-point\n    destination: "${spec.destination}"\n    timeout: ${ROUTE_TIMEOUT_MS}ms\n`,
@@ -78,7 +90,7 @@ export function faultSuite(spec: FaultSuiteSpec): void {
       await broker?.dispose(failed && process.env.CI !== 'true');
     });
 
-    const scenario = (name: string, title: string, plan: (b: PrivateBroker, p: FaultProxy) => FaultPlan, expectReadyDown: boolean): void => {
+    const scenario = (name: (typeof SCENARIOS)[number], title: string, plan: (b: PrivateBroker, p: FaultProxy) => FaultPlan, expectReadyDown: boolean): void => {
       it(`${title}: no acknowledged message lost, fast 503/504, recovers by itself`, async function () {
         const b = broker!;
         const p = proxy!;

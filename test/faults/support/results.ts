@@ -27,6 +27,8 @@ export interface ResultRow {
   /** From the fault's end (broker serving again) to the first 2xx of a request sent after it. */
   readonly recoveryMs?: number;
   readonly passed: boolean;
+  /** The scenario destroys acknowledged messages on purpose (it shows a caveat); kept out of the headline total. */
+  readonly expectedLoss?: boolean;
   readonly notes?: string;
 }
 
