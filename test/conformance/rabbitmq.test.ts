@@ -8,7 +8,8 @@ const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 runConformance({
   name: 'rabbitmq',
   plugin: 'rabbitmq',
-  // declare: the suite's exchanges and queues are created on first use, as in development.
+  // The suite's consumers create their queues and exchanges (a consumer declares what it reads);
+  // nothing is ever declared on the send path.
   options: () => ({ url, declare: true }),
   unavailableOptions: () => ({ url: 'amqp://guest:guest@127.0.0.1:1' }),
   require: (context) => requireBroker(context, 'rabbitmq', brokerEndpoints.rabbitmq()),
