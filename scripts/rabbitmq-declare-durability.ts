@@ -14,7 +14,7 @@
  *
  * Usage (after npm run build):
  *   node dist/scripts/rabbitmq-declare-durability.js [--trials 3] [--span 30] [--every 500]
- *        [--messages 5] [--type classic|quorum] [--settle 0] [--json out.json] [--keep]
+ *        [--messages 5] [--type classic|quorum] [--settle 0] [--recount 5] [--json out.json] [--keep]
  * `--settle S` waits S seconds after the node first boots before the first trial (node age).
  */
 import amqplib from 'amqplib';
@@ -33,10 +33,11 @@ interface Args {
   json: string | undefined;
   keep: boolean;
   pattern: 'spread' | 'stream';
+  recountS: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { trials: 3, spanS: 30, everyMs: 500, messages: 5, type: 'classic', settleS: 0, json: undefined, keep: false, pattern: 'spread' };
+  const args: Args = { trials: 3, spanS: 30, everyMs: 500, messages: 5, type: 'classic', settleS: 0, json: undefined, keep: false, pattern: 'spread', recountS: 5 };
   for (let i = 0; i < argv.length; i += 2) {
     const value = argv[i + 1] ?? '';
     switch (argv[i]) {
@@ -48,6 +49,7 @@ function parseArgs(argv: string[]): Args {
       case '--settle': args.settleS = Number(value); break;
       case '--json': args.json = value; break;
       case '--keep': args.keep = true; i -= 1; break;
+      case '--recount': args.recountS = Number(value); break;
       case '--pattern': args.pattern = value === 'stream' ? 'stream' : 'spread'; break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
@@ -66,6 +68,8 @@ interface QueueProbe {
   ageAtKillMs: number;
   existsAfter: boolean;
   messagesAfter: number;
+  /** The count asked for right after the restart (a quorum queue may still be replaying its log). */
+  messagesRightAfter: number;
   /** Metadata files (mnesia logs and tables) that held the queue's name right after the kill. */
   metadataFilesAtKill: string[];
 }
@@ -150,7 +154,7 @@ async function stream(url: string, args: Args, trial: number, nodeBootedAt: numb
 }
 
 function newProbe(trial: number, queue: string, declaredAt: number, nodeBootedAt: number, confirmed: number): QueueProbe {
-  return { trial, queue, declaredAt, nodeUpMs: declaredAt - nodeBootedAt, confirmed, ageAtKillMs: 0, existsAfter: false, messagesAfter: 0, metadataFilesAtKill: [] };
+  return { trial, queue, declaredAt, nodeUpMs: declaredAt - nodeBootedAt, confirmed, ageAtKillMs: 0, existsAfter: false, messagesAfter: 0, messagesRightAfter: 0, metadataFilesAtKill: [] };
 }
 
 async function inspectAll(url: string, probes: QueueProbe[]): Promise<void> {
@@ -212,6 +216,12 @@ async function trialOn(broker: PrivateRabbitMq, args: Args, trial: number, boote
   await broker.restart();
   const restartMs = Date.now() - restartStarted;
   await inspectAll(broker.url, probes);
+  for (const probe of probes) probe.messagesRightAfter = probe.messagesAfter;
+  // Counted again once the node has settled: a count that grows was still being recovered.
+  await sleep(args.recountS * 1000);
+  await inspectAll(broker.url, probes);
+  const recovering = probes.filter((p) => p.messagesAfter !== p.messagesRightAfter).length;
+  if (recovering > 0) console.log(`  ${recovering} queue(s) reported a different count ${args.recountS} s later (still recovering at the first count)`);
   const survivors = probes.filter((p) => p.existsAfter);
   const lost = probes.filter((p) => !p.existsAfter);
   const summary: TrialSummary = {
