@@ -51,11 +51,6 @@ export function missingQueue(queue: string, detail?: string): BusgateError {
 const DECLARE_HINT =
   'declare it before traffic, or set declare: true on the broker, which declares the fixed destinations of its routes when busgate connects';
 
-/** Why the core stopped waiting: its own error when it gave one, else a timeout with `fallback`. */
-export function abortReason(signal: AbortSignal, fallback: () => BusgateError): BusgateError {
-  return signal.reason instanceof BusgateError ? signal.reason : fallback();
-}
-
 /** Errors from a declare or check on a short-lived channel: the broker's answer, or a lost link. */
 export function topologyFailure(what: string, error: unknown): BusgateError {
   const code = amqpReplyCode(error);

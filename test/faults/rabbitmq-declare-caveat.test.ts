@@ -70,7 +70,7 @@ describe('faults: rabbitmq declare: true caveat (private broker, point-to-point)
     const collector = new Collector();
     let subscription: Subscription | undefined;
     try {
-      subscription = await d.brokers.get('rabbit')!.plugin.subscribe(queue, { mode: 'point-to-point' }, collector.handler);
+      subscription = await d.brokers.get('rabbit')!.subscribe(queue, { mode: 'point-to-point' }, collector.handler);
       await drained(outcome.ledger, collector, drainMs, 500);
     } finally {
       await subscription?.close().catch(() => undefined);

@@ -1,5 +1,5 @@
 /** Which destinations the routes send to on each broker instance: what BrokerPlugin.prepare() gets. */
-import type { Mode, RouteTarget } from './contract.js';
+import type { Mode, RouteTarget } from '../plugins/contract.js';
 import type { RouteSpec } from '../routes/model.js';
 
 /** Every (route, mode) pair that can reach `broker`; `modes` are the ones its plugin supports. */
