@@ -3,6 +3,7 @@
  * our backoff), a Session per live connection, and consumers that survive reconnects.
  */
 import { connect, type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
 import { pluginClosed } from '../../core/brokers/kit.js';
@@ -31,6 +32,14 @@ import { checkQueueName } from './tokens.js';
 import { declareRouteTopology, exchangeExists, inspectQueue, planFor, type DeclarePlan } from './topology.js';
 
 type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
+
+/**
+ * On RabbitMQ 3.10.8 a quorum queue killed (kill -9) 1 to 29 ms after its creation came back empty
+ * although its first messages had been confirmed; older ones (28 ms and up) kept every message
+ * (plugins/rabbitmq/README.md). After creating one, the plugin waits this long, far beyond that
+ * window, before the routes are served: once per queue it creates, never on the send path.
+ */
+const NEW_QUORUM_QUEUE_SETTLE_MS = 1000;
 
 export class RabbitMqBroker implements BrokerPlugin {
   private state: State = 'idle';
@@ -273,7 +282,9 @@ export class RabbitMqBroker implements BrokerPlugin {
 
   private async declareTopology(model: ChannelModel, plans: readonly DeclarePlan[]): Promise<void> {
     const created = await declareRouteTopology(model, plans);
-    if (created.length > 0) this.log.info(`rabbitmq: declared ${created.join(', ')} before serving the routes (declare: true)`);
+    if (created.length === 0) return;
+    this.log.info(`rabbitmq: declared ${created.map((plan) => `${plan.kind} ${plan.name} (${plan.type})`).join(', ')} before serving the routes (declare: true)`);
+    if (created.some((plan) => plan.kind === 'queue' && plan.type === 'quorum')) await sleep(NEW_QUORUM_QUEUE_SETTLE_MS);
   }
 
   private connected(model: ChannelModel): void {

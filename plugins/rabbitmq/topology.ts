@@ -70,15 +70,15 @@ export function planFor(target: RouteTarget, defaultQueueType: QueueType): Decla
   return { kind: 'queue', name: target.destination, type: route.queueType ?? defaultQueueType };
 }
 
-/** Declares what is missing, one by one; returns what was created ("queue orders (quorum)"). */
-export async function declareRouteTopology(model: ChannelModel, plans: readonly DeclarePlan[]): Promise<string[]> {
-  const created: string[] = [];
+/** Declares what is missing, one by one; returns what it had to create. */
+export async function declareRouteTopology(model: ChannelModel, plans: readonly DeclarePlan[]): Promise<Array<Exclude<DeclarePlan, { kind: 'skip' }>>> {
+  const created: Array<Exclude<DeclarePlan, { kind: 'skip' }>> = [];
   const done = new Set<string>();
   for (const plan of plans) {
     if (plan.kind === 'skip' || done.has(`${plan.kind}:${plan.name}`)) continue;
     done.add(`${plan.kind}:${plan.name}`);
     const made = plan.kind === 'exchange' ? await declareExchangeIfMissing(model, plan.name, plan.type) : await declareQueueIfMissing(model, plan.name, plan.type);
-    if (made) created.push(`${plan.kind} ${plan.name} (${plan.type})`);
+    if (made) created.push(plan);
   }
   return created;
 }
