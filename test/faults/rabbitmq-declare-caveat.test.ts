@@ -54,7 +54,9 @@ describe('faults: rabbitmq declare: true caveat (private broker, point-to-point)
 
   async function startDaemon(declare: boolean, queue: string): Promise<TestDaemon> {
     daemon = await startTestDaemon({
-      brokers: { rabbit: { plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${proxy!.port}`, declare } } },
+      // Reconnect attempts at most 1 s apart: the verdicts below need the daemon back on the node
+      // soon after it serves again, also on a loaded machine.
+      brokers: { rabbit: { plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${proxy!.port}`, declare, reconnect: { maxDelayMs: 1000 } } } },
       routes: `routes:\n  - name: caveat\n    path: /caveat\n    broker: rabbit\n    mode: point-to-point\n    destination: ${queue}\n    timeout: ${ROUTE_TIMEOUT_MS}ms\n`,
       connectWaitMs: 20_000,
     });
@@ -102,8 +104,8 @@ describe('faults: rabbitmq declare: true caveat (private broker, point-to-point)
       const d = await startDaemon(declare, queue);
       const b = broker!;
       const fault: FaultPlan = { name: 'kill', inject: () => b.kill(), holdMs: 1000, recover: () => b.restartWithoutData() };
-      // declare: false never answers 2xx again by itself; 8 s of 502s are enough to show it.
-      const { outcome, result, held } = await run(d, queue, fault, declare ? 20_000 : 8000, 5000);
+      // declare: false never answers 2xx again by itself: it streams for the whole bound.
+      const { outcome, result, held } = await run(d, queue, fault, declare ? 20_000 : 12_000, 5000);
       const ackedBefore = outcome.ledger.entries.filter((e) => e.outcome === 'acknowledged' && e.startedAt < outcome.faultStartedAt).length;
       const afterBack = outcome.ledger.entries.filter((e) => e.startedAt >= outcome.brokerBackAt);
       const afterAnswers = [...new Set(afterBack.map((e) => `${e.status} ${e.code ?? ''}`.trim()))].sort();
