@@ -1,10 +1,14 @@
-/** Starts a real daemon on an ephemeral port from an inline routes file, for HTTP-level tests. */
+/**
+ * Starts a real daemon on an ephemeral port from an inline routes file: the harness of the
+ * conformance suite, and of busgate's own HTTP-level tests (test/support/daemon.ts re-exports it).
+ * It ships in the package, so it may only use runtime dependencies.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerInstanceConfig, DaemonConfig } from '../../core/config.js';
-import { startDaemon, type Daemon } from '../../core/daemon.js';
-import { createLogger, type Logger } from '../../core/observability/logger.js';
+import type { BrokerInstanceConfig, DaemonConfig } from '../core/config.js';
+import { startDaemon, type Daemon } from '../core/daemon.js';
+import { createLogger, type Logger } from '../core/observability/logger.js';
 
 export interface TestDaemon extends Daemon {
   readonly url: string;
