@@ -11,6 +11,8 @@ FROM ${NODE_IMAGE} AS builder
 WORKDIR /src
 # Dependencies first so that a source change does not reinstall them.
 COPY package.json package-lock.json ./
+# The workspace packages' manifests too: npm ci links them (packages/plugin-mqtt).
+COPY packages/plugin-mqtt/package.json ./packages/plugin-mqtt/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build \
@@ -28,6 +30,9 @@ WORKDIR /app
 COPY --from=builder /src/package.json ./package.json
 COPY --from=builder /src/node_modules ./node_modules
 COPY --from=builder /src/dist ./dist
+# The MQTT plugin ships too (`plugin: busgate-plugin-mqtt`); node_modules links to it.
+COPY --from=builder /src/packages/plugin-mqtt/package.json ./packages/plugin-mqtt/package.json
+COPY --from=builder /src/packages/plugin-mqtt/dist ./packages/plugin-mqtt/dist
 COPY --from=builder /src/config ./config
 COPY --from=builder /src/routes.yaml ./routes.yaml
 USER node

@@ -1,0 +1,41 @@
+/**
+ * QoS 1 publishing with the PUBACK's reason code. mqtt.js resolves a publish on PUBACK but does not
+ * hand over the reason code, and 0x10 ("no matching subscribers") decides between 202 and an error
+ * for point-to-point and request-reply; the code is read from the packet as it arrives, which the
+ * client always reports before it settles the publish that the PUBACK answers.
+ */
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import { aborted, publishError, unavailable } from './errors.js';
+
+type PublishProperties = NonNullable<IPublishPacket['properties']>;
+
+export class AckedPublisher {
+  private readonly reasonCodes = new Map<number, number>();
+
+  constructor(private readonly client: MqttClient) {
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined && packet.reasonCode) {
+        this.reasonCodes.set(packet.messageId, packet.reasonCode);
+      }
+    });
+  }
+
+  /** Resolves with the PUBACK reason code (0 = stored for at least one subscription). */
+  publish(topic: string, payload: Buffer, properties: PublishProperties, signal: AbortSignal, what: 'broker_timeout' | 'reply_timeout'): Promise<number> {
+    // Offline, mqtt.js would queue the message for the next connection: answer 503 now instead.
+    if (!this.client.connected) return Promise.reject(unavailable('not connected; reconnecting'));
+    if (signal.aborted) return Promise.reject(aborted(signal, what, `publishing to "${topic}"`));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(aborted(signal, what, `publishing to "${topic}"`));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.client.publish(topic, payload, { qos: 1, properties }, (error, packet) => {
+        signal.removeEventListener('abort', onAbort);
+        const messageId = packet?.messageId;
+        const code = messageId === undefined ? 0 : (this.reasonCodes.get(messageId) ?? 0);
+        if (messageId !== undefined) this.reasonCodes.delete(messageId);
+        if (error) reject(publishError(error, topic));
+        else resolve(code);
+      });
+    });
+  }
+}
