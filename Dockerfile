@@ -15,8 +15,11 @@ COPY package.json package-lock.json ./
 COPY packages/plugin-mqtt/package.json ./packages/plugin-mqtt/
 RUN npm ci --no-audit --no-fund
 COPY . .
+# The MQTT workspace reaches `busgate` through a link that npm made for its devDependency
+# ("file:../..") and prune removes; a plugin installed from npm finds the real package instead.
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && ln -sfn .. node_modules/busgate
 
 # -------------------------------------------------------------------------------------- runtime
 FROM ${NODE_IMAGE} AS runtime

@@ -135,7 +135,7 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     });
     const sent: OutboundMessage = { ...message('{}'), headers: { 'x-tenant': 'acme' }, contentType: 'application/json', key: 'k1' };
     const receipt = await plugin.publish(where, sent, context());
-    expect(receipt).to.include({ id: sent.id, subscribers: true });
+    expect(receipt).to.include({ id: sent.id, subscribed: true });
     await eventually(() => received.length === 1, 5000, 'the message');
     expect(received[0]).to.deep.include({ destination: where, contentType: 'application/json', key: 'k1' });
     expect(received[0]!.headers).to.deep.equal({ 'x-tenant': 'acme', 'busgate-id': sent.id });

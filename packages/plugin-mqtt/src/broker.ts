@@ -65,7 +65,7 @@ export class MqttBroker implements BrokerPlugin {
 
   async publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const code = await this.send(destination, message, context, {}, 'broker_timeout');
-    return { id: message.id, topic: destination, subscribers: code !== NO_MATCHING_SUBSCRIBERS };
+    return { id: message.id, topic: destination, subscribed: code !== NO_MATCHING_SUBSCRIBERS };
   }
 
   async enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
