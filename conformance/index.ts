@@ -4,3 +4,5 @@
  */
 export { runConformance, type ConformanceTarget } from './suite.js';
 export { brokersRequired, endpointOf, requireBroker, skippedBrokers, tcpReachable, type SkippableContext } from './require-broker.js';
+/** What the suite's prepare and cleanup hooks get: the daemon's broker instance. */
+export type { BrokerInstance } from '../core/brokers/instance.js';

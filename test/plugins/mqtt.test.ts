@@ -141,12 +141,12 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     expect(received[0]!.headers).to.deep.equal({ 'x-tenant': 'acme', 'busgate-id': sent.id });
   });
 
-  it('answers 503 broker_unavailable at once after close, and close is idempotent', async () => {
+  it('answers 503 shutting_down at once after close (the kit closed-plugin error), and close is idempotent', async () => {
     const plugin = await connected();
     await plugin.close();
     await plugin.close();
     expect(plugin.health().up).to.equal(false);
     const error = await rejection(plugin.publish(topic('closed'), message('x'), context()));
-    expect(error.code).to.equal('broker_unavailable');
+    expect(error.code).to.equal('shutting_down');
   });
 });

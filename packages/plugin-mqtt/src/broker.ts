@@ -18,7 +18,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from 'busgate';
-import { BusgateError } from 'busgate';
+import { BusgateError, pluginClosed } from 'busgate';
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { endClient, endpointOf, openClient } from './connection.js';
@@ -64,12 +64,12 @@ export class MqttBroker implements BrokerPlugin {
   }
 
   async publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
-    const code = await this.send(destination, message, context, {}, 'broker_timeout');
+    const code = await this.send(destination, message, context, {});
     return { id: message.id, topic: destination, subscribed: code !== NO_MATCHING_SUBSCRIBERS };
   }
 
   async enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
-    const code = await this.send(destination, message, context, {}, 'broker_timeout');
+    const code = await this.send(destination, message, context, {});
     if (code === NO_MATCHING_SUBSCRIBERS) {
       throw new BusgateError(
         'broker_rejected',
@@ -119,7 +119,7 @@ export class MqttBroker implements BrokerPlugin {
   }
 
   private async shutDown(): Promise<void> {
-    this.inbox.failAll(unavailable('the plugin is closing'));
+    this.inbox.failAll(pluginClosed('MQTT'));
     const clients = [...this.consumers.clients, ...(this.main ? [this.main] : [])];
     this.consumers.clients.clear();
     this.main = undefined;
@@ -127,13 +127,15 @@ export class MqttBroker implements BrokerPlugin {
     await Promise.all(clients.map((client) => endClient(client)));
   }
 
-  private send(destination: string, message: OutboundMessage, context: SendContext, extra: { responseTopic?: string; correlationData?: Buffer }, onAbort: 'broker_timeout' | 'reply_timeout'): Promise<number> {
+  private send(destination: string, message: OutboundMessage, context: SendContext, extra: { responseTopic?: string; correlationData?: Buffer }, onBareAbort: 'broker_timeout' | 'reply_timeout' = 'broker_timeout'): Promise<number> {
     this.assertOpen();
     if (this.publisher === undefined) return Promise.reject(unavailable('not connected yet'));
-    return this.publisher.publish(destination, message.payload, { ...outboundProperties(message), ...extra }, context.signal, onAbort);
+    // The core aborts with its own typed reason; this fallback words a bare abort only.
+    const fallback = (): BusgateError => new BusgateError(onBareAbort, `the send to "${destination}" was aborted`);
+    return this.publisher.publish(destination, message.payload, { ...outboundProperties(message), ...extra }, context.signal, fallback);
   }
 
   private assertOpen(): void {
-    if (this.closing) throw unavailable('the plugin is closed');
+    if (this.closing) throw pluginClosed('MQTT');
   }
 }

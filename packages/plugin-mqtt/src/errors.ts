@@ -1,5 +1,5 @@
-/** MQTT client errors and reason codes as busgate's typed errors (codes from the `busgate` registry). */
-import { BusgateError, isBusgateError } from 'busgate';
+/** MQTT client errors and reason codes as busgate's typed errors (the kit's where it has one). */
+import { BusgateError, isBusgateError, outcomeUnknown } from 'busgate';
 
 /** PUBACK reason 0x10: accepted, but no subscription matched, so the broker kept nothing. */
 export const NO_MATCHING_SUBSCRIBERS = 0x10;
@@ -15,13 +15,7 @@ export function publishError(error: unknown, topic: string): BusgateError {
   if (typeof code === 'number' && code >= 0x80) {
     return new BusgateError('broker_rejected', `the MQTT broker refused the message on "${topic}": ${describe(error)} (reason 0x${code.toString(16)})`, { cause: error });
   }
-  return unavailable(`the connection failed while publishing to "${topic}"; the outcome is unknown (${describe(error)})`, error);
-}
-
-/** What a send rejects with once busgate's deadline or shutdown aborted it (the core words it). */
-export function aborted(signal: AbortSignal, code: 'broker_timeout' | 'reply_timeout', what: string): BusgateError {
-  if (isBusgateError(signal.reason)) return signal.reason;
-  return new BusgateError(code, `${what} was aborted before it completed`);
+  return outcomeUnknown('MQTT', `the connection failed while publishing to "${topic}" (${describe(error)})`, error);
 }
 
 export function describe(error: unknown): string {

@@ -3,16 +3,15 @@
  * type as the Content Type property, busgate's message id as the `busgate-id` user property (the
  * name the other plugins use) and a route's key, which MQTT has no place for, as `busgate-key`.
  */
-import type { InboundMessage, OutboundMessage, Reply } from 'busgate';
+import { MESSAGE_ID_HEADER, type InboundMessage, type OutboundMessage, type Reply } from 'busgate';
 import type { IPublishPacket } from 'mqtt';
 
-export const ID_PROPERTY = 'busgate-id';
 export const KEY_PROPERTY = 'busgate-key';
 
 type PublishProperties = NonNullable<IPublishPacket['properties']>;
 
 export function outboundProperties(message: OutboundMessage): PublishProperties {
-  const userProperties: Record<string, string> = { ...message.headers, [ID_PROPERTY]: message.id };
+  const userProperties: Record<string, string> = { ...message.headers, [MESSAGE_ID_HEADER]: message.id };
   if (message.key !== undefined) userProperties[KEY_PROPERTY] = message.key;
   return { userProperties, ...(message.contentType === undefined ? {} : { contentType: message.contentType }) };
 }

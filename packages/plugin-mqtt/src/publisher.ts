@@ -4,8 +4,9 @@
  * for point-to-point and request-reply; the code is read from the packet as it arrives, which the
  * client always reports before it settles the publish that the PUBACK answers.
  */
+import { abortReason, raceAbort, stopOn, type BusgateError } from 'busgate';
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { aborted, publishError, unavailable } from './errors.js';
+import { publishError, unavailable } from './errors.js';
 
 type PublishProperties = NonNullable<IPublishPacket['properties']>;
 
@@ -20,16 +21,16 @@ export class AckedPublisher {
     });
   }
 
-  /** Resolves with the PUBACK reason code (0 = stored for at least one subscription). */
-  publish(topic: string, payload: Buffer, properties: PublishProperties, signal: AbortSignal, what: 'broker_timeout' | 'reply_timeout'): Promise<number> {
+  /**
+   * Resolves with the PUBACK reason code (0 = stored for at least one subscription). Stops waiting
+   * when busgate aborts the send, with the core's reason (`fallback` only for a bare abort).
+   */
+  publish(topic: string, payload: Buffer, properties: PublishProperties, signal: AbortSignal, fallback: () => BusgateError): Promise<number> {
     // Offline, mqtt.js would queue the message for the next connection: answer 503 now instead.
     if (!this.client.connected) return Promise.reject(unavailable('not connected; reconnecting'));
-    if (signal.aborted) return Promise.reject(aborted(signal, what, `publishing to "${topic}"`));
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(aborted(signal, what, `publishing to "${topic}"`));
-      signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) return Promise.reject(abortReason(signal, fallback));
+    const acknowledged = new Promise<number>((resolve, reject) => {
       this.client.publish(topic, payload, { qos: 1, properties }, (error, packet) => {
-        signal.removeEventListener('abort', onAbort);
         const messageId = packet?.messageId;
         const code = messageId === undefined ? 0 : (this.reasonCodes.get(messageId) ?? 0);
         if (messageId !== undefined) this.reasonCodes.delete(messageId);
@@ -37,5 +38,6 @@ export class AckedPublisher {
         else resolve(code);
       });
     });
+    return raceAbort(acknowledged, stopOn(signal, fallback));
   }
 }

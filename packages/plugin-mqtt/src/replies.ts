@@ -3,9 +3,8 @@
  * the requests waiting on it, told apart by their Correlation Data.
  */
 import { randomBytes } from 'node:crypto';
-import type { Reply } from 'busgate';
+import { abortReason, BusgateError, type Reply } from 'busgate';
 import type { IPublishPacket } from 'mqtt';
-import { aborted } from './errors.js';
 import { replyOf } from './messages.js';
 
 interface Waiting {
@@ -27,7 +26,7 @@ export class ReplyInbox {
     const reply = new Promise<Reply>((resolve, reject) => {
       const onAbort = (): void => {
         this.waiting.delete(key);
-        reject(aborted(signal, 'reply_timeout', 'waiting for the reply'));
+        reject(abortReason(signal, () => new BusgateError('reply_timeout', 'the wait for the reply was aborted')));
       };
       cancel = () => {
         this.waiting.delete(key);
