@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { InboundMessage, PluginContext, Reply, Subscription } from 'busgate';
-import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, ISubscriptionMap, MqttClient } from 'mqtt';
 import { endClient, openClient } from './connection.js';
 import { describe, unavailable } from './errors.js';
 import { inboundMessage, replyProperties } from './messages.js';
@@ -38,8 +38,9 @@ function oneOffClientId(settings: ConsumerSettings, kind: string): string {
   return `${settings.stem}-${kind}-${randomBytes(6).toString('hex')}`;
 }
 
-async function subscribeOrThrow(client: MqttClient, filter: string): Promise<void> {
-  const granted = await client.subscribeAsync(filter, { qos: 1 });
+/** SUBSCRIBE at QoS 1; `again` sends it even though mqtt.js believes the subscription is in place. */
+async function subscribeOrThrow(client: MqttClient, filter: string, again = false): Promise<void> {
+  const granted = again ? await client.subscribeAsync({ [filter]: { qos: 1 }, resubscribe: true } as ISubscriptionMap) : await client.subscribeAsync(filter, { qos: 1 });
   const refused = granted.find((grant) => grant.qos >= 0x80);
   if (refused) throw unavailable(`the broker refused the subscription to "${filter}" (reason 0x${refused.qos.toString(16)})`);
 }
@@ -62,6 +63,12 @@ async function openSubscribed(settings: ConsumerSettings, filter: string, client
   client.on('close', () => client.disconnecting || settings.logger.debug('MQTT consumer connection closed; reconnecting', { filter }));
   try {
     await subscribeOrThrow(client, filter);
+    // Subscribe again on every reconnection: Mosquitto 2.0 restores a durable session after its
+    // own restart but not the session's shared subscriptions (tried on 2.0.11), and mqtt.js only
+    // resubscribes when the broker says it has no session. Subscribing twice is harmless.
+    client.on('connect', () => {
+      subscribeOrThrow(client, filter, true).catch((error: unknown) => settings.logger.warn('MQTT consumer could not subscribe again after reconnecting', { filter, error: describe(error) }));
+    });
     return client;
   } catch (error) {
     settings.clients.delete(client);

@@ -36,7 +36,7 @@ export const optionsSchema = {
     shareGroup: { type: 'string', pattern: LEVEL, default: 'busgate' },
     queueSessionExpirySeconds: { type: 'integer', minimum: 1, maximum: 4294967294, default: 86400 },
     connectTimeoutMs: { type: 'integer', minimum: 100, default: 5000 },
-    keepaliveSeconds: { type: 'integer', minimum: 1, maximum: 65535, default: 30 },
+    keepaliveSeconds: { type: 'integer', minimum: 1, maximum: 65535, default: 10 },
     reconnectPeriodMs: { type: 'integer', minimum: 100, default: 1000 },
   },
 } as const;
