@@ -12,6 +12,7 @@ import { BusgateError } from '../../core/errors.js';
 import type { BrokerPlugin, InboundMessage, OutboundMessage, PluginFactory, SendContext } from '../../core/plugins/contract.js';
 import { eventually } from '../support/daemon.js';
 import { endpointOf, requireBroker } from '../support/require-broker.js';
+import { PrivateMosquitto, requirePrivateBroker } from '../faults/support/private-brokers.js';
 
 const url = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const logger = winston.createLogger({ silent: true });
@@ -139,6 +140,44 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     await eventually(() => received.length === 1, 5000, 'the message');
     expect(received[0]).to.deep.include({ destination: where, contentType: 'application/json', key: 'k1' });
     expect(received[0]!.headers).to.deep.equal({ 'x-tenant': 'acme', 'busgate-id': sent.id });
+  });
+
+  it('point-to-point: a live consumer takes messages again after the broker restarts (its shared subscription renewed)', async function () {
+    requirePrivateBroker(this, 'mqtt');
+    const broker = await PrivateMosquitto.create();
+    try {
+      await broker.start();
+      const privateUrl = `mqtt://127.0.0.1:${broker.port}`;
+      const queue = topic('restarted');
+      const consumer = await connected({ url: privateUrl, clientId: `t-${randomUUID().slice(0, 8)}`, reconnectPeriodMs: 200 });
+      const taken: string[] = [];
+      await consumer.subscribe(queue, { mode: 'point-to-point' }, (m) => {
+        taken.push(m.payload.toString());
+        return Promise.resolve();
+      });
+      const sender = await connected({ url: privateUrl, reconnectPeriodMs: 200 });
+      await sender.enqueue(queue, message('before'), context());
+      await eventually(() => taken.length === 1, 5000, 'the message before the restart');
+
+      broker.kill();
+      await broker.restart();
+      // The sender is refused (502: nobody subscribed yet, or 503: not reconnected) until the
+      // consumer has renewed its subscription; then the message is taken.
+      await eventually(() => sender.health().up, 10_000, 'the sender reconnected');
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await sender.enqueue(queue, message('after'), context());
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      await eventually(() => taken.includes('after'), 5000, 'the message after the restart');
+    } finally {
+      await broker.dispose();
+    }
   });
 
   it('answers 503 shutting_down at once after close (the kit closed-plugin error), and close is idempotent', async () => {
