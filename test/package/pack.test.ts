@@ -64,6 +64,21 @@ describe('the packed busgate package', function () {
     expect(seen).to.deep.equal({ runConformance: 'function', requireBroker: 'function' });
   });
 
+  it("runs the conformance suite from the installed package (memory plugin), with only mocha added", async () => {
+    // mocha is the plugin author's own devDependency; busgate's copy stands in for it here.
+    fs.writeFileSync(
+      path.join(consumer, 'memory.conformance.test.js'),
+      `import { runConformance } from 'busgate/conformance';
+runConformance({ name: 'memory', plugin: 'memory', options: () => ({}), unavailableOptions: () => ({ unavailable: true }),
+  destination: (mode) => 'pack.' + mode.replace(/-/g, '') + '.' + Math.random().toString(36).slice(2, 10), detectsNoResponders: true });
+`,
+    );
+    const mocha = path.join(repo, 'node_modules', 'mocha', 'bin', 'mocha.js');
+    const { stdout } = await run(process.execPath, [mocha, '--no-config', '--exit', '--reporter', 'dot', 'memory.conformance.test.js'], { cwd: consumer, maxBuffer: 16 * 1024 * 1024 });
+    expect(stdout).to.match(/\d+ passing/);
+    expect(stdout).to.not.match(/failing/);
+  });
+
   it('ships type declarations for both entry points', () => {
     const root = path.join(consumer, 'node_modules', 'busgate');
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, { types?: string }> };
