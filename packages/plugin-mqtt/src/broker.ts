@@ -48,13 +48,19 @@ export class MqttBroker implements BrokerPlugin {
     const clientId = `${this.consumers.stem}-${randomBytes(6).toString('hex')}`;
     const client = await openClient(this.options, { clientId, cleanStart: true, expirySeconds: 0 }, signal);
     const logger = this.context.logger;
-    client.on('error', (error) => logger.warn('MQTT connection error', { broker: this.context.name, error: describe(error) }));
+    // While reconnecting, every failed attempt is an error event: one warning (offline) is enough.
+    client.on('error', (error) => logger.log(client.connected ? 'warn' : 'debug', 'MQTT connection error', { broker: this.context.name, error: describe(error) }));
     client.on('offline', () => logger.warn('MQTT connection lost; reconnecting', { broker: this.context.name, server: endpointOf(this.options.url) }));
     client.on('message', (topic, _payload, packet) => {
       if (topic === this.inbox.topic) this.inbox.deliver(packet);
     });
-    // mqtt.js subscribes again after a reconnect, which a clean session needs.
-    await client.subscribeAsync(this.inbox.topic, { qos: 1 });
+    try {
+      // mqtt.js subscribes again after a reconnect, which a clean session needs.
+      await client.subscribeAsync(this.inbox.topic, { qos: 1 });
+    } catch (error) {
+      await endClient(client);
+      throw unavailable(`cannot subscribe to the reply topic: ${describe(error)}`, error);
+    }
     if (this.closing) {
       await endClient(client);
       throw unavailable('closed');
