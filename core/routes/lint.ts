@@ -15,6 +15,8 @@ import { isTemplate, parseTemplate, templateParams, type Template } from './temp
 export interface BrokerCatalogEntry {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
+  /** Headers the plugin reserves (see PluginFactory.reservedHeaders). */
+  readonly reservedHeaders?: readonly string[] | undefined;
 }
 
 export type BrokerCatalog = ReadonlyMap<string, BrokerCatalogEntry>;
@@ -34,16 +36,15 @@ export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/consol
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /**
- * Headers a route may not forward: broker control headers a client must not set (NATS dedupe and
- * stream expectations, busgate's own reply routing) and credentials that must not reach a broker.
+ * Headers no route may forward, whatever the broker: busgate's own, the ones busgate sets from the
+ * request itself, and credentials that must not reach a broker. Plugins add their control headers.
  */
-export function isReservedHeader(name: string): boolean {
+const CORE_RESERVED_HEADERS = ['busgate-*', 'idempotency-key', 'content-type', 'content-length', 'authorization', 'x-api-key', 'cookie', 'host', 'connection'];
+
+/** Whether `name` matches one of the reserved entries (exact, or a prefix ending in `*`). */
+export function isReservedHeader(name: string, reserved: readonly string[] = CORE_RESERVED_HEADERS): boolean {
   const lower = name.toLowerCase();
-  return (
-    lower.startsWith('nats-') ||
-    lower.startsWith('busgate-') ||
-    ['idempotency-key', 'content-type', 'content-length', 'reply-to', 'correlation-id', 'authorization', 'x-api-key', 'cookie', 'host', 'connection'].includes(lower)
-  );
+  return reserved.some((entry) => (entry.endsWith('*') ? lower.startsWith(entry.slice(0, -1)) : lower === entry));
 }
 
 export interface LintOptions {
@@ -219,10 +220,11 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     if (timeoutMs === undefined) before.report(node('timeout'), 'bad_duration', `timeout "${timeout}" is not a duration such as 500ms, 2s or 1m`);
   }
   const headers = list('headers');
+  const reserved = [...CORE_RESERVED_HEADERS, ...possibleBrokers.flatMap((name) => catalog.get(name)?.reservedHeaders ?? [])];
   for (const [index, name] of (headers?.values ?? []).entries()) {
     const entry = (headers!.node as unknown as { items: Node[] }).items[index];
     if (!HEADER_NAME.test(name)) before.report(entry, 'bad_header_name', `"${name}" is not a valid header name`);
-    else if (isReservedHeader(name)) before.report(entry, 'reserved_header', `"${name}" cannot be forwarded: it is a broker control header or a credential`);
+    else if (isReservedHeader(name, reserved)) before.report(entry, 'reserved_header', `"${name}" cannot be forwarded: it is a broker control header or a credential`);
   }
 
   const clients = list('clients');

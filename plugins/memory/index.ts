@@ -2,6 +2,7 @@
  * The embedded broker: no external service, real semantics (see bus.ts). One bus per broker
  * instance, living as long as the daemon; messages are not persisted across restarts.
  */
+import manifest from './plugin.json' with { type: 'json' };
 import { BusgateError } from '../../core/errors.js';
 import { MESSAGE_ID_HEADER, pluginClosed } from '../../core/brokers/kit.js';
 import {
@@ -124,8 +125,8 @@ class MemoryBroker implements BrokerPlugin {
 
 const memoryPlugin: PluginFactory<MemoryOptions> = {
   apiVersion: PLUGIN_API_VERSION,
-  name: 'memory',
-  description: 'Embedded in-process broker: pubsub fan-out, work queues, request-reply. Not persistent.',
+  name: manifest.name,
+  description: manifest.description,
   modes: ['pubsub', 'point-to-point', 'request-reply'],
   optionsSchema,
   create(options, context) {
