@@ -4,10 +4,10 @@
  */
 import manifest from './plugin.json' with { type: 'json' };
 import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
-import { KafkaBroker } from './kafka-broker.js';
+import { KafkaBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
 import { PLUGIN_HEADERS } from './messages.js';
-import { checkDestination, isSafeToken } from './topic-names.js';
+import { checkDestination, isSafeToken } from './names.js';
 
 const kafka: PluginFactory<KafkaOptions> = {
   apiVersion: PLUGIN_API_VERSION,

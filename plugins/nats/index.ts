@@ -4,9 +4,9 @@
  */
 import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
-import { NatsBroker } from './nats-broker.js';
+import { NatsBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type NatsOptions } from './options.js';
-import { checkDestination, isSafeToken } from './subjects.js';
+import { checkDestination, isSafeToken } from './names.js';
 
 const nats: PluginFactory<NatsOptions> = {
   apiVersion: PLUGIN_API_VERSION,
