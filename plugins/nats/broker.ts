@@ -41,7 +41,7 @@ import {
 } from './errors.js';
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
-import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './headers.js';
+import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
 import { preflightRoute } from './preflight.js';
 import { parseServers, routeOptionsSchema, type NatsOptions, type ServerList } from './options.js';
 import { StreamDirectory } from './stream-directory.js';

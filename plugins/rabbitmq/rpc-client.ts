@@ -10,7 +10,7 @@ import type { OutboundMessage, Reply, SendContext } from '../../core/plugins/con
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { abortReason } from '../../core/brokers/kit.js';
 import { errorText } from './errors.js';
-import { toReply } from './inbound.js';
+import { toReply } from './messages.js';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
