@@ -17,10 +17,11 @@
  * another type is used as it is, instead of failing with 406 because our arguments differ.
  */
 import type { Channel, ChannelModel, Replies } from 'amqplib';
+import { routeOptions } from '../../core/brokers/kit.js';
 import type { RouteTarget } from '../../core/plugins/contract.js';
-import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './failures.js';
-import { readRouteOptions, type ExchangeType, type QueueType } from './options.js';
-import { checkQueueName } from './tokens.js';
+import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './errors.js';
+import { routeOptionsSchema, type ExchangeType, type QueueType } from './options.js';
+import { checkQueueName } from './names.js';
 
 export class Topology {
   private readonly known = new Set<string>();
@@ -63,7 +64,7 @@ export type DeclarePlan =
 export function planFor(target: RouteTarget, defaultQueueType: QueueType): DeclarePlan {
   if (target.mode === 'request-reply') return { kind: 'skip', why: 'request queues are declared by their responders' };
   if (!target.isStatic) return { kind: 'skip', why: `the destination "${target.destination}" is templated; declare its queues or exchanges before traffic` };
-  const route = readRouteOptions(target.options);
+  const route = routeOptions(routeOptionsSchema, target.options);
   if (target.mode === 'pubsub') return { kind: 'exchange', name: target.destination, type: route.exchangeType ?? 'topic' };
   const problem = checkQueueName(target.destination);
   if (problem !== undefined) return { kind: 'skip', why: problem };
