@@ -1,7 +1,7 @@
 /**
  * Broker faults on a private RabbitMQ node (own name, ports, data): see support/fault-suite.ts.
- * Run once with classic and once with quorum work queues. As in production, the queues are
- * declared by the operator before the daemon starts (declare: false): the daemon never creates
+ * Run once with classic and once with quorum work queues. As in production, each queue is
+ * declared by the operator before traffic goes to it (declare: false): the daemon never creates
  * topology here. What `declare: true` can and cannot promise has its own suite
  * (rabbitmq-declare-caveat.test.ts).
  */
@@ -21,7 +21,8 @@ for (const queueType of QUEUE_TYPES) {
       const proxy = await FaultProxy.start({ host: '127.0.0.1', port: broker.port });
       return { broker, proxy };
     },
-    declareTopology: (broker, queues) => declareQueues((broker as PrivateRabbitMq).url, queues, queueType),
+    // The operator declares the queue before any traffic goes to it; the daemon never does here.
+    prepare: (broker, queue) => declareQueues((broker as PrivateRabbitMq).url, [queue], queueType),
     instance: (proxyPort) => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${proxyPort}`, declare: false } }),
     destination: 'faults-{name}',
     destinationFor: (name) => `faults-${name}`,

@@ -33,11 +33,6 @@ export interface FaultSuiteSpec {
   readonly label?: string;
   /** Starts the private broker and the proxy in front of it. */
   setUp(): Promise<{ broker: PrivateBroker; proxy: FaultProxy }>;
-  /**
-   * Sets up the scenarios' destinations the way an operator would, before the daemon starts and
-   * long before traffic (asked directly, not through the proxy).
-   */
-  declareTopology?(broker: PrivateBroker, destinations: readonly string[]): Promise<void>;
   /** The daemon's broker instance, connecting through the proxy. */
   instance(proxyPort: number): BrokerInstanceConfig;
   /** Destination template with the {name} path parameter, e.g. `faults.{name}`. */
@@ -51,7 +46,7 @@ export interface FaultSuiteSpec {
   /** Creates what a destination needs before the scenario's first send (asked directly, not through the proxy). */
   prepare?(broker: PrivateBroker, destination: string): Promise<void>;
   /** Scenarios this broker cannot pass by design, each with the reason (listed as pending, never silently). */
-  readonly unsupported?: Partial<Record<'kill' | 'freeze' | 'pause' | 'reset' | 'drop', string>>;
+  readonly unsupported?: Partial<Record<(typeof SCENARIOS)[number], string>>;
   /** What the broker itself says it holds for a destination (asked directly, not through the proxy), for failure messages. */
   inspect?(broker: PrivateBroker, destination: string): Promise<string>;
 }
@@ -75,7 +70,6 @@ export function faultSuite(spec: FaultSuiteSpec): void {
       results.begin();
       requirePrivateBroker(this, spec.kind);
       ({ broker, proxy } = await spec.setUp());
-      await spec.declareTopology?.(broker, SCENARIOS.map((name) => spec.destinationFor(name)));
       daemon = await startTestDaemon({
         brokers: { faulty: spec.instance(proxy.port) },
         routes: `routes:\n  - name: faulty\n    path: /f/:name\n    broker: faulty\n    mode: point-to-point\n    destination: "${spec.destination}"\n    timeout: ${ROUTE_TIMEOUT_MS}ms\n`,
