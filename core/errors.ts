@@ -25,6 +25,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The client chose a mode the route does not allow, or the broker cannot do.',
   },
+  invalid_cloudevent: {
+    status: 400,
+    retryable: false,
+    summary: 'A CloudEvent lacks a required attribute (id, source, type, specversion 1.0) or has a malformed one.',
+  },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
@@ -42,6 +47,21 @@ export const ERROR_CODES = {
     status: 413,
     retryable: false,
     summary: 'The body is larger than the configured limit.',
+  },
+  too_many_entries: {
+    status: 413,
+    retryable: false,
+    summary: "A batch has more entries than the route's batch.maxEntries.",
+  },
+  unsupported_media_type: {
+    status: 415,
+    retryable: false,
+    summary: 'The Content-Type does not fit the route (a batch route needs NDJSON or a CloudEvents batch; a route with cloudevents: required needs an event).',
+  },
+  invalid_body: {
+    status: 422,
+    retryable: false,
+    summary: "The body is not valid JSON or does not match the route's schema; details lists the failing JSON pointers.",
   },
   rate_limited: {
     status: 429,
@@ -96,17 +116,51 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Every code the routes linter prints (`FILE:LINE:COL code message`). Like the error codes they are
+ * stable, so scripts can key on them, and the README's lint table is checked against this list.
+ */
+export const LINT_CODES = {
+  yaml_syntax: 'the file is not valid YAML',
+  wrong_type: 'a value has the wrong type',
+  missing_key: 'a required key is missing',
+  unknown_key: 'a key busgate does not know',
+  bad_path: 'not a valid express path',
+  bad_method: 'not GET, POST, PUT, PATCH or DELETE',
+  unknown_broker: 'no such broker instance',
+  unknown_mode: 'not pubsub, point-to-point or request-reply',
+  mode_not_supported: "the broker's plugin cannot do that mode",
+  duplicate_route: 'the same method and path twice',
+  bad_template: 'a template is malformed',
+  unknown_param: 'a template names a parameter the path does not have',
+  bad_duration: 'not a duration',
+  bad_header_name: 'not a header name',
+  bad_option: "options do not match the plugin's route options schema",
+  reserved_path: 'a path busgate serves itself',
+  reserved_header: 'a broker control header or a credential',
+  unknown_client: 'an API key name that is not configured',
+  bad_rate_limit: 'rateLimit is not { perSecond, burst }',
+  schema_not_found: 'the schema file cannot be read',
+  schema_invalid: 'the schema is not valid JSON/YAML or not a usable draft 2020-12 JSON Schema',
+  bad_cloudevents: 'cloudevents is not required, accepted or off',
+  bad_batch: 'batch is not true, false or { maxEntries }, or the mode cannot batch',
+} as const satisfies Record<string, string>;
+
+export type LintCode = keyof typeof LINT_CODES;
+
 export class BusgateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryable: boolean;
   /** Seconds a client should wait before retrying; sent as Retry-After. */
   readonly retryAfterSeconds: number | undefined;
+  /** Bounded, client-safe specifics (e.g. failing JSON pointers); sent as error.details. */
+  readonly details: readonly object[] | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number; details?: readonly object[] } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BusgateError';
@@ -114,10 +168,12 @@ export class BusgateError extends Error {
     this.status = ERROR_CODES[code].status;
     this.retryable = ERROR_CODES[code].retryable;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
   }
 
-  toJSON(): { error: { code: ErrorCode; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  toJSON(): { error: { code: ErrorCode; message: string; details?: readonly object[] } } {
+    if (this.details === undefined) return { error: { code: this.code, message: this.message } };
+    return { error: { code: this.code, message: this.message, details: this.details } };
   }
 }
 

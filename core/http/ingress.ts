@@ -18,8 +18,8 @@ import type { Logger } from 'winston';
 import { BusgateError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
-import type { Mode, OutboundMessage } from '../plugins/contract.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { Mode, OutboundMessage, Receipt } from '../plugins/contract.js';
+import type { GuardedBroker, SendResult } from '../plugins/guarded-broker.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
 import { isDefaultSafeToken, renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
@@ -27,6 +27,9 @@ import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './ide
 import type { Lifecycle } from './lifecycle.js';
 import { TokenBucket } from './rate-limit.js';
 import { readBody } from './read-body.js';
+import { interpretBody, type BodyEntry } from '../contracts/request-body.js';
+import { HTTP_ATTRIBUTE_PREFIX, cloudEventHeaders } from '../contracts/cloudevents.js';
+import { batchEntryId, deliverBatch } from './batch.js';
 import { sendError } from './send-error.js';
 
 export interface IngressDependencies {
@@ -90,18 +93,23 @@ class CompiledRoute {
       this.admit(req);
       const planned = this.plan({ params, headers: req.headers });
       const payload = await readBody(req, this.deps.bodyLimitBytes);
+      const body = interpretBody(this.spec.contract, req.headers, payload);
       trace = this.deps.tracing.start(
         { traceparent: firstValue(req.headers.traceparent), tracestate: firstValue(req.headers.tracestate) },
         { route: this.spec.name, method: this.spec.method, broker: planned.broker.name, mode: planned.mode, destination: planned.destination },
       );
-      const message = this.message(planned, req.headers, payload, trace);
+      if (body.kind === 'batch' && planned.mode === 'request-reply') throw new BusgateError('mode_not_allowed', 'a batch cannot be sent as request-reply');
+      const currentTrace = trace;
+      const send = (): Promise<StoredAnswer> =>
+        body.kind === 'single'
+          ? this.deliver(planned, this.message(planned, req.headers, body.entry, currentTrace, planned.idempotencyKey ?? randomUUID()), currentTrace)
+          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, batchEntryId(planned.idempotencyKey, index))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent);
       let answer: StoredAnswer;
       let replayed = false;
       if (planned.idempotencyKey === undefined) {
-        answer = await this.deliver(planned, message, trace);
+        answer = await send();
       } else {
-        const currentTrace = trace;
-        const outcome = await this.deps.idempotency.run(this.spec.name, planned.idempotencyKey, () => this.deliver(planned, message, currentTrace));
+        const outcome = await this.deps.idempotency.run(this.spec.name, planned.idempotencyKey, send);
         answer = outcome.answer;
         replayed = outcome.replayed;
       }
@@ -171,18 +179,19 @@ class CompiledRoute {
     return { broker, mode, destination, key, headers, idempotencyKey };
   }
 
-  private message(planned: Plan, requestHeaders: IncomingHttpHeaders, payload: Buffer, trace: RequestTrace): OutboundMessage {
+  private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, id: string): OutboundMessage {
     const headers: Record<string, string> = { ...planned.headers, traceparent: trace.traceparent };
+    if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.factory.cloudEvents?.attributePrefix ?? HTTP_ATTRIBUTE_PREFIX));
     if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
     // The body is passed on as sent; a compressed body keeps its encoding so consumers can read it.
     const encoding = requestHeaders['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') headers['content-encoding'] = encoding;
-    const contentType = requestHeaders['content-type'];
+    const contentType = entry.contentType;
     return {
       // The client's Idempotency-Key becomes the message id, so broker-side dedupe (JetStream
       // msgID) and consumers see the same id on every retry.
-      id: planned.idempotencyKey ?? randomUUID(),
-      payload,
+      id,
+      payload: entry.payload,
       headers,
       ...(contentType === undefined ? {} : { contentType }),
       ...(planned.key === undefined ? {} : { key: planned.key }),
@@ -190,13 +199,28 @@ class CompiledRoute {
   }
 
   private async deliver(planned: Plan, message: OutboundMessage, trace: RequestTrace): Promise<StoredAnswer> {
-    const result = await planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.spec.options });
+    const result = await this.send(planned, message);
     if (result.kind === 'reply') {
       const replied = parseTraceparent(result.reply.headers.traceparent) ? result.reply.headers.traceparent : trace.traceparent;
       return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id, traceparent: replied };
     }
-    const receipt = { ...result.receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
+    const receipt = this.receipt(planned, message, result.receipt);
     return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id, traceparent: trace.traceparent };
+  }
+
+  /** One entry of a batch: its receipt (batches are never request-reply, see the linter). */
+  private async deliverEntry(planned: Plan, message: OutboundMessage): Promise<Record<string, unknown>> {
+    const result = await this.send(planned, message);
+    if (result.kind === 'reply') throw new BusgateError('mode_not_allowed', 'a batch cannot be sent as request-reply');
+    return this.receipt(planned, message, result.receipt);
+  }
+
+  private send(planned: Plan, message: OutboundMessage): Promise<SendResult> {
+    return planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.spec.options });
+  }
+
+  private receipt(planned: Plan, message: OutboundMessage, receipt: Receipt): Record<string, unknown> {
+    return { ...receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
   }
 
   private observe(req: IncomingMessage, res: ServerResponse, started: bigint): void {

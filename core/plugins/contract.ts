@@ -153,5 +153,11 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   isSafeToken?(value: string, field: 'destination' | 'key'): boolean;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
+  /**
+   * How CloudEvents attributes travel on this broker (its CloudEvents protocol binding, binary
+   * mode): each attribute becomes a header named prefix + attribute, e.g. `ce_id` on Kafka.
+   * Absent: `ce-`, as over HTTP. The data content type is the message's content type.
+   */
+  readonly cloudEvents?: { readonly attributePrefix: string };
   create(options: Options, context: PluginContext): BrokerPlugin;
 }

@@ -5,7 +5,9 @@
  */
 import { parse as parsePath } from 'path-to-regexp';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { CONTRACT_KEYS, lintContract } from '../contracts/route-contract.js';
 import { parseDuration } from '../duration.js';
+import type { LintCode } from '../errors.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
@@ -24,7 +26,7 @@ export interface LintResult {
   readonly problems: RouteProblem[];
 }
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit'] as const;
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
@@ -51,6 +53,8 @@ export interface LintOptions {
   readonly declared?: readonly string[];
   /** API-key client names configured; routes' `clients:` must use these. */
   readonly clients?: readonly string[];
+  /** Where relative `schema:` files are found: the routes file's folder (default: the working folder). */
+  readonly baseDir?: string;
 }
 
 /** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
@@ -79,7 +83,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
     const pos = lines.linePos(range?.[0] ?? 0);
     return { line: pos.line, col: pos.col };
   };
-  const report = (node: Node | Pair | null | undefined, code: string, message: string): void => {
+  const report = (node: Node | Pair | null | undefined, code: LintCode, message: string): void => {
     problems.push({ ...at(node), code, message });
   };
 
@@ -120,16 +124,16 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
       if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
+    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line, options.baseDir ?? process.cwd());
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+export type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number, baseDir: string): RouteSpec | undefined {
   const before = countingReport(report);
   const node = (key: RouteKey): Node | undefined => (item.get(key, true) as Node | undefined) ?? undefined;
 
@@ -238,7 +242,9 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     before.report(node('path'), 'reserved_path', `${path} is served by busgate itself (${RESERVED_PATHS.join(', ')})`);
   }
 
-  if (before.count() > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
+  const contract = lintContract(item, baseDir, before.report);
+
+  if (before.count() > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null || !contract) return undefined;
   return {
     name: text('name') ?? `${method} ${path}`,
     method,
@@ -252,6 +258,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     options: options.value,
     clients: clients?.values,
     rateLimit,
+    contract,
     line,
   };
 }
@@ -278,7 +285,7 @@ function choice<T extends string>(
   list: (key: RouteKey) => { values: string[]; node: Node } | undefined,
   report: Report,
   node: (key: RouteKey) => Node | undefined,
-  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
+  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [LintCode, string]; defaultAllowed: readonly T[] | undefined },
 ): Choice<T> | undefined {
   const source = text(key);
   if (source === undefined) return undefined;

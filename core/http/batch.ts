@@ -1,0 +1,51 @@
+/**
+ * Batch publish: every entry of one request is handed to the broker at once, so the plugins'
+ * own coalescing does the batching (one Kafka produce for what is queued together, one NATS
+ * flush, RabbitMQ publisher confirms in flight together). Each entry settles on its own: the
+ * answer lists every entry's receipt or error, in request order, and the status says how many
+ * the broker accepted:
+ *
+ *   every entry accepted -> 202   some accepted -> 207   none -> the first entry's error status
+ */
+import { randomUUID } from 'node:crypto';
+import { BusgateError, isBusgateError } from '../errors.js';
+import type { OutboundMessage } from '../plugins/contract.js';
+import type { StoredAnswer } from './idempotency.js';
+
+export type BatchEntryResult =
+  | { readonly status: number; readonly receipt: Readonly<Record<string, unknown>> }
+  | { readonly status: number; readonly id: string; readonly error: { readonly code: string; readonly message: string } };
+
+export interface BatchAnswer {
+  readonly accepted: number;
+  readonly failed: number;
+  readonly entries: readonly BatchEntryResult[];
+}
+
+/** With an Idempotency-Key each entry's id is KEY.INDEX, so a retried batch dedupes entry by entry. */
+export function batchEntryId(idempotencyKey: string | undefined, index: number): string {
+  return idempotencyKey === undefined ? randomUUID() : `${idempotencyKey}.${index}`;
+}
+
+export async function deliverBatch(
+  messages: readonly OutboundMessage[],
+  send: (message: OutboundMessage) => Promise<Readonly<Record<string, unknown>>>,
+  traceparent: string,
+): Promise<StoredAnswer> {
+  const settled = await Promise.allSettled(messages.map((message) => send(message)));
+  const entries = settled.map((outcome, index): BatchEntryResult => {
+    if (outcome.status === 'fulfilled') return { status: 202, receipt: outcome.value };
+    const error = isBusgateError(outcome.reason) ? outcome.reason : new BusgateError('internal_error', 'an unexpected error occurred; see the daemon log');
+    return { status: error.status, id: messages[index]!.id, error: { code: error.code, message: error.message } };
+  });
+  const accepted = entries.filter((entry) => 'receipt' in entry).length;
+  const answer: BatchAnswer = { accepted, failed: entries.length - accepted, entries };
+  const status = accepted === entries.length ? 202 : accepted > 0 ? 207 : entries[0]!.status;
+  return {
+    status,
+    contentType: 'application/json; charset=utf-8',
+    body: Buffer.from(JSON.stringify(answer)),
+    messageId: messages[0]!.id,
+    traceparent,
+  };
+}

@@ -1,0 +1,78 @@
+/** Body schemas, CloudEvents and batches over HTTP, on the embedded broker. */
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import type { InboundMessage } from '../../core/plugins/contract.js';
+import { eventually, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+
+const orderSchema = fileURLToPath(new URL('../../../test/fixtures/schemas/order.json', import.meta.url));
+
+const ROUTES = `routes:
+  - name: orders
+    path: /orders
+    broker: memory
+    mode: pubsub
+    destination: contracts.orders
+    schema: ${orderSchema}
+`;
+
+export const VALID_ORDER = {
+  orderId: 'ord_abc123',
+  customerId: 'c-1',
+  email: 'ann@example.com',
+  currency: 'EUR',
+  total: 12.5,
+  createdAt: '2026-11-30T12:00:00Z',
+  items: [{ sku: 'tea', qty: 2, price: 6.25 }],
+};
+
+describe('HTTP contracts (embedded broker)', function () {
+  this.timeout(10_000);
+  let daemon: TestDaemon;
+  const received: InboundMessage[] = [];
+
+  before(async () => {
+    daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } } });
+    await daemon.brokers.get('memory')!.plugin.subscribe('contracts.orders', { mode: 'pubsub' }, async (message) => {
+      received.push(message);
+    });
+  });
+  after(() => daemon.shutdown('test done'));
+  beforeEach(() => {
+    received.length = 0;
+  });
+
+  describe('body schema', () => {
+    it('publishes a body that matches', async () => {
+      const res = await daemon.post('/orders', JSON.stringify(VALID_ORDER), { 'content-type': 'application/json' });
+      expect(res.status).to.equal(202);
+      await eventually(() => received.length === 1);
+      expect(JSON.parse(received[0]!.payload.toString())).to.deep.equal(VALID_ORDER);
+    });
+
+    it('refuses a body that does not match with 422 invalid_body, the failing pointers, and publishes nothing', async () => {
+      const bad = { ...VALID_ORDER, currency: 'XXX', items: [{ sku: 'tea', qty: 0, price: 1 }], colour: 'red' };
+      delete (bad as Partial<typeof VALID_ORDER>).orderId;
+      const res = await daemon.post('/orders', JSON.stringify(bad), { 'content-type': 'application/json' });
+      expect(res.status).to.equal(422);
+      const body = (await res.json()) as { error: { code: string; message: string; details: Array<{ pointer: string; problem: string }> } };
+      expect(body.error.code).to.equal('invalid_body');
+      expect(body.error.details.map((d) => d.pointer)).to.have.members(['/orderId', '/colour', '/currency', '/items/0/qty']);
+      // A round trip through the daemon proves nothing was queued behind the refusal.
+      expect((await daemon.post('/orders', JSON.stringify(VALID_ORDER), { 'content-type': 'application/json' })).status).to.equal(202);
+      await eventually(() => received.length === 1);
+      expect(JSON.parse(received[0]!.payload.toString()).orderId).to.equal('ord_abc123');
+    });
+
+    it('refuses a body that is not JSON with 422, and bounds the list of pointers', async () => {
+      const notJson = await daemon.post('/orders', '{"orderId": ', { 'content-type': 'application/json' });
+      expect(notJson.status).to.equal(422);
+      expect(((await notJson.json()) as { error: { details: unknown[] } }).error.details).to.deep.equal([{ pointer: '', problem: 'is not valid JSON' }]);
+      const manyWrong = { ...VALID_ORDER, items: Array.from({ length: 50 }, () => ({ sku: '', qty: -1, price: -1 })) };
+      const res = await daemon.post('/orders', JSON.stringify(manyWrong), { 'content-type': 'application/json' });
+      const body = (await res.json()) as { error: { details: unknown[] } };
+      expect(res.status).to.equal(422);
+      expect(body.error.details).to.have.lengthOf(5);
+      expect(received).to.be.empty;
+    });
+  });
+});
