@@ -130,6 +130,17 @@ export interface BrokerPlugin {
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
+export interface AsyncApiBindings {
+  readonly channel?: Readonly<Record<string, unknown>>;
+  readonly operation?: Readonly<Record<string, unknown>>;
+  readonly message?: Readonly<Record<string, unknown>>;
+}
+
+export interface AsyncApiDeclaration {
+  readonly protocol: string;
+  bindings?(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>, hasKey: boolean): AsyncApiBindings;
+}
+
 export interface PluginContext {
   /** The broker instance name from the config (e.g. `kafka` or `kafka-eu`); use it in logs. */
   readonly name: string;
@@ -159,5 +170,13 @@ export interface PluginFactory<Options = Record<string, unknown>> {
    * Absent: `ce-`, as over HTTP. The data content type is the message's content type.
    */
   readonly cloudEvents?: { readonly attributePrefix: string };
+  /** The broker details a receipt adds to id/broker/mode/destination (for the OpenAPI document). */
+  readonly receiptSchema?: JsonSchema;
+  /**
+   * How this broker appears in the AsyncAPI document: its protocol name (`kafka`, `amqp`,
+   * `nats`...) and, where AsyncAPI 3 has bindings for it, the binding objects of a route's
+   * channel, send operation and message. Absent: the channels carry no bindings.
+   */
+  readonly asyncApi?: AsyncApiDeclaration;
   create(options: Options, context: PluginContext): BrokerPlugin;
 }

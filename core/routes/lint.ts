@@ -31,7 +31,7 @@ type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
 /** Paths the daemon serves itself; a route there would be shadowed or would shadow them. */
-export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console'];
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console', '/openapi.json', '/asyncapi.json'];
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 

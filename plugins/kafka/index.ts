@@ -2,6 +2,7 @@
  * Apache Kafka through kafkajs. Tested against Apache Kafka 3.9 (KRaft); see README.md for
  * options, how each mode maps to Kafka, and the responder contract.
  */
+import { kafkaContracts } from './contracts.js';
 import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { KafkaBroker } from './kafka-broker.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
@@ -16,6 +17,7 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  ...kafkaContracts,
   create: (options, context) => new KafkaBroker(options, context),
 };
 

@@ -2,6 +2,7 @@
  * busgate's NATS plugin: core NATS for pubsub and request-reply, JetStream for persistent pubsub
  * and for point-to-point work queues. See README.md in this folder for the mapping and contract.
  */
+import { natsContracts } from './contracts.js';
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { NatsBroker } from './nats-broker.js';
 import { optionsSchema, routeOptionsSchema, type NatsOptions } from './options.js';
@@ -16,6 +17,7 @@ const nats: PluginFactory<NatsOptions> = {
   routeOptionsSchema,
   isSafeToken: (value) => isSafeToken(value),
   checkDestination,
+  ...natsContracts,
   create: (options, context) => new NatsBroker(options, context),
 };
 

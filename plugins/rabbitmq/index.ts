@@ -1,4 +1,5 @@
 /** busgate's built-in RabbitMQ plugin (AMQP 0-9-1 via amqplib). See README.md next to this file. */
+import { rabbitmqContracts } from './contracts.js';
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { RabbitMqBroker } from './broker.js';
 import { optionsSchema, resolveOptions, routeOptionsSchema } from './options.js';
@@ -13,6 +14,7 @@ const rabbitmq: PluginFactory = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  ...rabbitmqContracts,
   create: (options, context) => new RabbitMqBroker(resolveOptions(options), context),
 };
 

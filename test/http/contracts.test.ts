@@ -1,4 +1,7 @@
 /** Body schemas, CloudEvents and batches over HTTP, on the embedded broker. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { InboundMessage } from '../../core/plugins/contract.js';
@@ -73,6 +76,34 @@ describe('HTTP contracts (embedded broker)', function () {
       expect(res.status).to.equal(422);
       expect(body.error.details).to.have.lengthOf(5);
       expect(received).to.be.empty;
+    });
+  });
+
+  describe('contract documents', () => {
+    it('serves /openapi.json and /asyncapi.json of the routes in service, rebuilt on reload', async () => {
+      const openApi = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(openApi.openapi).to.equal('3.1.0');
+      expect(Object.keys(openApi.paths)).to.deep.equal(['/orders']);
+      const asyncApi = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { asyncapi: string; channels: Record<string, { address: string }> };
+      expect(asyncApi.asyncapi).to.equal('3.0.0');
+      expect(Object.values(asyncApi.channels).map((c) => c.address)).to.deep.equal(['contracts.orders']);
+
+      fs.writeFileSync(daemon.routesFile, `${ROUTES}  - name: more\n    path: /more/:id\n    broker: memory\n    mode: point-to-point\n    destination: more.{id}\n`);
+      expect((await daemon.reload('test')).outcome).to.equal('ok');
+      const reloaded = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      expect(Object.keys(reloaded.paths)).to.deep.equal(['/orders', '/more/{id}']);
+      const reloadedAsync = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { channels: Record<string, { address: string }> };
+      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'more.{id}']);
+      fs.writeFileSync(daemon.routesFile, ROUTES);
+      expect((await daemon.reload('test')).outcome).to.equal('ok');
+    });
+
+    it('prints the documents from the command line', () => {
+      const root = fileURLToPath(new URL('../../../', import.meta.url));
+      const openApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'openapi', daemon.routesFile], { encoding: 'utf8' })) as { paths: Record<string, unknown> };
+      expect(Object.keys(openApi.paths)).to.deep.equal(['/orders']);
+      const asyncApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'asyncapi', daemon.routesFile], { encoding: 'utf8' })) as { asyncapi: string };
+      expect(asyncApi.asyncapi).to.equal('3.0.0');
     });
   });
 });
