@@ -137,8 +137,21 @@ function escapePointer(name: string): string {
  * prefix: `ce_` (Kafka), `cloudEvents:` (AMQP application properties), `ce-` (NATS, HTTP). The
  * data content type travels in the message's own content type.
  */
-export function cloudEventHeaders(attributes: CloudEventAttributes, prefix: string): Record<string, string> {
+export function cloudEventHeaders(attributes: CloudEventAttributes, binding: CloudEventsBinding): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(attributes)) headers[`${prefix}${name}`] = value;
+  for (const [name, value] of Object.entries(attributes)) headers[`${binding.attributePrefix}${name}`] = binding.percentEncoded ? percentEncode(value) : value;
   return headers;
+}
+
+export interface CloudEventsBinding {
+  readonly attributePrefix: string;
+  /** HTTP-style bindings (HTTP, NATS) percent-encode space, `"`, `%` and anything outside printable ASCII. */
+  readonly percentEncoded?: boolean;
+}
+
+export const HTTP_BINDING: CloudEventsBinding = { attributePrefix: HTTP_ATTRIBUTE_PREFIX, percentEncoded: true };
+
+function percentEncode(value: string): string {
+  if (/^[\x21\x23\x24\x26-\x7e]*$/.test(value)) return value;
+  return [...value].map((char) => (/[\x21\x23\x24\x26-\x7e]/.test(char) ? char : [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''))).join('');
 }

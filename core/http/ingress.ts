@@ -28,7 +28,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { TokenBucket } from './rate-limit.js';
 import { readBody } from './read-body.js';
 import { interpretBody, type BodyEntry } from '../contracts/request-body.js';
-import { HTTP_ATTRIBUTE_PREFIX, cloudEventHeaders } from '../contracts/cloudevents.js';
+import { HTTP_BINDING, cloudEventHeaders } from '../contracts/cloudevents.js';
 import { batchEntryId, deliverBatch } from './batch.js';
 import { sendError } from './send-error.js';
 
@@ -181,7 +181,7 @@ class CompiledRoute {
 
   private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, id: string): OutboundMessage {
     const headers: Record<string, string> = { ...planned.headers, traceparent: trace.traceparent };
-    if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.factory.cloudEvents?.attributePrefix ?? HTTP_ATTRIBUTE_PREFIX));
+    if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.factory.cloudEvents ?? HTTP_BINDING));
     if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
     // The body is passed on as sent; a compressed body keeps its encoding so consumers can read it.
     const encoding = requestHeaders['content-encoding'];

@@ -167,9 +167,9 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   /**
    * How CloudEvents attributes travel on this broker (its CloudEvents protocol binding, binary
    * mode): each attribute becomes a header named prefix + attribute, e.g. `ce_id` on Kafka.
-   * Absent: `ce-`, as over HTTP. The data content type is the message's content type.
+   * Absent: `ce-`, percent-encoded, as over HTTP. The data content type is the message's content type.
    */
-  readonly cloudEvents?: { readonly attributePrefix: string };
+  readonly cloudEvents?: { readonly attributePrefix: string; readonly percentEncoded?: boolean };
   /** The broker details a receipt adds to id/broker/mode/destination (for the OpenAPI document). */
   readonly receiptSchema?: JsonSchema;
   /**

@@ -127,7 +127,7 @@ const memoryPlugin: PluginFactory<MemoryOptions> = {
   modes: ['pubsub', 'point-to-point', 'request-reply'],
   optionsSchema,
   // CloudEvents attributes travel as `ce-` headers, as over HTTP; the embedded bus has no binding of its own.
-  cloudEvents: { attributePrefix: 'ce-' },
+  cloudEvents: { attributePrefix: 'ce-', percentEncoded: true },
   receiptSchema: {
     type: 'object',
     properties: { subscribers: { type: 'integer', description: 'pubsub: how many got it' }, queue: { type: 'string' }, depth: { type: 'integer' } },

@@ -8,7 +8,7 @@ import type { PluginFactory } from '../../core/plugins/contract.js';
 type Declarations = Pick<PluginFactory, 'cloudEvents' | 'receiptSchema' | 'asyncApi'>;
 
 export const natsContracts: Declarations = {
-  cloudEvents: { attributePrefix: 'ce-' },
+  cloudEvents: { attributePrefix: 'ce-', percentEncoded: true },
   receiptSchema: {
     type: 'object',
     required: ['subject'],
