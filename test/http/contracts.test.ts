@@ -16,6 +16,14 @@ const ROUTES = `routes:
     mode: pubsub
     destination: contracts.orders
     schema: ${orderSchema}
+  - name: small-batch
+    path: /small-batch/:mode
+    broker: memory
+    mode: "{mode}"
+    modes: [pubsub, request-reply]
+    destination: contracts.batch
+    batch: { maxEntries: 3 }
+    cloudevents: required
 `;
 
 export const VALID_ORDER = {
@@ -79,21 +87,51 @@ describe('HTTP contracts (embedded broker)', function () {
     });
   });
 
+  describe('batches and CloudEvents over HTTP', () => {
+    const event = (id: string) => ({ specversion: '1.0', id, source: '/t', type: 't' });
+    const post = (mode: string, body: unknown, type: string) => daemon.post(`/small-batch/${mode}`, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': type });
+
+    it('takes a CloudEvents batch, and refuses more than maxEntries with 413 too_many_entries', async () => {
+      const ok = await post('pubsub', [event('a'), event('b')], 'application/cloudevents-batch+json');
+      expect(ok.status).to.equal(202);
+      expect(((await ok.json()) as { accepted: number }).accepted).to.equal(2);
+      const tooMany = await post('pubsub', [event('a'), event('b'), event('c'), event('d')], 'application/cloudevents-batch+json');
+      expect(tooMany.status).to.equal(413);
+      expect(((await tooMany.json()) as { error: { code: string } }).error.code).to.equal('too_many_entries');
+    });
+
+    it('cloudevents: required refuses a plain body and an NDJSON batch with 400 invalid_cloudevent', async () => {
+      expect((await post('pubsub', '{"a":1}', 'application/json')).status).to.equal(400);
+      expect((await post('pubsub', '{"a":1}\n{"a":2}', 'application/x-ndjson')).status).to.equal(400);
+    });
+
+    it('refuses a batch sent as request-reply with 400 mode_not_allowed', async () => {
+      const res = await post('request-reply', [event('a')], 'application/cloudevents-batch+json');
+      expect(res.status).to.equal(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('mode_not_allowed');
+    });
+
+    it('refuses a CloudEvents batch on a route without batch with 415 unsupported_media_type', async () => {
+      const res = await daemon.post('/orders', JSON.stringify([event('a')]), { 'content-type': 'application/cloudevents-batch+json' });
+      expect(res.status).to.equal(415);
+    });
+  });
+
   describe('contract documents', () => {
     it('serves /openapi.json and /asyncapi.json of the routes in service, rebuilt on reload', async () => {
       const openApi = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
       expect(openApi.openapi).to.equal('3.1.0');
-      expect(Object.keys(openApi.paths)).to.deep.equal(['/orders']);
+      expect(Object.keys(openApi.paths)).to.deep.equal(['/orders', '/small-batch/{mode}']);
       const asyncApi = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { asyncapi: string; channels: Record<string, { address: string }> };
       expect(asyncApi.asyncapi).to.equal('3.0.0');
-      expect(Object.values(asyncApi.channels).map((c) => c.address)).to.deep.equal(['contracts.orders']);
+      expect(Object.values(asyncApi.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch']);
 
       fs.writeFileSync(daemon.routesFile, `${ROUTES}  - name: more\n    path: /more/:id\n    broker: memory\n    mode: point-to-point\n    destination: more.{id}\n`);
       expect((await daemon.reload('test')).outcome).to.equal('ok');
       const reloaded = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-      expect(Object.keys(reloaded.paths)).to.deep.equal(['/orders', '/more/{id}']);
+      expect(Object.keys(reloaded.paths)).to.deep.equal(['/orders', '/small-batch/{mode}', '/more/{id}']);
       const reloadedAsync = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { channels: Record<string, { address: string }> };
-      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'more.{id}']);
+      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch', 'more.{id}']);
       fs.writeFileSync(daemon.routesFile, ROUTES);
       expect((await daemon.reload('test')).outcome).to.equal('ok');
     });
@@ -101,7 +139,7 @@ describe('HTTP contracts (embedded broker)', function () {
     it('prints the documents from the command line', () => {
       const root = fileURLToPath(new URL('../../../', import.meta.url));
       const openApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'openapi', daemon.routesFile], { encoding: 'utf8' })) as { paths: Record<string, unknown> };
-      expect(Object.keys(openApi.paths)).to.deep.equal(['/orders']);
+      expect(Object.keys(openApi.paths)).to.deep.equal(['/orders', '/small-batch/{mode}']);
       const asyncApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'asyncapi', daemon.routesFile], { encoding: 'utf8' })) as { asyncapi: string };
       expect(asyncApi.asyncapi).to.equal('3.0.0');
     });
