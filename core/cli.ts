@@ -15,6 +15,7 @@ import { createLogger } from './observability/logger.js';
 import { formatPreflightLine, preflight } from './preflight.js';
 import { formatProblem } from './routes/model.js';
 import { buildAsyncApi } from './contracts/asyncapi.js';
+import { declarationsOf } from './contracts/describe.js';
 import { buildOpenApi } from './contracts/openapi.js';
 
 async function check(argv: string[]): Promise<number> {
@@ -50,7 +51,7 @@ async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Prom
   const result = await checkRoutesFile(target, config);
   for (const problem of result.problems) console.error(formatProblem(name, problem));
   if (result.problems.length > 0) return 1;
-  const document = kind === 'openapi' ? buildOpenApi(result.routes, result.loaded, { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, result.loaded);
+  const document = kind === 'openapi' ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, declarationsOf(result.loaded));
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   return 0;
 }

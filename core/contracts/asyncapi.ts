@@ -26,7 +26,7 @@ export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDecla
     const name = componentName(route);
     if (route.contract.bodySchema) schemas[`${name}.body`] = embeddedSchema(route.contract.bodySchema.document, `#/components/schemas/${name}.body`);
     for (const broker of brokersOf(route)) {
-      const declaration = brokers.get(broker)?.factory.asyncApi;
+      const declaration = brokers.get(broker)?.contracts.asyncApi;
       for (const mode of modesOf(route)) {
         const bindings = declaration?.bindings?.(mode, route.destination.source, route.options, route.key !== undefined) ?? {};
         const messageName = `${name}.${broker}`;
@@ -103,7 +103,7 @@ function message(route: RouteSpec, name: string, broker: string, brokers: Broker
   for (const header of route.forwardHeaders) headers[header] = { type: 'string', description: 'copied from the HTTP request' };
   headers['idempotency-key'] = { type: 'string', description: "the client's Idempotency-Key, when it sent one" };
   if (route.contract.cloudEvents !== 'off') {
-    const prefix = brokers.get(broker)?.factory.cloudEvents?.attributePrefix ?? HTTP_ATTRIBUTE_PREFIX;
+    const prefix = brokers.get(broker)?.contracts.cloudEvents?.attributePrefix ?? HTTP_ATTRIBUTE_PREFIX;
     for (const attribute of CLOUDEVENT_HEADER_ATTRIBUTES) {
       headers[`${prefix}${attribute}`] = { type: 'string', description: `CloudEvents ${attribute} (binary mode), when the request was an event${route.contract.cloudEvents === 'required' ? '' : ' (optional)'}` };
     }

@@ -4,12 +4,17 @@
  */
 import fs from 'node:fs';
 import { ERROR_CODES } from '../errors.js';
-import type { JsonSchema, Mode, PluginFactory } from '../plugins/contract.js';
+import type { ContractDeclarations, JsonSchema, Mode } from '../plugins/contract.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Template } from '../routes/template.js';
 
 /** What a document needs to know of each broker instance: its plugin's declarations. */
-export type BrokerDeclarations = ReadonlyMap<string, { readonly factory: PluginFactory<never> }>;
+export type BrokerDeclarations = ReadonlyMap<string, { readonly contracts: ContractDeclarations }>;
+
+/** The declarations of loaded (not connected) instances, for `busgate openapi|asyncapi`. */
+export function declarationsOf(loaded: ReadonlyMap<string, { readonly factory: ContractDeclarations }>): BrokerDeclarations {
+  return new Map([...loaded].map(([name, instance]) => [name, { contracts: instance.factory }]));
+}
 
 /** busgate's own version, for the documents' info.version. */
 export const PACKAGE_VERSION: string = (() => {

@@ -143,7 +143,7 @@ function errorStatuses(route: RouteSpec, options: OpenApiOptions): Map<number, E
 
 function receiptSchema(route: RouteSpec, brokers: BrokerDeclarations): JsonSchema {
   const details = brokersOf(route)
-    .map((broker) => brokers.get(broker)?.factory.receiptSchema)
+    .map((broker) => brokers.get(broker)?.contracts.receiptSchema)
     .filter((schema): schema is JsonSchema => schema !== undefined);
   if (details.length === 0) return ref('Receipt');
   return { allOf: [ref('Receipt'), details.length === 1 ? details[0]! : { anyOf: details }] };

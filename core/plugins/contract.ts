@@ -1,7 +1,7 @@
 /**
  * The plugin contract: everything a broker plugin and the core agree on. A plugin only speaks its
  * broker's protocol; deadlines, in-flight bounds, reconnect scheduling of the first connection,
- * metrics and logging labels belong to the core (see core/plugins/guarded-broker.ts).
+ * metrics and logging labels belong to the core (see core/brokers/instance.ts).
  */
 import type { Logger } from 'winston';
 
@@ -129,6 +129,9 @@ export interface BrokerPlugin {
 
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
+
+/** The plugin declarations the contract features (core/contracts/) read. */
+export type ContractDeclarations = Pick<PluginFactory, 'cloudEvents' | 'receiptSchema' | 'asyncApi'>;
 
 export interface AsyncApiBindings {
   readonly channel?: Readonly<Record<string, unknown>>;

@@ -69,7 +69,7 @@ export const EVERY_FEATURE = `routes:
 `;
 
 const factories: Record<string, PluginFactory<never>> = { kafka, rabbitmq, nats, memory } as unknown as Record<string, PluginFactory<never>>;
-const declarations = new Map(Object.entries(factories).map(([name, factory]) => [name, { factory }]));
+const declarations = new Map(Object.entries(factories).map(([name, factory]) => [name, { contracts: factory }]));
 const catalog = new Map(Object.entries(factories).map(([name, factory]) => [name, { modes: factory.modes, routeOptionsSchema: factory.routeOptionsSchema }]));
 
 function routes() {

@@ -10,7 +10,7 @@ runContractConformance({
   destination: () => `contracts.${randomUUID().slice(0, 8)}`,
   async open(destination, daemon) {
     const inbox = new Inbox();
-    const subscription = await daemon.brokers.get('memory')!.plugin.subscribe(destination, { mode: 'pubsub' }, async (message) => {
+    const subscription = await daemon.brokers.get('memory')!.subscribe(destination, { mode: 'pubsub' }, async (message) => {
       inbox.push({ payload: message.payload, headers: message.headers, contentType: message.contentType });
     });
     return { take: (count, timeoutMs) => inbox.take(count, timeoutMs), close: () => subscription.close() };

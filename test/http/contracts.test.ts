@@ -43,7 +43,7 @@ describe('HTTP contracts (embedded broker)', function () {
 
   before(async () => {
     daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } } });
-    await daemon.brokers.get('memory')!.plugin.subscribe('contracts.orders', { mode: 'pubsub' }, async (message) => {
+    await daemon.brokers.get('memory')!.subscribe('contracts.orders', { mode: 'pubsub' }, async (message) => {
       received.push(message);
     });
   });
