@@ -8,7 +8,8 @@
  *   draining? header count? -> API key, client allow-list -> rate limit
  *   -> plan: broker, mode, destination, key, headers from the path and headers only (400s here:
  *      the body is never read, so nothing can be published)
- *   -> body, size-capped (413) -> broker (BrokerInstance: deadline, bounds, circuit, the broker's rules)
+ *   -> body, size-capped (413) -> contract: schema, CloudEvent, batch (core/contracts/; 400/415/422)
+ *   -> broker (BrokerInstance: deadline, bounds, circuit, the broker's rules)
  *   -> 202 + receipt | 200 + reply | JSON error, only once the broker acknowledged or replied.
  */
 import { randomUUID } from 'node:crypto';

@@ -111,6 +111,26 @@ describe('HTTP contracts (embedded broker)', function () {
       expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('mode_not_allowed');
     });
 
+    it('an Idempotency-Key gives entry ids KEY.i, and a repeat returns the first answer without publishing again', async () => {
+      const seen: string[] = [];
+      const subscription = await daemon.brokers.get('memory')!.subscribe('contracts.batch', { mode: 'pubsub' }, async (message) => {
+        seen.push(message.headers['ce-id']!);
+      });
+      try {
+        const send = () => daemon.post('/small-batch/pubsub', JSON.stringify([event('x'), event('y')]), { 'content-type': 'application/cloudevents-batch+json', 'idempotency-key': 'batch-key-1' });
+        const first = await send();
+        const firstBody = await first.text();
+        const again = await send();
+        expect(again.headers.get('idempotent-replayed')).to.equal('true');
+        expect(await again.text()).to.equal(firstBody);
+        expect((JSON.parse(firstBody) as { entries: Array<{ receipt: { id: string } }> }).entries.map((e) => e.receipt.id)).to.deep.equal(['batch-key-1.0', 'batch-key-1.1']);
+        await eventually(() => seen.length === 2);
+        expect(seen).to.deep.equal(['x', 'y']);
+      } finally {
+        await subscription.close();
+      }
+    });
+
     it('refuses a CloudEvents batch on a route without batch with 415 unsupported_media_type', async () => {
       const res = await daemon.post('/orders', JSON.stringify([event('a')]), { 'content-type': 'application/cloudevents-batch+json' });
       expect(res.status).to.equal(415);
