@@ -44,9 +44,10 @@ export function buildOpenApi(routes: readonly RouteSpec[], brokers: BrokerDeclar
       body = ref(`${name}.body`);
     }
     schemas[`${name}.receipt`] = receiptSchema(route, brokers);
-    for (const variant of pathVariants(route.path)) {
+    // operationIds must be unique: the first variant of an optional group keeps the route's name.
+    for (const [index, variant] of pathVariants(route.path).entries()) {
       const operations = (paths[variant.path] ??= {});
-      operations[route.method.toLowerCase()] = operation(route, name, variant.params, body, options);
+      operations[route.method.toLowerCase()] = operation(route, name, index === 0 ? name : `${name}_${index}`, variant.params, body, options);
     }
   }
   const document: Json = {
@@ -69,7 +70,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], brokers: BrokerDeclar
   return document;
 }
 
-function operation(route: RouteSpec, name: string, pathParams: readonly string[], body: Json | undefined, options: OpenApiOptions): Json {
+function operation(route: RouteSpec, name: string, operationId: string, pathParams: readonly string[], body: Json | undefined, options: OpenApiOptions): Json {
   const modes = modesOf(route);
   const parameters: Json[] = pathParams.map((param) => ({ name: param, in: 'path', required: true, schema: { type: 'string' } }));
   const headers = templateHeaders(route);
@@ -112,7 +113,7 @@ function operation(route: RouteSpec, name: string, pathParams: readonly string[]
 
   const destinations = brokersOf(route).join(' | ');
   const op: Json = {
-    operationId: name,
+    operationId,
     summary: `${modes.join(' | ')} to ${destinations}: ${route.destination.source}`,
     parameters,
     requestBody: { required: false, content },

@@ -102,6 +102,8 @@ describe('contract documents', function () {
     expect(JSON.stringify(schemas['orders.body'])).to.include('#/components/schemas/orders.body/$defs/address');
     expect(schemas['orders.receipt']!.allOf).to.have.lengthOf(2);
     expect(document.security).to.deep.equal([{ bearer: [] }, { apiKey: [] }]);
+    const operationIds = Object.values(paths).flatMap((operations) => Object.values(operations).map((op) => (op as unknown as { operationId: string }).operationId));
+    expect(new Set(operationIds).size, 'operationIds are unique').to.equal(operationIds.length);
   });
 
   it('OpenAPI: no security scheme without API keys', () => {
