@@ -33,9 +33,11 @@ export async function deliverBatch(
   traceparent: string,
 ): Promise<StoredAnswer> {
   const settled = await Promise.allSettled(messages.map((message) => send(message)));
+  let retryAfterSeconds: number | undefined;
   const entries = settled.map((outcome, index): BatchEntryResult => {
     if (outcome.status === 'fulfilled') return { status: 202, receipt: outcome.value };
     const error = isBusgateError(outcome.reason) ? outcome.reason : new BusgateError('internal_error', 'an unexpected error occurred; see the daemon log');
+    retryAfterSeconds ??= error.retryAfterSeconds;
     return { status: error.status, id: messages[index]!.id, error: { code: error.code, message: error.message } };
   });
   const accepted = entries.filter((entry) => 'receipt' in entry).length;
@@ -47,5 +49,6 @@ export async function deliverBatch(
     body: Buffer.from(JSON.stringify(answer)),
     messageId: messages[0]!.id,
     traceparent,
+    ...(accepted === 0 && retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
   };
 }

@@ -14,6 +14,8 @@ export interface StoredAnswer {
   readonly body: Buffer;
   readonly messageId: string;
   readonly traceparent?: string | undefined;
+  /** A batch none of whose entries was accepted for a retryable reason: sent as Retry-After. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 interface Entry {

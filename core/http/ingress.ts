@@ -112,6 +112,7 @@ class CompiledRoute {
       const headers: Record<string, string | number> = { 'Content-Type': answer.contentType, 'Content-Length': answer.body.length, 'X-Busgate-Id': answer.messageId };
       if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
       if (replayed) headers['Idempotent-Replayed'] = 'true';
+      if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
       res.writeHead(answer.status, headers);
       res.end(answer.body);
       trace.finish({ status: answer.status });

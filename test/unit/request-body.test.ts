@@ -110,10 +110,10 @@ describe('batch answers', () => {
   const messages = ['a', 'b', 'c'].map((id): OutboundMessage => ({ id, payload: Buffer.alloc(0), headers: {} }));
   const answer = async (fail: readonly string[]) => {
     const stored = await deliverBatch(messages, async (m) => {
-      if (fail.includes(m.id)) throw new BusgateError('broker_unavailable', 'down');
+      if (fail.includes(m.id)) throw new BusgateError('broker_unavailable', 'down', { retryAfterSeconds: 2 });
       return { id: m.id };
     }, 'tp');
-    return { status: stored.status, body: JSON.parse(stored.body.toString()) as { accepted: number; failed: number; entries: Array<{ status: number }> } };
+    return { status: stored.status, retryAfter: stored.retryAfterSeconds, body: JSON.parse(stored.body.toString()) as { accepted: number; failed: number; entries: Array<{ status: number }> } };
   };
 
   it('202 when every entry was accepted, 207 when some, the failure status when none; entries in order', async () => {
@@ -121,6 +121,7 @@ describe('batch answers', () => {
     const some = await answer(['b']);
     expect(some.status).to.equal(207);
     expect(some.body).to.deep.equal({ accepted: 2, failed: 1, entries: [{ status: 202, receipt: { id: 'a' } }, { status: 503, id: 'b', error: { code: 'broker_unavailable', message: 'down' } }, { status: 202, receipt: { id: 'c' } }] });
-    expect((await answer(['a', 'b', 'c'])).status).to.equal(503);
+    expect(some.retryAfter, 'Retry-After only when nothing was accepted').to.equal(undefined);
+    expect(await answer(['a', 'b', 'c'])).to.deep.include({ status: 503, retryAfter: 2 });
   });
 });
