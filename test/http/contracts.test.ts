@@ -165,3 +165,28 @@ describe('HTTP contracts (embedded broker)', function () {
     });
   });
 });
+
+describe('HTTP contracts: a batch to a broker that is down', function () {
+  this.timeout(10_000);
+
+  it('answers 503 with Retry-After, every entry listed as broker_unavailable', async () => {
+    const daemon = await startTestDaemon({
+      routes: 'routes:\n  - { name: down, path: /down, broker: down, mode: pubsub, destination: d, batch: true }\n',
+      brokers: { down: { plugin: 'memory', options: { unavailable: true } } },
+      connectWaitMs: 200,
+    });
+    try {
+      const res = await daemon.post('/down', '{"a":1}\n{"a":2}\n', { 'content-type': 'application/x-ndjson' });
+      expect(res.status).to.equal(503);
+      expect(res.headers.get('retry-after')).to.match(/^\d+$/);
+      const body = (await res.json()) as { accepted: number; failed: number; entries: Array<{ status: number; error: { code: string } }> };
+      expect(body).to.include({ accepted: 0, failed: 2 });
+      expect(body.entries.map((entry) => [entry.status, entry.error.code])).to.deep.equal([
+        [503, 'broker_unavailable'],
+        [503, 'broker_unavailable'],
+      ]);
+    } finally {
+      await daemon.shutdown('test done');
+    }
+  });
+});
