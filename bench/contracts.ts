@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/contracts.js [--seconds=4] [--brokers=memory,nats,kafka,rabbitmq]`
+ * `npm run bench:contracts -- [--seconds=4] [--brokers=memory,nats,kafka,rabbitmq]`
  *
  * Short bench cases for the contract features, in one run against a daemon in its own process:
  *   - schema cost: the same route with and without a realistic 20-field JSON Schema (A/B/A/B, so
