@@ -10,11 +10,11 @@
 import type { Mode } from '../plugins/contract.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Template } from '../routes/template.js';
+import { HTTP_ATTRIBUTE_PREFIX } from './cloudevents.js';
 import { CLOUDEVENT_HEADER_ATTRIBUTES, PACKAGE_VERSION, brokersOf, componentName, embeddedSchema, modesOf, type BrokerDeclarations } from './describe.js';
 
 type Json = Record<string, unknown>;
 
-const HTTP_ATTRIBUTE_PREFIX = 'ce-';
 
 export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDeclarations, options: { readonly title?: string } = {}): Json {
   const channels: Record<string, Json> = {};

@@ -6,8 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { BusgateError } from '../errors.js';
-import { MAX_REPORTED_PROBLEMS, type BodyProblem, type BodySchema } from './body-schema.js';
-import { checkJsonBody } from './body-schema.js';
+import { MAX_REPORTED_PROBLEMS, checkJsonBody, type BodyProblem, type BodySchema } from './body-schema.js';
 import { BATCH_TYPE, STRUCTURED_TYPE, fromBatch, fromBinary, fromStructured, isBinaryEvent, mediaTypeOf, type CloudEventAttributes } from './cloudevents.js';
 import type { RouteContract } from './route-contract.js';
 
