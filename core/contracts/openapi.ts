@@ -8,7 +8,7 @@ import { parse as parsePath, type Token } from 'path-to-regexp';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { JsonSchema } from '../plugins/contract.js';
 import type { RouteSpec } from '../routes/model.js';
-import { BATCH_TYPE, STRUCTURED_TYPE } from './cloudevents.js';
+import { BATCH_TYPE, HTTP_ATTRIBUTE_PREFIX, STRUCTURED_TYPE } from './cloudevents.js';
 import {
   CLOUDEVENT_HEADER_ATTRIBUTES,
   ERROR_SCHEMA,
@@ -91,7 +91,7 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
   const events = route.contract.cloudEvents !== 'off';
   if (events) {
     for (const attribute of CLOUDEVENT_HEADER_ATTRIBUTES) {
-      parameters.push({ name: `ce-${attribute}`, in: 'header', required: false, description: `CloudEvents binary mode: the event's ${attribute}${route.contract.cloudEvents === 'required' ? ' (this route takes only events: binary or structured)' : ''}`, schema: { type: 'string' } });
+      parameters.push({ name: `${HTTP_ATTRIBUTE_PREFIX}${attribute}`, in: 'header', required: false, description: `CloudEvents binary mode: the event's ${attribute}${route.contract.cloudEvents === 'required' ? ' (this route takes only events: binary or structured)' : ''}`, schema: { type: 'string' } });
     }
   }
 
