@@ -16,6 +16,9 @@ import memory from '../../plugins/memory/index.js';
 import nats from '../../plugins/nats/index.js';
 import rabbitmq from '../../plugins/rabbitmq/index.js';
 
+/** By package name only, as the daemon loads it (a static import would pull its types into this build). */
+const MQTT_PLUGIN: string = 'busgate-plugin-mqtt';
+
 const fixtures = fileURLToPath(new URL('../../../test/fixtures', import.meta.url));
 
 export const EVERY_FEATURE = `routes:
@@ -59,6 +62,11 @@ export const EVERY_FEATURE = `routes:
       type: object
       required: [kind]
       properties: { kind: { type: string } }
+  - name: sensors
+    path: /sensors/:room
+    broker: mqtt
+    mode: pubsub
+    destination: sensors/{room}
   - name: choose
     path: /send/:broker/:destination
     broker: "{broker}"
@@ -69,8 +77,9 @@ export const EVERY_FEATURE = `routes:
 `;
 
 const factories: Record<string, PluginFactory<never>> = { kafka, rabbitmq, nats, memory } as unknown as Record<string, PluginFactory<never>>;
-const declarations = new Map(Object.entries(factories).map(([name, factory]) => [name, { contracts: factory }]));
-const catalog = new Map(Object.entries(factories).map(([name, factory]) => [name, { modes: factory.modes, routeOptionsSchema: factory.routeOptionsSchema }]));
+let declarations = new Map<string, { contracts: PluginFactory<never> }>();
+let catalog = new Map<string, { modes: PluginFactory<never>['modes']; routeOptionsSchema: PluginFactory<never>['routeOptionsSchema'] }>();
+
 
 function routes() {
   const { routes: linted, problems } = lintRoutes(EVERY_FEATURE, catalog, { baseDir: fixtures, clients: [] });
@@ -80,6 +89,12 @@ function routes() {
 
 describe('contract documents', function () {
   this.timeout(20_000);
+
+  before(async () => {
+    factories.mqtt = ((await import(MQTT_PLUGIN)) as { default: PluginFactory<never> }).default;
+    declarations = new Map(Object.entries(factories).map(([name, factory]) => [name, { contracts: factory }]));
+    catalog = new Map(Object.entries(factories).map(([name, factory]) => [name, { modes: factory.modes, routeOptionsSchema: factory.routeOptionsSchema }]));
+  });
 
   it('OpenAPI 3.1: valid, with parameters, header choices, schemas, responses and security', async () => {
     const document = buildOpenApi(routes(), declarations, { apiKeys: true });
@@ -128,7 +143,10 @@ describe('contract documents', function () {
     expect(messages['orders.kafka']!.bindings!.kafka!.key).to.deep.include({ type: 'string' });
     expect(Object.keys(messages['jobs.rabbitmq']!.headers.properties)).to.include('cloudEvents:id');
     expect(Object.keys(messages['choose.kafka']!.headers.properties)).to.include('ce_id');
+    expect(channels['mqtt.sensors__room_']).to.deep.include({ address: 'sensors/{room}' });
+    expect(Object.keys(messages['sensors.mqtt']!.headers.properties)).to.include('id');
     const operations = document.operations as Record<string, { action: string }>;
+    expect((operations['sensors.mqtt.pubsub'] as unknown as { bindings: Record<string, unknown> }).bindings.mqtt).to.deep.include({ qos: 1 });
     expect(Object.values(operations).every((op) => op.action === 'send')).to.equal(true);
   });
 
