@@ -28,7 +28,7 @@ export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDecla
     for (const broker of brokersOf(route)) {
       const declaration = brokers.get(broker)?.contracts.asyncApi;
       for (const mode of modesOf(route)) {
-        const bindings = declaration?.bindings?.(mode, route.destination.source, route.options, route.key !== undefined) ?? {};
+        const bindings = declaration?.bindings?.(mode, route.destination.source, route.brokerOptions.get(broker) ?? route.options, route.key !== undefined) ?? {};
         const messageName = `${name}.${broker}`;
         messages[messageName] ??= message(route, messageName, broker, brokers, bindings.message, declaration?.protocol);
         const channelName = channelKey(broker, route.destination);

@@ -66,6 +66,8 @@ class CompiledRoute {
   readonly matches: MatchFunction<Partial<Record<string, string | string[]>>>;
   private readonly timeoutMs: number;
   private readonly fixedBroker: BrokerInstance | undefined;
+  /** The route's options parsed for the fixed broker when the routes loaded. */
+  private readonly fixedOptions: Readonly<Record<string, unknown>> | undefined;
   private readonly bucket: TokenBucket | undefined;
   private readonly duration;
   private readonly statusCounters = new Map<number, { inc(): void }>();
@@ -77,6 +79,7 @@ class CompiledRoute {
     this.matches = match(spec.path, { decode: decodeURIComponent });
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
+    this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
     this.bucket = spec.rateLimit ? new TokenBucket(spec.rateLimit.perSecond, spec.rateLimit.burst) : undefined;
     this.duration = deps.metrics.httpDuration.labels({ route: spec.name });
   }
@@ -210,11 +213,15 @@ class CompiledRoute {
   }
 
   private send(planned: Plan, message: OutboundMessage): Promise<SendResult> {
-    return planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.spec.options });
+    return planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.optionsFor(planned.broker) });
   }
 
   private receipt(planned: Plan, message: OutboundMessage, receipt: Receipt): Record<string, unknown> {
     return { ...receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
+  }
+
+  private optionsFor(broker: BrokerInstance): Readonly<Record<string, unknown>> {
+    return this.fixedOptions ?? this.spec.brokerOptions.get(broker.name) ?? this.spec.options;
   }
 
   private observe(req: IncomingMessage, res: ServerResponse, started: bigint): void {

@@ -181,5 +181,11 @@ export interface PluginFactory<Options = Record<string, unknown>> {
    * channel, send operation and message. Absent: the channels carry no bindings.
    */
   readonly asyncApi?: AsyncApiDeclaration;
+  /**
+   * Header names a route may not forward to this broker because the plugin or the broker gives
+   * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its
+   * own (credentials, busgate-*, content-type...) for every broker.
+   */
+  readonly reservedHeaders?: readonly string[];
   create(options: Options, context: PluginContext): BrokerPlugin;
 }
