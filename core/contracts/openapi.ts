@@ -9,6 +9,7 @@ import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { JsonSchema } from '../plugins/contract.js';
 import type { RouteSpec } from '../routes/model.js';
 import { BATCH_TYPE, HTTP_ATTRIBUTE_PREFIX, STRUCTURED_TYPE } from './cloudevents.js';
+import { ENVELOPE_TYPE } from './request-body.js';
 import {
   CLOUDEVENT_HEADER_ATTRIBUTES,
   ERROR_SCHEMA,
@@ -100,6 +101,7 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
   if (events) content[STRUCTURED_TYPE] = { schema: cloudEventSchema(body) };
   if (route.contract.batch) {
     content['application/x-ndjson'] = { schema: { type: 'string', description: `One JSON value per line, each one message${body ? ` matching ${name}.body` : ''}; at most ${route.contract.batch.maxEntries} lines.` } };
+    content[ENVELOPE_TYPE] = { schema: envelopeSchema(route, body) };
     if (events) content[BATCH_TYPE] = { schema: { type: 'array', maxItems: route.contract.batch.maxEntries, items: cloudEventSchema(body) } };
   }
 
@@ -148,6 +150,28 @@ function receiptSchema(route: RouteSpec, brokers: BrokerDeclarations): JsonSchem
     .filter((schema): schema is JsonSchema => schema !== undefined);
   if (details.length === 0) return ref('Receipt');
   return { allOf: [ref('Receipt'), details.length === 1 ? details[0]! : { anyOf: details }] };
+}
+
+/** The envelope form of a batch: one object per message, with its own key and forwarded headers. */
+function envelopeSchema(route: RouteSpec, body: Json | undefined): JsonSchema {
+  const headers = Object.fromEntries(route.forwardHeaders.map((name) => [name, { type: 'string' }]));
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: route.contract.batch!.maxEntries,
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      oneOf: [{ required: ['body'] }, { required: ['bodyBase64'] }],
+      properties: {
+        body: body ?? {},
+        bodyBase64: { type: 'string', contentEncoding: 'base64' },
+        contentType: { type: 'string' },
+        key: { type: 'string', description: 'partition key (Kafka) or routing key (AMQP) of this entry' },
+        headers: { type: 'object', additionalProperties: false, properties: headers },
+      },
+    },
+  };
 }
 
 function batchAnswerSchema(): JsonSchema {

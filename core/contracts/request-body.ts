@@ -10,6 +10,9 @@ import { MAX_REPORTED_PROBLEMS, checkJsonBody, type BodyProblem, type BodySchema
 import { BATCH_TYPE, STRUCTURED_TYPE, fromBatch, fromBinary, fromStructured, isBinaryEvent, mediaTypeOf, type CloudEventAttributes } from './cloudevents.js';
 import type { RouteContract } from './route-contract.js';
 
+/** The envelope form of a batch: a JSON array of { body | bodyBase64, contentType?, key?, headers? }. */
+export const ENVELOPE_TYPE = 'application/vnd.busgate.batch+json';
+
 /** NDJSON under its common names: one JSON text per line. */
 export const NDJSON_TYPES: readonly string[] = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
 
@@ -18,14 +21,18 @@ export interface BodyEntry {
   readonly contentType: string | undefined;
   /** Set when the entry is a CloudEvent: its context attributes (data content type excluded). */
   readonly cloudEvent: CloudEventAttributes | undefined;
+  /** Envelope form: this entry's own partition/routing key (checked by the broker's key rule). */
+  readonly key?: string;
+  /** Envelope form: this entry's values of headers the route forwards. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type InterpretedBody = { readonly kind: 'single'; readonly entry: BodyEntry } | { readonly kind: 'batch'; readonly entries: readonly BodyEntry[] };
 
-export function interpretBody(contract: RouteContract, headers: IncomingHttpHeaders, payload: Buffer): InterpretedBody {
+export function interpretBody(contract: RouteContract, headers: IncomingHttpHeaders, payload: Buffer, forwardHeaders: readonly string[] = []): InterpretedBody {
   const media = mediaTypeOf(headers);
   const events = contract.cloudEvents !== 'off';
-  const isBatch = (events && media === BATCH_TYPE) || (contract.batch !== undefined && media !== undefined && NDJSON_TYPES.includes(media));
+  const isBatch = (events && media === BATCH_TYPE) || (contract.batch !== undefined && media !== undefined && (NDJSON_TYPES.includes(media) || media === ENVELOPE_TYPE));
   const mustRead = contract.bodySchema !== undefined || isBatch || (events && media === STRUCTURED_TYPE);
   const encoding = headers['content-encoding'];
   if (mustRead && encoding !== undefined && encoding !== 'identity') {
@@ -40,6 +47,11 @@ export function interpretBody(contract: RouteContract, headers: IncomingHttpHead
   }
   if (isBatch) {
     if (contract.cloudEvents === 'required') throw new BusgateError('invalid_cloudevent', `this route takes only CloudEvents; send a batch as ${BATCH_TYPE}`);
+    if (media === ENVELOPE_TYPE) {
+      const entries = envelopes(payload, contract.batch!.maxEntries, forwardHeaders);
+      checkEntries(contract.bodySchema, entries, (index) => `/${index}/body`);
+      return { kind: 'batch', entries };
+    }
     const entries = ndjsonLines(payload, contract.batch!.maxEntries).map((line) => ({ payload: line, contentType: 'application/json', cloudEvent: undefined }));
     checkEntries(contract.bodySchema ?? ANY_JSON, entries, (index) => `/${index}`);
     return { kind: 'batch', entries };
@@ -81,6 +93,52 @@ function checkEntries(schema: BodySchema | undefined, entries: readonly BodyEntr
   if (failed > 0) {
     throw new BusgateError('invalid_body', `${failed} of ${entries.length} entries are not valid JSON or do not match the route's schema; nothing was published`, { details: problems });
   }
+}
+
+const ENVELOPE_KEYS = new Set(['body', 'bodyBase64', 'contentType', 'key', 'headers']);
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** The envelope form: each entry's body, content type, key and forwarded headers, checked. */
+function envelopes(payload: Buffer, maxEntries: number, forwardHeaders: readonly string[]): BodyEntry[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new BusgateError('invalid_body', 'the batch is not valid JSON', { details: [{ pointer: '', problem: 'is not valid JSON' }] });
+  }
+  if (!Array.isArray(value) || value.length === 0) throw new BusgateError('invalid_body', `${ENVELOPE_TYPE} is a non-empty JSON array of entries`, { details: [{ pointer: '', problem: 'must be a non-empty array' }] });
+  if (value.length > maxEntries) throw new BusgateError('too_many_entries', `the batch has ${value.length} entries; this route takes at most ${maxEntries}`);
+  return value.map((entry: unknown, index): BodyEntry => {
+    const refuse = (field: string, problem: string): BusgateError => new BusgateError('invalid_body', `entry ${index}: ${field} ${problem}`, { details: [{ pointer: `/${index}${field === '' ? '' : `/${field}`}`, problem }] });
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw refuse('', 'must be an object');
+    const record = entry as Record<string, unknown>;
+    const unknown = Object.keys(record).find((key) => !ENVELOPE_KEYS.has(key));
+    if (unknown !== undefined) throw refuse(unknown.slice(0, 40), 'is not allowed (body, bodyBase64, contentType, key, headers)');
+    if (('body' in record) === ('bodyBase64' in record)) throw refuse('', 'needs exactly one of body and bodyBase64');
+    if (record.contentType !== undefined && typeof record.contentType !== 'string') throw refuse('contentType', 'must be a string');
+    if (record.bodyBase64 !== undefined && typeof record.bodyBase64 !== 'string') throw refuse('bodyBase64', 'must be a string');
+    if (record.key !== undefined && typeof record.key !== 'string') throw refuse('key', 'must be a string');
+    const entryHeaders: Record<string, string> = {};
+    if (record.headers !== undefined) {
+      if (typeof record.headers !== 'object' || record.headers === null || Array.isArray(record.headers)) throw refuse('headers', 'must be an object of strings');
+      for (const [name, text] of Object.entries(record.headers as Record<string, unknown>)) {
+        const lower = name.toLowerCase();
+        // Only what the route forwards anyway: an entry cannot set broker control headers.
+        if (!forwardHeaders.includes(lower)) throw refuse('headers', `"${name.slice(0, 40)}" is not a header this route forwards (${forwardHeaders.join(', ') || 'none'})`);
+        if (typeof text !== 'string' || CONTROL_CHARACTERS.test(text)) throw refuse('headers', `"${lower}" must be a string without control characters`);
+        entryHeaders[lower] = text;
+      }
+    }
+    const contentType = (record.contentType as string | undefined) ?? (record.bodyBase64 === undefined ? 'application/json' : 'application/octet-stream');
+    const bytes = record.bodyBase64 === undefined ? Buffer.from(JSON.stringify(record.body)) : Buffer.from(record.bodyBase64 as string, 'base64');
+    return {
+      payload: bytes,
+      contentType,
+      cloudEvent: undefined,
+      ...(record.key === undefined ? {} : { key: record.key as string }),
+      ...(Object.keys(entryHeaders).length === 0 ? {} : { headers: entryHeaders }),
+    };
+  });
 }
 
 /** Splits NDJSON into its non-empty lines (a trailing newline and CRLF line ends are fine). */

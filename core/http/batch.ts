@@ -22,6 +22,15 @@ export interface BatchAnswer {
   readonly entries: readonly BatchEntryResult[];
 }
 
+/** Entries' own keys (envelope form) pass the broker's key rule, or the whole batch is refused. */
+export function checkEntryKeys(entries: readonly { readonly key?: string }[], isSafeKey: (value: string) => boolean): void {
+  for (const [index, entry] of entries.entries()) {
+    if (entry.key !== undefined && !isSafeKey(entry.key)) {
+      throw new BusgateError('invalid_token', `entry ${index}: key "${entry.key.slice(0, 64)}" is not a valid key for this broker; nothing was published`);
+    }
+  }
+}
+
 /** With an Idempotency-Key each entry's id is KEY.INDEX, so a retried batch dedupes entry by entry. */
 export function batchEntryId(idempotencyKey: string | undefined, index: number): string {
   return idempotencyKey === undefined ? randomUUID() : `${idempotencyKey}.${index}`;

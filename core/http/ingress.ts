@@ -30,7 +30,7 @@ import { TokenBucket } from './rate-limit.js';
 import { readBody } from './read-body.js';
 import { interpretBody, type BodyEntry } from '../contracts/request-body.js';
 import { HTTP_BINDING, cloudEventHeaders } from '../contracts/cloudevents.js';
-import { batchEntryId, deliverBatch } from './batch.js';
+import { batchEntryId, checkEntryKeys, deliverBatch } from './batch.js';
 import { sendError } from './send-error.js';
 
 export interface IngressDependencies {
@@ -92,12 +92,13 @@ class CompiledRoute {
       this.admit(req);
       const planned = this.plan({ params, headers: req.headers });
       const payload = await readBody(req, this.deps.bodyLimitBytes);
-      const body = interpretBody(this.spec.contract, req.headers, payload);
+      const body = interpretBody(this.spec.contract, req.headers, payload, this.spec.forwardHeaders);
       trace = this.deps.tracing.start(
         { traceparent: firstValue(req.headers.traceparent), tracestate: firstValue(req.headers.tracestate) },
         { route: this.spec.name, method: this.spec.method, broker: planned.broker.name, mode: planned.mode, destination: planned.destination },
       );
       if (body.kind === 'batch' && planned.mode === 'request-reply') throw new BusgateError('mode_not_allowed', 'a batch cannot be sent as request-reply');
+      if (body.kind === 'batch') checkEntryKeys(body.entries, planned.broker.tokenRule('key'));
       const currentTrace = trace;
       const send = (): Promise<StoredAnswer> =>
         body.kind === 'single'
@@ -177,7 +178,7 @@ class CompiledRoute {
   }
 
   private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, id: string): OutboundMessage {
-    const headers: Record<string, string> = { ...planned.headers, traceparent: trace.traceparent };
+    const headers: Record<string, string> = { ...planned.headers, ...entry.headers, traceparent: trace.traceparent };
     if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.contracts.cloudEvents ?? HTTP_BINDING));
     if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
     // The body is passed on as sent; a compressed body keeps its encoding so consumers can read it.
@@ -191,7 +192,7 @@ class CompiledRoute {
       payload: entry.payload,
       headers,
       ...(contentType === undefined ? {} : { contentType }),
-      ...(planned.key === undefined ? {} : { key: planned.key }),
+      ...((entry.key ?? planned.key) === undefined ? {} : { key: entry.key ?? planned.key }),
     };
   }
 

@@ -37,6 +37,8 @@ export interface ContractTarget {
   toEvent(record: RawRecord): CloudEvent<unknown>;
   cleanup?(destinations: readonly string[]): Promise<void>;
   readonly readTimeoutMs?: number;
+  /** The broker's own client hands over a message key (Kafka), so per-entry keys can be checked. */
+  readonly carriesKey?: boolean;
 }
 
 /** A queue of what a subscription delivered, for RawReader.take. */
@@ -83,7 +85,7 @@ export function runContractConformance(target: ContractTarget): void {
         routes:
           'routes:\n' +
           `  - name: events\n    path: /events\n    broker: ${target.name}\n    mode: ${target.mode}\n    destination: "${single}"${options}\n` +
-          `  - name: batch\n    path: /batch\n    broker: ${target.name}\n    mode: ${target.mode}\n    destination: "${batch}"\n    batch: { maxEntries: 100 }${options}\n`,
+          `  - name: batch\n    path: /batch\n    broker: ${target.name}\n    mode: ${target.mode}\n    destination: "${batch}"\n    batch: { maxEntries: 100 }\n    headers: [x-tenant]${options}\n`,
       });
       singleReader = await target.open(single, daemon);
       batchReader = await target.open(batch, daemon);
@@ -132,6 +134,24 @@ export function runContractConformance(target: ContractTarget): void {
       const read = (await batchReader.take(3, timeout)).map((record) => target.toEvent(record));
       expect(read.map((event) => event.id)).to.have.members(['batched-1', 'batched-2', 'batched-3']);
       for (const event of read) expectSameEvent(event, event.id, { n: Number(event.id.slice(-1)) });
+    });
+
+    it('envelope batch: each entry its own body, content type, forwarded header and key', async () => {
+      const entries = [
+        { body: { n: 1 }, key: 'k-1', headers: { 'x-tenant': 'acme' } },
+        { bodyBase64: Buffer.from('raw bytes').toString('base64'), contentType: 'text/plain', key: 'k-2', headers: { 'x-tenant': 'globex' } },
+      ];
+      const refused = await daemon.post('/batch', JSON.stringify([{ body: 1, headers: { 'nats-msg-id': 'x' } }]), { 'content-type': 'application/vnd.busgate.batch+json' });
+      expect(refused.status).to.equal(422);
+      const res = await daemon.post('/batch', JSON.stringify(entries), { 'content-type': 'application/vnd.busgate.batch+json' });
+      expect(res.status, await res.clone().text()).to.equal(202);
+      const read = await batchReader.take(2, timeout);
+      const byTenant = new Map(read.map((record) => [record.headers['x-tenant'], record]));
+      expect(byTenant.get('acme')).to.deep.include({ contentType: 'application/json' });
+      expect(byTenant.get('acme')!.payload.toString()).to.equal('{"n":1}');
+      expect(byTenant.get('globex')).to.deep.include({ contentType: 'text/plain' });
+      expect(byTenant.get('globex')!.payload.toString()).to.equal('raw bytes');
+      if (target.carriesKey) expect([byTenant.get('acme')!.key, byTenant.get('globex')!.key]).to.deep.equal(['k-1', 'k-2']);
     });
 
     it('NDJSON batch: every line is one message, and the answer lists the receipts in request order', async () => {

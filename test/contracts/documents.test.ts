@@ -110,7 +110,7 @@ describe('contract documents', function () {
     const choose = paths['/send/{broker}/{destination}']!.post!;
     expect(choose.parameters.find((p) => p.name === 'broker')!.schema.enum).to.deep.equal(['memory', 'kafka', 'nats', 'rabbitmq']);
     expect(choose.parameters.find((p) => p.name === 'x-mode')!.schema.enum).to.deep.equal(['pubsub', 'point-to-point']);
-    expect(Object.keys(paths['/jobs/{queue}']!.post!.requestBody.content)).to.include.members(['application/cloudevents+json', 'application/cloudevents-batch+json', 'application/x-ndjson']);
+    expect(Object.keys(paths['/jobs/{queue}']!.post!.requestBody.content)).to.include.members(['application/cloudevents+json', 'application/cloudevents-batch+json', 'application/x-ndjson', 'application/vnd.busgate.batch+json']);
     expect(Object.keys(paths['/ask']!.post!.responses)).to.include.members(['200', '503', '504']);
     const schemas = (document.components as { schemas: Record<string, { allOf?: unknown[] }> }).schemas;
     // $defs refs of the schema file are re-rooted under its component.

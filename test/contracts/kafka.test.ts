@@ -19,6 +19,7 @@ runContractConformance({
   mode: 'pubsub',
   destination: () => `contracts-${randomUUID().slice(0, 8)}`,
   readTimeoutMs: 20_000,
+  carriesKey: true,
   async open(topic) {
     const admin = kafka.admin();
     await admin.connect();

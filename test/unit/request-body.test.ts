@@ -5,7 +5,7 @@ import { HTTP_BINDING, cloudEventHeaders } from '../../core/contracts/cloudevent
 import { interpretBody } from '../../core/contracts/request-body.js';
 import { NO_CONTRACT, type RouteContract } from '../../core/contracts/route-contract.js';
 import { BusgateError } from '../../core/errors.js';
-import { deliverBatch } from '../../core/http/batch.js';
+import { checkEntryKeys, deliverBatch } from '../../core/http/batch.js';
 import type { OutboundMessage } from '../../core/plugins/contract.js';
 
 const schema = compileBodySchema('inline', { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } }) as BodySchema;
@@ -84,6 +84,23 @@ describe('request body interpretation', () => {
     expect(interpretBody(NO_CONTRACT, { 'content-type': 'application/x-ndjson' }, body('{"n":1}\n{"n":2}')).kind).to.equal('single');
   });
 
+  it('reads the envelope form: body or bodyBase64, content type, key, forwarded headers only', () => {
+    const batch = contract({ batch: { maxEntries: 5 } });
+    const type = { 'content-type': 'application/vnd.busgate.batch+json' };
+    const result = interpretBody(batch, type, body([{ body: { n: 1 }, key: 'k', headers: { 'X-Tenant': 'acme' } }, { bodyBase64: 'AQI=', contentType: 'application/x-bin' }]), ['x-tenant']);
+    expect(result).to.deep.equal({
+      kind: 'batch',
+      entries: [
+        { payload: body({ n: 1 }), contentType: 'application/json', cloudEvent: undefined, key: 'k', headers: { 'x-tenant': 'acme' } },
+        { payload: Buffer.from([1, 2]), contentType: 'application/x-bin', cloudEvent: undefined },
+      ],
+    });
+    expect(refusal(() => interpretBody(batch, type, body([{ body: 1, headers: { 'nats-msg-id': 'x' } }]), ['x-tenant'])).details).to.deep.equal([{ pointer: '/0/headers', problem: '"nats-msg-id" is not a header this route forwards (x-tenant)' }]);
+    expect(refusal(() => interpretBody(batch, type, body([{ body: 1, bodyBase64: 'AA==' }]))).code).to.equal('invalid_body');
+    expect(refusal(() => interpretBody(batch, type, body([{ body: 1, colour: 'red' }]))).details).to.deep.equal([{ pointer: '/0/colour', problem: 'is not allowed (body, bodyBase64, contentType, key, headers)' }]);
+    expect(refusal(() => interpretBody(contract({ batch: { maxEntries: 5 }, bodySchema: schema }), type, body([{ body: { n: 1 } }, { body: { n: 'x' } }]))).details).to.deep.equal([{ pointer: '/1/body/n', problem: 'must be integer' }]);
+  });
+
   it('reads a CloudEvents batch only on a batch route', () => {
     const events = body([{ ...EVENT, id: 'a' }, { ...EVENT, id: 'b', data: 'text', datacontenttype: 'text/plain' }]);
     const result = interpretBody(contract({ batch: { maxEntries: 10 } }), { 'content-type': 'application/cloudevents-batch+json' }, events);
@@ -103,6 +120,14 @@ describe('request body interpretation', () => {
   it('writes attributes in a binding form, percent-encoding where the binding says so', () => {
     expect(cloudEventHeaders({ id: 'a b', subject: 'café' }, HTTP_BINDING)).to.deep.equal({ 'ce-id': 'a%20b', 'ce-subject': 'caf%C3%A9' });
     expect(cloudEventHeaders({ id: 'a b' }, { attributePrefix: 'ce_' })).to.deep.equal({ ce_id: 'a b' });
+  });
+});
+
+describe('batch entry keys', () => {
+  it('refuses the whole batch when one entry key breaks the broker rule', () => {
+    const rule = (value: string) => !value.includes('#');
+    expect(() => checkEntryKeys([{ key: 'a' }, {}], rule)).to.not.throw();
+    expect(refusal(() => checkEntryKeys([{ key: 'a' }, { key: 'b#' }], rule))).to.include({ code: 'invalid_token', status: 400 });
   });
 });
 
