@@ -167,7 +167,7 @@ function envelopeSchema(route: RouteSpec, body: Json | undefined): JsonSchema {
         body: body ?? {},
         bodyBase64: { type: 'string', contentEncoding: 'base64' },
         contentType: { type: 'string' },
-        key: { type: 'string', description: 'partition key (Kafka) or routing key (AMQP) of this entry' },
+        key: { type: 'string', description: "this entry's key, in place of the route's key template" },
         headers: { type: 'object', additionalProperties: false, properties: headers },
       },
     },
