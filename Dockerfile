@@ -13,6 +13,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
+# tsconfig.build.json: core/, plugins/ and conformance/ only, so the image ships no test code.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -384,7 +384,7 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
         const died = daemon!.death?.();
         result.reason = died ? `${errorText(error)}; ${died}` : errorText(error);
         log(`  ${result.id} failed: ${result.reason}`);
-        if (died) throw new Error(died);
+        if (died) throw new Error(died, { cause: error });
       }
     }
   } catch (error) {
@@ -620,7 +620,7 @@ async function main(): Promise<number> {
     meta: {
       machine: machine(),
       versions: versions(),
-      brokers: {} as Record<string, string>,
+      brokers: {},
       command: `npm run bench --${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`,
       endpoints: { nats: hostPort(endpoints.natsUrl, 4222), rabbitmq: hostPort(endpoints.amqpUrl, 5672), kafka: hostPort(endpoints.kafkaBrokers, 9092) },
     },
@@ -790,7 +790,7 @@ async function main(): Promise<number> {
   }
 
   timings.total = Math.round((performance.now() - started) / 100) / 10;
-  (results.meta as Record<string, unknown>).loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  results.meta.loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
   const b0 = results.baselines.B0;
   const b1 = results.baselines.B1;
   if (b0 && b1) {

@@ -47,7 +47,7 @@ function brokerInstanceProblems(value: unknown): string[] {
     return ['must be a map of instance name to { plugin, options }'];
   }
   const problems: string[] = [];
-  for (const [name, instance] of Object.entries(value)) {
+  for (const [name, instance] of Object.entries(value as Record<string, unknown>)) {
     if (!INSTANCE_NAME.test(name)) problems.push(`"${name}": instance names are lower-case words`);
     if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) {
       problems.push(`"${name}": must be { plugin, options }`);
@@ -272,7 +272,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
       headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
       requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
     },
-    brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, {
+    brokers: withImplicitInstances(config.get('brokers'), {
       natsUrl: config.get('nats.url'),
       kafkaBrokers: (config.get('kafka.brokers') as unknown[]).map(String).map((s) => s.trim()).filter(Boolean),
       amqpUrl: config.get('amqp.url'),

@@ -3,7 +3,7 @@
  * rule must return data from a busgate under traffic.
  *
  *   bash scripts/prometheus-check.sh          (installs Debian's prometheus if missing, builds, runs this)
- *   node dist/scripts/prometheus-check.js     (after npm run build)
+ *   node dist/scripts/prometheus-check.js     (after npm run build:all)
  *
  * What it does, all on 127.0.0.1 and free ports, in a temp folder it removes afterwards:
  *  1. starts the busgate of this build (../core/cli.js) with routes on the embedded broker and one
@@ -350,7 +350,7 @@ async function main(): Promise<number> {
     }
   }
   if (!fs.existsSync(CLI)) {
-    console.error(`${CLI} is missing: build first (npm run build)`);
+    console.error(`${CLI} is missing: build first (npm run build:all)`);
     return 2;
   }
 

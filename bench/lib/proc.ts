@@ -42,7 +42,7 @@ export function installCleanup(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       process.stderr.write(`\nbench: ${signal}: stopping every process it started\n`);
-      killAll(1000).finally(() => process.exit(130));
+      void killAll(1000).finally(() => process.exit(130));
     });
   }
 }

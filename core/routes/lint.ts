@@ -96,7 +96,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (key !== 'routes') report(pair.key as Node, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+    if (key !== 'routes') report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
   }
   const list = root.get('routes', true);
   if (!isSeq(list)) {
@@ -113,11 +113,12 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
     }
     // Duplicates are found from path and method alone, so they show even when a route has other problems.
     const path = item.get('path');
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML map prints as YAML; lintRoute reports it as bad_method
     const method = String(item.get('method') ?? 'POST').toUpperCase();
     if (typeof path === 'string') {
       const signature = `${method} ${path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
       const first = seen.get(signature);
-      if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
+      if (first !== undefined) report(item.get('path', true), 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
     const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
@@ -131,7 +132,7 @@ type Report = (node: Node | Pair | null | undefined, code: string, message: stri
 
 function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
   const before = countingReport(report);
-  const node = (key: RouteKey): Node | undefined => (item.get(key, true) as Node | undefined) ?? undefined;
+  const node = (key: RouteKey): Node | undefined => item.get(key, true) ?? undefined;
 
   for (const pair of item.items) {
     const key = scalarText(pair.key);

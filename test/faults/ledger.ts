@@ -96,7 +96,7 @@ export class Ledger {
     const headers = { 'content-type': 'application/json', 'idempotency-key': key };
     const timeoutMs = this.options.clientTimeoutMs ?? 30_000;
     const startedAt = Date.now();
-    let status = 0;
+    let status: number;
     let code: string | undefined;
     let message: string | undefined;
     let retryAfter: string | null = null;

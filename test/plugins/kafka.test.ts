@@ -445,14 +445,14 @@ describe('kafka plugin (real broker)', function () {
     it('request-reply: says so, ok, when the consumer groups cannot be listed in time or at all', async () => {
       const hanging = { listGroups: () => new Promise<never>(() => undefined), describeGroups: () => new Promise<never>(() => undefined) };
       const started = Date.now();
-      const slow = await groupsReading(hanging as unknown as Admin, 'orders', 200);
+      const slow = await groupsReading(hanging, 'orders', 200);
       expect(Date.now() - started).to.be.below(1000);
       expect(slow).to.deep.equal({ kind: 'unknown', reason: 'the cluster did not list and describe its consumer groups within 200 ms' });
       const denied = {
         listGroups: () => Promise.reject(new Error('Not authorized to access group: Cluster authorization failed')),
         describeGroups: () => Promise.reject(new Error('unused')),
       };
-      const verdict = judgeReaders('orders', await groupsReading(denied as unknown as Admin, 'orders', 200), 'topic orders: 1 partition(s)');
+      const verdict = judgeReaders('orders', await groupsReading(denied, 'orders', 200), 'topic orders: 1 partition(s)');
       expect(verdict).to.deep.equal({
         ok: true,
         detail: 'topic orders: 1 partition(s); consumer groups not checked: Not authorized to access group: Cluster authorization failed',

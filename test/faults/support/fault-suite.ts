@@ -85,7 +85,7 @@ export function faultSuite(spec: FaultSuiteSpec): void {
         const d = daemon!;
         const before = rejections.seen.length;
         const connectionsBefore = p.connections;
-        let connectionsAfter = connectionsBefore;
+        let connectionsAfter: number;
         let held: string | undefined;
         let outcome: ScenarioOutcome | undefined;
         let result: LedgerResult | undefined;

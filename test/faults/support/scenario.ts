@@ -63,7 +63,7 @@ export function pollReadiness(baseUrl: string, timing: { intervalMs: number; tim
   let polling = true;
   const poller = (async () => {
     while (polling) {
-      let status = 0;
+      let status: number;
       const sentAt = Date.now();
       try {
         const res = await fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(timing.timeoutMs) });
