@@ -18,19 +18,17 @@ import {
   collectOutput,
   cpuSeconds,
   descendants,
-  freePort,
   installCleanup,
   machineBusySeconds,
   killAll,
   memoryStatus,
   runForResult,
-  sleep,
   spawnTracked,
   stopProcess,
-  tcpAnswers,
   waitForLine,
   waitUntil,
 } from './lib/proc.js';
+import { freePort, sleep, tcpReachable } from '../test/support/net.js';
 import {
   computeRatios,
   evaluateTargets,
@@ -536,7 +534,7 @@ async function brokerAvailability(endpoints: Endpoints): Promise<Record<BrokerNa
     if (!distPlugin(name)) return `plugins/${name} is not built`;
     const hp = hostPort(url.split(',')[0]!, port);
     if (hp.host !== '127.0.0.1' && hp.host !== 'localhost') return `${name} is configured at ${hp.host}, not on 127.0.0.1 (the bench keeps every load on loopback)`;
-    return (await tcpAnswers(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
+    return (await tcpReachable(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
   };
   return {
     memory: distPlugin('memory') ? undefined : 'plugins/memory is not built',

@@ -4,7 +4,10 @@
  * throughout. The caller drains the broker and judges the result.
  */
 import { Ledger, type LedgerEntry } from '../ledger.js';
-import { LONG, sleep } from './net.js';
+import { sleep } from '../../support/net.js';
+
+/** Whether FAULTS_LONG=1 asks for the long variants. */
+export const LONG = process.env.FAULTS_LONG === '1';
 
 export interface ReadinessSample {
   /** When the probe was sent. */
