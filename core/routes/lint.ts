@@ -8,6 +8,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pai
 import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
+import type { LintCode } from './lint-codes.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
 import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
@@ -79,7 +80,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
     const pos = lines.linePos(range?.[0] ?? 0);
     return { line: pos.line, col: pos.col };
   };
-  const report = (node: Node | Pair | null | undefined, code: string, message: string): void => {
+  const report = (node: Node | Pair | null | undefined, code: LintCode, message: string): void => {
     problems.push({ ...at(node), code, message });
   };
 
@@ -128,7 +129,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
 function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
   const before = countingReport(report);
@@ -279,7 +280,7 @@ function choice<T extends string>(
   list: (key: RouteKey) => { values: string[]; node: Node } | undefined,
   report: Report,
   node: (key: RouteKey) => Node | undefined,
-  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
+  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [LintCode, string]; defaultAllowed: readonly T[] | undefined },
 ): Choice<T> | undefined {
   const source = text(key);
   if (source === undefined) return undefined;
