@@ -2,9 +2,10 @@
 // any finding). Formatting is prettier's job (npm run format), so no stylistic rule is enabled.
 // Every rule turned off below says why.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'dist-*/', 'coverage/', 'node_modules/', 'bench/results/', '.brokers/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
