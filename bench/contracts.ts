@@ -15,7 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { compileBodySchema, type BodySchema } from '../core/contracts/body-schema.js';
 import { closedLoop, type Slot } from './lib/loadgen.js';
-import { freePort, installCleanup, spawnTracked, stopProcess, tcpAnswers, waitUntil } from './lib/proc.js';
+import { freePort, tcpReachable } from '../test/support/net.js';
+import { installCleanup, spawnTracked, stopProcess, waitUntil } from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -25,18 +26,51 @@ const CONNECTIONS = 16;
 const orderSchemaFile = path.join(repo, 'test/fixtures/schemas/order.json');
 
 const ORDER = JSON.stringify({
-  orderId: 'ord_abc123', customerId: 'c-1', email: 'ann@example.com', currency: 'EUR', total: 99.5, tax: 15.9, discount: 0,
-  status: 'new', createdAt: '2026-11-30T12:00:00Z', channel: 'web', notes: 'leave at the door', giftWrap: false, priority: 3,
-  couponCode: null, loyaltyPoints: 120, tags: ['tea', 'gift'], shippingMethod: 'express',
-  billingAddress: { line1: '1 Main St', city: 'Bern', country: 'CH' }, shippingAddress: { line1: '1 Main St', city: 'Bern', country: 'CH' },
-  items: [{ sku: 'tea', qty: 2, price: 6.25 }, { sku: 'cup', qty: 1, price: 12 }],
+  orderId: 'ord_abc123',
+  customerId: 'c-1',
+  email: 'ann@example.com',
+  currency: 'EUR',
+  total: 99.5,
+  tax: 15.9,
+  discount: 0,
+  status: 'new',
+  createdAt: '2026-11-30T12:00:00Z',
+  channel: 'web',
+  notes: 'leave at the door',
+  giftWrap: false,
+  priority: 3,
+  couponCode: null,
+  loyaltyPoints: 120,
+  tags: ['tea', 'gift'],
+  shippingMethod: 'express',
+  billingAddress: { line1: '1 Main St', city: 'Bern', country: 'CH' },
+  shippingAddress: { line1: '1 Main St', city: 'Bern', country: 'CH' },
+  items: [
+    { sku: 'tea', qty: 2, price: 6.25 },
+    { sku: 'cup', qty: 1, price: 12 },
+  ],
 });
 
 const BROKERS: Record<string, { config: Record<string, unknown>; port?: number; destination: string; mode: string; options?: string }> = {
   memory: { config: { plugin: 'memory', options: {} }, destination: 'bench.contracts', mode: 'pubsub' },
-  nats: { config: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } }, port: 4222, destination: 'bench.contracts', mode: 'pubsub' },
-  kafka: { config: { plugin: 'kafka', options: { brokers: ['127.0.0.1:9092'], createTopics: true } }, port: 9092, destination: 'bench-contracts', mode: 'pubsub' },
-  rabbitmq: { config: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true } }, port: 5672, destination: 'bench-contracts', mode: 'point-to-point' },
+  nats: {
+    config: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } },
+    port: 4222,
+    destination: 'bench.contracts',
+    mode: 'pubsub',
+  },
+  kafka: {
+    config: { plugin: 'kafka', options: { brokers: ['127.0.0.1:9092'], createTopics: true } },
+    port: 9092,
+    destination: 'bench-contracts',
+    mode: 'pubsub',
+  },
+  rabbitmq: {
+    config: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true } },
+    port: 5672,
+    destination: 'bench-contracts',
+    mode: 'point-to-point',
+  },
 };
 
 function slots(port: number, pathname: string, body: string, contentType: string): Slot[] {
@@ -44,10 +78,13 @@ function slots(port: number, pathname: string, body: string, contentType: string
   const payload = Buffer.from(body);
   return Array.from({ length: CONNECTIONS }, () => ({
     send(done: (ok: boolean) => void) {
-      const req = http.request({ host: '127.0.0.1', port, path: pathname, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': payload.length } }, (res) => {
-        res.resume();
-        res.once('end', () => done(res.statusCode === 202));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, path: pathname, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': payload.length } },
+        (res) => {
+          res.resume();
+          res.once('end', () => done(res.statusCode === 202));
+        },
+      );
       req.once('error', () => done(false));
       req.end(payload);
     },
@@ -61,7 +98,7 @@ async function main(): Promise<void> {
   for (const name of wanted) {
     const broker = BROKERS[name];
     if (!broker) throw new Error(`unknown broker ${name}`);
-    if (broker.port === undefined || (await tcpAnswers('127.0.0.1', broker.port))) available.push(name);
+    if (broker.port === undefined || (await tcpReachable('127.0.0.1', broker.port))) available.push(name);
     else console.log(`${name}: not reachable, skipped`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-bench-contracts-'));
@@ -81,7 +118,15 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ brokers }));
   const port = await freePort();
   const daemon = spawnTracked(process.execPath, [path.join(repo, 'dist/core/cli.js'), 'start', '--config', path.join(dir, 'config.json')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ROUTES_FILE: path.join(dir, 'routes.yaml'), LOG_LEVEL: 'warn', LOG_FORMAT: 'json', NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ROUTES_FILE: path.join(dir, 'routes.yaml'),
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      NODE_ENV: 'production',
+    },
   });
   await waitUntil(
     async () => {
@@ -93,7 +138,12 @@ async function main(): Promise<void> {
     'daemon ready',
     daemon,
   );
-  const lines: string[] = [`# busgate contract bench, ${new Date().toISOString()}`, '', `Closed loop, ${CONNECTIONS} keep-alive connections, ${seconds} s per case after a 1 s warm-up, daemon in its own process, ${os.cpus().length} CPUs shared with the load generator.`, ''];
+  const lines: string[] = [
+    `# busgate contract bench, ${new Date().toISOString()}`,
+    '',
+    `Closed loop, ${CONNECTIONS} keep-alive connections, ${seconds} s per case after a 1 s warm-up, daemon in its own process, ${os.cpus().length} CPUs shared with the load generator.`,
+    '',
+  ];
   const run = async (pathname: string, body: string, contentType: string): Promise<number> => {
     await closedLoop(slots(port, pathname, body, contentType), 1000);
     const result = await closedLoop(slots(port, pathname, body, contentType), seconds * 1000);
@@ -118,7 +168,12 @@ async function main(): Promise<void> {
   for (let i = 0; i < iterations; i++) schema.check(JSON.parse(ORDER));
   const microseconds = ((performance.now() - started) * 1000) / iterations;
   lines.push('## Schema cost (memory broker, ' + Buffer.byteLength(ORDER) + '-byte order, 20-field schema)', '', '| route | requests/s |', '|---|---|');
-  lines.push(`| without schema | ${mean(plain)} (rounds: ${plain.join(', ')}) |`, `| with schema | ${mean(checked)} (rounds: ${checked.join(', ')}) |`, `| ratio | ${(mean(checked) / mean(plain)).toFixed(3)} |`, '');
+  lines.push(
+    `| without schema | ${mean(plain)} (rounds: ${plain.join(', ')}) |`,
+    `| with schema | ${mean(checked)} (rounds: ${checked.join(', ')}) |`,
+    `| ratio | ${(mean(checked) / mean(plain)).toFixed(3)} |`,
+    '',
+  );
   lines.push(`JSON.parse + validation in-process: ${microseconds.toFixed(2)} µs per body (${iterations} bodies).`, '');
 
   // Batch sizes.

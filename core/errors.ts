@@ -116,37 +116,6 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/**
- * Every code the routes linter prints (`FILE:LINE:COL code message`). Like the error codes they are
- * stable, so scripts can key on them, and the README's lint table is checked against this list.
- */
-export const LINT_CODES = {
-  yaml_syntax: 'the file is not valid YAML',
-  wrong_type: 'a value has the wrong type',
-  missing_key: 'a required key is missing',
-  unknown_key: 'a key busgate does not know',
-  bad_path: 'not a valid express path',
-  bad_method: 'not GET, POST, PUT, PATCH or DELETE',
-  unknown_broker: 'no such broker instance',
-  unknown_mode: 'not pubsub, point-to-point or request-reply',
-  mode_not_supported: "the broker's plugin cannot do that mode",
-  duplicate_route: 'the same method and path twice',
-  bad_template: 'a template is malformed',
-  unknown_param: 'a template names a parameter the path does not have',
-  bad_duration: 'not a duration',
-  bad_header_name: 'not a header name',
-  bad_option: "options do not match the plugin's route options schema",
-  reserved_path: 'a path busgate serves itself',
-  reserved_header: 'a broker control header or a credential',
-  unknown_client: 'an API key name that is not configured',
-  bad_rate_limit: 'rateLimit is not { perSecond, burst }',
-  schema_not_found: 'the schema file cannot be read',
-  schema_invalid: 'the schema is not valid JSON/YAML or not a usable draft 2020-12 JSON Schema',
-  bad_cloudevents: 'cloudevents is not required, accepted or off',
-  bad_batch: 'batch is not true, false or { maxEntries }, or the mode cannot batch',
-} as const satisfies Record<string, string>;
-
-export type LintCode = keyof typeof LINT_CODES;
 
 export class BusgateError extends Error {
   readonly code: ErrorCode;
@@ -181,12 +150,30 @@ export function isBusgateError(value: unknown): value is BusgateError {
   return value instanceof BusgateError;
 }
 
+/**
+ * Every code a start-up error can carry, printed as `busgate: CODE: message` before exit code 1.
+ * Scripts and deploy tooling match on them; the README's start-up table is checked against this.
+ */
+export const STARTUP_CODES = {
+  config_invalid: 'the configuration (file, environment, flags, API keys) is missing or invalid',
+  routes_unreadable: 'the routes file cannot be read',
+  routes_invalid: 'the routes file has lint problems; every one follows, one per line',
+  plugin_not_found: '`plugin:` is not a built-in plugin, a file or an installed npm package',
+  plugin_dependency_missing: 'the plugin needs an npm package that is not installed (the message names it)',
+  plugin_load_failed: 'the plugin threw while it was imported',
+  plugin_invalid: 'the plugin does not export a valid plugin factory',
+  plugin_api_version: "the plugin speaks another plugin API version than this busgate",
+  plugin_options_invalid: "a broker instance's `options:` do not match its plugin's schema",
+} as const satisfies Record<string, string>;
+
+export type StartupCode = keyof typeof STARTUP_CODES;
+
 /** Errors found before the daemon serves (config, routes, plugin loading). Never sent over HTTP. */
 export class StartupError extends Error {
-  readonly code: string;
+  readonly code: StartupCode;
   readonly details: readonly string[];
 
-  constructor(code: string, message: string, details: readonly string[] = [], cause?: unknown) {
+  constructor(code: StartupCode, message: string, details: readonly string[] = [], cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'StartupError';
     this.code = code;

@@ -15,7 +15,6 @@ import { CLOUDEVENT_HEADER_ATTRIBUTES, PACKAGE_VERSION, brokersOf, componentName
 
 type Json = Record<string, unknown>;
 
-
 export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDeclarations, options: { readonly title?: string } = {}): Json {
   const channels: Record<string, Json> = {};
   const operations: Record<string, Json> = {};
@@ -28,7 +27,8 @@ export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDecla
     for (const broker of brokersOf(route)) {
       const declaration = brokers.get(broker)?.contracts.asyncApi;
       for (const mode of modesOf(route)) {
-        const bindings = declaration?.bindings?.(mode, route.destination.source, route.brokerOptions.get(broker) ?? route.options, route.key !== undefined) ?? {};
+        const bindings =
+          declaration?.bindings?.(mode, route.destination.source, route.brokerOptions.get(broker) ?? route.options, route.key !== undefined) ?? {};
         const messageName = `${name}.${broker}`;
         messages[messageName] ??= message(route, messageName, broker, brokers, bindings.message, declaration?.protocol);
         const channelName = channelKey(broker, route.destination);
@@ -105,7 +105,10 @@ function message(route: RouteSpec, name: string, broker: string, brokers: Broker
   if (route.contract.cloudEvents !== 'off') {
     const prefix = brokers.get(broker)?.contracts.cloudEvents?.attributePrefix ?? HTTP_ATTRIBUTE_PREFIX;
     for (const attribute of CLOUDEVENT_HEADER_ATTRIBUTES) {
-      headers[`${prefix}${attribute}`] = { type: 'string', description: `CloudEvents ${attribute} (binary mode), when the request was an event${route.contract.cloudEvents === 'required' ? '' : ' (optional)'}` };
+      headers[`${prefix}${attribute}`] = {
+        type: 'string',
+        description: `CloudEvents ${attribute} (binary mode), when the request was an event${route.contract.cloudEvents === 'required' ? '' : ' (optional)'}`,
+      };
     }
   }
   const result: Json = {

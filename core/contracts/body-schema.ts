@@ -64,7 +64,10 @@ function describe(error: ErrorObject): BodyProblem {
   let pointer = error.instancePath;
   let problem = error.message ?? 'is invalid';
   if (error.keyword === 'additionalProperties' || error.keyword === 'unevaluatedProperties') {
-    const name = String((error.params as { additionalProperty?: unknown; unevaluatedProperty?: unknown }).additionalProperty ?? (error.params as { unevaluatedProperty?: unknown }).unevaluatedProperty);
+    const name = String(
+      (error.params as { additionalProperty?: unknown; unevaluatedProperty?: unknown }).additionalProperty ??
+        (error.params as { unevaluatedProperty?: unknown }).unevaluatedProperty,
+    );
     pointer = `${pointer}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     problem = 'is not allowed here';
   } else if (error.keyword === 'required') {
@@ -87,7 +90,9 @@ export function checkJsonBody(schema: BodySchema, payload: Buffer, where = ''): 
   const problems = schema.check(value);
   if (problems.length > 0) {
     const first = problems[0]!;
-    throw new BusgateError('invalid_body', `${where}the body does not match the route's schema: ${first.pointer || '(the body)'} ${first.problem}`, { details: problems });
+    throw new BusgateError('invalid_body', `${where}the body does not match the route's schema: ${first.pointer || '(the body)'} ${first.problem}`, {
+      details: problems,
+    });
   }
   return value;
 }

@@ -153,5 +153,11 @@ export const HTTP_BINDING: CloudEventsBinding = { attributePrefix: HTTP_ATTRIBUT
 
 function percentEncode(value: string): string {
   if (/^[\x21\x23\x24\x26-\x7e]*$/.test(value)) return value;
-  return [...value].map((char) => (/[\x21\x23\x24\x26-\x7e]/.test(char) ? char : [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''))).join('');
+  return [...value]
+    .map((char) =>
+      /[\x21\x23\x24\x26-\x7e]/.test(char)
+        ? char
+        : [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    )
+    .join('');
 }

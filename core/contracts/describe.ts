@@ -19,7 +19,8 @@ export function declarationsOf(loaded: ReadonlyMap<string, { readonly factory: C
 /** busgate's own version, for the documents' info.version. */
 export const PACKAGE_VERSION: string = (() => {
   try {
-    return String((JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+    const { version } = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : '0.0.0';
   } catch {
     return '0.0.0';
   }
@@ -42,7 +43,12 @@ export function componentName(route: RouteSpec): string {
 /** Request headers a route reads: those its templates name (required) and those it forwards. */
 export function templateHeaders(route: RouteSpec): { required: string[]; optional: string[] } {
   const required = new Set<string>();
-  const templates: Array<Template | undefined> = [route.destination, route.key, route.broker.kind === 'chosen' ? route.broker.template : undefined, route.mode.kind === 'chosen' ? route.mode.template : undefined];
+  const templates: Array<Template | undefined> = [
+    route.destination,
+    route.key,
+    route.broker.kind === 'chosen' ? route.broker.template : undefined,
+    route.mode.kind === 'chosen' ? route.mode.template : undefined,
+  ];
   for (const template of templates) for (const part of template?.parts ?? []) if (part.kind === 'header') required.add(part.name.toLowerCase());
   return { required: [...required], optional: route.forwardHeaders.filter((name) => !required.has(name)) };
 }

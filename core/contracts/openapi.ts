@@ -82,17 +82,41 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
     const allowed = choices.get(header);
     parameters.push({ name: header, in: 'header', required: true, schema: allowed ? { type: 'string', enum: allowed } : { type: 'string' } });
   }
-  for (const header of headers.optional) parameters.push({ name: header, in: 'header', required: false, description: 'copied into the message', schema: { type: 'string' } });
+  for (const header of headers.optional)
+    parameters.push({ name: header, in: 'header', required: false, description: 'copied into the message', schema: { type: 'string' } });
   for (const param of pathParams) {
-    const allowed = route.broker.kind === 'chosen' && placeholderParam(route.broker.template) === param ? route.broker.allowed : route.mode.kind === 'chosen' && placeholderParam(route.mode.template) === param ? route.mode.allowed : undefined;
+    const allowed =
+      route.broker.kind === 'chosen' && placeholderParam(route.broker.template) === param
+        ? route.broker.allowed
+        : route.mode.kind === 'chosen' && placeholderParam(route.mode.template) === param
+          ? route.mode.allowed
+          : undefined;
     if (allowed) (parameters.find((p) => p.name === param)!.schema as Json).enum = allowed;
   }
-  parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, description: 'A repeat within the idempotency window returns the first answer and publishes nothing.', schema: { type: 'string', pattern: '^[A-Za-z0-9._:@-]{1,200}$' } });
-  parameters.push({ name: 'traceparent', in: 'header', required: false, description: 'W3C trace context, passed on to the broker.', schema: { type: 'string' } });
+  parameters.push({
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'A repeat within the idempotency window returns the first answer and publishes nothing.',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._:@-]{1,200}$' },
+  });
+  parameters.push({
+    name: 'traceparent',
+    in: 'header',
+    required: false,
+    description: 'W3C trace context, passed on to the broker.',
+    schema: { type: 'string' },
+  });
   const events = route.contract.cloudEvents !== 'off';
   if (events) {
     for (const attribute of CLOUDEVENT_HEADER_ATTRIBUTES) {
-      parameters.push({ name: `${HTTP_ATTRIBUTE_PREFIX}${attribute}`, in: 'header', required: false, description: `CloudEvents binary mode: the event's ${attribute}${route.contract.cloudEvents === 'required' ? ' (this route takes only events: binary or structured)' : ''}`, schema: { type: 'string' } });
+      parameters.push({
+        name: `${HTTP_ATTRIBUTE_PREFIX}${attribute}`,
+        in: 'header',
+        required: false,
+        description: `CloudEvents binary mode: the event's ${attribute}${route.contract.cloudEvents === 'required' ? ' (this route takes only events: binary or structured)' : ''}`,
+        schema: { type: 'string' },
+      });
     }
   }
 
@@ -100,17 +124,33 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
   content[body ? 'application/json' : '*/*'] = { schema: body ?? {} };
   if (events) content[STRUCTURED_TYPE] = { schema: cloudEventSchema(body) };
   if (route.contract.batch) {
-    content['application/x-ndjson'] = { schema: { type: 'string', description: `One JSON value per line, each one message${body ? ` matching ${name}.body` : ''}; at most ${route.contract.batch.maxEntries} lines.` } };
+    content['application/x-ndjson'] = {
+      schema: {
+        type: 'string',
+        description: `One JSON value per line, each one message${body ? ` matching ${name}.body` : ''}; at most ${route.contract.batch.maxEntries} lines.`,
+      },
+    };
     content[ENVELOPE_TYPE] = { schema: envelopeSchema(route, body) };
     if (events) content[BATCH_TYPE] = { schema: { type: 'array', maxItems: route.contract.batch.maxEntries, items: cloudEventSchema(body) } };
   }
 
   const responses: Json = {};
   if (modes.includes('request-reply')) responses['200'] = { description: "The responder's reply, as it sent it.", content: { '*/*': { schema: {} } } };
-  if (modes.some((mode) => mode !== 'request-reply')) responses['202'] = { description: 'The broker acknowledged the message (a batch: every entry).', content: { 'application/json': { schema: route.contract.batch ? { oneOf: [ref(`${name}.receipt`), ref('BatchAnswer')] } : ref(`${name}.receipt`) } } };
-  if (route.contract.batch) responses['207'] = { description: 'A batch of which some entries were accepted: entries lists each receipt or error in order.', content: { 'application/json': { schema: ref('BatchAnswer') } } };
+  if (modes.some((mode) => mode !== 'request-reply'))
+    responses['202'] = {
+      description: 'The broker acknowledged the message (a batch: every entry).',
+      content: { 'application/json': { schema: route.contract.batch ? { oneOf: [ref(`${name}.receipt`), ref('BatchAnswer')] } : ref(`${name}.receipt`) } },
+    };
+  if (route.contract.batch)
+    responses['207'] = {
+      description: 'A batch of which some entries were accepted: entries lists each receipt or error in order.',
+      content: { 'application/json': { schema: ref('BatchAnswer') } },
+    };
   for (const [status, codes] of errorStatuses(route, options)) {
-    responses[String(status)] = { description: codes.map((code) => `\`${code}\`: ${ERROR_CODES[code].summary}`).join(' '), content: { 'application/json': { schema: ref('Error') } } };
+    responses[String(status)] = {
+      description: codes.map((code) => `\`${code}\`: ${ERROR_CODES[code].summary}`).join(' '),
+      content: { 'application/json': { schema: ref('Error') } },
+    };
   }
 
   const destinations = brokersOf(route).join(' | ');
@@ -126,7 +166,21 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
 
 /** The error codes a route can answer with, grouped by status. */
 function errorStatuses(route: RouteSpec, options: OpenApiOptions): Map<number, ErrorCode[]> {
-  const codes: ErrorCode[] = ['bad_request', 'invalid_token', 'missing_value', 'payload_too_large', 'headers_too_large', 'internal_error', 'broker_rejected', 'broker_unavailable', 'overloaded', 'shutting_down', 'broker_timeout', 'request_timeout', 'method_not_allowed'];
+  const codes: ErrorCode[] = [
+    'bad_request',
+    'invalid_token',
+    'missing_value',
+    'payload_too_large',
+    'headers_too_large',
+    'internal_error',
+    'broker_rejected',
+    'broker_unavailable',
+    'overloaded',
+    'shutting_down',
+    'broker_timeout',
+    'request_timeout',
+    'method_not_allowed',
+  ];
   if (route.broker.kind === 'chosen') codes.push('broker_not_allowed');
   if (route.mode.kind === 'chosen') codes.push('mode_not_allowed');
   if (options.apiKeys) codes.push('unauthorized', 'forbidden');
@@ -187,7 +241,11 @@ function batchAnswerSchema(): JsonSchema {
         items: {
           oneOf: [
             { type: 'object', required: ['status', 'receipt'], properties: { status: { const: 202 }, receipt: ref('Receipt') } },
-            { type: 'object', required: ['status', 'id', 'error'], properties: { status: { type: 'integer' }, id: { type: 'string' }, error: (ERROR_SCHEMA.properties as Json).error } },
+            {
+              type: 'object',
+              required: ['status', 'id', 'error'],
+              properties: { status: { type: 'integer' }, id: { type: 'string' }, error: (ERROR_SCHEMA.properties as Json).error },
+            },
           ],
         },
       },
@@ -216,7 +274,8 @@ export function pathVariants(path: string): Array<{ path: string; params: string
     let current = into;
     for (const token of tokens) {
       if (token.type === 'text') current = current.map((v) => ({ path: v.path + token.value, params: v.params }));
-      else if (token.type === 'param' || token.type === 'wildcard') current = current.map((v) => ({ path: `${v.path}{${token.name}}`, params: [...v.params, token.name] }));
+      else if (token.type === 'param' || token.type === 'wildcard')
+        current = current.map((v) => ({ path: `${v.path}{${token.name}}`, params: [...v.params, token.name] }));
       else if (token.type === 'group') current = current.length >= 8 ? current : [...current, ...walk(token.tokens, current)];
     }
     return current;

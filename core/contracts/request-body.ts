@@ -32,16 +32,24 @@ export type InterpretedBody = { readonly kind: 'single'; readonly entry: BodyEnt
 export function interpretBody(contract: RouteContract, headers: IncomingHttpHeaders, payload: Buffer, forwardHeaders: readonly string[] = []): InterpretedBody {
   const media = mediaTypeOf(headers);
   const events = contract.cloudEvents !== 'off';
-  const isBatch = (events && media === BATCH_TYPE) || (contract.batch !== undefined && media !== undefined && (NDJSON_TYPES.includes(media) || media === ENVELOPE_TYPE));
+  const isBatch =
+    (events && media === BATCH_TYPE) || (contract.batch !== undefined && media !== undefined && (NDJSON_TYPES.includes(media) || media === ENVELOPE_TYPE));
   const mustRead = contract.bodySchema !== undefined || isBatch || (events && media === STRUCTURED_TYPE);
   const encoding = headers['content-encoding'];
   if (mustRead && encoding !== undefined && encoding !== 'identity') {
-    throw new BusgateError('unsupported_media_type', `this route reads the body (schema, batch or CloudEvent), so it cannot take Content-Encoding ${encoding.slice(0, 40)}`);
+    throw new BusgateError(
+      'unsupported_media_type',
+      `this route reads the body (schema, batch or CloudEvent), so it cannot take Content-Encoding ${encoding.slice(0, 40)}`,
+    );
   }
 
   if (events && media === BATCH_TYPE) {
     if (!contract.batch) throw new BusgateError('unsupported_media_type', `${BATCH_TYPE} needs a route with batch: true`);
-    const entries = fromBatch(payload, contract.batch.maxEntries).map((event) => ({ payload: event.data, contentType: event.dataContentType, cloudEvent: event.attributes }));
+    const entries = fromBatch(payload, contract.batch.maxEntries).map((event) => ({
+      payload: event.data,
+      contentType: event.dataContentType,
+      cloudEvent: event.attributes,
+    }));
     checkEntries(contract.bodySchema, entries, (index) => `/${index}/data`);
     return { kind: 'batch', entries };
   }
@@ -65,7 +73,10 @@ export function interpretBody(contract: RouteContract, headers: IncomingHttpHead
     const event = fromBinary(headers, payload);
     entry = { payload: event.data, contentType: event.dataContentType, cloudEvent: event.attributes };
   } else if (contract.cloudEvents === 'required') {
-    throw new BusgateError('invalid_cloudevent', `this route takes only CloudEvents: ce-specversion, ce-id, ce-source and ce-type headers (binary mode) or ${STRUCTURED_TYPE}`);
+    throw new BusgateError(
+      'invalid_cloudevent',
+      `this route takes only CloudEvents: ce-specversion, ce-id, ce-source and ce-type headers (binary mode) or ${STRUCTURED_TYPE}`,
+    );
   } else {
     entry = { payload, contentType: headers['content-type'], cloudEvent: undefined };
   }
@@ -87,11 +98,16 @@ function checkEntries(schema: BodySchema | undefined, entries: readonly BodyEntr
     } catch (error) {
       failed += 1;
       const details = (error as BusgateError).details as readonly BodyProblem[] | undefined;
-      for (const detail of details ?? []) if (problems.length < MAX_REPORTED_PROBLEMS) problems.push({ pointer: `${pointerOf(index)}${detail.pointer}`, problem: detail.problem });
+      for (const detail of details ?? [])
+        if (problems.length < MAX_REPORTED_PROBLEMS) problems.push({ pointer: `${pointerOf(index)}${detail.pointer}`, problem: detail.problem });
     }
   }
   if (failed > 0) {
-    throw new BusgateError('invalid_body', `${failed} of ${entries.length} entries are not valid JSON or do not match the route's schema; nothing was published`, { details: problems });
+    throw new BusgateError(
+      'invalid_body',
+      `${failed} of ${entries.length} entries are not valid JSON or do not match the route's schema; nothing was published`,
+      { details: problems },
+    );
   }
 }
 
@@ -106,36 +122,45 @@ function envelopes(payload: Buffer, maxEntries: number, forwardHeaders: readonly
   } catch {
     throw new BusgateError('invalid_body', 'the batch is not valid JSON', { details: [{ pointer: '', problem: 'is not valid JSON' }] });
   }
-  if (!Array.isArray(value) || value.length === 0) throw new BusgateError('invalid_body', `${ENVELOPE_TYPE} is a non-empty JSON array of entries`, { details: [{ pointer: '', problem: 'must be a non-empty array' }] });
+  if (!Array.isArray(value) || value.length === 0)
+    throw new BusgateError('invalid_body', `${ENVELOPE_TYPE} is a non-empty JSON array of entries`, {
+      details: [{ pointer: '', problem: 'must be a non-empty array' }],
+    });
   if (value.length > maxEntries) throw new BusgateError('too_many_entries', `the batch has ${value.length} entries; this route takes at most ${maxEntries}`);
   return value.map((entry: unknown, index): BodyEntry => {
-    const refuse = (field: string, problem: string): BusgateError => new BusgateError('invalid_body', `entry ${index}: ${field} ${problem}`, { details: [{ pointer: `/${index}${field === '' ? '' : `/${field}`}`, problem }] });
+    const refuse = (field: string, problem: string): BusgateError =>
+      new BusgateError('invalid_body', `entry ${index}: ${field} ${problem}`, {
+        details: [{ pointer: `/${index}${field === '' ? '' : `/${field}`}`, problem }],
+      });
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw refuse('', 'must be an object');
     const record = entry as Record<string, unknown>;
     const unknown = Object.keys(record).find((key) => !ENVELOPE_KEYS.has(key));
     if (unknown !== undefined) throw refuse(unknown.slice(0, 40), 'is not allowed (body, bodyBase64, contentType, key, headers)');
-    if (('body' in record) === ('bodyBase64' in record)) throw refuse('', 'needs exactly one of body and bodyBase64');
+    if ('body' in record === 'bodyBase64' in record) throw refuse('', 'needs exactly one of body and bodyBase64');
     if (record.contentType !== undefined && typeof record.contentType !== 'string') throw refuse('contentType', 'must be a string');
     if (record.bodyBase64 !== undefined && typeof record.bodyBase64 !== 'string') throw refuse('bodyBase64', 'must be a string');
     if (record.key !== undefined && typeof record.key !== 'string') throw refuse('key', 'must be a string');
     const entryHeaders: Record<string, string> = {};
     if (record.headers !== undefined) {
-      if (typeof record.headers !== 'object' || record.headers === null || Array.isArray(record.headers)) throw refuse('headers', 'must be an object of strings');
+      if (typeof record.headers !== 'object' || record.headers === null || Array.isArray(record.headers))
+        throw refuse('headers', 'must be an object of strings');
       for (const [name, text] of Object.entries(record.headers as Record<string, unknown>)) {
         const lower = name.toLowerCase();
         // Only what the route forwards anyway: an entry cannot set broker control headers.
-        if (!forwardHeaders.includes(lower)) throw refuse('headers', `"${name.slice(0, 40)}" is not a header this route forwards (${forwardHeaders.join(', ') || 'none'})`);
+        if (!forwardHeaders.includes(lower))
+          throw refuse('headers', `"${name.slice(0, 40)}" is not a header this route forwards (${forwardHeaders.join(', ') || 'none'})`);
         if (typeof text !== 'string' || CONTROL_CHARACTERS.test(text)) throw refuse('headers', `"${lower}" must be a string without control characters`);
         entryHeaders[lower] = text;
       }
     }
-    const contentType = (record.contentType as string | undefined) ?? (record.bodyBase64 === undefined ? 'application/json' : 'application/octet-stream');
-    const bytes = record.bodyBase64 === undefined ? Buffer.from(JSON.stringify(record.body)) : Buffer.from(record.bodyBase64 as string, 'base64');
+    const contentType =
+      typeof record.contentType === 'string' ? record.contentType : record.bodyBase64 === undefined ? 'application/json' : 'application/octet-stream';
+    const bytes = typeof record.bodyBase64 === 'string' ? Buffer.from(record.bodyBase64, 'base64') : Buffer.from(JSON.stringify(record.body));
     return {
       payload: bytes,
       contentType,
       cloudEvent: undefined,
-      ...(record.key === undefined ? {} : { key: record.key as string }),
+      ...(typeof record.key === 'string' ? { key: record.key } : {}),
       ...(Object.keys(entryHeaders).length === 0 ? {} : { headers: entryHeaders }),
     };
   });
@@ -150,7 +175,8 @@ function ndjsonLines(payload: Buffer, maxEntries: number): Buffer[] {
     if (end === -1) end = payload.length;
     const stop = end > start && payload[end - 1] === 0x0d ? end - 1 : end;
     if (stop > start) {
-      if (lines.length === maxEntries) throw new BusgateError('too_many_entries', `the batch has more than ${maxEntries} lines; this route takes at most ${maxEntries}`);
+      if (lines.length === maxEntries)
+        throw new BusgateError('too_many_entries', `the batch has more than ${maxEntries} lines; this route takes at most ${maxEntries}`);
       lines.push(payload.subarray(start, stop));
     }
     start = end + 1;

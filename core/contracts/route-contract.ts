@@ -97,14 +97,21 @@ function loadSchema(node: Node, baseDir: string): Loaded {
   try {
     document = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    return { code: 'schema_invalid', problem: `${written}${positionOf(error, text)} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${firstLine(error)}` };
+    return {
+      code: 'schema_invalid',
+      problem: `${written}${positionOf(error, text)} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${firstLine(error)}`,
+    };
   }
   return compiled(written, document);
 }
 
 function compiled(source: string, document: unknown): Loaded {
   const result = compileBodySchema(source, document);
-  if ('problem' in result) return { code: 'schema_invalid', problem: `${source === 'inline' ? 'the inline schema' : source} is not a usable draft 2020-12 JSON Schema: ${result.problem}` };
+  if ('problem' in result)
+    return {
+      code: 'schema_invalid',
+      problem: `${source === 'inline' ? 'the inline schema' : source} is not a usable draft 2020-12 JSON Schema: ${result.problem}`,
+    };
   return { schema: result };
 }
 

@@ -13,7 +13,11 @@ export const DOCUMENT_PATHS = ['/openapi.json', '/asyncapi.json'] as const;
 
 export function mountContractDocuments(
   app: Express,
-  deps: { readonly routeTable: { readonly routes: readonly RouteSpec[] }; readonly brokers: BrokerDeclarations; readonly authenticator: { readonly enabled: boolean } },
+  deps: {
+    readonly routeTable: { readonly routes: readonly RouteSpec[] };
+    readonly brokers: BrokerDeclarations;
+    readonly authenticator: { readonly enabled: boolean };
+  },
 ): void {
   const cached = <T>(build: (routes: readonly RouteSpec[]) => T): (() => T) => {
     let source: readonly RouteSpec[] | undefined;

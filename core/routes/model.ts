@@ -1,7 +1,7 @@
 /** A route after linting: every field checked, templates compiled, durations in milliseconds. */
 import type { Mode } from '../plugins/contract.js';
 import type { RouteContract } from '../contracts/route-contract.js';
-import type { LintCode } from '../errors.js';
+import type { LintCode } from './lint-codes.js';
 import type { Template } from './template.js';
 
 /** A value fixed in routes.yaml, or chosen per request from an allow-list. */

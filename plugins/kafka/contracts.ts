@@ -21,7 +21,9 @@ export const kafkaContracts: Declarations = {
   asyncApi: {
     protocol: 'kafka',
     bindings: (mode, _destination, options, hasKey) => ({
-      ...(typeof options.group === 'string' && mode === 'point-to-point' ? { operation: { groupId: { type: 'string', enum: [options.group] }, bindingVersion: '0.5.0' } } : {}),
+      ...(typeof options.group === 'string' && mode === 'point-to-point'
+        ? { operation: { groupId: { type: 'string', enum: [options.group] }, bindingVersion: '0.5.0' } }
+        : {}),
       message: { ...(hasKey ? { key: { type: 'string', description: "rendered from the route's key template" } } : {}), bindingVersion: '0.5.0' },
     }),
   },

@@ -23,8 +23,21 @@ export const rabbitmqContracts: Declarations = {
     bindings: (mode, destination, options) => ({
       channel:
         mode === 'pubsub'
-          ? { is: 'routingKey', exchange: { name: destination.slice(0, 255), type: typeof options.exchangeType === 'string' ? options.exchangeType : 'topic', durable: true, autoDelete: false }, bindingVersion: '0.3.0' }
-          : { is: 'queue', queue: { name: destination.slice(0, 255), durable: mode === 'point-to-point', exclusive: false, autoDelete: false }, bindingVersion: '0.3.0' },
+          ? {
+              is: 'routingKey',
+              exchange: {
+                name: destination.slice(0, 255),
+                type: typeof options.exchangeType === 'string' ? options.exchangeType : 'topic',
+                durable: true,
+                autoDelete: false,
+              },
+              bindingVersion: '0.3.0',
+            }
+          : {
+              is: 'queue',
+              queue: { name: destination.slice(0, 255), durable: mode === 'point-to-point', exclusive: false, autoDelete: false },
+              bindingVersion: '0.3.0',
+            },
       // Persistent, mandatory (unroutable is an error, not a silent drop), with a timestamp.
       operation: { deliveryMode: 2, mandatory: true, timestamp: true, bindingVersion: '0.3.0' },
     }),

@@ -64,7 +64,14 @@ export function httpStyleEvent(record: RawRecord): CloudEvent<unknown> {
   return event as CloudEvent<unknown>;
 }
 
-const EVENT = { specversion: '1.0', source: '/busgate/tests', type: 'com.example.order.created', subject: 'order-42', time: '2026-11-30T12:34:56.789Z', tenant: 'acme' };
+const EVENT = {
+  specversion: '1.0',
+  source: '/busgate/tests',
+  type: 'com.example.order.created',
+  subject: 'order-42',
+  time: '2026-11-30T12:34:56.789Z',
+  tenant: 'acme',
+};
 
 export function runContractConformance(target: ContractTarget): void {
   const timeout = target.readTimeoutMs ?? 10_000;
@@ -100,15 +107,31 @@ export function runContractConformance(target: ContractTarget): void {
 
     const expectSameEvent = (event: CloudEvent<unknown>, id: string, data: unknown): void => {
       expect(event.validate()).to.equal(true);
-      expect({ specversion: event.specversion, id: event.id, source: event.source, type: event.type, subject: event.subject, time: event.time, tenant: event.tenant }).to.deep.equal({ ...EVENT, id });
+      expect({
+        specversion: event.specversion,
+        id: event.id,
+        source: event.source,
+        type: event.type,
+        subject: event.subject,
+        time: event.time,
+        tenant: event.tenant,
+      }).to.deep.equal({ ...EVENT, id });
       expect(event.datacontenttype).to.equal('application/json');
       expect(typeof event.data === 'string' || Buffer.isBuffer(event.data) ? JSON.parse(String(event.data)) : event.data).to.deep.equal(data);
     };
 
     it('binary mode: ce-* headers in, the broker binding out, the same event for the SDK; an invalid event publishes nothing', async () => {
-      const invalid = await daemon.post('/events', '{"n":0}', { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-source': '/x', 'ce-type': 't' });
+      const invalid = await daemon.post('/events', '{"n":0}', {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-source': '/x',
+        'ce-type': 't',
+      });
       expect(invalid.status).to.equal(400);
-      expect(((await invalid.json()) as { error: { code: string; message: string } }).error).to.deep.include({ code: 'invalid_cloudevent', message: 'the event has no id' });
+      expect(((await invalid.json()) as { error: { code: string; message: string } }).error).to.deep.include({
+        code: 'invalid_cloudevent',
+        message: 'the event has no id',
+      });
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       for (const [name, value] of Object.entries({ ...EVENT, id: 'binary-1' })) headers[`ce-${name}`] = value;
       const res = await daemon.post('/events', JSON.stringify({ n: 1 }), headers);
@@ -118,7 +141,9 @@ export function runContractConformance(target: ContractTarget): void {
     });
 
     it('structured mode: application/cloudevents+json in, binary mode on the broker, the same event for the SDK', async () => {
-      const res = await daemon.post('/events', JSON.stringify({ ...EVENT, id: 'structured-1', datacontenttype: 'application/json', data: { n: 2 } }), { 'content-type': 'application/cloudevents+json' });
+      const res = await daemon.post('/events', JSON.stringify({ ...EVENT, id: 'structured-1', datacontenttype: 'application/json', data: { n: 2 } }), {
+        'content-type': 'application/cloudevents+json',
+      });
       expect(res.status).to.equal(202);
       const [record] = await singleReader.take(1, timeout);
       expectSameEvent(target.toEvent(record!), 'structured-1', { n: 2 });
@@ -130,7 +155,11 @@ export function runContractConformance(target: ContractTarget): void {
       expect(res.status).to.equal(202);
       const answer = (await res.json()) as { accepted: number; entries: Array<{ status: number; receipt: { broker: string } }> };
       expect(answer.accepted).to.equal(3);
-      expect(answer.entries.map((e) => [e.status, e.receipt.broker])).to.deep.equal([[202, target.name], [202, target.name], [202, target.name]]);
+      expect(answer.entries.map((e) => [e.status, e.receipt.broker])).to.deep.equal([
+        [202, target.name],
+        [202, target.name],
+        [202, target.name],
+      ]);
       const read = (await batchReader.take(3, timeout)).map((record) => target.toEvent(record));
       expect(read.map((event) => event.id)).to.have.members(['batched-1', 'batched-2', 'batched-3']);
       for (const event of read) expectSameEvent(event, event.id, { n: Number(event.id.slice(-1)) });
@@ -141,7 +170,9 @@ export function runContractConformance(target: ContractTarget): void {
         { body: { n: 1 }, key: 'k-1', headers: { 'x-tenant': 'acme' } },
         { bodyBase64: Buffer.from('raw bytes').toString('base64'), contentType: 'text/plain', key: 'k-2', headers: { 'x-tenant': 'globex' } },
       ];
-      const refused = await daemon.post('/batch', JSON.stringify([{ body: 1, headers: { 'nats-msg-id': 'x' } }]), { 'content-type': 'application/vnd.busgate.batch+json' });
+      const refused = await daemon.post('/batch', JSON.stringify([{ body: 1, headers: { 'nats-msg-id': 'x' } }]), {
+        'content-type': 'application/vnd.busgate.batch+json',
+      });
       expect(refused.status).to.equal(422);
       const res = await daemon.post('/batch', JSON.stringify(entries), { 'content-type': 'application/vnd.busgate.batch+json' });
       expect(res.status, await res.clone().text()).to.equal(202);

@@ -76,10 +76,9 @@ export const EVERY_FEATURE = `routes:
     destination: "{destination}"
 `;
 
-const factories: Record<string, PluginFactory<never>> = { kafka, rabbitmq, nats, memory } as unknown as Record<string, PluginFactory<never>>;
+const factories = { kafka, rabbitmq, nats, memory } as unknown as Record<string, PluginFactory<never>>;
 let declarations = new Map<string, { contracts: PluginFactory<never> }>();
 let catalog = new Map<string, { modes: PluginFactory<never>['modes']; routeOptionsSchema: PluginFactory<never>['routeOptionsSchema'] }>();
-
 
 function routes() {
   const { routes: linted, problems } = lintRoutes(EVERY_FEATURE, catalog, { baseDir: fixtures, clients: [] });
@@ -98,11 +97,29 @@ describe('contract documents', function () {
 
   it('OpenAPI 3.1: valid, with parameters, header choices, schemas, responses and security', async () => {
     const document = buildOpenApi(routes(), declarations, { apiKeys: true });
-    const result = await new Validator().validate(structuredClone(document) as never);
+    const result = await new Validator().validate(structuredClone(document));
     expect(result.errors ?? [], JSON.stringify(result.errors, null, 1)?.slice(0, 2000)).to.deep.equal([]);
     expect(result.valid).to.equal(true);
-    const paths = document.paths as Record<string, Record<string, { parameters: Array<{ name: string; in: string; required: boolean; schema: { enum?: string[] } }>; requestBody: { content: Record<string, unknown> }; responses: Record<string, unknown> }>>;
-    expect(Object.keys(paths)).to.include.members(['/orders/{region}', '/jobs/{queue}', '/events', '/events/{kind}', '/send/{broker}/{destination}', '/ask', '/fanout']);
+    const paths = document.paths as Record<
+      string,
+      Record<
+        string,
+        {
+          parameters: Array<{ name: string; in: string; required: boolean; schema: { enum?: string[] } }>;
+          requestBody: { content: Record<string, unknown> };
+          responses: Record<string, unknown>;
+        }
+      >
+    >;
+    expect(Object.keys(paths)).to.include.members([
+      '/orders/{region}',
+      '/jobs/{queue}',
+      '/events',
+      '/events/{kind}',
+      '/send/{broker}/{destination}',
+      '/ask',
+      '/fanout',
+    ]);
     const orders = paths['/orders/{region}']!.post!;
     expect(orders.parameters.find((p) => p.name === 'x-customer')).to.include({ in: 'header', required: true });
     expect(orders.requestBody.content['application/json']).to.deep.equal({ schema: { $ref: '#/components/schemas/orders.body' } });
@@ -110,14 +127,21 @@ describe('contract documents', function () {
     const choose = paths['/send/{broker}/{destination}']!.post!;
     expect(choose.parameters.find((p) => p.name === 'broker')!.schema.enum).to.deep.equal(['memory', 'kafka', 'nats', 'rabbitmq']);
     expect(choose.parameters.find((p) => p.name === 'x-mode')!.schema.enum).to.deep.equal(['pubsub', 'point-to-point']);
-    expect(Object.keys(paths['/jobs/{queue}']!.post!.requestBody.content)).to.include.members(['application/cloudevents+json', 'application/cloudevents-batch+json', 'application/x-ndjson', 'application/vnd.busgate.batch+json']);
+    expect(Object.keys(paths['/jobs/{queue}']!.post!.requestBody.content)).to.include.members([
+      'application/cloudevents+json',
+      'application/cloudevents-batch+json',
+      'application/x-ndjson',
+      'application/vnd.busgate.batch+json',
+    ]);
     expect(Object.keys(paths['/ask']!.post!.responses)).to.include.members(['200', '503', '504']);
     const schemas = (document.components as { schemas: Record<string, { allOf?: unknown[] }> }).schemas;
     // $defs refs of the schema file are re-rooted under its component.
     expect(JSON.stringify(schemas['orders.body'])).to.include('#/components/schemas/orders.body/$defs/address');
     expect(schemas['orders.receipt']!.allOf).to.have.lengthOf(2);
     expect(document.security).to.deep.equal([{ bearer: [] }, { apiKey: [] }]);
-    const operationIds = Object.values(paths).flatMap((operations) => Object.values(operations).map((op) => (op as unknown as { operationId: string }).operationId));
+    const operationIds = Object.values(paths).flatMap((operations) =>
+      Object.values(operations).map((op) => (op as unknown as { operationId: string }).operationId),
+    );
     expect(new Set(operationIds).size, 'operationIds are unique').to.equal(operationIds.length);
   });
 
@@ -128,18 +152,28 @@ describe('contract documents', function () {
   it('AsyncAPI 3: valid per @asyncapi/parser, channels per broker and destination with parameters and bindings', async () => {
     const document = buildAsyncApi(routes(), declarations);
     const { document: parsed, diagnostics } = await new Parser().parse(JSON.stringify(document));
-    const errors = diagnostics.filter((d) => d.severity === 0);
+    const errors = diagnostics.filter((d) => Number(d.severity) === 0);
     expect(errors.map((d) => `${d.path.join('/')}: ${d.message}`)).to.deep.equal([]);
     expect(parsed).to.not.equal(undefined);
-    const channels = document.channels as Record<string, { address: string; parameters?: Record<string, unknown>; bindings?: Record<string, Record<string, unknown>> }>;
+    const channels = document.channels as Record<
+      string,
+      { address: string; parameters?: Record<string, unknown>; bindings?: Record<string, Record<string, unknown>> }
+    >;
     expect(channels['kafka.orders._region_']).to.deep.include({ address: 'orders.{region}' });
     expect(Object.keys(channels['kafka.orders._region_']!.parameters!)).to.deep.equal(['region']);
     expect(channels['rabbitmq.fanout']!.bindings!.amqp).to.deep.include({ is: 'routingKey' });
     expect((channels['rabbitmq.fanout']!.bindings!.amqp!.exchange as { type: string }).type).to.equal('fanout');
     expect(channels['rabbitmq.jobs._queue_']!.bindings!.amqp).to.deep.include({ is: 'queue' });
     // A client-chosen broker gives one channel per allowed broker.
-    expect(Object.keys(channels).filter((key) => key.endsWith('._destination_'))).to.have.members(['memory._destination_', 'kafka._destination_', 'nats._destination_', 'rabbitmq._destination_']);
-    const messages = (document.components as { messages: Record<string, { headers: { properties: Record<string, unknown> }; bindings?: Record<string, { key?: unknown }> }> }).messages;
+    expect(Object.keys(channels).filter((key) => key.endsWith('._destination_'))).to.have.members([
+      'memory._destination_',
+      'kafka._destination_',
+      'nats._destination_',
+      'rabbitmq._destination_',
+    ]);
+    const messages = (
+      document.components as { messages: Record<string, { headers: { properties: Record<string, unknown> }; bindings?: Record<string, { key?: unknown }> }> }
+    ).messages;
     expect(messages['orders.kafka']!.bindings!.kafka!.key).to.deep.include({ type: 'string' });
     expect(Object.keys(messages['jobs.rabbitmq']!.headers.properties)).to.include('cloudEvents:id');
     expect(Object.keys(messages['choose.kafka']!.headers.properties)).to.include('ce_id');

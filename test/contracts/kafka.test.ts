@@ -32,7 +32,8 @@ runContractConformance({
     await consumer.run({
       eachMessage: async ({ message }) => {
         const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) if (value !== undefined) headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+        for (const [name, value] of Object.entries(message.headers ?? {}))
+          if (value !== undefined) headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
         inbox.push({ payload: message.value ?? Buffer.alloc(0), headers, contentType: headers['content-type'], key: message.key?.toString('utf8') });
       },
     });

@@ -23,7 +23,8 @@ runContractConformance({
     const inbox = new Inbox();
     client.on('message', (_topic, payload, packet) => {
       const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(packet.properties?.userProperties ?? {})) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+      for (const [name, value] of Object.entries(packet.properties?.userProperties ?? {}))
+        headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
       inbox.push({ payload, headers, contentType: packet.properties?.contentType });
     });
     await client.subscribeAsync(topic, { qos: 1 });
@@ -34,7 +35,10 @@ runContractConformance({
     // busgate's own `busgate-id` is not a valid attribute name: a consumer drops it first (README).
     // The SDK's MQTT binding also ignores the Content Type property the binding maps to
     // datacontenttype (cloudevents 10.0.0), so it is passed along here.
-    const attributes = { ...Object.fromEntries(Object.entries(record.headers).filter(([name]) => /^[a-z0-9]{1,20}$/.test(name))), datacontenttype: record.contentType ?? '' };
+    const attributes = {
+      ...Object.fromEntries(Object.entries(record.headers).filter(([name]) => /^[a-z0-9]{1,20}$/.test(name))),
+      datacontenttype: record.contentType ?? '',
+    };
     const event = MQTT.toEvent(MQTTMessageFactory(record.contentType ?? '', attributes, record.payload.toString('utf8')));
     if (Array.isArray(event)) throw new Error('expected one event');
     return event as never;

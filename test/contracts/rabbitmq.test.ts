@@ -30,7 +30,8 @@ runContractConformance({
       (message) => {
         if (message === null) return;
         const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.properties.headers ?? {})) headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+        for (const [name, value] of Object.entries(message.properties.headers ?? {}))
+          headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
         inbox.push({ payload: message.content, headers, contentType: message.properties.contentType as string | undefined });
       },
       { noAck: true },
@@ -47,6 +48,7 @@ runContractConformance({
     const attributes: Record<string, string> = {};
     for (const [name, value] of Object.entries(record.headers)) if (name.startsWith(PREFIX)) attributes[name.slice(PREFIX.length)] = value;
     const json = record.contentType?.startsWith('application/json') ?? false;
-    return new CloudEvent({ ...attributes, datacontenttype: record.contentType, data: json ? JSON.parse(record.payload.toString('utf8')) : record.payload } as never, true);
+    const data: unknown = json ? JSON.parse(record.payload.toString('utf8')) : record.payload;
+    return new CloudEvent<unknown>({ ...attributes, datacontenttype: record.contentType, data }, true);
   },
 });

@@ -71,7 +71,7 @@ describe('HTTP contracts (embedded broker)', function () {
       // A round trip through the daemon proves nothing was queued behind the refusal.
       expect((await daemon.post('/orders', JSON.stringify(VALID_ORDER), { 'content-type': 'application/json' })).status).to.equal(202);
       await eventually(() => received.length === 1);
-      expect(JSON.parse(received[0]!.payload.toString()).orderId).to.equal('ord_abc123');
+      expect((JSON.parse(received[0]!.payload.toString()) as { orderId: string }).orderId).to.equal('ord_abc123');
     });
 
     it('refuses a body that is not JSON with 422, and bounds the list of pointers', async () => {
@@ -89,7 +89,8 @@ describe('HTTP contracts (embedded broker)', function () {
 
   describe('batches and CloudEvents over HTTP', () => {
     const event = (id: string) => ({ specversion: '1.0', id, source: '/t', type: 't' });
-    const post = (mode: string, body: unknown, type: string) => daemon.post(`/small-batch/${mode}`, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': type });
+    const post = (mode: string, body: unknown, type: string) =>
+      daemon.post(`/small-batch/${mode}`, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': type });
 
     it('takes a CloudEvents batch, and refuses more than maxEntries with 413 too_many_entries', async () => {
       const ok = await post('pubsub', [event('a'), event('b')], 'application/cloudevents-batch+json');
@@ -117,13 +118,20 @@ describe('HTTP contracts (embedded broker)', function () {
         seen.push(message.headers['ce-id']!);
       });
       try {
-        const send = () => daemon.post('/small-batch/pubsub', JSON.stringify([event('x'), event('y')]), { 'content-type': 'application/cloudevents-batch+json', 'idempotency-key': 'batch-key-1' });
+        const send = () =>
+          daemon.post('/small-batch/pubsub', JSON.stringify([event('x'), event('y')]), {
+            'content-type': 'application/cloudevents-batch+json',
+            'idempotency-key': 'batch-key-1',
+          });
         const first = await send();
         const firstBody = await first.text();
         const again = await send();
         expect(again.headers.get('idempotent-replayed')).to.equal('true');
         expect(await again.text()).to.equal(firstBody);
-        expect((JSON.parse(firstBody) as { entries: Array<{ receipt: { id: string } }> }).entries.map((e) => e.receipt.id)).to.deep.equal(['batch-key-1.0', 'batch-key-1.1']);
+        expect((JSON.parse(firstBody) as { entries: Array<{ receipt: { id: string } }> }).entries.map((e) => e.receipt.id)).to.deep.equal([
+          'batch-key-1.0',
+          'batch-key-1.1',
+        ]);
         await eventually(() => seen.length === 2);
         expect(seen).to.deep.equal(['x', 'y']);
       } finally {
@@ -146,7 +154,10 @@ describe('HTTP contracts (embedded broker)', function () {
       expect(asyncApi.asyncapi).to.equal('3.0.0');
       expect(Object.values(asyncApi.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch']);
 
-      fs.writeFileSync(daemon.routesFile, `${ROUTES}  - name: more\n    path: /more/:id\n    broker: memory\n    mode: point-to-point\n    destination: more.{id}\n`);
+      fs.writeFileSync(
+        daemon.routesFile,
+        `${ROUTES}  - name: more\n    path: /more/:id\n    broker: memory\n    mode: point-to-point\n    destination: more.{id}\n`,
+      );
       expect((await daemon.reload('test')).outcome).to.equal('ok');
       const reloaded = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
       expect(Object.keys(reloaded.paths)).to.deep.equal(['/orders', '/small-batch/{mode}', '/more/{id}']);
@@ -158,9 +169,13 @@ describe('HTTP contracts (embedded broker)', function () {
 
     it('prints the documents from the command line', () => {
       const root = fileURLToPath(new URL('../../../', import.meta.url));
-      const openApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'openapi', daemon.routesFile], { encoding: 'utf8' })) as { paths: Record<string, unknown> };
+      const openApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'openapi', daemon.routesFile], { encoding: 'utf8' })) as {
+        paths: Record<string, unknown>;
+      };
       expect(Object.keys(openApi.paths)).to.deep.equal(['/orders', '/small-batch/{mode}']);
-      const asyncApi = JSON.parse(execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'asyncapi', daemon.routesFile], { encoding: 'utf8' })) as { asyncapi: string };
+      const asyncApi = JSON.parse(
+        execFileSync(process.execPath, [path.join(root, 'dist/core/cli.js'), 'asyncapi', daemon.routesFile], { encoding: 'utf8' }),
+      ) as { asyncapi: string };
       expect(asyncApi.asyncapi).to.equal('3.0.0');
     });
   });

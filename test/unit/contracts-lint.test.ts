@@ -28,7 +28,9 @@ describe('routes linter: contract keys', () => {
   });
 
   it('reports a missing schema file at the schema value, with line and column', () => {
-    expect(lines(route('    schema: ./schemas/nowhere.json\n'))).to.deep.equal(['routes.yaml:6:13 schema_not_found cannot read schema ./schemas/nowhere.json: no such file']);
+    expect(lines(route('    schema: ./schemas/nowhere.json\n'))).to.deep.equal([
+      'routes.yaml:6:13 schema_not_found cannot read schema ./schemas/nowhere.json: no such file',
+    ]);
   });
 
   it('reports a schema file that is not JSON with the position inside it', () => {
