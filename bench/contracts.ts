@@ -1,5 +1,5 @@
 /**
- * `npm run bench:contracts -- [--seconds=4] [--brokers=memory,nats,kafka,rabbitmq]`
+ * `npm run bench:contracts -- [--seconds=4] [--brokers=memory,nats,kafka,rabbitmq,mqtt]`
  *
  * Short bench cases for the contract features, in one run against a daemon in its own process:
  *   - schema cost: the same route with and without a realistic 20-field JSON Schema (A/B/A/B, so
@@ -63,6 +63,12 @@ const BROKERS: Record<string, { config: Record<string, unknown>; port?: number; 
     config: { plugin: 'kafka', options: { brokers: ['127.0.0.1:9092'], createTopics: true } },
     port: 9092,
     destination: 'bench-contracts',
+    mode: 'pubsub',
+  },
+  mqtt: {
+    config: { plugin: 'busgate-plugin-mqtt', options: { url: process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883' } },
+    port: 1883,
+    destination: 'bench/contracts',
     mode: 'pubsub',
   },
   rabbitmq: {
