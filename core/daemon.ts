@@ -12,7 +12,6 @@ import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
 import { BusgateError, StartupError } from './errors.js';
 import { Authenticator } from './http/auth.js';
-import { IdempotencyStore } from './http/idempotency.js';
 import { parseByteSize } from './byte-size.js';
 import { RouteTable, createApp } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
@@ -24,6 +23,7 @@ import { createBrokers } from './plugins/broker-instances.js';
 import type { GuardedBroker } from './plugins/guarded-broker.js';
 import { Reloader, type ReloadResult } from './reloader.js';
 import { checkRoutesFile } from './routes/check-file.js';
+import { createStateStores } from './state/stores.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
 
 /**
@@ -100,6 +100,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
   const authenticator = new Authenticator(config.apiKeys);
+  const state = await createStateStores(config, { metrics, logger, connectWaitMs: options.connectWaitMs ?? 3000 });
   const ingressDeps: IngressDependencies = {
     brokers,
     metrics,
@@ -108,7 +109,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     bodyLimitBytes: parseByteSize(config.bodyLimit)!,
     defaultTimeoutMs: config.defaultTimeoutMs,
     authenticator,
-    idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
+    idempotency: state.idempotency,
+    rateLimits: state.rateLimits,
     maxHeaders: config.limits.maxHeaders,
     tracing,
   };
@@ -180,6 +182,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
       server.closeAllConnections();
       await closed;
       await Promise.all([...brokers.values()].map((broker) => broker.close()));
+      await state.close();
       await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
       logger.info('stopped');
     })();

@@ -1,0 +1,74 @@
+/**
+ * The state a request may share with other replicas: idempotency keys and rate-limit buckets.
+ * Each lives in this instance's memory unless its setting names a shared store
+ * (IDEMPOTENCY_STORE, RATE_LIMIT_STORE); both on one URL share one connection. See the README
+ * section "Running several replicas" for what is shared and what is not.
+ */
+import { Counter, Gauge } from 'prom-client';
+import type { Logger } from 'winston';
+import type { DaemonConfig } from '../config.js';
+import { MemoryIdempotencyStore, type IdempotencyStore } from '../http/idempotency.js';
+import { localRateLimits, type RateLimits } from '../http/rate-limit.js';
+import type { Metrics } from '../observability/metrics.js';
+import { RedisConnection } from './redis-connection.js';
+import { RedisIdempotencyStore } from './redis-idempotency.js';
+import { redisRateLimits } from './redis-rate-limit.js';
+
+export interface StateStores {
+  readonly idempotency: IdempotencyStore;
+  readonly rateLimits: RateLimits;
+  close(): Promise<void>;
+}
+
+export async function createStateStores(
+  config: Pick<DaemonConfig, 'idempotency' | 'rateLimitStore' | 'stateKeyPrefix'>,
+  deps: { metrics: Metrics; logger: Logger; connectWaitMs: number },
+): Promise<StateStores> {
+  const errors = new Counter({
+    name: 'busgate_state_store_errors_total',
+    help: 'Failed calls to a shared state store, by store (idempotency, rate_limit) and operation.',
+    labelNames: ['store', 'operation'] as const,
+    registers: [deps.metrics.registry],
+  });
+  const connections = new Map<string, RedisConnection>();
+  const connect = (url: string): RedisConnection => {
+    let connection = connections.get(url);
+    if (!connection) connections.set(url, (connection = new RedisConnection({ url, logger: deps.logger })));
+    return connection;
+  };
+
+  let idempotency: IdempotencyStore;
+  if (config.idempotency.store) {
+    idempotency = new RedisIdempotencyStore(connect(config.idempotency.store), {
+      windowMs: config.idempotency.windowMs,
+      maxReplyBytes: config.idempotency.maxReplyBytes,
+      keyPrefix: config.stateKeyPrefix,
+      logger: deps.logger,
+      onError: (operation) => errors.inc({ store: 'idempotency', operation }),
+    });
+  } else {
+    const memory = new MemoryIdempotencyStore(config.idempotency);
+    new Gauge({
+      name: 'busgate_idempotency_memory_bytes',
+      help: 'Bytes the in-memory idempotency store keeps (estimated; bounded by idempotency.maxBytes).',
+      registers: [deps.metrics.registry],
+      collect() {
+        this.set(memory.bytes);
+      },
+    });
+    idempotency = memory;
+  }
+
+  const rateLimits = config.rateLimitStore
+    ? redisRateLimits(connect(config.rateLimitStore), { keyPrefix: config.stateKeyPrefix, onError: () => errors.inc({ store: 'rate_limit', operation: 'take' }) })
+    : localRateLimits;
+
+  await Promise.all([...connections.values()].map((connection) => connection.start(deps.connectWaitMs)));
+  return {
+    idempotency,
+    rateLimits,
+    close: async () => {
+      await Promise.all([...connections.values()].map((connection) => connection.close()));
+    },
+  };
+}

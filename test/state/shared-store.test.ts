@@ -1,0 +1,193 @@
+/**
+ * Two daemons on one shared store (Redis): an Idempotency-Key publishes once whichever replica
+ * gets it, a concurrent duplicate waits or gets 409 and never publishes, keys stay per client,
+ * rate limits are one bucket for all replicas, and a store that is down gives the documented
+ * answers (keyed requests: 503 idempotency_store_unavailable, nothing published; rate limits:
+ * each instance's own bucket, counted).
+ */
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { createClient } from '@redis/client';
+import type { DaemonConfig } from '../../core/config.js';
+import type { InboundMessage, Reply } from '../../core/plugins/contract.js';
+import { freePort } from '../faults/support/net.js';
+import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { brokerEndpoints, redisUrl, requireBroker } from '../support/require-broker.js';
+
+const ALICE = 'alice-secret-0123456789abcdef';
+const BOB = 'bob-secret-0123456789abcdef00';
+
+const ROUTES = `routes:
+  - name: jobs
+    path: /jobs
+    broker: memory
+    mode: point-to-point
+    destination: jobs
+  - name: ask
+    path: /ask
+    broker: memory
+    mode: request-reply
+    destination: ask
+    timeout: 2s
+  - name: limited
+    path: /limited
+    broker: memory
+    mode: pubsub
+    destination: limited
+    rateLimit: { perSecond: 0.01, burst: 4 }
+`;
+
+function stateOverrides(store: string, prefix: string): Partial<DaemonConfig> {
+  return {
+    idempotency: { windowMs: 600_000, maxKeys: 100_000, maxBytes: 64 * 1024 * 1024, maxReplyBytes: 64 * 1024, store },
+    rateLimitStore: store,
+    stateKeyPrefix: prefix,
+    apiKeys: new Map([
+      ['alice', ALICE],
+      ['bob', BOB],
+    ]),
+  };
+}
+
+/** A replica: a daemon with its own memory broker, counting what reaches its queue and responder. */
+interface Replica {
+  readonly daemon: TestDaemon;
+  readonly queued: string[];
+  readonly asked: string[];
+  replyDelayMs: number;
+}
+
+async function startReplica(store: string, prefix: string): Promise<Replica> {
+  const daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } }, overrides: stateOverrides(store, prefix), connectWaitMs: 2000 });
+  const replica: Replica = { daemon, queued: [], asked: [], replyDelayMs: 0 };
+  const plugin = daemon.brokers.get('memory')!.plugin;
+  await plugin.subscribe('jobs', { mode: 'point-to-point' }, (m: InboundMessage) => {
+    replica.queued.push(Buffer.from(m.payload).toString());
+    return Promise.resolve();
+  });
+  await plugin.respond!('ask', async (m: InboundMessage): Promise<Reply> => {
+    replica.asked.push(Buffer.from(m.payload).toString());
+    await sleep(replica.replyDelayMs);
+    return { payload: Buffer.from(`answered ${Buffer.from(m.payload).toString()}`), headers: {}, contentType: 'text/plain' };
+  });
+  return replica;
+}
+
+async function codeOf(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
+}
+
+describe('shared state store (Redis): two replicas', function () {
+  this.timeout(30_000);
+  const prefix = `busgate-test-${randomUUID().slice(0, 8)}:`;
+  let a: Replica;
+  let b: Replica;
+
+  before(async function () {
+    await requireBroker(this, 'redis', brokerEndpoints.redis());
+    a = await startReplica(redisUrl(), prefix);
+    b = await startReplica(redisUrl(), prefix);
+  });
+
+  after(async () => {
+    await Promise.all([a?.daemon.shutdown('test done'), b?.daemon.shutdown('test done')]);
+    const redis = createClient({ url: redisUrl() });
+    await redis.connect();
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.del(keys);
+    await redis.close();
+  });
+
+  it('the same key sent to both publishes once; the second gets the first answer, replayed', async () => {
+    const headers = { 'x-api-key': ALICE, 'idempotency-key': 'order-1' };
+    const first = await a.daemon.post('/jobs', 'first', headers);
+    const second = await b.daemon.post('/jobs', 'second', headers);
+    expect(first.status).to.equal(202);
+    expect(second.status).to.equal(202);
+    expect(second.headers.get('idempotent-replayed')).to.equal('true');
+    expect(await second.json()).to.deep.equal(await first.json());
+    await sleep(50);
+    expect([...a.queued, ...b.queued]).to.deep.equal(['first']);
+  });
+
+  it('a concurrent duplicate on the other replica waits for the first and never publishes', async () => {
+    a.replyDelayMs = 300;
+    b.replyDelayMs = 300;
+    const headers = { 'x-api-key': ALICE, 'idempotency-key': 'ask-1' };
+    const answers = await Promise.all([a.daemon.post('/ask', 'one', headers), sleep(30).then(() => b.daemon.post('/ask', 'two', headers))]);
+    expect(answers.map((res) => res.status)).to.deep.equal([200, 200]);
+    expect(await answers[0]!.text()).to.equal('answered one');
+    expect(await answers[1]!.text()).to.equal('answered one');
+    expect(answers[1]!.headers.get('idempotent-replayed')).to.equal('true');
+    expect([...a.asked, ...b.asked]).to.deep.equal(['one']);
+  });
+
+  it('a duplicate whose first attempt fails gets 409 and publishes nothing; the retry then runs', async () => {
+    a.replyDelayMs = 3000; // past the route timeout (2s): the first attempt fails with 504
+    a.asked.length = 0;
+    b.asked.length = 0;
+    const headers = { 'x-api-key': ALICE, 'idempotency-key': 'ask-2' };
+    const [first, duplicate] = await Promise.all([a.daemon.post('/ask', 'slow', headers), sleep(30).then(() => b.daemon.post('/ask', 'dup', headers))]);
+    expect(first.status).to.equal(504);
+    expect(duplicate.status).to.equal(409);
+    expect(duplicate.headers.get('retry-after')).to.equal('1');
+    expect(await codeOf(duplicate)).to.equal('idempotency_in_progress');
+    expect([...a.asked, ...b.asked]).to.deep.equal(['slow']);
+    b.replyDelayMs = 0;
+    const retry = await b.daemon.post('/ask', 'retry', headers);
+    expect(retry.status).to.equal(200);
+    expect(retry.headers.get('idempotent-replayed')).to.equal(null);
+  });
+
+  it("keys are per client: b sending a's key gets its own answer", async () => {
+    b.replyDelayMs = 0;
+    a.replyDelayMs = 0;
+    await a.daemon.post('/ask', 'alice-secret-question', { 'x-api-key': ALICE, 'idempotency-key': 'ask-3' });
+    const bob = await b.daemon.post('/ask', 'bob-question', { 'x-api-key': BOB, 'idempotency-key': 'ask-3' });
+    expect(bob.headers.get('idempotent-replayed')).to.equal(null);
+    expect(await bob.text()).to.equal('answered bob-question');
+  });
+
+  it('a route rate limit is one bucket for both replicas', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const replica = i % 2 === 0 ? a : b;
+      statuses.push((await replica.daemon.post('/limited', 'x', { 'x-api-key': ALICE })).status);
+    }
+    expect(statuses.filter((status) => status === 202)).to.have.length(4);
+    expect(statuses.slice(4)).to.deep.equal([429, 429, 429, 429]);
+  });
+});
+
+describe('shared state store down', function () {
+  this.timeout(20_000);
+  let replica: Replica;
+
+  before(async () => {
+    // Nothing listens on this port: the store is down from the start.
+    replica = await startReplica(`redis://127.0.0.1:${await freePort()}`, 'busgate-down:');
+  });
+  after(() => replica?.daemon.shutdown('test done'));
+
+  it('a request with an Idempotency-Key gets 503 idempotency_store_unavailable and publishes nothing', async () => {
+    const res = await replica.daemon.post('/jobs', 'keyed', { 'x-api-key': ALICE, 'idempotency-key': 'k-1' });
+    expect(res.status).to.equal(503);
+    expect(res.headers.get('retry-after')).to.equal('1');
+    expect(await codeOf(res)).to.equal('idempotency_store_unavailable');
+    await sleep(50);
+    expect(replica.queued).to.deep.equal([]);
+  });
+
+  it('a request without a key is served as usual', async () => {
+    const res = await replica.daemon.post('/jobs', 'unkeyed', { 'x-api-key': ALICE });
+    expect(res.status).to.equal(202);
+  });
+
+  it("rate limits fall back to the instance's own bucket, and the failures are counted", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) statuses.push((await replica.daemon.post('/limited', 'x', { 'x-api-key': ALICE })).status);
+    expect(statuses).to.deep.equal([202, 202, 202, 202, 429, 429]);
+    const metrics = await (await fetch(`${replica.daemon.url}/metrics`)).text();
+    expect(metrics).to.match(/^busgate_state_store_errors_total\{store="rate_limit",operation="take"\} 6$/m);
+    expect(metrics).to.match(/^busgate_state_store_errors_total\{store="idempotency",operation="claim"\} [1-9]/m);
+  });
+});
