@@ -49,12 +49,13 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
 
 /**
  * Watches the routes file's folder (editors often replace the file rather than write it) and
- * calls back once a burst of changes has settled.
+ * calls back once a burst of changes has settled. In a Kubernetes ConfigMap volume the file is a
+ * link through `..data`, which the kubelet swaps atomically: that name changes, the file's never.
  */
 function watchFile(file: string, onChange: () => void): fs.FSWatcher {
   let timer: NodeJS.Timeout | undefined;
   const watcher = fs.watch(path.dirname(file), (_event, changed) => {
-    if (changed !== null && changed !== path.basename(file)) return;
+    if (changed !== null && changed !== path.basename(file) && changed !== '..data') return;
     clearTimeout(timer);
     timer = setTimeout(onChange, 250);
   });
