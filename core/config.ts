@@ -379,3 +379,18 @@ function takeFlag(args: string[], flag: string): string | undefined {
   args.splice(index, 2);
   return value;
 }
+
+/** Every environment variable the daemon reads (deployment manifests are checked against it). */
+export function configEnvNames(): string[] {
+  const names = ['BUSGATE_CONFIG', 'NODE_ENV'];
+  const walk = (node: object): void => {
+    for (const value of Object.values(node) as unknown[]) {
+      if (typeof value !== 'object' || value === null) continue;
+      const env = (value as { env?: unknown }).env;
+      if (typeof env === 'string') names.push(env);
+      else walk(value);
+    }
+  };
+  walk(schema);
+  return names;
+}
