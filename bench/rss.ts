@@ -9,15 +9,10 @@
  * Needs the local brokers and Redis (bash scripts/brokers.sh start).
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
-import { collectOutput, freePort, installCleanup, killAll, memoryStatus, sleep, spawnTracked, stopProcess, waitUntil } from './lib/proc.js';
+import { postKeyed, startBenchDaemon } from './lib/keyed-load.js';
+import { installCleanup, killAll, memoryStatus, sleep } from './lib/proc.js';
 
-const CLI = fileURLToPath(new URL('../core/cli.js', import.meta.url));
 const arg = (name: string, fallback: number): number => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const REQUESTS = arg('requests', 40_000);
 const CONCURRENCY = arg('concurrency', 200);
@@ -34,8 +29,6 @@ interface Measured {
 
 async function measure(store: 'redis' | 'memory'): Promise<Measured> {
   const run = randomUUID().slice(0, 8);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-rss-'));
-  const port = await freePort();
   const routes = [
     'routes:',
     `  - { name: nats, path: /nats, broker: nats, mode: pubsub, destination: "rss.${run}" }`,
@@ -45,61 +38,22 @@ async function measure(store: 'redis' | 'memory'): Promise<Measured> {
     '',
   ].join('\n');
   const config = [
-    `port: ${port}`,
-    'host: 127.0.0.1',
-    `routesFile: ${path.join(dir, 'routes.yaml')}`,
-    'logLevel: warn',
-    'logFormat: json',
     ...(store === 'redis' ? ['idempotency:', '  store: "redis://127.0.0.1:6379"', `stateKeyPrefix: "busgate-rss-${run}:"`] : []),
     'brokers:',
     '  kafka: { plugin: kafka, options: { createTopics: true } }',
     '  rabbitmq: { plugin: rabbitmq, options: { declare: true } }',
     '',
   ].join('\n');
-  fs.writeFileSync(path.join(dir, 'routes.yaml'), routes);
-  fs.writeFileSync(path.join(dir, 'busgate.yaml'), config);
-  const child = spawnTracked(process.execPath, [CLI, 'start', '--config', path.join(dir, 'busgate.yaml')], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
-  const output = collectOutput(child);
+  const daemon = await startBenchDaemon(config, routes);
   try {
-    await waitUntil(async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, 60_000, 'the daemon to be ready', child);
     await sleep(2000);
-    const idle = memoryStatus(child.pid!)!;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const paths = ['/nats', '/kafka', '/rabbitmq', '/memory'];
-    let next = 0;
-    let non2xx = 0;
-    const started = Date.now();
-    const worker = async (): Promise<void> => {
-      while (next < REQUESTS) {
-        const seq = next++;
-        const status = await new Promise<number>((resolve) => {
-          const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: paths[seq % paths.length], agent, headers: { 'content-type': 'application/json', 'idempotency-key': `rss-${run}-${seq}` } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
-          req.on('error', () => resolve(0));
-          req.end(JSON.stringify({ seq, pad: 'x'.repeat(200) }));
-        });
-        if (status < 200 || status >= 300) non2xx += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    const seconds = (Date.now() - started) / 1000;
-    agent.destroy();
+    const idle = memoryStatus(daemon.child.pid!)!;
+    const load = await postKeyed(daemon.port, { paths: ['/nats', '/kafka', '/rabbitmq', '/memory'], requests: REQUESTS, concurrency: CONCURRENCY, keyPrefix: `rss-${run}` });
     await sleep(2000);
-    const after = memoryStatus(child.pid!)!;
-    return { store, idleRssMb: round(idle.rssMb), peakRssMb: round(after.hwmMb), afterRssMb: round(after.rssMb), requests: REQUESTS, non2xx, seconds: round(seconds) };
-  } catch (error) {
-    throw new Error(`${String(error)}\n${output.stdout().slice(-2000)}${output.stderr().slice(-2000)}`);
+    const after = memoryStatus(daemon.child.pid!)!;
+    return { store, idleRssMb: round(idle.rssMb), peakRssMb: round(after.hwmMb), afterRssMb: round(after.rssMb), requests: REQUESTS, non2xx: load.non2xx, seconds: round(load.seconds) };
   } finally {
-    await stopProcess(child);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await daemon.stop();
     await deleteQueue(`rss-${run}`);
   }
 }

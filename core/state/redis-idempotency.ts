@@ -82,8 +82,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const deadline = Date.now() + run.waitMs;
     let waited = false;
     for (;;) {
-      const won = await this.ask('claim', () => this.redis.client.set(key, claim, { condition: 'NX', expiration: { type: 'PX', value: run.leaseMs } }));
-      if (won === 'OK') break;
+      // Only a request that has not waited on another may claim (see below).
+      if (!waited) {
+        const won = await this.ask('claim', () => this.redis.client.set(key, claim, { condition: 'NX', expiration: { type: 'PX', value: run.leaseMs } }));
+        if (won === 'OK') break;
+      }
       const value = await this.ask('read', () => this.redis.client.get(key));
       if (value !== null && !value.startsWith(CLAIM)) return { answer: replay(decode(value)), replayed: true };
       // A repeat that waited on a first attempt never publishes itself: when the first one let go
@@ -104,8 +107,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       await this.settle(key, claim, '', 0);
       throw error;
     }
-    const value = answer.status >= 300 ? '' : encode(keep(answer, this.options.maxReplyBytes));
-    await this.settle(key, claim, value, this.options.windowMs);
+    if (answer.status >= 300) {
+      // Awaited, so that the client's immediate retry finds the key free.
+      await this.settle(key, claim, '', 0);
+    } else {
+      // Not awaited: a repeat arriving before the answer is recorded finds our claim and waits
+      // for it, so answering first is safe, and saves the client a round trip to Redis.
+      void this.settle(key, claim, encode(keep(answer, this.options.maxReplyBytes)), this.options.windowMs);
+    }
     return { answer, replayed: false };
   }
 
