@@ -19,8 +19,8 @@ import { Lifecycle } from './http/lifecycle.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { otlpTracing, propagationOnly } from './observability/tracing.js';
-import { createBrokers } from './plugins/broker-instances.js';
-import type { GuardedBroker } from './plugins/guarded-broker.js';
+import { createBrokers } from './brokers/instances.js';
+import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { createStateStores } from './state/stores.js';
@@ -66,7 +66,7 @@ function watchFile(file: string, onChange: () => void): fs.FSWatcher {
 export interface Daemon {
   readonly server: http.Server;
   readonly port: number;
-  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
@@ -159,11 +159,11 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
       resolve();
     });
   });
+  // Watching starts before "listening" is announced, so no edit made after it is missed.
+  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   lifecycle.accepting = true;
   const port = (server.address() as AddressInfo).port;
   logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
-
-  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {

@@ -58,7 +58,7 @@ describe('idempotency keys: client scope and byte bound', function () {
 
   it("client b's repeat of a's key publishes b's message (one per client)", async () => {
     const received: string[] = [];
-    const sub = await daemon.brokers.get('memory')!.plugin.subscribe('jobs', { mode: 'point-to-point' }, (m) => {
+    const sub = await daemon.brokers.get('memory')!.subscribe('jobs', { mode: 'point-to-point' }, (m) => {
       received.push(Buffer.from(m.payload).toString());
       return Promise.resolve();
     });

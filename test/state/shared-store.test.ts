@@ -60,12 +60,12 @@ interface Replica {
 async function startReplica(store: string, prefix: string): Promise<Replica> {
   const daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } }, overrides: stateOverrides(store, prefix), connectWaitMs: 2000 });
   const replica: Replica = { daemon, queued: [], asked: [], replyDelayMs: 0 };
-  const plugin = daemon.brokers.get('memory')!.plugin;
-  await plugin.subscribe('jobs', { mode: 'point-to-point' }, (m: InboundMessage) => {
+  const broker = daemon.brokers.get('memory')!;
+  await broker.subscribe('jobs', { mode: 'point-to-point' }, (m: InboundMessage) => {
     replica.queued.push(Buffer.from(m.payload).toString());
     return Promise.resolve();
   });
-  await plugin.respond!('ask', async (m: InboundMessage): Promise<Reply> => {
+  await broker.respond('ask', async (m: InboundMessage): Promise<Reply> => {
     replica.asked.push(Buffer.from(m.payload).toString());
     await sleep(replica.replyDelayMs);
     return { payload: Buffer.from(`answered ${Buffer.from(m.payload).toString()}`), headers: {}, contentType: 'text/plain' };
