@@ -5,14 +5,15 @@
  * answers (keyed requests: 503 idempotency_store_unavailable, nothing published; rate limits:
  * each instance's own bucket, counted).
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createClient } from '@redis/client';
 import type { DaemonConfig } from '../../core/config.js';
 import type { InboundMessage, Reply } from '../../core/plugins/contract.js';
-import { freePort } from '../faults/support/net.js';
+import { freePort, tcpAnswers, waitFor } from '../faults/support/net.js';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
-import { brokerEndpoints, redisUrl, requireBroker } from '../support/require-broker.js';
+import { brokerEndpoints, brokersRequired, redisUrl, requireBroker } from '../support/require-broker.js';
 
 const ALICE = 'alice-secret-0123456789abcdef';
 const BOB = 'bob-secret-0123456789abcdef00';
@@ -189,5 +190,62 @@ describe('shared state store down', function () {
     const metrics = await (await fetch(`${replica.daemon.url}/metrics`)).text();
     expect(metrics).to.match(/^busgate_state_store_errors_total\{store="rate_limit",operation="take"\} 6$/m);
     expect(metrics).to.match(/^busgate_state_store_errors_total\{store="idempotency",operation="claim"\} [1-9]/m);
+  });
+});
+
+/** A redis-server of this test's own on a free port, so it can be killed without hurting others. */
+async function privateRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitFor('the private redis-server', () => tcpAnswers(port), 10_000, 50);
+  return child;
+}
+
+describe('shared state store lost and back', function () {
+  this.timeout(30_000);
+  let replica: Replica;
+  let redis: ChildProcess | undefined;
+  let port: number;
+
+  before(async function () {
+    if (spawnSync('redis-server', ['--version']).status !== 0) {
+      if (brokersRequired()) throw new Error('redis-server is not installed; CI requires it (scripts/test-tools.sh installs it)');
+      this.skip();
+    }
+    port = await freePort();
+    redis = await privateRedis(port);
+    replica = await startReplica(`redis://127.0.0.1:${port}`, 'busgate-lost:');
+  });
+  after(async () => {
+    await replica?.daemon.shutdown('test done');
+    redis?.kill('SIGKILL');
+  });
+
+  it('answers 503 at once while Redis is gone (never a hang), and serves keys again once it is back', async () => {
+    const keyed = (key: string) => replica.daemon.post('/jobs', key, { 'x-api-key': ALICE, 'idempotency-key': key });
+    expect((await keyed('before')).status).to.equal(202);
+
+    redis!.kill('SIGKILL');
+    await new Promise((resolve) => redis!.once('exit', resolve));
+    const started = Date.now();
+    const during = await Promise.all(['gone-1', 'gone-2', 'gone-3'].map(keyed));
+    const tookMs = Date.now() - started;
+    expect(during.map((res) => res.status)).to.deep.equal([503, 503, 503]);
+    expect(await codeOf(during[0]!)).to.equal('idempotency_store_unavailable');
+    // A refusal, not a wait: the answers come before the route's deadline (5 s) could pass.
+    expect(tookMs, 'answered before the route deadline').to.be.below(5000);
+    expect((await replica.daemon.post('/jobs', 'unkeyed', { 'x-api-key': ALICE })).status).to.equal(202);
+
+    redis = await privateRedis(port);
+    let status = 0;
+    await waitFor('keyed requests to succeed again', async () => {
+      status = (await keyed(`back-${randomUUID().slice(0, 6)}`)).status;
+      return status === 202;
+    }, 15_000, 200);
+    const first = await keyed('after');
+    const repeat = await keyed('after');
+    expect([first.status, repeat.status]).to.deep.equal([202, 202]);
+    expect(repeat.headers.get('idempotent-replayed')).to.equal('true');
+    await sleep(50);
+    expect(replica.queued.filter((body) => body.startsWith('gone-'))).to.deep.equal([]);
   });
 });
