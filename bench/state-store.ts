@@ -1,11 +1,14 @@
 /**
  * `node dist/bench/state-store.js [--requests=10000] [--concurrency=50]`: what an
  * Idempotency-Key costs, by store. One daemon process with a memory-broker route, measured three
- * times in one run: no key, a key with the in-memory store, a key with the shared Redis store.
- * Reports throughput and the daemon's CPU per request (and Redis's own CPU for the last).
+ * times in one run: no key, a key with the in-memory store, with the shared Redis store, and with
+ * a JetStream KV bucket. Reports throughput and the daemon's CPU per request (and Redis's own CPU).
+ * The KV buckets it creates (busgate_bench_*) are destroyed at the end.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { postKeyed, startBenchDaemon } from './lib/keyed-load.js';
 import { cpuSeconds, installCleanup, killAll } from './lib/proc.js';
 
@@ -41,17 +44,29 @@ async function measure(label: string, config: string, keyed: boolean): Promise<s
   }
 }
 
+async function destroyBenchBuckets(): Promise<void> {
+  const connection = await connect({ servers: 'nats://127.0.0.1:4222' }).catch(() => undefined);
+  if (!connection) return;
+  const kvm = new Kvm(connection);
+  for await (const status of kvm.list()) {
+    if (status.bucket.startsWith('busgate_bench_')) await (await kvm.open(status.bucket)).destroy().catch(() => undefined);
+  }
+  await connection.close();
+}
+
 installCleanup();
 try {
   const rows = [
     await measure('no Idempotency-Key', '', false),
     await measure('key, in-memory store', '', true),
     await measure('key, redis store', 'idempotency:\n  store: "redis://127.0.0.1:6379"\nstateKeyPrefix: "busgate-bench-{run}:"\n', true),
+    await measure('key, JetStream KV store', 'idempotency:\n  store: "nats://127.0.0.1:4222"\nstateKeyPrefix: "busgate_bench_{run}_"\n', true),
   ];
   console.log(`busgate idempotency store cost, ${new Date().toISOString()}, ${REQUESTS} POSTs at ${CONCURRENCY} connections, memory-broker pubsub route, ${process.arch} ${(await import('node:os')).cpus().length} cores`);
   console.log('| case | req/s | daemon CPU µs/req | redis-server CPU µs/req | non-2xx |');
   console.log('|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 } finally {
+  await destroyBenchBuckets();
   await killAll();
 }

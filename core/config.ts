@@ -49,6 +49,15 @@ convict.addFormat({
   },
 });
 
+convict.addFormat({
+  name: 'idempotency-store',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || (value !== '' && !/^(rediss?|nats):\/\/./.test(value))) {
+      throw new Error('must be empty (in memory), a redis:// or rediss:// URL, or a nats:// URL (JetStream KV)');
+    }
+  },
+});
+
 const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 function brokerInstanceProblems(value: unknown): string[] {
@@ -137,7 +146,7 @@ const schema = {
       default: '64kb',
       env: 'IDEMPOTENCY_MAX_REPLY_BYTES',
     },
-    store: { doc: 'Shared store for keys across replicas (redis://host:6379/0); empty: this instance\'s memory.', format: 'state-store', default: '', env: 'IDEMPOTENCY_STORE', sensitive: true },
+    store: { doc: 'Shared store for keys across replicas (redis://host:6379/0, or nats://host:4222 for a JetStream KV bucket); empty: this instance\'s memory.', format: 'idempotency-store', default: '', env: 'IDEMPOTENCY_STORE', sensitive: true },
   },
   rateLimit: {
     store: { doc: 'Shared store for route rate limits across replicas (redis://…); empty: a bucket per instance.', format: 'state-store', default: '', env: 'RATE_LIMIT_STORE', sensitive: true },

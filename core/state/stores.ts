@@ -7,11 +7,13 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from 'winston';
 import type { DaemonConfig } from '../config.js';
-import { MemoryIdempotencyStore, type IdempotencyStore } from '../http/idempotency.js';
+import { MemoryIdempotencyStore, type IdempotencyScope, type IdempotencyStore } from '../http/idempotency.js';
 import { localRateLimits, type RateLimits } from '../http/rate-limit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RedisConnection } from './redis-connection.js';
-import { RedisIdempotencyStore } from './redis-idempotency.js';
+import { kvKey, natsKvClaims } from './nats-kv-claims.js';
+import { redisClaims } from './redis-claims.js';
+import { SharedIdempotencyStore, type ClaimStore } from './shared-idempotency.js';
 import { redisRateLimits } from './redis-rate-limit.js';
 
 export interface StateStores {
@@ -37,12 +39,27 @@ export async function createStateStores(
     return connection;
   };
 
+  const closers: (() => Promise<void>)[] = [];
   let idempotency: IdempotencyStore;
   if (config.idempotency.store) {
-    idempotency = new RedisIdempotencyStore(connect(config.idempotency.store), {
+    const url = config.idempotency.store;
+    let claims: ClaimStore;
+    let keyOf: (scope: IdempotencyScope) => string;
+    if (url.startsWith('nats://')) {
+      // KV bucket names allow [A-Za-z0-9_-]: the prefix "busgate:" becomes "busgate_idempotency".
+      const bucket = `${config.stateKeyPrefix.replace(/[^A-Za-z0-9_-]/g, '_')}idempotency`;
+      const kv = await natsKvClaims(url, bucket, config.idempotency.windowMs, deps.logger);
+      closers.push(() => kv.close());
+      claims = kv;
+      keyOf = (scope) => kvKey([scope.route, scope.client, scope.key]);
+    } else {
+      claims = redisClaims(connect(url));
+      keyOf = (scope) => `${config.stateKeyPrefix}idem:${encodeURIComponent(scope.route)}:${scope.client}:${scope.key}`;
+    }
+    idempotency = new SharedIdempotencyStore(claims, {
       windowMs: config.idempotency.windowMs,
       maxReplyBytes: config.idempotency.maxReplyBytes,
-      keyPrefix: config.stateKeyPrefix,
+      keyOf,
       logger: deps.logger,
       onError: (operation) => errors.inc({ store: 'idempotency', operation }),
     });
@@ -68,7 +85,7 @@ export async function createStateStores(
     idempotency,
     rateLimits,
     close: async () => {
-      await Promise.all([...connections.values()].map((connection) => connection.close()));
+      await Promise.all([...[...connections.values()].map((connection) => connection.close()), ...closers.map((close) => close())]);
     },
   };
 }

@@ -9,8 +9,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createClient } from '@redis/client';
+import { Kvm } from '@nats-io/kv';
+import { connect as connectNats } from '@nats-io/transport-node';
 import type { DaemonConfig } from '../../core/config.js';
 import type { InboundMessage, Reply } from '../../core/plugins/contract.js';
+import { createLogger } from '../../core/observability/logger.js';
+import { kvKey, natsKvClaims } from '../../core/state/nats-kv-claims.js';
 import { freePort, tcpAnswers, waitFor } from '../faults/support/net.js';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, brokersRequired, redisUrl, requireBroker } from '../support/require-broker.js';
@@ -38,10 +42,11 @@ const ROUTES = `routes:
     rateLimit: { perSecond: 0.01, burst: 4 }
 `;
 
+/** Rate limits only have a Redis store: with a NATS idempotency store they stay per instance. */
 function stateOverrides(store: string, prefix: string): Partial<DaemonConfig> {
   return {
     idempotency: { windowMs: 600_000, maxKeys: 100_000, maxBytes: 64 * 1024 * 1024, maxReplyBytes: 64 * 1024, store },
-    rateLimitStore: store,
+    rateLimitStore: store.startsWith('nats:') ? '' : store,
     stateKeyPrefix: prefix,
     apiKeys: new Map([
       ['alice', ALICE],
@@ -49,6 +54,8 @@ function stateOverrides(store: string, prefix: string): Partial<DaemonConfig> {
     ]),
   };
 }
+
+const natsUrl = (): string => process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** A replica: a daemon with its own memory broker, counting what reaches its queue and responder. */
 interface Replica {
@@ -78,24 +85,45 @@ async function codeOf(res: Response): Promise<string> {
   return ((await res.json()) as { error: { code: string } }).error.code;
 }
 
-describe('shared state store (Redis): two replicas', function () {
+const STORES = [
+  {
+    label: 'Redis',
+    broker: 'redis' as const,
+    url: redisUrl,
+    async cleanup(prefix: string) {
+      const redis = createClient({ url: redisUrl() });
+      await redis.connect();
+      for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.del(keys);
+      await redis.close();
+    },
+  },
+  {
+    label: 'JetStream KV',
+    broker: 'nats' as const,
+    url: natsUrl,
+    async cleanup(prefix: string) {
+      const connection = await connectNats({ servers: natsUrl() });
+      await (await new Kvm(connection).open(`${prefix.replace(/[^A-Za-z0-9_-]/g, '_')}idempotency`)).destroy().catch(() => undefined);
+      await connection.close();
+    },
+  },
+];
+
+for (const store of STORES) describe(`shared state store (${store.label}): two replicas`, function () {
   this.timeout(30_000);
   const prefix = `busgate-test-${randomUUID().slice(0, 8)}:`;
   let a: Replica;
   let b: Replica;
 
   before(async function () {
-    await requireBroker(this, 'redis', brokerEndpoints.redis());
-    a = await startReplica(redisUrl(), prefix);
-    b = await startReplica(redisUrl(), prefix);
+    await requireBroker(this, store.broker, brokerEndpoints[store.broker]());
+    a = await startReplica(store.url(), prefix);
+    b = await startReplica(store.url(), prefix);
   });
 
   after(async () => {
     await Promise.all([a?.daemon.shutdown('test done'), b?.daemon.shutdown('test done')]);
-    const redis = createClient({ url: redisUrl() });
-    await redis.connect();
-    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.del(keys);
-    await redis.close();
+    await store.cleanup(prefix).catch(() => undefined);
   });
 
   it('the same key sent to both publishes once; the second gets the first answer, replayed', async () => {
@@ -148,7 +176,8 @@ describe('shared state store (Redis): two replicas', function () {
     expect(await bob.text()).to.equal('answered bob-question');
   });
 
-  it('a route rate limit is one bucket for both replicas', async () => {
+  // Only Redis holds rate limits (RATE_LIMIT_STORE); with JetStream KV they stay per instance.
+  if (store.broker === 'redis') it('a route rate limit is one bucket for both replicas', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i += 1) {
       const replica = i % 2 === 0 ? a : b;
@@ -247,5 +276,50 @@ describe('shared state store lost and back', function () {
     expect(repeat.headers.get('idempotent-replayed')).to.equal('true');
     await sleep(50);
     expect(replica.queued.filter((body) => body.startsWith('gone-'))).to.deep.equal([]);
+  });
+});
+
+describe('JetStream KV claims', function () {
+  this.timeout(20_000);
+  const bucket = `busgate_test_${randomUUID().slice(0, 8)}_idempotency`;
+  const logger = createLogger({ level: 'error', format: 'json', silent: true });
+
+  before(async function () {
+    await requireBroker(this, 'nats', brokerEndpoints.nats());
+  });
+  after(async () => {
+    const connection = await connectNats({ servers: natsUrl() });
+    await (await new Kvm(connection).open(bucket)).destroy().catch(() => undefined);
+    await connection.close();
+  });
+
+  it('a claim whose owner died is taken over once its lease has ended, never before', async () => {
+    const claims = await natsKvClaims(natsUrl(), bucket, 60_000, logger);
+    try {
+      const key = kvKey(['route', 'alice', 'k-1']);
+      expect(await claims.claim(key, `P:owner:${Date.now() + 60_000}`, 60_000)).to.equal(true);
+      expect(await claims.claim(key, `P:other:${Date.now() + 60_000}`, 60_000), 'a live claim holds').to.equal(false);
+      const expired = kvKey(['route', 'alice', 'k-2']);
+      expect(await claims.claim(expired, `P:dead:${Date.now() - 1}`, 0)).to.equal(true);
+      expect(await claims.claim(expired, `P:next:${Date.now() + 60_000}`, 60_000), 'an expired claim is taken over').to.equal(true);
+      await claims.settle(expired, `P:dead:0`, 'not ours', 60_000);
+      expect(await claims.read(expired), 'settle only replaces its own claim').to.match(/^P:next:/);
+    } finally {
+      await claims.close();
+    }
+  });
+
+  it('NATS unreachable: keyed requests get 503 idempotency_store_unavailable, others are served', async () => {
+    const replica = await startReplica(`nats://127.0.0.1:${await freePort()}`, 'busgate-down:');
+    try {
+      const keyed = await replica.daemon.post('/jobs', 'keyed', { 'x-api-key': ALICE, 'idempotency-key': 'k-1' });
+      expect(keyed.status).to.equal(503);
+      expect(await codeOf(keyed)).to.equal('idempotency_store_unavailable');
+      expect((await replica.daemon.post('/jobs', 'unkeyed', { 'x-api-key': ALICE })).status).to.equal(202);
+      await sleep(50);
+      expect(replica.queued).to.deep.equal(['unkeyed']);
+    } finally {
+      await replica.daemon.shutdown('test done');
+    }
   });
 });

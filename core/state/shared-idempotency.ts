@@ -1,18 +1,18 @@
 /**
- * Idempotency keys in Redis, shared by every replica. One Redis key per scope (route, client,
- * key) holds either a claim ("P:" + the owner's token, with a lease) or the kept answer (JSON,
- * expiring after the window):
+ * Idempotency keys in a store shared by every replica (Redis, or a JetStream KV bucket). One
+ * entry per scope (route, client, key) holds either a claim ("P:" + the owner's token + when its
+ * lease ends) or the kept answer (JSON, expiring after the window):
  *
- *   SET NX the claim  -> won: send to the broker; on 2xx replace the claim by the answer (only
- *                        while the claim is still ours), otherwise delete the claim;
- *                     -> lost: read the value; an answer is replayed, a claim is waited on
- *                        (polling) up to waitMs, then 409 idempotency_in_progress.
+ *   claim if absent -> won: send to the broker; on 2xx replace the claim by the answer (only
+ *                      while the claim is still ours), otherwise delete the claim;
+ *                   -> lost: read the entry; an answer is replayed, a claim is waited on
+ *                      (polling) up to waitMs, then 409 idempotency_in_progress.
  *
  * So two replicas never both publish one key while the store works. A replica that dies between
- * claim and answer leaves a claim that expires after leaseMs; a retry after that publishes again
- * (the broker's own dedupe by message id covers it where there is one, e.g. JetStream).
+ * claim and answer leaves a claim that another may take over once its lease ends; a retry after
+ * that publishes again (the broker's own dedupe by message id covers it where there is one).
  *
- * Redis unreachable: a request with an Idempotency-Key gets 503 idempotency_store_unavailable
+ * Store unreachable: a request with an Idempotency-Key gets 503 idempotency_store_unavailable
  * before anything is published (fail closed). Requests without a key never touch the store.
  * Failing to write the answer AFTER the broker acknowledged does not turn the 2xx into an error
  * (it is true); it is counted and logged, and the claim's lease bounds the damage.
@@ -21,16 +21,24 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { BusgateError } from '../errors.js';
 import { keep, replay, type IdempotencyScope, type IdempotencyStore, type KeptAnswer, type RunOptions, type StoredAnswer } from '../http/idempotency.js';
-import type { RedisConnection } from './redis-connection.js';
 
-const CLAIM = 'P:';
+export const CLAIM = 'P:';
 const POLL_MS = 25;
 
-/** Replaces our claim by the answer, or deletes it (ARGV[2] empty); never touches another's. */
-const SETTLE_CLAIM = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-return 1`;
+/** The three operations a shared store needs; each rejects when the store cannot be reached. */
+export interface ClaimStore {
+  /** Stores `claim` under `key` if nothing (or an expired claim) is there; true when it did. */
+  claim(key: string, claim: string, leaseMs: number): Promise<boolean>;
+  /** The value under `key`, or null. */
+  read(key: string): Promise<string | null>;
+  /** Replaces `claim` by `value` (kept for windowMs), or deletes it when value is ""; only while the claim is still there. */
+  settle(key: string, claim: string, value: string, windowMs: number): Promise<void>;
+}
+
+/** When a claim's lease ends (ms since the epoch), from its text. */
+export function leaseEnd(claim: string): number {
+  return Number(claim.slice(claim.lastIndexOf(':') + 1));
+}
 
 interface Encoded {
   s: number;
@@ -61,33 +69,33 @@ function decode(text: string): KeptAnswer {
   };
 }
 
-export interface RedisIdempotencyOptions {
+export interface SharedIdempotencyOptions {
   readonly windowMs: number;
   readonly maxReplyBytes: number;
-  readonly keyPrefix: string;
+  /** The store's key for a scope. */
+  readonly keyOf: (scope: IdempotencyScope) => string;
   readonly logger: Logger;
   /** Called with the operation whenever the store fails (a metric). */
   readonly onError: (operation: string) => void;
 }
 
-export class RedisIdempotencyStore implements IdempotencyStore {
+export class SharedIdempotencyStore implements IdempotencyStore {
   constructor(
-    private readonly redis: RedisConnection,
-    private readonly options: RedisIdempotencyOptions,
+    private readonly store: ClaimStore,
+    private readonly options: SharedIdempotencyOptions,
   ) {}
 
   async run(scope: IdempotencyScope, produce: () => Promise<StoredAnswer>, run: RunOptions): Promise<{ answer: StoredAnswer; replayed: boolean }> {
-    const key = `${this.options.keyPrefix}idem:${encodeURIComponent(scope.route)}:${scope.client}:${scope.key}`;
-    const claim = CLAIM + randomUUID();
+    const key = this.options.keyOf(scope);
+    const claim = `${CLAIM}${randomUUID()}:${Date.now() + run.leaseMs}`;
     const deadline = Date.now() + run.waitMs;
     let waited = false;
     for (;;) {
       // Only a request that has not waited on another may claim (see below).
       if (!waited) {
-        const won = await this.ask('claim', () => this.redis.client.set(key, claim, { condition: 'NX', expiration: { type: 'PX', value: run.leaseMs } }));
-        if (won === 'OK') break;
+        if (await this.ask('claim', () => this.store.claim(key, claim, run.leaseMs))) break;
       }
-      const value = await this.ask('read', () => this.redis.client.get(key));
+      const value = await this.ask('read', () => this.store.read(key));
       if (value !== null && !value.startsWith(CLAIM)) return { answer: replay(decode(value)), replayed: true };
       // A repeat that waited on a first attempt never publishes itself: when the first one let go
       // without an answer (it failed, maybe with an unknown outcome), the client decides to retry.
@@ -112,7 +120,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       await this.settle(key, claim, '', 0);
     } else {
       // Not awaited: a repeat arriving before the answer is recorded finds our claim and waits
-      // for it, so answering first is safe, and saves the client a round trip to Redis.
+      // for it, so answering first is safe, and saves the client a round trip to the store.
       void this.settle(key, claim, encode(keep(answer, this.options.maxReplyBytes)), this.options.windowMs);
     }
     return { answer, replayed: false };
@@ -131,7 +139,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   /** A store call after the broker answered: failure is logged and counted, never answered. */
   private async settle(key: string, claim: string, value: string, windowMs: number): Promise<void> {
     try {
-      await this.redis.script(SETTLE_CLAIM, [key], [claim, value, String(windowMs)]);
+      await this.store.settle(key, claim, value, windowMs);
     } catch (error) {
       this.options.onError(value === '' ? 'release' : 'store');
       this.options.logger.warn('could not record an idempotency answer in the shared store; the key is held until its lease ends', { error: String(error) });
