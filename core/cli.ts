@@ -38,7 +38,12 @@ async function check(argv: string[]): Promise<number> {
 }
 
 async function start(args: string[]): Promise<number> {
+  // Listening is announced before startDaemon returns: a SIGHUP in between must not kill the
+  // process (node's default), and there is nothing to reload yet, since the file was just read.
+  let reload: ((reason: string) => unknown) | undefined;
+  process.on('SIGHUP', () => void reload?.('SIGHUP'));
   const daemon = await startDaemon(loadConfig({ args }));
+  reload = (reason) => daemon.reload(reason);
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
     signals += 1;
@@ -54,9 +59,6 @@ async function start(args: string[]): Promise<number> {
       },
     );
   };
-  process.on('SIGHUP', () => {
-    void daemon.reload('SIGHUP');
-  });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('unhandledRejection', (reason) => daemon.logger.error('unhandled rejection', { error: describeError(reason) }));
