@@ -16,6 +16,8 @@
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
 import { expect } from 'chai';
+import { Kvm } from '@nats-io/kv';
+import { connect as connectNats } from '@nats-io/transport-node';
 import { brokerEndpoints, redisUrl, requireBroker } from '../support/require-broker.js';
 import { Collector } from './ledger.js';
 import { sleep, waitFor } from './support/net.js';
@@ -38,7 +40,25 @@ function isRetryableRefusal(answer: Answer): boolean {
   return answer.retryAfter !== null && ((answer.status === 503 && answer.code === 'shutting_down') || (answer.status === 409 && answer.code === 'idempotency_in_progress'));
 }
 
-describe('rolling update of two replicas behind a load balancer, shared idempotency store', function () {
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** The shared idempotency stores the update is run with. */
+const STORES = [
+  { label: 'Redis', broker: 'redis' as const, url: redisUrl, prefix: (run: string) => `busgate-rolling-${run}:`, cleanup: (): Promise<void> => Promise.resolve() },
+  {
+    label: 'JetStream KV',
+    broker: 'nats' as const,
+    url: () => natsUrl,
+    prefix: (run: string) => `busgate_rolling_${run}_`,
+    async cleanup(run: string) {
+      const connection = await connectNats({ servers: natsUrl });
+      await (await new Kvm(connection).open(`busgate_rolling_${run}_idempotency`)).destroy().catch(() => undefined);
+      await connection.close();
+    },
+  },
+];
+
+for (const store of STORES) describe(`rolling update of two replicas behind a load balancer, shared idempotency store (${store.label})`, function () {
   this.timeout(120_000);
   const run = randomUUID().slice(0, 8);
   const queue = `rolling-${run}`;
@@ -56,18 +76,19 @@ describe('rolling update of two replicas behind a load balancer, shared idempote
       await channel.deleteQueue(queue).catch(() => undefined);
       await connection.close().catch(() => undefined);
     }
+    await store.cleanup(run).catch(() => undefined);
   });
 
   it('drops no request, publishes no key twice and loses no acknowledged message', async function () {
     await requireBroker(this, 'rabbitmq', brokerEndpoints.rabbitmq());
-    await requireBroker(this, 'redis', brokerEndpoints.redis());
+    await requireBroker(this, store.broker, brokerEndpoints[store.broker]());
     const config = [
       'logLevel: warn',
       'shutdownDelay: 1s',
       'shutdownTimeout: 5s',
       'idempotency:',
-      `  store: "${redisUrl()}"`,
-      `stateKeyPrefix: "busgate-rolling-${run}:"`,
+      `  store: "${store.url()}"`,
+      `stateKeyPrefix: "${store.prefix(run)}"`,
       'brokers:',
       '  rabbitmq:',
       '    plugin: rabbitmq',
