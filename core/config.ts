@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import { parseByteSize } from './byte-size.js';
 import { parseDuration } from './duration.js';
 import { StartupError } from './errors.js';
-import { builtInManifests, type BuiltInSetting } from './plugins/built-ins.js';
+import { builtInManifests, claimStorePlugin, type BuiltInSetting } from './plugins/built-ins.js';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => YAML.parse(text) as unknown });
 
@@ -53,9 +53,10 @@ convict.addFormat({
 convict.addFormat({
   name: 'idempotency-store',
   validate(value: unknown) {
-    if (typeof value !== 'string' || (value !== '' && !/^(rediss?|nats):\/\/./.test(value))) {
-      throw new Error('must be empty (in memory), a redis:// or rediss:// URL, or a nats:// URL (JetStream KV)');
-    }
+    const scheme = typeof value === 'string' ? /^([a-z][a-z0-9+.-]*):\/\/./.exec(value)?.[1] : undefined;
+    if (value === '' || scheme === 'redis' || scheme === 'rediss' || (scheme !== undefined && claimStorePlugin(scheme) !== undefined)) return;
+    const served = builtInManifests().flatMap((manifest) => manifest.claimStoreSchemes ?? []);
+    throw new Error(`must be empty (in memory), a redis:// or rediss:// URL, or a URL of a store a built-in plugin serves (${served.map((s) => `${s}://`).join(', ') || 'none'})`);
   },
 });
 
@@ -147,7 +148,7 @@ const coreSchema = {
       default: '64kb',
       env: 'IDEMPOTENCY_MAX_REPLY_BYTES',
     },
-    store: { doc: 'Shared store for keys across replicas (redis://host:6379/0, or nats://host:4222 for a JetStream KV bucket); empty: this instance\'s memory.', format: 'idempotency-store', default: '', env: 'IDEMPOTENCY_STORE', sensitive: true },
+    store: { doc: 'Shared store for keys across replicas (redis://host:6379/0, or a scheme a plugin serves); empty: this instance\'s memory.', format: 'idempotency-store', default: '', env: 'IDEMPOTENCY_STORE', sensitive: true },
   },
   rateLimit: {
     store: { doc: 'Shared store for route rate limits across replicas (redis://…); empty: a bucket per instance.', format: 'state-store', default: '', env: 'RATE_LIMIT_STORE', sensitive: true },

@@ -20,24 +20,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { BusgateError } from '../errors.js';
+import type { ClaimStore } from '../plugins/contract.js';
 import { keep, replay, type IdempotencyScope, type IdempotencyStore, type KeptAnswer, type RunOptions, type StoredAnswer } from '../http/idempotency.js';
 
 export const CLAIM = 'P:';
 const POLL_MS = 25;
 
-/** The three operations a shared store needs; each rejects when the store cannot be reached. */
-export interface ClaimStore {
-  /** Stores `claim` under `key` if nothing (or an expired claim) is there; true when it did. */
-  claim(key: string, claim: string, leaseMs: number): Promise<boolean>;
-  /** The value under `key`, or null. */
-  read(key: string): Promise<string | null>;
-  /** Replaces `claim` by `value` (kept for windowMs), or deletes it when value is ""; only while the claim is still there. */
-  settle(key: string, claim: string, value: string, windowMs: number): Promise<void>;
-}
+export type { ClaimStore } from '../plugins/contract.js';
 
-/** When a claim's lease ends (ms since the epoch), from its text. */
-export function leaseEnd(claim: string): number {
-  return Number(claim.slice(claim.lastIndexOf(':') + 1));
+/** When a claim's lease ends (ms since the epoch); undefined when the value is not a claim. */
+export function claimLeaseEnd(value: string): number | undefined {
+  return value.startsWith(CLAIM) ? Number(value.slice(value.lastIndexOf(':') + 1)) : undefined;
 }
 
 interface Encoded {

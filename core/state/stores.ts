@@ -7,13 +7,16 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from 'winston';
 import type { DaemonConfig } from '../config.js';
+import { StartupError } from '../errors.js';
+import { claimStorePlugin } from '../plugins/built-ins.js';
+import { loadPlugin } from '../plugins/load-plugin.js';
 import { MemoryIdempotencyStore, type IdempotencyScope, type IdempotencyStore } from '../http/idempotency.js';
 import { localRateLimits, type RateLimits } from '../http/rate-limit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RedisConnection } from './redis-connection.js';
-import { kvKey, natsKvClaims } from './nats-kv-claims.js';
 import { redisClaims } from './redis-claims.js';
-import { SharedIdempotencyStore, type ClaimStore } from './shared-idempotency.js';
+import { SharedIdempotencyStore } from './shared-idempotency.js';
+import type { ClaimStore } from '../plugins/contract.js';
 import { redisRateLimits } from './redis-rate-limit.js';
 
 export interface StateStores {
@@ -23,7 +26,7 @@ export interface StateStores {
 }
 
 export async function createStateStores(
-  config: Pick<DaemonConfig, 'idempotency' | 'rateLimitStore' | 'stateKeyPrefix'>,
+  config: Pick<DaemonConfig, 'idempotency' | 'rateLimitStore' | 'stateKeyPrefix' | 'configDir'>,
   deps: { metrics: Metrics; logger: Logger; connectWaitMs: number },
 ): Promise<StateStores> {
   const errors = new Counter({
@@ -45,16 +48,19 @@ export async function createStateStores(
     const url = config.idempotency.store;
     let claims: ClaimStore;
     let keyOf: (scope: IdempotencyScope) => string;
-    if (url.startsWith('nats://')) {
-      // KV bucket names allow [A-Za-z0-9_-]: the prefix "busgate:" becomes "busgate_idempotency".
-      const bucket = `${config.stateKeyPrefix.replace(/[^A-Za-z0-9_-]/g, '_')}idempotency`;
-      const kv = await natsKvClaims(url, bucket, config.idempotency.windowMs, deps.logger);
-      closers.push(() => kv.close());
-      claims = kv;
-      keyOf = (scope) => kvKey([scope.route, scope.client, scope.key]);
-    } else {
+    if (/^rediss?:/.test(url)) {
       claims = redisClaims(connect(url));
       keyOf = (scope) => `${config.stateKeyPrefix}idem:${encodeURIComponent(scope.route)}:${scope.client}:${scope.key}`;
+    } else {
+      // Another scheme is served by the built-in plugin that declares it (config checked that one does).
+      const scheme = url.slice(0, url.indexOf(':'));
+      const plugin = await loadPlugin(claimStorePlugin(scheme)!, config.configDir);
+      if (!plugin.claimStore) throw new StartupError('config_invalid', `plugin "${plugin.name}" declares ${scheme}:// stores but has no claimStore`);
+      const opened = await plugin.claimStore.open(url, { keyPrefix: config.stateKeyPrefix, windowMs: config.idempotency.windowMs }, { logger: deps.logger });
+      closers.push(() => opened.close());
+      claims = opened;
+      // Route and client names hold no NUL: the parts cannot run into each other.
+      keyOf = (scope) => `${scope.route}\u0000${scope.client}\u0000${scope.key}`;
     }
     idempotency = new SharedIdempotencyStore(claims, {
       windowMs: config.idempotency.windowMs,

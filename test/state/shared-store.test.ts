@@ -14,7 +14,7 @@ import { connect as connectNats } from '@nats-io/transport-node';
 import type { DaemonConfig } from '../../core/config.js';
 import type { InboundMessage, Reply } from '../../core/plugins/contract.js';
 import { createLogger } from '../../core/observability/logger.js';
-import { kvKey, natsKvClaims } from '../../core/state/nats-kv-claims.js';
+import { natsKvClaims } from '../../plugins/nats/claim-store.js';
 import { freePort, tcpAnswers, waitFor } from '../faults/support/net.js';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, brokersRequired, redisUrl, requireBroker } from '../support/require-broker.js';
@@ -296,10 +296,10 @@ describe('JetStream KV claims', function () {
   it('a claim whose owner died is taken over once its lease has ended, never before', async () => {
     const claims = await natsKvClaims(natsUrl(), bucket, 60_000, logger);
     try {
-      const key = kvKey(['route', 'alice', 'k-1']);
+      const key = 'route\u0000alice\u0000k-1';
       expect(await claims.claim(key, `P:owner:${Date.now() + 60_000}`, 60_000)).to.equal(true);
       expect(await claims.claim(key, `P:other:${Date.now() + 60_000}`, 60_000), 'a live claim holds').to.equal(false);
-      const expired = kvKey(['route', 'alice', 'k-2']);
+      const expired = 'route\u0000alice\u0000k-2';
       expect(await claims.claim(expired, `P:dead:${Date.now() - 1}`, 0)).to.equal(true);
       expect(await claims.claim(expired, `P:next:${Date.now() + 60_000}`, 60_000), 'an expired claim is taken over').to.equal(true);
       await claims.settle(expired, `P:dead:0`, 'not ours', 60_000);

@@ -10,8 +10,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Logger } from 'winston';
-import { maskSecrets } from '../observability/logger.js';
-import { CLAIM, leaseEnd, type ClaimStore } from './shared-idempotency.js';
+import type { ClaimStore, ClaimStoreProvider } from '../../core/plugins/contract.js';
+import { maskSecrets } from '../../core/observability/logger.js';
+import { claimLeaseEnd } from '../../core/state/shared-idempotency.js';
 
 const OPERATION_TIMEOUT_MS = 1000;
 
@@ -28,10 +29,15 @@ export interface NatsKvClaims extends ClaimStore {
   close(): Promise<void>;
 }
 
-/** KV keys allow [-/_=.A-Za-z0-9]: each part is base64url-encoded, joined with dots. */
-export function kvKey(parts: readonly string[]): string {
-  return parts.map((part) => (part === '' ? '_' : Buffer.from(part).toString('base64url'))).join('.');
+/** KV keys allow [-/_=.A-Za-z0-9]: the key is base64url-encoded (never empty: keys are scoped). */
+function kvKey(key: string): string {
+  return Buffer.from(key).toString('base64url');
 }
+
+/** IDEMPOTENCY_STORE=nats://…: the bucket is named after the key prefix ("busgate:" -> busgate_idempotency). */
+export const claimStore: ClaimStoreProvider = {
+  open: (url, settings, context) => natsKvClaims(url, `${settings.keyPrefix.replace(/[^A-Za-z0-9_-]/g, '_')}idempotency`, settings.windowMs, context.logger),
+};
 
 export async function natsKvClaims(url: string, bucket: string, windowMs: number, logger: Logger): Promise<NatsKvClaims> {
   let connection: NatsConnection | undefined;
@@ -62,7 +68,8 @@ export async function natsKvClaims(url: string, bucket: string, windowMs: number
     return true;
   };
   return {
-    async claim(key, claim) {
+    async claim(rawKey, claim) {
+      const key = kvKey(rawKey);
       const store = await bucketOf();
       try {
         return own(claim, await store.create(key, claim));
@@ -72,16 +79,17 @@ export async function natsKvClaims(url: string, bucket: string, windowMs: number
       const entry = await store.get(key);
       // Deleted since: whoever creates it first wins.
       if (!live(entry)) return store.create(key, claim).then((revision) => own(claim, revision), () => false);
-      const value = entry.string();
-      if (!value.startsWith(CLAIM) || leaseEnd(value) > Date.now()) return false;
+      const leaseEnd = claimLeaseEnd(entry.string());
+      if (leaseEnd === undefined || leaseEnd > Date.now()) return false;
       // The owner never settled (it died): take its expired claim over, unless someone was first.
       return store.update(key, claim, entry.revision).then((revision) => own(claim, revision), () => false);
     },
-    async read(key) {
-      const entry = await (await bucketOf()).get(key);
+    async read(rawKey) {
+      const entry = await (await bucketOf()).get(kvKey(rawKey));
       return live(entry) ? entry.string() : null;
     },
-    async settle(key, claim, value) {
+    async settle(rawKey, claim, value) {
+      const key = kvKey(rawKey);
       const revision = revisions.get(claim);
       revisions.delete(claim);
       if (revision === undefined) return; // not a claim of this instance
