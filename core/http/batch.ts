@@ -22,6 +22,22 @@ export interface BatchAnswer {
   readonly entries: readonly BatchEntryResult[];
 }
 
+/**
+ * A batch of which no entry was accepted is answered like an error: thrown, so an idempotency
+ * store does not keep it and a retry with the same Idempotency-Key is tried again, not replayed.
+ */
+export class NoEntryAccepted extends Error {
+  constructor(readonly answer: StoredAnswer) {
+    super('no entry of the batch was accepted');
+    this.name = 'NoEntryAccepted';
+  }
+}
+
+export function unlessNoneAccepted(answer: StoredAnswer): StoredAnswer {
+  if (answer.status !== 202 && answer.status !== 207) throw new NoEntryAccepted(answer);
+  return answer;
+}
+
 /** Entries' own keys (envelope form) pass the broker's key rule, or the whole batch is refused. */
 export function checkEntryKeys(entries: readonly { readonly key?: string }[], isSafeKey: (value: string) => boolean): void {
   for (const [index, entry] of entries.entries()) {

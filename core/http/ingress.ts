@@ -26,11 +26,11 @@ import { renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
 import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
-import { TokenBucket } from './rate-limit.js';
+import type { RateLimiter, RateLimits } from './rate-limit.js';
 import { readBody } from './read-body.js';
 import { interpretBody, type BodyEntry } from '../contracts/request-body.js';
 import { HTTP_BINDING, cloudEventHeaders } from '../contracts/cloudevents.js';
-import { batchEntryId, checkEntryKeys, deliverBatch } from './batch.js';
+import { NoEntryAccepted, batchEntryId, checkEntryKeys, deliverBatch, unlessNoneAccepted } from './batch.js';
 import { sendError } from './send-error.js';
 
 export interface IngressDependencies {
@@ -42,6 +42,7 @@ export interface IngressDependencies {
   readonly defaultTimeoutMs: number;
   readonly authenticator: Authenticator;
   readonly idempotency: IdempotencyStore;
+  readonly rateLimits: RateLimits;
   readonly maxHeaders: number;
   readonly tracing: Tracing;
 }
@@ -61,6 +62,15 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+function writeAnswer(res: ServerResponse, answer: StoredAnswer, replayed: boolean): void {
+  const headers: Record<string, string | number> = { 'Content-Type': answer.contentType, 'Content-Length': answer.body.length, 'X-Busgate-Id': answer.messageId };
+  if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
+  if (replayed) headers['Idempotent-Replayed'] = 'true';
+  if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
+  res.writeHead(answer.status, headers);
+  res.end(answer.body);
+}
+
 /** One compiled route: everything that can be decided at load time is decided here. */
 class CompiledRoute {
   readonly matches: MatchFunction<Partial<Record<string, string | string[]>>>;
@@ -68,7 +78,7 @@ class CompiledRoute {
   private readonly fixedBroker: BrokerInstance | undefined;
   /** The route's options parsed for the fixed broker when the routes loaded. */
   private readonly fixedOptions: Readonly<Record<string, unknown>> | undefined;
-  private readonly bucket: TokenBucket | undefined;
+  private readonly bucket: RateLimiter | undefined;
   private readonly duration;
   private readonly statusCounters = new Map<number, { inc(): void }>();
 
@@ -80,7 +90,7 @@ class CompiledRoute {
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
     this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
-    this.bucket = spec.rateLimit ? new TokenBucket(spec.rateLimit.perSecond, spec.rateLimit.burst) : undefined;
+    this.bucket = spec.rateLimit ? deps.rateLimits.forRoute(spec.name, spec.rateLimit) : undefined;
     this.duration = deps.metrics.httpDuration.labels({ route: spec.name });
   }
 
@@ -89,7 +99,8 @@ class CompiledRoute {
     res.once('finish', () => this.observe(req, res, started));
     let trace: RequestTrace | undefined;
     try {
-      this.admit(req);
+      const client = this.admit(req);
+      if (this.bucket) await this.limit(this.bucket);
       const planned = this.plan({ params, headers: req.headers });
       const payload = await readBody(req, this.deps.bodyLimitBytes);
       const body = interpretBody(this.spec.contract, req.headers, payload, this.spec.forwardHeaders);
@@ -103,24 +114,27 @@ class CompiledRoute {
       const send = (): Promise<StoredAnswer> =>
         body.kind === 'single'
           ? this.deliver(planned, this.message(planned, req.headers, body.entry, currentTrace, planned.idempotencyKey ?? randomUUID()), currentTrace)
-          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, batchEntryId(planned.idempotencyKey, index))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent);
+          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, batchEntryId(planned.idempotencyKey, index))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent).then(unlessNoneAccepted);
       let answer: StoredAnswer;
       let replayed = false;
       if (planned.idempotencyKey === undefined) {
         answer = await send();
       } else {
-        const outcome = await this.deps.idempotency.run(this.spec.name, planned.idempotencyKey, send);
+        const scope = { route: this.spec.name, client, key: planned.idempotencyKey };
+        // A repeat waits as long as the first attempt may take; a claim whose owner died holds longer.
+        const run = { waitMs: this.timeoutMs + 1000, leaseMs: this.timeoutMs + 10_000 };
+        const outcome = await this.deps.idempotency.run(scope, send, run);
         answer = outcome.answer;
         replayed = outcome.replayed;
       }
-      const headers: Record<string, string | number> = { 'Content-Type': answer.contentType, 'Content-Length': answer.body.length, 'X-Busgate-Id': answer.messageId };
-      if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
-      if (replayed) headers['Idempotent-Replayed'] = 'true';
-      if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
-      res.writeHead(answer.status, headers);
-      res.end(answer.body);
+      writeAnswer(res, answer, replayed);
       trace.finish({ status: answer.status });
     } catch (error) {
+      if (error instanceof NoEntryAccepted) {
+        writeAnswer(res, error.answer, false);
+        trace?.finish({ status: error.answer.status });
+        return;
+      }
       const extra: Record<string, string> = trace ? { traceparent: trace.traceparent } : {};
       if (isBusgateError(error) && error.code === 'unauthorized') Object.assign(extra, CHALLENGE);
       if (isBusgateError(error) && (error.code === 'payload_too_large' || error.code === 'shutting_down')) extra.Connection = 'close';
@@ -129,17 +143,19 @@ class CompiledRoute {
     }
   }
 
-  /** Refusals that need neither the path parameters nor the body. */
-  private admit(req: IncomingMessage): void {
+  /** Refusals that need neither the path parameters nor the body; returns the client's name. */
+  private admit(req: IncomingMessage): string {
     if (this.deps.lifecycle.draining) throw new BusgateError('shutting_down', 'the daemon is shutting down', { retryAfterSeconds: 1 });
     // The server lets maxHeaders + 1 through, so that one more than allowed is seen here.
     if (req.rawHeaders.length / 2 > this.deps.maxHeaders) throw new BusgateError('headers_too_large', `more than ${this.deps.maxHeaders} headers`);
-    const refusal = this.deps.authenticator.authorize(req.headers, this.spec.clients);
-    if (refusal) throw refusal;
-    if (this.bucket) {
-      const taken = this.bucket.take();
-      if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second`, { retryAfterSeconds: taken.retryAfterSeconds });
-    }
+    const client = this.deps.authenticator.admit(req.headers, this.spec.clients);
+    if (typeof client !== 'string') throw client;
+    return client;
+  }
+
+  private async limit(bucket: RateLimiter): Promise<void> {
+    const taken = await bucket.take();
+    if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second`, { retryAfterSeconds: taken.retryAfterSeconds });
   }
 
   private choose<T extends string>(choice: Choice<T>, inputs: TemplateInputs, what: 'broker' | 'mode'): T {

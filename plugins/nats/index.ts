@@ -6,6 +6,7 @@ import { natsContracts } from './contracts.js';
 import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { NatsBroker } from './broker.js';
+import { claimStore } from './claim-store.js';
 import { optionsSchema, routeOptionsSchema, type NatsOptions } from './options.js';
 import { checkDestination, isSafeToken } from './names.js';
 
@@ -21,6 +22,8 @@ const nats: PluginFactory<NatsOptions> = {
   ...natsContracts,
   // JetStream reads Nats-Msg-Id, Nats-Expected-* and rollup headers as instructions.
   reservedHeaders: ['nats-*'],
+  // IDEMPOTENCY_STORE=nats://…: idempotency keys in a JetStream KV bucket (claim-store.ts).
+  claimStore,
   create: (options, context) => new NatsBroker(options, context),
 };
 

@@ -200,6 +200,12 @@ describe('HTTP contracts: a batch to a broker that is down', function () {
         [503, 'broker_unavailable'],
         [503, 'broker_unavailable'],
       ]);
+      // Not kept by the idempotency store: the same key is tried again, not replayed.
+      const headers = { 'content-type': 'application/x-ndjson', 'idempotency-key': 'down-batch' };
+      expect((await daemon.post('/down', '{"a":1}\n', headers)).status).to.equal(503);
+      const again = await daemon.post('/down', '{"a":1}\n', headers);
+      expect(again.status).to.equal(503);
+      expect(again.headers.get('idempotent-replayed')).to.equal(null);
     } finally {
       await daemon.shutdown('test done');
     }
