@@ -25,6 +25,12 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The client chose a mode the route does not allow, or the broker cannot do.',
   },
+  exceeds_broker_limit: {
+    status: 400,
+    retryable: false,
+    summary:
+      'A destination, key, header or the header table is longer than the broker accepts (see its limits on /ready); nothing was sent.',
+  },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
@@ -42,6 +48,12 @@ export const ERROR_CODES = {
     status: 413,
     retryable: false,
     summary: 'The body is larger than the configured limit.',
+  },
+  message_too_large: {
+    status: 413,
+    retryable: false,
+    summary:
+      "The message is larger than the broker's own limit (read from the broker at connect time, see /ready); nothing was sent.",
   },
   rate_limited: {
     status: 429,

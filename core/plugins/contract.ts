@@ -80,6 +80,13 @@ export interface BrokerHealth {
   readonly up: boolean;
   /** One short line for /ready; never credentials. */
   readonly detail?: string;
+  /**
+   * What the plugin refuses before sending because its broker would close the connection or
+   * channel over it (bytes; some read from the broker at connect time). /ready shows them.
+   * A plugin refuses such a message with `exceeds_broker_limit` (400) or `message_too_large`
+   * (413), never by letting the broker drop a connection every other client shares.
+   */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 export interface BrokerPlugin {

@@ -25,6 +25,7 @@ import { BatchingProducer, type KafkaReceipt } from './batching-producer.js';
 import { describeKafkaError, toBusgateError } from './error-mapping.js';
 import { GroupConsumer, type GroupConsumerSpec } from './group-consumer.js';
 import { HealthBoard } from './health-board.js';
+import { checkRecord, DEFAULT_MESSAGE_MAX_BYTES, kafkaLimits, readMessageMaxBytes, type KafkaLimits } from './limits.js';
 import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
 import { HEADER_CORRELATION_ID, HEADER_REPLY_TO, outboundHeaders } from './messages.js';
 import { routeOptionsFrom, type KafkaOptions } from './options.js';
@@ -49,6 +50,8 @@ export class KafkaBroker implements BrokerPlugin {
   private readonly subscriptions = new Set<GroupConsumer>();
   private readonly healthBoard: HealthBoard;
   private closing: Promise<void> | undefined;
+  /** message.max.bytes is read from the cluster at connect time; the default until then. */
+  private limits: KafkaLimits;
 
   constructor(
     private readonly options: KafkaOptions,
@@ -68,6 +71,7 @@ export class KafkaBroker implements BrokerPlugin {
       logCreator: kafkaLogCreator(logger),
     });
     this.admin = this.kafka.admin({ retry: ADMIN_RETRY });
+    this.limits = kafkaLimits(DEFAULT_MESSAGE_MAX_BYTES, options.batch.maxBytes);
     this.healthBoard = new HealthBoard(options.brokers.join(','), logger);
     this.topics = new TopicCatalog(this.admin, {
       createTopics: options.createTopics,
@@ -78,6 +82,7 @@ export class KafkaBroker implements BrokerPlugin {
       {
         maxMessages: options.batch.maxMessages,
         lingerMs: options.batch.lingerMs,
+        maxBatchBytes: () => this.limits.maxBatchBytes,
         stuckAfterMs: options.requestTimeoutMs + 1000,
         allowAutoTopicCreation: options.createTopics,
       },
@@ -192,7 +197,7 @@ export class KafkaBroker implements BrokerPlugin {
   }
 
   health(): BrokerHealth {
-    return this.closing ? { up: false, detail: 'closed' } : this.healthBoard.snapshot();
+    return this.closing ? { up: false, detail: 'closed' } : { ...this.healthBoard.snapshot(), limits: { ...this.limits } };
   }
 
   close(): Promise<void> {
@@ -208,6 +213,7 @@ export class KafkaBroker implements BrokerPlugin {
 
   private async connectParts(): Promise<void> {
     await this.connectAdmin();
+    await this.readLimits();
     await this.producer.connect();
     // The reply consumer starts now so the first request does not pay for a group join. A
     // missing reply topic must not keep pubsub routes down: request() retries the start.
@@ -215,6 +221,18 @@ export class KafkaBroker implements BrokerPlugin {
       if (!(error instanceof BusgateError) || error.code !== 'broker_rejected') throw error;
       this.context.logger.warn(`${error.message} (request-reply on this broker will fail until it exists)`);
     });
+  }
+
+  /** A cluster that does not let busgate read its configuration keeps Kafka's default limit. */
+  private async readLimits(): Promise<void> {
+    try {
+      const messageMaxBytes = await readMessageMaxBytes(this.admin);
+      if (messageMaxBytes !== undefined) this.limits = kafkaLimits(messageMaxBytes, this.options.batch.maxBytes);
+    } catch (error) {
+      this.context.logger.warn(
+        `Kafka: cannot read message.max.bytes (${describeKafkaError(error)}); assuming Kafka's default ${DEFAULT_MESSAGE_MAX_BYTES}`,
+      );
+    }
   }
 
   private async startReplies(): Promise<void> {
@@ -239,11 +257,6 @@ export class KafkaBroker implements BrokerPlugin {
   ): Promise<KafkaReceipt> {
     this.assertOpen();
     this.assertTopic(topic);
-    await untilAborted(
-      this.connectAdmin().then(() => this.topics.ensure(topic)),
-      context.signal,
-      `checking topic "${topic}"`,
-    );
     const { partition } = routeOptionsFrom(context.options);
     const record: Message = {
       value: message.payload,
@@ -251,6 +264,13 @@ export class KafkaBroker implements BrokerPlugin {
       ...(message.key !== undefined ? { key: message.key } : {}),
       ...(partition !== undefined ? { partition } : {}),
     };
+    // Before the topic check: an oversized message must not even create a topic.
+    checkRecord(topic, record, this.limits);
+    await untilAborted(
+      this.connectAdmin().then(() => this.topics.ensure(topic)),
+      context.signal,
+      `checking topic "${topic}"`,
+    );
     return this.producer.send({ id: message.id, topic, record, signal: context.signal });
   }
 

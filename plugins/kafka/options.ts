@@ -18,7 +18,7 @@ export interface KafkaOptions {
   readonly replyTopic: string;
   readonly createTopics: boolean;
   readonly newTopicPartitions?: number;
-  readonly batch: { readonly maxMessages: number; readonly lingerMs: number };
+  readonly batch: { readonly maxMessages: number; readonly lingerMs: number; readonly maxBytes: number };
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
 }
@@ -70,6 +70,9 @@ export const optionsSchema: JsonSchema = {
         maxMessages: { type: 'integer', minimum: 1, default: 500 },
         // 0: an idle producer sends at once; while a send is in flight, new messages gather anyway.
         lingerMs: { type: 'integer', minimum: 0, default: 0 },
+        // Like the Java producer's max.request.size: no produce request (nor record batch) is
+        // larger, and the broker's message.max.bytes, read at connect time, lowers it further.
+        maxBytes: { type: 'integer', minimum: 1024, default: 1_048_576 },
       },
     },
     connectionTimeoutMs: { type: 'integer', minimum: 100, default: 1000 },

@@ -5,6 +5,7 @@
 import { BusgateError } from '../../core/errors.js';
 import {
   PLUGIN_API_VERSION,
+  type BrokerHealth,
   type BrokerPlugin,
   type InboundMessage,
   type Mode,
@@ -17,6 +18,7 @@ import {
   type Subscription,
 } from '../../core/plugins/contract.js';
 import { MemoryBus } from './bus.js';
+import { checkOutbound, memoryLimits, type MemoryLimits } from './limits.js';
 
 export interface MemoryOptions {
   /** Most messages one point-to-point queue keeps while no consumer takes them. */
@@ -25,6 +27,8 @@ export interface MemoryOptions {
   readonly echoResponders: readonly string[];
   /** Makes connect() fail, to exercise the daemon's broker-down paths without a real outage. */
   readonly unavailable: boolean;
+  /** Largest message (payload plus headers) one send may hand over; it is held in this process. */
+  readonly maxMessageBytes?: number;
 }
 
 const optionsSchema = {
@@ -34,6 +38,7 @@ const optionsSchema = {
     queueLimit: { type: 'integer', minimum: 1, default: 10000 },
     echoResponders: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     unavailable: { type: 'boolean', default: false },
+    maxMessageBytes: { type: 'integer', minimum: 1, default: 16 * 1024 * 1024 },
   },
 } as const;
 
@@ -58,8 +63,10 @@ function echo(message: InboundMessage): Promise<Reply> {
 class MemoryBroker implements BrokerPlugin {
   private readonly bus: MemoryBus;
   private closed = false;
+  private readonly limits: MemoryLimits;
 
   constructor(private readonly options: MemoryOptions, onHandlerError: (error: unknown, destination: string) => void) {
+    this.limits = memoryLimits(options.maxMessageBytes ?? 16 * 1024 * 1024);
     this.bus = new MemoryBus(options.queueLimit, onHandlerError);
     for (const destination of options.echoResponders) this.bus.respond(destination, echo);
   }
@@ -71,18 +78,21 @@ class MemoryBroker implements BrokerPlugin {
 
   publish(destination: string, message: OutboundMessage): Promise<Receipt> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     const subscribers = this.bus.publish(inbound(destination, message));
     return Promise.resolve({ id: message.id, subscribers });
   }
 
   enqueue(destination: string, message: OutboundMessage): Promise<Receipt> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     const depth = this.bus.enqueue(inbound(destination, message));
     return Promise.resolve({ id: message.id, queue: destination, depth });
   }
 
   request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     return this.bus.request(inbound(destination, message), context.signal);
   }
 
@@ -104,10 +114,10 @@ class MemoryBroker implements BrokerPlugin {
     return Promise.resolve(responders > 0 ? { ok: true, detail: `${responders} responder(s)` } : { ok: false, detail: 'no responder listens here' });
   }
 
-  health(): { up: boolean; detail?: string } {
+  health(): BrokerHealth {
     if (this.closed) return { up: false, detail: 'closed' };
     if (this.options.unavailable) return { up: false, detail: 'configured as unavailable' };
-    return { up: true, detail: 'embedded' };
+    return { up: true, detail: 'embedded', limits: { ...this.limits } };
   }
 
   close(): Promise<void> {

@@ -17,6 +17,7 @@ export interface NatsOptions {
   readonly connectTimeoutMs: number;
   readonly reconnectWaitMs: number;
   readonly jetstreamTimeoutMs: number;
+  readonly maxControlLine: number;
 }
 
 // Stream names end up as directory names on the server and as tokens in $JS.API subjects.
@@ -64,6 +65,13 @@ export const optionsSchema: JsonSchema = {
       minimum: 100,
       default: 5000,
       description: 'Timeout of JetStream management calls (stream lookup and creation).',
+    },
+    maxControlLine: {
+      type: 'integer',
+      minimum: 512,
+      default: 4096,
+      description:
+        "The server's max_control_line (it is not announced in INFO): subjects that would make a longer protocol line are refused with 400 instead of the server closing the connection.",
     },
   },
 };

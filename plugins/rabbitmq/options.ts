@@ -2,6 +2,7 @@
  * The broker-instance options and the per-route options of the RabbitMQ plugin: their JSON Schemas
  * (which validate, default and document them) and the typed view the plugin works with.
  */
+import { DEFAULT_MAX_MESSAGE_BYTES } from './limits.js';
 import type { JsonSchema } from '../../core/plugins/contract.js';
 
 export const EXCHANGE_TYPES = ['fanout', 'topic', 'direct', 'headers'] as const;
@@ -20,6 +21,8 @@ export interface RabbitMqOptions {
   readonly declare: boolean;
   readonly connectTimeoutMs: number;
   readonly closeTimeoutMs: number;
+  /** The server's max_message_size (AMQP does not announce it). */
+  readonly maxMessageBytes: number;
 }
 
 export const DEFAULT_OPTIONS: RabbitMqOptions = {
@@ -30,6 +33,7 @@ export const DEFAULT_OPTIONS: RabbitMqOptions = {
   declare: false,
   connectTimeoutMs: 5_000,
   closeTimeoutMs: 5_000,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 export const optionsSchema: JsonSchema = {
@@ -84,6 +88,13 @@ export const optionsSchema: JsonSchema = {
       default: DEFAULT_OPTIONS.closeTimeoutMs,
       description: 'How long close() waits for unconfirmed publishes and pending replies.',
     },
+    maxMessageBytes: {
+      type: 'integer',
+      minimum: 1,
+      default: DEFAULT_OPTIONS.maxMessageBytes,
+      description:
+        "The server's max_message_size (AMQP does not announce it; RabbitMQ's default is 128 MiB): larger bodies are refused with 413 before sending.",
+    },
   },
 };
 
@@ -121,6 +132,7 @@ export function resolveOptions(raw: Readonly<Record<string, unknown>>): RabbitMq
     declare: typeof raw.declare === 'boolean' ? raw.declare : DEFAULT_OPTIONS.declare,
     connectTimeoutMs: numberOr(raw.connectTimeoutMs, DEFAULT_OPTIONS.connectTimeoutMs),
     closeTimeoutMs: numberOr(raw.closeTimeoutMs, DEFAULT_OPTIONS.closeTimeoutMs),
+    maxMessageBytes: Math.max(1, numberOr(raw.maxMessageBytes, DEFAULT_OPTIONS.maxMessageBytes)),
   };
 }
 

@@ -490,7 +490,7 @@ describe('kafka topic and key rules (no broker)', () => {
       clientId: 'busgate',
       replyTopic: 'busgate.replies',
       createTopics: false,
-      batch: { maxMessages: 500, lingerMs: 0 },
+      batch: { maxMessages: 500, lingerMs: 0, maxBytes: 1_048_576 },
       connectionTimeoutMs: 1000,
       requestTimeoutMs: 5000,
     });
@@ -538,7 +538,7 @@ describe('kafka batching producer (no broker)', () => {
     const { kafka: fake, batches } = fakeKafka();
     const producer = new BatchingProducer(
       fake,
-      { maxMessages: 500, lingerMs: 0, stuckAfterMs: 5000, allowAutoTopicCreation: false },
+      { maxMessages: 500, lingerMs: 0, maxBatchBytes: () => 1_048_576, stuckAfterMs: 5000, allowAutoTopicCreation: false },
       new HealthBoard('fake', logger),
       logger,
       () => undefined,
@@ -560,7 +560,7 @@ describe('kafka batching producer (no broker)', () => {
     const { kafka: fake, batches } = fakeKafka();
     const producer = new BatchingProducer(
       fake,
-      { maxMessages: 500, lingerMs: 50, stuckAfterMs: 5000, allowAutoTopicCreation: false },
+      { maxMessages: 500, lingerMs: 50, maxBatchBytes: () => 1_048_576, stuckAfterMs: 5000, allowAutoTopicCreation: false },
       new HealthBoard('fake', logger),
       logger,
       () => undefined,
