@@ -55,6 +55,11 @@ export const ERROR_CODES = {
     summary:
       "The message is larger than the broker's own limit (read from the broker at connect time, see /ready); nothing was sent.",
   },
+  expectation_failed: {
+    status: 417,
+    retryable: false,
+    summary: 'The request has an Expect header other than 100-continue.',
+  },
   rate_limited: {
     status: 429,
     retryable: true,

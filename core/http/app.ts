@@ -73,7 +73,7 @@ export function createApp(deps: AppDependencies): Express {
   mountOperationalEndpoints(app, deps);
   if (deps.tapEnabled) {
     app.use('/tap', anyClient);
-    mountTap(app, deps);
+    mountTap(app, { brokers: deps.brokers, logger: deps.logger, authenticator: deps.authenticator, routes: () => deps.routeTable.routes });
   }
   if (deps.consoleEnabled) mountConsole(app, deps);
 

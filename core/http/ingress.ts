@@ -75,7 +75,10 @@ class CompiledRoute {
     readonly spec: RouteSpec,
     private readonly deps: IngressDependencies,
   ) {
-    this.matches = match(spec.path, { decode: decodeURIComponent });
+    // Request targets arrive percent-encoded (`/caf%C3%A9`): a route path written with non-ASCII
+    // text (`/café`) is matched in that form (hex case ignored, as path-to-regexp matches
+    // case-insensitively).
+    this.matches = match(encodeNonAscii(spec.path), { decode: decodeURIComponent });
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
     this.bucket = spec.rateLimit ? new TokenBucket(spec.rateLimit.perSecond, spec.rateLimit.burst) : undefined;
@@ -209,9 +212,21 @@ class CompiledRoute {
     counter.inc();
     this.duration.observe(seconds);
     if (this.deps.logger.isDebugEnabled()) {
-      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: req.url, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
+      // The query string is left out: clients put secrets there (`?api_key=`), and routes never read it.
+      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: pathOf(req.url), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     }
   }
+}
+
+function encodeNonAscii(path: string): string {
+  return path.replace(/[^\u0000-\u007f]+/gu, (text) => encodeURIComponent(text));
+}
+
+/** The request target without its query string. */
+function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
 }
 
 /** Every route of one routes file; a reload builds a new one and swaps it in. */
@@ -230,9 +245,7 @@ export class Ingress {
    * only the method differs. Returns false when no route has the path (express answers then).
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
+    const path = pathOf(req.url);
     let allowed: string[] | undefined;
     for (const route of this.routes) {
       let found;

@@ -160,5 +160,11 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   isSafeToken?(value: string, field: 'destination' | 'key'): boolean;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
+  /**
+   * Destinations only the plugin itself may use with these instance options (Kafka: the shared
+   * reply topic, which carries every client's replies). A route whose destination template could
+   * render one is refused by the linter, and the tap never reads one.
+   */
+  reservedDestinations?(options: Options): readonly string[];
   create(options: Options, context: PluginContext): BrokerPlugin;
 }

@@ -9,12 +9,15 @@ import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
-import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
+import { canRender, isDefaultSafeToken, isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
 /** What the linter needs to know of a broker instance: nothing that requires a connection. */
 export interface BrokerCatalogEntry {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
+  /** Destinations only the plugin may use (see PluginFactory.reservedDestinations). */
+  readonly reservedDestinations?: readonly string[];
+  readonly isSafeToken?: (value: string, field: 'destination' | 'key') => boolean;
 }
 
 export type BrokerCatalog = ReadonlyMap<string, BrokerCatalogEntry>;
@@ -211,6 +214,16 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   }
 
   const destination = compile('destination');
+  if (destination) {
+    for (const name of possibleBrokers) {
+      const entry = catalog.get(name);
+      const token = entry?.isSafeToken ? (value: string) => entry.isSafeToken!(value, 'destination') : isDefaultSafeToken;
+      const reached = (entry?.reservedDestinations ?? []).find((reserved) => canRender(destination, reserved, token));
+      if (reached !== undefined) {
+        before.report(node('destination'), 'reserved_destination', `"${destination.source}" could render "${reached}", which broker "${name}" reserves for itself (e.g. its reply topic)`);
+      }
+    }
+  }
   const key = compile('key');
   let timeoutMs: number | undefined;
   const timeout = text('timeout');

@@ -16,6 +16,8 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  // Every client's replies travel on it: no route may write to it, no tap may read it.
+  reservedDestinations: (options) => [options.replyTopic],
   create: (options, context) => new KafkaBroker(options, context),
 };
 

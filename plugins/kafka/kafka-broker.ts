@@ -106,16 +106,19 @@ export class KafkaBroker implements BrokerPlugin {
   }
 
   publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    this.refuseReplyTopic(destination);
     return this.produce(destination, message, context);
   }
 
   /** Same produce as publish: what makes it a work queue is the consumers sharing one group. */
   enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    this.refuseReplyTopic(destination);
     return this.produce(destination, message, context);
   }
 
   async request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     this.assertOpen();
+    this.refuseReplyTopic(destination);
     await untilAborted(this.startReplies(), context.signal, 'starting the reply consumer');
     const correlationId = randomUUID();
     const pending = this.replies.wait(correlationId, context.timeoutMs, context.signal);
@@ -138,6 +141,7 @@ export class KafkaBroker implements BrokerPlugin {
   ): Promise<Subscription> {
     this.assertOpen();
     this.assertTopic(destination);
+    this.refuseReplyTopic(destination);
     await this.connectAdmin();
     await this.topics.ensure(destination);
     const pubsub = options.mode === 'pubsub';
@@ -346,6 +350,17 @@ export class KafkaBroker implements BrokerPlugin {
 
   private assertOpen(): void {
     if (this.closing) throw new BusgateError('shutting_down', 'Kafka plugin is closed');
+  }
+
+  /**
+   * The reply topic carries every client's replies: a message sent there by a client could
+   * answer someone else's request, and a tap on it would read them all. The linter keeps routes
+   * off it; this holds for anything else that reaches the plugin.
+   */
+  private refuseReplyTopic(topic: string): void {
+    if (topic === this.options.replyTopic) {
+      throw new BusgateError('invalid_token', `Kafka topic "${topic}" is busgate's reply topic; only busgate writes to it`);
+    }
   }
 
   private assertTopic(topic: string): void {
