@@ -1,12 +1,12 @@
 /** /health (liveness), /ready (every broker the routes use is connected), /metrics (Prometheus). */
 import type { Express } from 'express';
 import type { Metrics } from '../observability/metrics.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export function mountOperationalEndpoints(
   app: Express,
-  deps: { brokers: ReadonlyMap<string, GuardedBroker>; metrics: Metrics; lifecycle: Lifecycle },
+  deps: { brokers: ReadonlyMap<string, BrokerInstance>; metrics: Metrics; lifecycle: Lifecycle },
 ): void {
   app.get('/health', (_req, res) => {
     res.status(200).json({ status: 'ok' });

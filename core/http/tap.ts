@@ -13,16 +13,16 @@ import type { Express, Request, Response } from 'express';
 import type { Logger } from 'winston';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 import type { InboundMessage, Subscription } from '../plugins/contract.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
-import { canRender, isDefaultSafeToken } from '../routes/template.js';
+import { canRender } from '../routes/template.js';
 import type { Authenticator } from './auth.js';
 import { sendError } from './send-error.js';
 
 const DESTINATION = /^[A-Za-z0-9._-]{1,249}$/;
 
 export interface TapDependencies {
-  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly logger: Logger;
   readonly authenticator: Authenticator;
   /** The routes in force now (a reload changes who may tap what). */
@@ -43,9 +43,8 @@ function describe(message: InboundMessage): string {
 }
 
 /** Whether `client` (undefined when no API keys are configured) may use a route reaching this destination. */
-export function mayTap(routes: readonly RouteSpec[], broker: GuardedBroker, destination: string, client: string | undefined, keysEnabled: boolean): boolean {
-  const factory = broker.factory;
-  const token = factory.isSafeToken ? (value: string) => factory.isSafeToken!(value, 'destination') : isDefaultSafeToken;
+export function mayTap(routes: readonly RouteSpec[], broker: BrokerInstance, destination: string, client: string | undefined, keysEnabled: boolean): boolean {
+  const token = broker.tokenRule('destination');
   return routes.some((route) => {
     if (keysEnabled && route.clients !== undefined && (client === undefined || !route.clients.includes(client))) return false;
     const brokers = route.broker.kind === 'fixed' ? [route.broker.value] : route.broker.allowed;
@@ -67,7 +66,7 @@ export function mountTap(app: Express, deps: TapDependencies): void {
 }
 
 interface Tap {
-  readonly broker: GuardedBroker;
+  readonly broker: BrokerInstance;
   readonly destination: string;
   readonly mode: 'pubsub' | 'point-to-point';
 }
@@ -81,7 +80,7 @@ function admit(req: Request, deps: TapDependencies): Tap {
   if (!broker || !mayTap(deps.routes(), broker, destination, client, deps.authenticator.enabled)) {
     throw new BusgateError('forbidden', `no route you may use sends to "${destination.slice(0, 64)}" on broker "${String(req.params.broker).slice(0, 64)}"`);
   }
-  const problem = broker.factory.checkDestination?.(destination);
+  const problem = broker.destinationProblem(destination);
   if (!DESTINATION.test(destination) || problem !== undefined) throw new BusgateError('invalid_token', `destination "${destination.slice(0, 64)}" is not valid`);
   const mode = req.query.mode === undefined ? 'pubsub' : String(req.query.mode);
   if (mode !== 'pubsub' && mode !== 'point-to-point') throw new BusgateError('mode_not_allowed', 'mode must be pubsub or point-to-point');
@@ -110,7 +109,7 @@ async function stream(res: Response, { broker, destination, mode }: Tap, logger:
   res.flushHeaders();
   res.write(`: tapping ${broker.name} ${mode} ${destination}\n\n`);
   try {
-    subscription = await broker.plugin.subscribe(destination, { mode }, (message) => {
+    subscription = await broker.subscribe(destination, { mode }, (message) => {
       if (gone || res.writableEnded || res.destroyed) return Promise.reject(new Error('the tap client has gone'));
       res.write(`event: message\ndata: ${describe(message)}\n\n`);
       return Promise.resolve();

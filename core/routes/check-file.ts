@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
-import { catalogOf, loadInstances, type LoadedInstance } from '../plugins/broker-instances.js';
+import { catalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
 import { brokerNamesIn, lintRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 

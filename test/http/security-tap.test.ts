@@ -97,7 +97,7 @@ for (const broker of ABORT_CASES) {
       const first = await daemon.post('/jobs', 'setup');
       expect(first.status, await first.text()).to.equal(202);
       const drained: string[] = [];
-      const sub = await daemon.brokers.get(broker.name)!.plugin.subscribe(destination, { mode: 'point-to-point' }, (m) => {
+      const sub = await daemon.brokers.get(broker.name)!.subscribe(destination, { mode: 'point-to-point' }, (m) => {
         drained.push(m.payload.toString());
         return Promise.resolve();
       });
@@ -129,7 +129,7 @@ for (const broker of ABORT_CASES) {
         sent.push(`after-${i}`);
       }
       const received: string[] = [];
-      const sub = await daemon.brokers.get(broker.name)!.plugin.subscribe(destination, { mode: 'point-to-point' }, (m) => {
+      const sub = await daemon.brokers.get(broker.name)!.subscribe(destination, { mode: 'point-to-point' }, (m) => {
         received.push(m.payload.toString());
         return Promise.resolve();
       });

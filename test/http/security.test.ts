@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import winston from 'winston';
 import { createLogger } from '../../core/observability/logger.js';
 import type { PluginFactory } from '../../core/plugins/contract.js';
-import { catalogOf } from '../../core/plugins/broker-instances.js';
+import { catalogOf } from '../../core/brokers/instances.js';
 import { lintRoutes } from '../../core/routes/lint.js';
 import kafka from '../../plugins/kafka/index.js';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
@@ -167,7 +167,7 @@ describe('ingress security', function () {
 
   it('the same Idempotency-Key publishes once and returns the first receipt', async () => {
     const received: string[] = [];
-    const sub = await daemon.brokers.get('memory')!.plugin.subscribe('orders', { mode: 'point-to-point' }, (m) => {
+    const sub = await daemon.brokers.get('memory')!.subscribe('orders', { mode: 'point-to-point' }, (m) => {
       received.push(m.headers['idempotency-key'] ?? '?');
       return Promise.resolve();
     });
