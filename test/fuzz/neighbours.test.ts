@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import amqplib from 'amqplib';
 import { expect } from 'chai';
 import kafkajs from 'kafkajs';
 import type { BrokerInstanceConfig } from '../../core/config.js';
@@ -16,6 +17,7 @@ import { Random, seedFromEnv } from '../support/random.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 const KAFKA = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 interface Target {
   readonly name: 'memory' | 'nats' | 'kafka' | 'rabbitmq';
@@ -65,14 +67,26 @@ const TARGETS: readonly Target[] = [
     },
   },
   {
-    // The fuzzed value is a routing key on amq.topic (unroutable is the fuzzed request's own 502).
+    // declare off, as in production: a fuzzed exchange or queue that does not exist is refused
+    // alone (an unknown exchange must not close the publishing channel everyone shares). The
+    // fuzzed value is also a routing key on amq.topic (unroutable is the fuzzed request's own 502).
     name: 'rabbitmq',
-    instance: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true } },
+    instance: { plugin: 'rabbitmq', options: { url: AMQP_URL, declare: false } },
     routes: (p) => `routes:
   - { name: fuzz, path: "/fuzz/:a", broker: rabbitmq, mode: pubsub, destination: amq.topic, key: "{a}", ${HEADERS} }
   - { name: fuzz-queue, path: "/fuzz-queue/:a", broker: rabbitmq, mode: point-to-point, destination: "${p}-{a}", ${HEADERS} }
+  - { name: fuzz-exchange, path: "/fuzz-exchange/:a", broker: rabbitmq, mode: pubsub, destination: "${p}-{a}", ${HEADERS} }
   - { name: good, path: /good, broker: rabbitmq, mode: point-to-point, destination: "${p}-good" }
 `,
+    prepare: async (p) => {
+      const connection = await amqplib.connect(AMQP_URL);
+      try {
+        // Gone by itself ten minutes after the test stops using it.
+        await (await connection.createChannel()).assertQueue(`${p}-good`, { durable: false, arguments: { 'x-expires': 600_000 } });
+      } finally {
+        await connection.close();
+      }
+    },
   },
 ];
 

@@ -80,7 +80,7 @@ function abortedTap(port: number, pathname: string, afterMs: number): Promise<vo
 }
 
 for (const broker of ABORT_CASES) {
-  describe(`tap on ${broker.name}: clients that give up leave no consumer behind`, function () {
+  describe(`tap on ${broker.name}: point-to-point, and clients that give up leave no consumer behind`, function () {
     this.timeout(120_000);
     let daemon: TestDaemon;
     const prefix = `tap${randomUUID().slice(0, 8)}`;
@@ -106,6 +106,23 @@ for (const broker of ABORT_CASES) {
       await sub.close();
     });
     after(async () => daemon?.shutdown('done'));
+
+    it('a point-to-point tap opened while messages wait streams them', async () => {
+      const sent = ['waiting-0', 'waiting-1', 'waiting-2'];
+      for (const body of sent) expect((await daemon.post('/jobs', body)).status).to.equal(202);
+      const controller = new AbortController();
+      const res = await fetch(`${daemon.url}/tap/${broker.name}/${destination}?mode=point-to-point`, { signal: controller.signal });
+      expect(res.status).to.equal(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      const until = Date.now() + 30_000;
+      while (sent.some((body) => !text.includes(body)) && Date.now() < until) {
+        const chunk = await Promise.race([reader.read(), sleep(1000).then(() => undefined)]);
+        if (chunk?.value) text += Buffer.from(chunk.value).toString();
+      }
+      controller.abort();
+      for (const body of sent) expect(text).to.include(`"body":"${body}"`);
+    });
 
     it(`${broker.taps} point-to-point taps given up at random moments; then every message reaches the real consumer`, async () => {
       const pathname = `/tap/${broker.name}/${destination}?mode=point-to-point`;
