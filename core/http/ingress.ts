@@ -214,12 +214,19 @@ function encodeNonAscii(path: string): string {
   return path.replace(/[^\u0000-\u007f]+/gu, (text) => encodeURIComponent(text));
 }
 
-/** The request target without its query string. */
+/**
+ * The request target's path: without the query string, and without scheme and host when the
+ * client sent the absolute form (`POST http://host/orders`), which HTTP/1.1 servers must accept.
+ */
 function pathOf(url: string | undefined): string {
-  const target = url ?? '/';
+  let target = url ?? '/';
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority !== null) target = target.slice(authority[0].length) || '/';
   const query = target.indexOf('?');
   return query === -1 ? target : target.slice(0, query);
 }
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 /** Every route of one routes file; a reload builds a new one and swaps it in. */
 export class Ingress {

@@ -259,6 +259,11 @@ describe('ingress security: protocol edges, logs, paths and reserved destination
     expect(answer).to.include('"code":"method_not_allowed"');
   });
 
+  it('a request in absolute form (POST http://host/path) reaches its route', async () => {
+    const answer = await rawRequest(daemon.port, 'POST http://busgate.example/any HTTP/1.1\r\nHost: busgate.example\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx');
+    expect(answer).to.match(/^HTTP\/1\.1 202/);
+  });
+
   it('a route path with non-ASCII text matches its percent-encoded form', async () => {
     expect((await daemon.post('/caf%C3%A9/1', 'x')).status).to.equal(202);
     expect((await daemon.post('/caf%c3%a9/2', 'x')).status).to.equal(202);
