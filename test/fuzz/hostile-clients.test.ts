@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import kafkajs from 'kafkajs';
 import type { BrokerInstanceConfig } from '../../core/config.js';
 import { ERROR_CODES } from '../../core/errors.js';
+import { deleteKafkaTopics, deleteRabbitQueues } from '../support/clean-up.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
@@ -81,7 +82,11 @@ for (const broker of CASES) {
       const warm = await daemon.post('/good', 'warm-up', baseHeaders);
       expect(warm.status, await warm.text()).to.equal(202);
     });
-    after(async () => daemon?.shutdown('done'));
+    after(async () => {
+      await daemon?.shutdown('done');
+      if (broker.name === 'kafka') await deleteKafkaTopics(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', prefix).catch(() => undefined);
+      if (broker.name === 'rabbitmq') await deleteRabbitQueues(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', ['good', 'h', 'ct', 'k', 'big'].map((name) => `${prefix}-${name}`)).catch(() => undefined);
+    });
 
     /** A hostile request gets a documented 4xx (or 2xx when the broker takes it), then others still get 202. */
     async function refusedAlone(path: string, body: string | Buffer, headers: Record<string, string>): Promise<Answer> {

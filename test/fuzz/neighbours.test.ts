@@ -7,11 +7,11 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import amqplib from 'amqplib';
 import { expect } from 'chai';
 import kafkajs from 'kafkajs';
 import type { BrokerInstanceConfig } from '../../core/config.js';
 import { ERROR_CODES } from '../../core/errors.js';
+import { deleteKafkaTopics, onRabbitChannel } from '../support/clean-up.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { Random, seedFromEnv } from '../support/random.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
@@ -34,7 +34,7 @@ const TARGETS: readonly Target[] = [
     name: 'memory',
     instance: { plugin: 'memory', options: {} },
     routes: (p) => `routes:
-  - { name: fuzz, path: "/fuzz/:a", broker: memory, mode: pubsub, destination: "${p}.{a}", key: "{header.x-key}", ${HEADERS} }
+  - { name: fuzz, path: "/fuzz/:a", broker: memory, mode: pubsub, destination: "${p}.{a}", ${HEADERS} }
   - { name: good, path: /good, broker: memory, mode: point-to-point, destination: "${p}-good" }
 `,
   },
@@ -78,15 +78,8 @@ const TARGETS: readonly Target[] = [
   - { name: fuzz-exchange, path: "/fuzz-exchange/:a", broker: rabbitmq, mode: pubsub, destination: "${p}-{a}", ${HEADERS} }
   - { name: good, path: /good, broker: rabbitmq, mode: point-to-point, destination: "${p}-good" }
 `,
-    prepare: async (p) => {
-      const connection = await amqplib.connect(AMQP_URL);
-      try {
-        // Gone by itself ten minutes after the test stops using it.
-        await (await connection.createChannel()).assertQueue(`${p}-good`, { durable: false, arguments: { 'x-expires': 600_000 } });
-      } finally {
-        await connection.close();
-      }
-    },
+    // Gone by itself ten minutes after the test stops using it.
+    prepare: (p) => onRabbitChannel(AMQP_URL, async (channel) => void (await channel.assertQueue(`${p}-good`, { durable: false, arguments: { 'x-expires': 600_000 } }))),
   },
 ];
 
@@ -143,7 +136,10 @@ for (const target of TARGETS) {
       const warm = await send(daemon.port, '/good', {}, Buffer.from('warm-up'));
       expect(warm.status, warm.body).to.equal(202);
     });
-    after(async () => daemon?.shutdown('done'));
+    after(async () => {
+      await daemon?.shutdown('done');
+      if (target.name === 'kafka') await deleteKafkaTopics(KAFKA, prefix).catch(() => undefined);
+    });
 
     it(`seed ${seed}`, async () => {
       const random = new Random(seed);

@@ -9,16 +9,19 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import amqplib from 'amqplib';
 import { expect } from 'chai';
 import type { BrokerInstanceConfig } from '../../core/config.js';
 import { loadConfig } from '../../core/config.js';
 import { StartupError } from '../../core/errors.js';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { deleteKafkaTopics, deleteRabbitQueues, onRabbitChannel } from '../support/clean-up.js';
+import { deleteStreamsHolding } from '../support/nats-streams.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const KAFKA = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 
 describe('tap: a development aid, off by default', () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-tap-'));
@@ -49,24 +52,18 @@ interface AbortCase {
   readonly destination: (prefix: string) => string;
   /** Consumers the broker still has on the destination, where it can tell. */
   readonly consumers?: (destination: string) => Promise<number>;
+  /** Removes what the test made on the shared broker. */
+  readonly cleanUp?: (destination: string) => Promise<void>;
 }
 
-async function rabbitConsumers(queue: string): Promise<number> {
-  const connection = await amqplib.connect(AMQP_URL);
-  try {
-    const channel = await connection.createChannel();
-    return (await channel.checkQueue(queue)).consumerCount;
-  } finally {
-    await connection.close();
-  }
-}
+const rabbitConsumers = (queue: string): Promise<number> => onRabbitChannel(AMQP_URL, async (channel) => (await channel.checkQueue(queue)).consumerCount);
 
 const ABORT_CASES: readonly AbortCase[] = [
   { name: 'memory', instance: { plugin: 'memory', options: {} }, taps: 90, destination: (p) => `${p}.jobs` },
-  { name: 'nats', instance: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } }, taps: 90, destination: (p) => `${p}.jobs` },
-  { name: 'rabbitmq', instance: { plugin: 'rabbitmq', options: { url: AMQP_URL, declare: true } }, taps: 90, destination: (p) => `${p}-jobs`, consumers: rabbitConsumers },
+  { name: 'nats', instance: { plugin: 'nats', options: { url: NATS_URL } }, taps: 90, destination: (p) => `${p}.jobs`, cleanUp: (subject) => deleteStreamsHolding(NATS_URL, [subject]) },
+  { name: 'rabbitmq', instance: { plugin: 'rabbitmq', options: { url: AMQP_URL, declare: true } }, taps: 90, destination: (p) => `${p}-jobs`, consumers: rabbitConsumers, cleanUp: (queue) => deleteRabbitQueues(AMQP_URL, [queue]) },
   // A Kafka group join takes seconds; fewer taps still cover every moment of giving up.
-  { name: 'kafka', instance: { plugin: 'kafka', options: { brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'], createTopics: true } }, taps: 6, destination: (p) => `${p}-jobs` },
+  { name: 'kafka', instance: { plugin: 'kafka', options: { brokers: [KAFKA], createTopics: true } }, taps: 6, destination: (p) => `${p}-jobs`, cleanUp: (topic) => deleteKafkaTopics(KAFKA, topic) },
 ];
 
 /** Opens a tap and gives up on it after `afterMs` (0: before the answer could arrive). */
@@ -105,7 +102,10 @@ for (const broker of ABORT_CASES) {
       while (drained.length === 0 && Date.now() < until) await sleep(50);
       await sub.close();
     });
-    after(async () => daemon?.shutdown('done'));
+    after(async () => {
+      await daemon?.shutdown('done');
+      await broker.cleanUp?.(destination);
+    });
 
     it('a point-to-point tap opened while messages wait streams them', async () => {
       const sent = ['waiting-0', 'waiting-1', 'waiting-2'];
