@@ -55,6 +55,7 @@ export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCa
       {
         modes: instance.factory.modes,
         routeOptionsSchema: instance.factory.routeOptionsSchema,
+        reservedHeaders: instance.factory.reservedHeaders,
         reservedDestinations: instance.factory.reservedDestinations?.(instance.options as never) ?? [],
         ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
       },

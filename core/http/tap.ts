@@ -19,7 +19,9 @@ import { canRender } from '../routes/template.js';
 import type { Authenticator } from './auth.js';
 import { sendError } from './send-error.js';
 
-const DESTINATION = /^[A-Za-z0-9._-]{1,249}$/;
+// The tap takes a destination from a URL path: plain characters only. Length and every other
+// broker-specific rule come from the broker's own declaration (destinationProblem).
+const DESTINATION = /^[A-Za-z0-9._-]+$/;
 
 export interface TapDependencies {
   readonly brokers: ReadonlyMap<string, BrokerInstance>;

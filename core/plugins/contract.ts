@@ -166,5 +166,11 @@ export interface PluginFactory<Options = Record<string, unknown>> {
    * render one is refused by the linter, and the tap never reads one.
    */
   reservedDestinations?(options: Options): readonly string[];
+  /**
+   * Header names a route may not forward to this broker because the plugin or the broker gives
+   * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its
+   * own (credentials, busgate-*, content-type...) for every broker.
+   */
+  readonly reservedHeaders?: readonly string[];
   create(options: Options, context: PluginContext): BrokerPlugin;
 }

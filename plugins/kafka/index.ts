@@ -2,15 +2,17 @@
  * Apache Kafka through kafkajs. Tested against Apache Kafka 3.9 (KRaft); see README.md for
  * options, how each mode maps to Kafka, and the responder contract.
  */
+import manifest from './plugin.json' with { type: 'json' };
 import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
-import { KafkaBroker } from './kafka-broker.js';
+import { KafkaBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
-import { checkDestination, isSafeToken } from './topic-names.js';
+import { PLUGIN_HEADERS } from './messages.js';
+import { checkDestination, isSafeToken } from './names.js';
 
 const kafka: PluginFactory<KafkaOptions> = {
   apiVersion: PLUGIN_API_VERSION,
-  name: 'kafka',
-  description: 'Apache Kafka via kafkajs: acks=all idempotent produce, consumer groups, request-reply over a reply topic',
+  name: manifest.name,
+  description: manifest.description,
   modes: MODES,
   optionsSchema,
   routeOptionsSchema,
@@ -18,6 +20,7 @@ const kafka: PluginFactory<KafkaOptions> = {
   checkDestination,
   // Every client's replies travel on it: no route may write to it, no tap may read it.
   reservedDestinations: (options) => [options.replyTopic],
+  reservedHeaders: PLUGIN_HEADERS,
   create: (options, context) => new KafkaBroker(options, context),
 };
 

@@ -8,6 +8,8 @@ import type { OutboundMessage } from '../../core/plugins/contract.js';
 
 /** Destinations and keys are map keys here; longer than this is a client's mistake or an attack. */
 export const MAX_NAME_BYTES = 1024;
+/** Held in this process: 16 MiB is far above the default bodyLimit, and still a bound. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export interface MemoryLimits {
   readonly maxDestinationBytes: number;

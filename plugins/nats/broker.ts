@@ -15,7 +15,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Logger } from 'winston';
 import { BusgateError, describeError } from '../../core/errors.js';
-import { pluginClosed, raceAbort, type Stop } from '../../core/brokers/kit.js';
+import { pluginClosed, raceAbort, routeOptions, type Stop } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -38,15 +38,15 @@ import {
   isNoResponders,
   toBusgateError,
   type Waiting,
-} from './error-mapping.js';
+} from './errors.js';
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
-import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './headers.js';
-import { interestIn } from './interest.js';
+import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
 import { checkDerivedStreamName, checkMessage, checkSubject, natsLimits, type NatsLimits } from './limits.js';
-import { parseServers, readRouteOptions, type NatsOptions, type ServerList } from './options.js';
+import { preflightRoute } from './preflight.js';
+import { parseServers, routeOptionsSchema, type NatsOptions, type ServerList } from './options.js';
 import { StreamDirectory } from './stream-directory.js';
-import { streamNameFor } from './subjects.js';
+import { streamNameFor } from './names.js';
 import { WorkQueues } from './work-queues.js';
 
 export const RESPONDER_QUEUE = 'busgate.responders';
@@ -99,7 +99,7 @@ export class NatsBroker implements BrokerPlugin {
 
   async publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const link = this.ready(context, destination);
-    const route = readRouteOptions(context.options);
+    const route = routeOptions(routeOptionsSchema, context.options);
     if (route.persistent) return this.publishPersistent(link, destination, message, context, route.stream);
     const headers = toNatsHeaders(message);
     checkMessage(destination, headers, message.payload, link.limits, false);
@@ -114,7 +114,7 @@ export class NatsBroker implements BrokerPlugin {
 
   async enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const link = this.ready(context, destination);
-    const named = readRouteOptions(context.options).stream;
+    const named = routeOptions(routeOptionsSchema, context.options).stream;
     const stream = named ?? streamNameFor(this.options.streamPrefix, destination);
     if (named === undefined) checkDerivedStreamName(stream);
     checkMessage(destination, toNatsHeaders(message), message.payload, link.limits, true);
@@ -178,23 +178,11 @@ export class NatsBroker implements BrokerPlugin {
     return this.track({ close: () => drainQuietly(sub) });
   }
 
-  /**
-   * `busgate check --live`: can a route of this mode reach `destination` now? Read-only: JetStream
-   * lookups only (STREAM.NAMES, STREAM.INFO); nothing is created and nothing is published.
-   */
+  /** `busgate check --live`: read-only JetStream and CONNZ lookups (see preflight.ts). */
   async preflight(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>): Promise<PreflightResult> {
     const link = this.ready(undefined, destination);
-    const route = readRouteOptions(options);
     try {
-      switch (mode) {
-        case 'pubsub':
-          if (!route.persistent) return { ok: true, detail: 'core subject; at-most-once (no stream involved)' };
-          return await this.preflightPersistent(link, destination, route.stream);
-        case 'point-to-point':
-          return await this.preflightWorkQueue(link, destination, route.stream ?? streamNameFor(this.options.streamPrefix, destination));
-        case 'request-reply':
-          return await this.preflightResponders(link, destination);
-      }
+      return await preflightRoute(link, mode, destination, routeOptions(routeOptionsSchema, options), this.options);
     } catch (error) {
       throw toBusgateError(error, 'jetstream-api', destination);
     }
@@ -338,54 +326,6 @@ export class NatsBroker implements BrokerPlugin {
     }
   }
 
-  private async preflightPersistent(link: Link, subject: string, wanted: string | undefined): Promise<PreflightResult> {
-    // The lookup publishPersistent makes; forgotten afterwards so the check leaves no cache behind.
-    const found = await link.streams.streamFor(subject);
-    link.streams.forget(subject);
-    if (found === undefined) {
-      return { ok: false, detail: `no JetStream stream captures subject "${subject}": create one, or make the route non-persistent` };
-    }
-    if (wanted !== undefined && found !== wanted) {
-      return { ok: false, detail: `subject "${subject}" is captured by stream "${found}", not by the route's stream "${wanted}"` };
-    }
-    const info = await link.workQueues.streamInfo(found, subject);
-    if (info === undefined) return { ok: false, detail: `JetStream stream "${found}" disappeared during the check` };
-    return { ok: true, detail: `stream ${found}, retention ${info.config.retention}, ${info.state.messages} message(s)` };
-  }
-
-  /** Asks the server's account CONNZ service (see interest.ts); never sends to the subject. */
-  private async preflightResponders(link: Link, subject: string): Promise<PreflightResult> {
-    const interest = await interestIn(link.nc, subject, this.options.jetstreamTimeoutMs);
-    if (interest.unavailable !== undefined) {
-      // Sending a request would tell, but it would reach a responder: not a read-only check.
-      return {
-        ok: true,
-        detail: `responders not checked: the server's CONNZ service did not answer (${interest.unavailable}); only a request could tell`,
-      };
-    }
-    const groups = interest.queueGroups.map((group) => `queue group ${group}`);
-    const listeners = [...groups, ...(interest.plain > 0 ? [`${interest.plain} plain subscription(s)`] : [])];
-    if (listeners.length > 0) return { ok: true, detail: `responders: ${listeners.join(', ')}` };
-    return {
-      ok: false,
-      detail: `no responder subscribed to "${subject}" (checked on ${interest.servers} server(s); leaf nodes and service imports are not visible)`,
-    };
-  }
-
-  private async preflightWorkQueue(link: Link, subject: string, stream: string): Promise<PreflightResult> {
-    const plan = await link.workQueues.inspect(stream, subject);
-    switch (plan.kind) {
-      case 'ready':
-        return { ok: true, detail: `stream ${stream}, retention ${plan.info.config.retention}, ${plan.info.state.messages} message(s) waiting` };
-      case 'create':
-        return { ok: true, detail: `work-queue stream ${stream} does not exist yet; it will be created on first use (createStreams)` };
-      case 'add-subject':
-        return { ok: true, detail: `work-queue stream ${stream} exists; "${subject}" will be added to its subjects on first use (createStreams)` };
-      case 'refused':
-        return { ok: false, detail: plan.reason };
-    }
-  }
-
   /** Throws the client's own errors (callers map them); resolves with the PubAck as a receipt. */
   private async publishToStream(
     link: Link,
@@ -436,7 +376,7 @@ export class NatsBroker implements BrokerPlugin {
     options: SubscribeOptions,
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const stream = readRouteOptions(options.options).stream ?? streamNameFor(this.options.streamPrefix, subject);
+    const stream = routeOptions(routeOptionsSchema, options.options).stream ?? streamNameFor(this.options.streamPrefix, subject);
     let messages: ConsumerMessages;
     try {
       const durable = await link.workQueues.ensureConsumer(stream, subject);
