@@ -11,17 +11,21 @@ import type { BrokerInstanceConfig } from '../../core/config.js';
 import { ERROR_CODES } from '../../core/errors.js';
 import { deleteKafkaTopics, deleteRabbitQueues } from '../support/clean-up.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
-import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+import { brokerEndpoints, endpointOf, requireBroker } from '../support/require-broker.js';
 
 interface BrokerCase {
-  readonly name: 'memory' | 'nats' | 'kafka' | 'rabbitmq';
+  readonly name: 'memory' | 'nats' | 'kafka' | 'rabbitmq' | 'mqtt';
   readonly instance: BrokerInstanceConfig;
   /** pubsub where it needs nothing set up; point-to-point on RabbitMQ (a declared queue). */
   readonly mode: 'pubsub' | 'point-to-point';
   readonly keyed: boolean;
   /** The broker refuses a message this large by its own limit (read at connect time). */
   readonly refusesBytes?: number;
+  /** MQTT topics may be 65,535 bytes: a 5,000-character one is no hostile input there. */
+  readonly longDestinationsAllowed?: boolean;
 }
+
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
 const CASES: readonly BrokerCase[] = [
   { name: 'memory', instance: { plugin: 'memory', options: {} }, mode: 'pubsub', keyed: false },
@@ -32,6 +36,13 @@ const CASES: readonly BrokerCase[] = [
     mode: 'pubsub',
     keyed: true,
     refusesBytes: 1_100_000,
+  },
+  {
+    name: 'mqtt',
+    instance: { plugin: 'busgate-plugin-mqtt', options: { url: MQTT_URL, clientId: `busgate-hostile-${randomUUID().slice(0, 8)}` } },
+    mode: 'pubsub',
+    keyed: false,
+    longDestinationsAllowed: true,
   },
   { name: 'rabbitmq', instance: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true } }, mode: 'point-to-point', keyed: true },
 ];
@@ -73,7 +84,8 @@ for (const broker of CASES) {
     const baseHeaders: Record<string, string> = broker.keyed ? { 'x-key': 'k' } : {};
 
     before(async function () {
-      if (broker.name !== 'memory') await requireBroker(this, broker.name, brokerEndpoints[broker.name]());
+      const endpoint = broker.name === 'mqtt' ? endpointOf(MQTT_URL, 1883) : broker.name === 'memory' ? undefined : brokerEndpoints[broker.name]();
+      if (endpoint) await requireBroker(this, broker.name, endpoint);
       daemon = await startTestDaemon({
         routes: routesFor(broker, prefix),
         brokers: { [broker.name]: broker.instance },
@@ -101,23 +113,25 @@ for (const broker of CASES) {
       return hostile;
     }
 
-    it('a 5,000-character path parameter', async () => {
-      for (let i = 0; i < 6; i += 1) {
-        const answer = await refusedAlone(`/hostile/${'B'.repeat(5000)}`, 'x', {});
-        expect(answer.status).to.be.within(400, 499);
-      }
-    });
-
-    it('a 5,000-character path parameter, in every mode', async () => {
-      for (const mode of ['pubsub', 'point-to-point', 'request-reply']) {
-        for (let i = 0; i < 3; i += 1) {
-          const answer = await refusedAlone(`/long-${mode}/${'C'.repeat(5000)}`, 'x', {});
-          expect(answer.status, mode).to.be.within(400, 499);
+    if (!broker.longDestinationsAllowed) {
+      it('a 5,000-character path parameter', async () => {
+        for (let i = 0; i < 6; i += 1) {
+          const answer = await refusedAlone(`/hostile/${'B'.repeat(5000)}`, 'x', {});
+          expect(answer.status).to.be.within(400, 499);
         }
-      }
-    });
+      });
 
-    it('a 140,000-byte forwarded header value (over the RabbitMQ frame_max)', async () => {
+      it('a 5,000-character path parameter, in every mode', async () => {
+        for (const mode of ['pubsub', 'point-to-point', 'request-reply']) {
+          for (let i = 0; i < 3; i += 1) {
+            const answer = await refusedAlone(`/long-${mode}/${'C'.repeat(5000)}`, 'x', {});
+            expect(answer.status, mode).to.be.within(400, 499);
+          }
+        }
+      });
+    }
+
+    it('a 140,000-byte forwarded header value (over the RabbitMQ frame_max and the MQTT string limit)', async () => {
       for (let i = 0; i < 6; i += 1) await refusedAlone('/hostile/h', 'x', { 'x-tenant': 'v'.repeat(140_000) });
     });
 

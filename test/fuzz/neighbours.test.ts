@@ -14,13 +14,14 @@ import { ERROR_CODES } from '../../core/errors.js';
 import { deleteKafkaTopics, onRabbitChannel } from '../support/clean-up.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { Random, seedFromEnv } from '../support/random.js';
-import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+import { brokerEndpoints, endpointOf, requireBroker } from '../support/require-broker.js';
 
 const KAFKA = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
 interface Target {
-  readonly name: 'memory' | 'nats' | 'kafka' | 'rabbitmq';
+  readonly name: 'memory' | 'nats' | 'kafka' | 'rabbitmq' | 'mqtt';
   readonly instance: BrokerInstanceConfig;
   /** Routes: /fuzz/:a renders the fuzzed values, /good is another client's well-formed request. */
   readonly routes: (prefix: string) => string;
@@ -81,6 +82,15 @@ const TARGETS: readonly Target[] = [
     // Gone by itself ten minutes after the test stops using it.
     prepare: (p) => onRabbitChannel(AMQP_URL, async (channel) => void (await channel.assertQueue(`${p}-good`, { durable: false, arguments: { 'x-expires': 600_000 } }))),
   },
+  {
+    // The MQTT plugin lives in its own package; the daemon loads it by its npm name.
+    name: 'mqtt',
+    instance: { plugin: 'busgate-plugin-mqtt', options: { url: MQTT_URL, clientId: `busgate-fuzz-${randomUUID().slice(0, 8)}` } },
+    routes: (p) => `routes:
+  - { name: fuzz, path: "/fuzz/:a", broker: mqtt, mode: pubsub, destination: "${p}/{a}", ${HEADERS} }
+  - { name: good, path: /good, broker: mqtt, mode: pubsub, destination: "${p}/good" }
+`,
+  },
 ];
 
 const LENGTHS = [1, 2, 5, 16, 100, 200, 255, 256, 300, 1000, 1100, 4000, 5000, 9000];
@@ -126,7 +136,8 @@ for (const target of TARGETS) {
     const iterations = Number(process.env.FUZZ_NEIGHBOUR_ITERATIONS ?? 60);
 
     before(async function () {
-      if (target.name !== 'memory') await requireBroker(this, target.name, brokerEndpoints[target.name]());
+      const endpoint = target.name === 'mqtt' ? endpointOf(MQTT_URL, 1883) : target.name === 'memory' ? undefined : brokerEndpoints[target.name]();
+      if (endpoint) await requireBroker(this, target.name, endpoint);
       await target.prepare?.(prefix);
       daemon = await startTestDaemon({
         routes: target.routes(prefix),
