@@ -84,7 +84,7 @@ function admit(req: Request, deps: TapDependencies): Tap {
   }
   const problem = broker.destinationProblem(destination);
   if (!DESTINATION.test(destination) || problem !== undefined) throw new BusgateError('invalid_token', `destination "${destination.slice(0, 64)}" is not valid`);
-  const mode = req.query.mode === undefined ? 'pubsub' : String(req.query.mode);
+  const mode = req.query.mode ?? 'pubsub';
   if (mode !== 'pubsub' && mode !== 'point-to-point') throw new BusgateError('mode_not_allowed', 'mode must be pubsub or point-to-point');
   if (!broker.isConnected) throw new BusgateError('broker_unavailable', `broker "${broker.name}" is not connected`, { retryAfterSeconds: 1 });
   return { broker, destination, mode };

@@ -171,15 +171,15 @@ for (const target of TARGETS) {
         const fuzzedPath = `${random.pick(routes)}/${encoded}`;
         const neighbours = Array.from({ length: 3 }, (_, n) => send(daemon.port, '/good', { 'x-tenant': `n${n}` }, Buffer.from(`good-${i}-${n}`)));
         const [fuzzed, ...others] = await Promise.all([send(daemon.port, fuzzedPath, headers, random.bytes(size)), ...neighbours]);
-        const context = `seed ${seed} #${i}: ${fuzzedPath.slice(0, 120)} ${JSON.stringify(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, `${v.length} chars`])))} body ${size} -> ${fuzzed!.status} ${fuzzed!.body.slice(0, 300)}`;
+        const context = `seed ${seed} #${i}: ${fuzzedPath.slice(0, 120)} ${JSON.stringify(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, `${v.length} chars`])))} body ${size} -> ${fuzzed.status} ${fuzzed.body.slice(0, 300)}`;
         for (const other of others) expect(other.status, `another client's request failed while: ${context}: ${other.body.slice(0, 300)}`).to.equal(202);
-        if (fuzzed!.status >= 400) {
-          const code = (JSON.parse(fuzzed!.body) as { error: { code: keyof typeof ERROR_CODES } }).error.code;
-          expect(ERROR_CODES[code]?.status, context).to.equal(fuzzed!.status);
+        if (fuzzed.status >= 400) {
+          const code = (JSON.parse(fuzzed.body) as { error: { code: keyof typeof ERROR_CODES } }).error.code;
+          expect(ERROR_CODES[code]?.status, context).to.equal(fuzzed.status);
           expect(code, context).to.not.be.oneOf(['internal_error', 'broker_unavailable', 'broker_timeout']);
           seen.set(code, (seen.get(code) ?? 0) + 1);
         } else {
-          seen.set(String(fuzzed!.status), (seen.get(String(fuzzed!.status)) ?? 0) + 1);
+          seen.set(String(fuzzed.status), (seen.get(String(fuzzed.status)) ?? 0) + 1);
         }
       }
       const ready = await fetch(`${daemon.url}/ready`);

@@ -4,11 +4,11 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import winston from 'winston';
 import { createLogger } from '../../core/observability/logger.js';
-import type { PluginFactory } from '../../core/plugins/contract.js';
 import { catalogOf } from '../../core/brokers/instances.js';
 import { lintRoutes } from '../../core/routes/lint.js';
 import kafka from '../../plugins/kafka/index.js';
-import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const BILLING = 'billing-secret-0123456789';
 const WEB = 'web-secret-0123456789abcdef';
@@ -280,7 +280,7 @@ describe('ingress security: protocol edges, logs, paths and reserved destination
 
   it("refuses a route whose destination could render a plugin's reserved destination (Kafka's reply topic)", () => {
     const catalog = (replyTopic: string) =>
-      catalogOf(new Map([['kafka', { name: 'kafka', factory: kafka as PluginFactory<never>, options: { brokers: ['127.0.0.1:9092'], replyTopic, batch: {} } }]]));
+      catalogOf(new Map([['kafka', { name: 'kafka', factory: kafka, options: { brokers: ['127.0.0.1:9092'], replyTopic, batch: {} } }]]));
     const route = (destination: string) => `routes:\n  - path: /send/:topic\n    broker: kafka\n    mode: pubsub\n    destination: "${destination}"\n`;
     const codes = (destination: string, replyTopic: string) => lintRoutes(route(destination), catalog(replyTopic)).problems.map((p) => p.code);
     expect(codes('busgate.{topic}', 'busgate.replies')).to.deep.equal(['reserved_destination']);
