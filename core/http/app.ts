@@ -74,7 +74,7 @@ export function createApp(deps: AppDependencies): Express {
   mountOperationalEndpoints(app, deps);
   if (deps.tapEnabled) {
     app.use('/tap', anyClient);
-    mountTap(app, deps);
+    mountTap(app, { brokers: deps.brokers, logger: deps.logger, authenticator: deps.authenticator, routes: () => deps.routeTable.routes });
   }
   if (deps.protectOperational) app.use([...DOCUMENT_PATHS], anyClient);
   mountContractDocuments(app, deps);

@@ -80,6 +80,13 @@ export interface BrokerHealth {
   readonly up: boolean;
   /** One short line for /ready; never credentials. */
   readonly detail?: string;
+  /**
+   * What the plugin refuses before sending because its broker would close the connection or
+   * channel over it (bytes; some read from the broker at connect time). /ready shows them.
+   * A plugin refuses such a message with `exceeds_broker_limit` (400) or `message_too_large`
+   * (413), never by letting the broker drop a connection every other client shares.
+   */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 export interface BrokerPlugin {
@@ -181,6 +188,12 @@ export interface PluginFactory<Options = Record<string, unknown>> {
    * channel, send operation and message. Absent: the channels carry no bindings.
    */
   readonly asyncApi?: AsyncApiDeclaration;
+  /**
+   * Destinations only the plugin itself may use with these instance options (Kafka: the shared
+   * reply topic, which carries every client's replies). A route whose destination template could
+   * render one is refused by the linter, and the tap never reads one.
+   */
+  reservedDestinations?(options: Options): readonly string[];
   /**
    * Header names a route may not forward to this broker because the plugin or the broker gives
    * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its

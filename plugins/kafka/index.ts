@@ -20,6 +20,8 @@ const kafka: PluginFactory<KafkaOptions> = {
   isSafeToken,
   checkDestination,
   ...kafkaContracts,
+  // Every client's replies travel on it: no route may write to it, no tap may read it.
+  reservedDestinations: (options) => [options.replyTopic],
   reservedHeaders: PLUGIN_HEADERS,
   create: (options, context) => new KafkaBroker(options, context),
 };
