@@ -17,6 +17,8 @@ import { parseByteSize } from './byte-size.js';
 import { RouteTable, createApp } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import { Lifecycle } from './http/lifecycle.js';
+import { Egress } from './egress/egress.js';
+import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { otlpTracing, propagationOnly } from './observability/tracing.js';
@@ -70,6 +72,7 @@ export interface Daemon {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly routes: readonly RouteSpec[];
+  readonly egress: Egress;
   /** Re-reads the routes file; keeps the old routes when the new file is not valid. */
   reload(reason: string): Promise<ReloadResult>;
   /** Idempotent; resolves when every plugin is closed. */
@@ -126,8 +129,11 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     authenticator,
     protectOperational: config.protectOperational,
     maxHeaders: config.limits.maxHeaders,
+    subscriptions: () => egress.statuses(),
   });
-  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000);
+  const egress = new Egress(brokers, new EgressMetrics(metrics.registry), logger);
+  await egress.apply(checked.subscriptions);
+  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
   // default), which would let a slow client hold a socket far past headersTimeout.
   const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, (req, res) => {
@@ -158,7 +164,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   });
   lifecycle.accepting = true;
   const port = (server.address() as AddressInfo).port;
-  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
+  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, subscriptions: checked.subscriptions.length, brokers: [...brokers.keys()] });
 
   const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
 
@@ -179,6 +185,9 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
       if (active > 0) logger.warn('shutdown deadline reached with requests in flight', { inFlight: active });
       server.closeAllConnections();
       await closed;
+      // POSTs on the wire finish and settle their message; every other held message goes back
+      // to its broker unacknowledged, for the next instance (or this one, restarted).
+      await egress.stop();
       await Promise.all([...brokers.values()].map((broker) => broker.close()));
       await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
       logger.info('stopped');
@@ -196,6 +205,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     get routes() {
       return routeTable.routes;
     },
+    egress,
     reload: (reason: string) => reloader.reload(reason),
     shutdown,
   };

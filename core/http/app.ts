@@ -29,6 +29,8 @@ export interface AppDependencies {
   readonly authenticator: Authenticator;
   readonly protectOperational: boolean;
   readonly maxHeaders: number;
+  /** Egress subscriptions, listed by /ready (absent in tools that serve no subscriptions). */
+  readonly subscriptions?: () => Readonly<Record<string, unknown>>;
 }
 
 const UNMATCHED = '(unmatched)';

@@ -1,4 +1,7 @@
-/** /health (liveness), /ready (every broker the routes use is connected), /metrics (Prometheus). */
+/**
+ * /health (liveness), /ready (every broker the routes use is connected; subscriptions listed),
+ * /metrics (Prometheus).
+ */
 import type { Express } from 'express';
 import type { Metrics } from '../observability/metrics.js';
 import type { GuardedBroker } from '../plugins/guarded-broker.js';
@@ -6,7 +9,7 @@ import type { Lifecycle } from './lifecycle.js';
 
 export function mountOperationalEndpoints(
   app: Express,
-  deps: { brokers: ReadonlyMap<string, GuardedBroker>; metrics: Metrics; lifecycle: Lifecycle },
+  deps: { brokers: ReadonlyMap<string, GuardedBroker>; metrics: Metrics; lifecycle: Lifecycle; subscriptions?: () => Readonly<Record<string, unknown>> },
 ): void {
   app.get('/health', (_req, res) => {
     res.status(200).json({ status: 'ok' });
@@ -22,7 +25,10 @@ export function mountOperationalEndpoints(
     }
     const phase = deps.lifecycle.status;
     const status = phase === 'serving' ? (allUp ? 'ready' : 'degraded') : phase;
-    res.status(status === 'ready' ? 200 : 503).json({ status, brokers });
+    // Subscriptions are listed (consuming, endpoint circuit) but do not decide readiness: a
+    // receiver that is down is not this daemon's fault, and restarting it would not help.
+    const subscriptions = deps.subscriptions?.();
+    res.status(status === 'ready' ? 200 : 503).json({ status, brokers, ...(subscriptions && Object.keys(subscriptions).length > 0 ? { subscriptions } : {}) });
   });
 
   app.get('/metrics', async (_req, res) => {

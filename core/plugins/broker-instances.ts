@@ -6,6 +6,7 @@ import type { Logger } from 'winston';
 import type { BrokerInstanceConfig } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { EgressCatalog } from '../egress/lint.js';
 import type { BrokerCatalog } from '../routes/lint.js';
 import type { PluginFactory } from './contract.js';
 import { GuardedBroker } from './guarded-broker.js';
@@ -51,6 +52,13 @@ export async function loadInstances(
 export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
   return new Map(
     [...loaded].map(([name, instance]) => [name, { modes: instance.factory.modes, routeOptionsSchema: instance.factory.routeOptionsSchema }]),
+  );
+}
+
+/** What the subscriptions linter needs: egress capabilities and destination rules. */
+export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): EgressCatalog {
+  return new Map(
+    [...loaded].map(([name, { factory }]) => [name, { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) }]),
   );
 }
 

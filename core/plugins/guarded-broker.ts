@@ -9,7 +9,7 @@ import { backoffDelay } from '../backoff.js';
 import { CircuitBreaker, type CircuitOptions } from './circuit-breaker.js';
 import { BusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { BrokerHealth, BrokerPlugin, Mode, OutboundMessage, PluginFactory, Receipt, Reply } from './contract.js';
+import type { BrokerHealth, BrokerPlugin, InboundMessage, Mode, OutboundMessage, PluginFactory, Receipt, Reply, SubscribeOptions, Subscription } from './contract.js';
 
 export interface SendRequest {
   readonly mode: Mode;
@@ -117,6 +117,19 @@ export class GuardedBroker {
       stopTimer();
       this.inFlight -= 1;
       this.inFlightGauge.dec();
+    }
+  }
+
+  /** Egress: consume through the plugin; fails at once (broker_unavailable) while not connected. */
+  async subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
+    if (this.closing) throw new BusgateError('shutting_down', 'the daemon is shutting down');
+    if (!this.connected || !this.plugin.health().up) {
+      throw new BusgateError('broker_unavailable', `broker "${this.name}" is not connected`, { retryAfterSeconds: 1 });
+    }
+    try {
+      return await this.plugin.subscribe(destination, options, onMessage);
+    } catch (error) {
+      throw this.mapError(error);
     }
   }
 

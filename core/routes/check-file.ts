@@ -2,12 +2,15 @@
 import fs from 'node:fs';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
-import { catalogOf, loadInstances, type LoadedInstance } from '../plugins/broker-instances.js';
+import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '../plugins/broker-instances.js';
+import { lintSubscriptions, subscriptionBrokersIn } from '../egress/lint.js';
+import type { SubscriptionSpec } from '../egress/model.js';
 import { brokerNamesIn, lintRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
 export interface CheckedRoutes {
   readonly routes: RouteSpec[];
+  readonly subscriptions: SubscriptionSpec[];
   readonly problems: RouteProblem[];
   readonly loaded: Map<string, LoadedInstance>;
   readonly file: string;
@@ -20,9 +23,12 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
-  const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
+  const used = [...new Set([...brokerNamesIn(text), ...subscriptionBrokersIn(text)])].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()] });
-  return { routes, problems, loaded, file };
+  const declared = Object.keys(config.brokers);
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
+  const egress = lintSubscriptions(text, egressCatalogOf(loaded), { declared });
+  const all = [...problems, ...egress.problems].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], problems: all, loaded, file };
 }
 

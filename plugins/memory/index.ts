@@ -14,6 +14,7 @@ import {
   type Receipt,
   type Reply,
   type SendContext,
+  type SubscribeOptions,
   type Subscription,
 } from '../../core/plugins/contract.js';
 import { MemoryBus } from './bus.js';
@@ -45,6 +46,12 @@ function inbound(destination: string, message: OutboundMessage): InboundMessage 
     ...(message.contentType === undefined ? {} : { contentType: message.contentType }),
     ...(message.key === undefined ? {} : { key: message.key }),
   };
+}
+
+/** The id busgate gave the message on the way in; the memory broker has no positions. */
+function withDelivery(message: InboundMessage): InboundMessage {
+  const id = message.headers['busgate-id'];
+  return id === undefined ? message : { ...message, delivery: { messageId: id } };
 }
 
 function echo(message: InboundMessage): Promise<Reply> {
@@ -86,9 +93,10 @@ class MemoryBroker implements BrokerPlugin {
     return this.bus.request(inbound(destination, message), context.signal);
   }
 
-  subscribe(destination: string, options: { mode: 'pubsub' | 'point-to-point' }, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
+  subscribe(destination: string, options: SubscribeOptions, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpen();
-    const stop = options.mode === 'pubsub' ? this.bus.subscribe(destination, onMessage) : this.bus.consume(destination, onMessage);
+    const handler = (message: InboundMessage): Promise<void> => onMessage(withDelivery(message));
+    const stop = options.mode === 'pubsub' ? this.bus.subscribe(destination, handler) : this.bus.consume(destination, handler, options.maxInFlight);
     return Promise.resolve({ close: () => Promise.resolve(stop()) });
   }
 
@@ -126,6 +134,10 @@ const memoryPlugin: PluginFactory<MemoryOptions> = {
   description: 'Embedded in-process broker: pubsub fan-out, work queues, request-reply. Not persistent.',
   modes: ['pubsub', 'point-to-point', 'request-reply'],
   optionsSchema,
+  // No durable groups: a memory pubsub subscriber gets what is published while it listens, and
+  // nothing survives a restart. Pubsub handlers are called as messages come (unbounded: they are
+  // in this process already); a queue consumer holds at most maxInFlight.
+  egress: { durableGroups: false, concurrentHandlers: true, orderingKey: "the route's key" },
   create(options, context) {
     return new MemoryBroker(options, (error, destination) =>
       context.logger.warn('memory consumer failed; message handed back', { broker: context.name, destination, error: String(error) }),

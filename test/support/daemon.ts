@@ -68,3 +68,12 @@ export async function eventually(predicate: () => boolean, timeoutMs = 5000, wha
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** eventually() for a predicate that must await something (a metric, an HTTP call). */
+export async function eventuallyAsync(predicate: () => Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
