@@ -16,6 +16,8 @@ const nats: PluginFactory<NatsOptions> = {
   routeOptionsSchema,
   isSafeToken: (value) => isSafeToken(value),
   checkDestination,
+  // Groups are JetStream durables; a pending handler is kept alive with in-progress acks.
+  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: "the busgate-key header (set from a route's key)" },
   create: (options, context) => new NatsBroker(options, context),
 };
 
