@@ -22,8 +22,8 @@ import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { otlpTracing, propagationOnly } from './observability/tracing.js';
-import { createBrokers } from './plugins/broker-instances.js';
-import type { GuardedBroker } from './plugins/guarded-broker.js';
+import { createBrokers } from './brokers/instances.js';
+import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
@@ -67,7 +67,7 @@ function watchFile(file: string, onChange: () => void): fs.FSWatcher {
 export interface Daemon {
   readonly server: http.Server;
   readonly port: number;
-  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;

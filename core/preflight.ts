@@ -4,10 +4,9 @@
  */
 import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
-import { describeError } from './errors.js';
 import { Metrics } from './observability/metrics.js';
 import type { Mode } from './plugins/contract.js';
-import { createBrokers, type LoadedInstance } from './plugins/broker-instances.js';
+import { createBrokers, type LoadedInstance } from './brokers/instances.js';
 import type { RouteSpec } from './routes/model.js';
 
 export interface PreflightLine {
@@ -36,20 +35,12 @@ export async function preflight(
       const modes = route.mode.kind === 'fixed' ? [route.mode.value] : route.mode.allowed;
       for (const name of brokerNames) {
         const broker = brokers.get(name)!;
-        for (const mode of modes.filter((m) => broker.factory.modes.includes(m))) {
+        for (const mode of modes.filter((m) => broker.can(m))) {
           const base = { route: `${route.method} ${route.path}`, broker: name, mode, destination: route.destination.source };
-          if (!broker.isConnected) {
-            lines.push({ ...base, ok: false, detail: `broker not reachable: ${broker.health().detail ?? ''}` });
-          } else if (!route.destination.isStatic) {
+          if (broker.isConnected && !route.destination.isStatic) {
             lines.push({ ...base, ok: true, detail: 'connected; the destination is templated (it depends on the request), so only connectivity is checked' });
-          } else if (!broker.plugin.preflight) {
-            lines.push({ ...base, ok: true, detail: 'connected (the plugin has no destination check)' });
           } else {
-            try {
-              lines.push({ ...base, ...(await broker.plugin.preflight(mode, route.destination.source, route.options)) });
-            } catch (error) {
-              lines.push({ ...base, ok: false, detail: describeError(error) });
-            }
+            lines.push({ ...base, ...(await broker.preflight(mode, route.destination.source, route.options)) });
           }
         }
       }

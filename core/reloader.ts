@@ -14,8 +14,8 @@ import type { RouteTable } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import type { Egress } from './egress/egress.js';
 import type { Metrics } from './observability/metrics.js';
-import { createBrokers } from './plugins/broker-instances.js';
-import type { GuardedBroker } from './plugins/guarded-broker.js';
+import { createBrokers } from './brokers/instances.js';
+import type { BrokerInstance } from './brokers/instance.js';
 import { formatProblem } from './routes/model.js';
 
 export interface ReloadResult {
@@ -29,7 +29,7 @@ export class Reloader {
 
   constructor(
     private readonly config: DaemonConfig,
-    private readonly brokers: Map<string, GuardedBroker>,
+    private readonly brokers: Map<string, BrokerInstance>,
     private readonly routeTable: RouteTable,
     private readonly ingressDeps: IngressDependencies,
     private readonly metrics: Metrics,
@@ -84,7 +84,7 @@ export class Reloader {
   }
 
   /** Closes a broker the routes no longer use, after the requests already on it have finished. */
-  private async retire(broker: GuardedBroker): Promise<void> {
+  private async retire(broker: BrokerInstance): Promise<void> {
     const deadline = Date.now() + this.config.shutdownTimeoutMs;
     while (broker.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await broker.close();

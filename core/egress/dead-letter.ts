@@ -9,8 +9,7 @@ import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
 import { describeError } from '../errors.js';
 import type { InboundMessage } from '../plugins/contract.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
-import { validateOptions } from '../plugins/options.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import { pause } from './endpoint-circuit.js';
 
 export type DeadLetterReason = 'rejected' | 'exhausted';
@@ -31,21 +30,18 @@ export const DEAD_LETTER_HEADERS = {
   source: 'busgate-source',
 } as const;
 
-type DeadLetterBroker = Pick<GuardedBroker, 'name' | 'send' | 'factory'>;
+type DeadLetterBroker = Pick<BrokerInstance, 'name' | 'send'>;
 
 export class DeadLetterPublisher {
-  private readonly options: Record<string, unknown>;
-
   constructor(
     private readonly broker: DeadLetterBroker,
     private readonly destination: string,
+    /** The broker's route options with their defaults, as a point-to-point route would send. */
+    private readonly options: Readonly<Record<string, unknown>>,
     private readonly subscription: string,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
-  ) {
-    const schema = broker.factory.routeOptionsSchema;
-    this.options = schema ? validateOptions(schema, {}).value : {};
-  }
+  ) {}
 
   async store(id: string, message: InboundMessage, note: DeadLetterNote, stop: AbortSignal): Promise<void> {
     const headers = {

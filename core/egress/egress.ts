@@ -5,7 +5,7 @@
  * left alone.
  */
 import type { Logger } from 'winston';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { EgressMetrics } from './metrics.js';
 import { sameSubscription, type SubscriptionSpec } from './model.js';
 import { SubscriptionWorker, type SubscriptionStatus } from './subscription-worker.js';
@@ -14,7 +14,7 @@ export class Egress {
   private readonly workers = new Map<string, SubscriptionWorker>();
 
   constructor(
-    private readonly brokers: ReadonlyMap<string, GuardedBroker>,
+    private readonly brokers: ReadonlyMap<string, BrokerInstance>,
     private readonly metrics: EgressMetrics,
     private readonly logger: Logger,
     private readonly env: Readonly<Record<string, string | undefined>> = process.env,

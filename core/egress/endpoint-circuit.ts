@@ -6,7 +6,7 @@
  * resumes everything at once, its failure doubles the pause (up to maxPause).
  * Built on the same breaker the brokers use; this adds waiting for admission.
  */
-import { CircuitBreaker, type CircuitState } from '../plugins/circuit-breaker.js';
+import { CircuitBreaker, type CircuitState } from '../brokers/circuit-breaker.js';
 import type { EndpointCircuitSpec } from './model.js';
 
 export class Stopped extends Error {

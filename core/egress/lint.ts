@@ -256,6 +256,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
     retry: { attempts: attempts!, initialDelayMs: initialDelayMs!, maxDelayMs: maxDelayMs!, maxRetryAfterMs: maxRetryAfterMs! },
     circuit: { failures: failures!, pauseMs: pauseMs!, maxPauseMs: Math.max(maxPauseMs!, pauseMs!) },
     deadLetter: deadLetter!,
+    deadLetterOptions: entry?.routeOptionsSchema ? validateOptions(entry.routeOptionsSchema, {}).value : {},
     signingSecretEnv,
     line,
   };

@@ -3,7 +3,7 @@
  * the routes file, status classes, outcome and reason words. Never a URL, id or destination.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CircuitState } from '../plugins/circuit-breaker.js';
+import type { CircuitState } from '../brokers/circuit-breaker.js';
 
 const DELIVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 export const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };

@@ -38,6 +38,8 @@ export interface SubscriptionSpec {
   readonly retry: RetryPolicySpec;
   readonly circuit: EndpointCircuitSpec;
   readonly deadLetter: string;
+  /** Route options (with the plugin's defaults) the dead-letter sends carry. */
+  readonly deadLetterOptions: Readonly<Record<string, unknown>>;
   /** The name of the environment variable holding the Standard Webhooks secret (whsec_...). */
   readonly signingSecretEnv: string | undefined;
   /** Where the subscription starts in the file, for log lines. */

@@ -6,9 +6,9 @@
 import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
 import { describeError } from '../errors.js';
-import type { CircuitState } from '../plugins/circuit-breaker.js';
+import type { CircuitState } from '../brokers/circuit-breaker.js';
 import type { Subscription } from '../plugins/contract.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import { DeadLetterPublisher } from './dead-letter.js';
 import { DeliveryScheduler } from './delivery.js';
 import { EndpointCircuit } from './endpoint-circuit.js';
@@ -42,7 +42,7 @@ export class SubscriptionWorker {
 
   constructor(
     readonly spec: SubscriptionSpec,
-    private readonly broker: GuardedBroker,
+    private readonly broker: BrokerInstance,
     private readonly metrics: EgressMetrics,
     private readonly logger: Logger,
     env: Readonly<Record<string, string | undefined>>,
@@ -59,7 +59,7 @@ export class SubscriptionWorker {
       spec,
       client: this.client,
       signer: secret === undefined ? undefined : new WebhookSigner(secret),
-      deadLetter: new DeadLetterPublisher(broker, spec.deadLetter, spec.name, spec.deliver.timeoutMs, logger),
+      deadLetter: new DeadLetterPublisher(broker, spec.deadLetter, spec.deadLetterOptions, spec.name, spec.deliver.timeoutMs, logger),
       circuit: this.circuit,
       metrics,
       logger,

@@ -7,7 +7,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { Logger } from 'winston';
 import { BusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Authenticator } from './auth.js';
 import type { Ingress } from './ingress.js';
@@ -19,7 +19,7 @@ import { mountConsole } from './console.js';
 
 export interface AppDependencies {
   readonly routeTable: RouteTable;
-  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;

@@ -17,7 +17,7 @@ import type { Express, Request, Response } from 'express';
 import { parse, type Token } from 'path-to-regexp';
 import type { Logger } from 'winston';
 import type { Metrics } from '../observability/metrics.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
 import type { Template } from '../routes/template.js';
 import type { Authenticator } from './auth.js';
@@ -28,7 +28,7 @@ import { sendError } from './send-error.js';
 export interface ConsoleDependencies {
   /** The routes being served now; read on every request, so a reload shows at once. */
   readonly routeTable: { readonly routes: readonly RouteSpec[] };
-  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
@@ -177,8 +177,8 @@ export async function consoleState(deps: ConsoleDependencies): Promise<ConsoleSt
     allUp &&= health.up;
     return {
       name,
-      plugin: broker.factory.name,
-      modes: broker.factory.modes,
+      plugin: broker.pluginName,
+      modes: broker.modes,
       up: health.up,
       detail: health.detail ?? null,
       inFlight: inFlightOf.get(name) ?? 0,

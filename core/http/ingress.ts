@@ -8,7 +8,7 @@
  *   draining? header count? -> API key, client allow-list -> rate limit
  *   -> plan: broker, mode, destination, key, headers from the path and headers only (400s here:
  *      the body is never read, so nothing can be published)
- *   -> body, size-capped (413) -> broker (GuardedBroker: deadline, bounds, circuit)
+ *   -> body, size-capped (413) -> broker (BrokerInstance: deadline, bounds, circuit, the broker's rules)
  *   -> 202 + receipt | 200 + reply | JSON error, only once the broker acknowledged or replied.
  */
 import { randomUUID } from 'node:crypto';
@@ -19,9 +19,9 @@ import { BusgateError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
 import type { Mode, OutboundMessage } from '../plugins/contract.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
-import { isDefaultSafeToken, renderTemplate, type TemplateInputs } from '../routes/template.js';
+import { renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
 import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -30,7 +30,7 @@ import { readBody } from './read-body.js';
 import { sendError } from './send-error.js';
 
 export interface IngressDependencies {
-  readonly brokers: ReadonlyMap<string, GuardedBroker>;
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
@@ -43,7 +43,7 @@ export interface IngressDependencies {
 }
 
 interface Plan {
-  readonly broker: GuardedBroker;
+  readonly broker: BrokerInstance;
   readonly mode: Mode;
   readonly destination: string;
   readonly key: string | undefined;
@@ -57,16 +57,11 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Keys (Kafka partition key, AMQP routing key) are free text, but one printable line. */
-function isDefaultSafeKey(value: string): boolean {
-  return value.length <= 256 && !/[\u0000-\u001f\u007f]/.test(value);
-}
-
 /** One compiled route: everything that can be decided at load time is decided here. */
 class CompiledRoute {
   readonly matches: MatchFunction<Partial<Record<string, string | string[]>>>;
   private readonly timeoutMs: number;
-  private readonly fixedBroker: GuardedBroker | undefined;
+  private readonly fixedBroker: BrokerInstance | undefined;
   private readonly bucket: TokenBucket | undefined;
   private readonly duration;
   private readonly statusCounters = new Map<number, { inc(): void }>();
@@ -145,14 +140,11 @@ class CompiledRoute {
   private plan(inputs: TemplateInputs): Plan {
     const broker = this.fixedBroker ?? this.deps.brokers.get(this.choose(this.spec.broker, inputs, 'broker'))!;
     const mode = this.choose(this.spec.mode, inputs, 'mode');
-    const factory = broker.factory;
-    if (!factory.modes.includes(mode)) throw new BusgateError('mode_not_allowed', `broker "${broker.name}" cannot do ${mode}`);
-    const destinationToken = factory.isSafeToken ? (v: string) => factory.isSafeToken!(v, 'destination') : isDefaultSafeToken;
-    const destination = renderTemplate(this.spec.destination, inputs, destinationToken, 'destination');
-    const problem = factory.checkDestination?.(destination);
+    if (!broker.can(mode)) throw new BusgateError('mode_not_allowed', `broker "${broker.name}" cannot do ${mode}`);
+    const destination = renderTemplate(this.spec.destination, inputs, broker.tokenRule('destination'), 'destination');
+    const problem = broker.destinationProblem(destination);
     if (problem !== undefined) throw new BusgateError('invalid_token', `destination "${destination.slice(0, 128)}" is not valid: ${problem}`);
-    const keyToken = factory.isSafeToken ? (v: string) => factory.isSafeToken!(v, 'key') : isDefaultSafeKey;
-    const key = this.spec.key ? renderTemplate(this.spec.key, inputs, keyToken, 'key') : undefined;
+    const key = this.spec.key ? renderTemplate(this.spec.key, inputs, broker.tokenRule('key'), 'key') : undefined;
     const headers: Record<string, string> = {};
     for (const name of this.spec.forwardHeaders) {
       const value = inputs.headers[name];

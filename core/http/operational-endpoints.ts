@@ -4,12 +4,12 @@
  */
 import type { Express } from 'express';
 import type { Metrics } from '../observability/metrics.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export function mountOperationalEndpoints(
   app: Express,
-  deps: { brokers: ReadonlyMap<string, GuardedBroker>; metrics: Metrics; lifecycle: Lifecycle; subscriptions?: () => Readonly<Record<string, unknown>> },
+  deps: { brokers: ReadonlyMap<string, BrokerInstance>; metrics: Metrics; lifecycle: Lifecycle; subscriptions?: () => Readonly<Record<string, unknown>> },
 ): void {
   app.get('/health', (_req, res) => {
     res.status(200).json({ status: 'ok' });

@@ -7,7 +7,7 @@ import type { Express, Request, Response } from 'express';
 import type { Logger } from 'winston';
 import { BusgateError, describeError } from '../errors.js';
 import type { InboundMessage } from '../plugins/contract.js';
-import type { GuardedBroker } from '../plugins/guarded-broker.js';
+import type { BrokerInstance } from '../brokers/instance.js';
 import { sendError } from './send-error.js';
 
 const DESTINATION = /^[A-Za-z0-9._-]{1,249}$/;
@@ -25,19 +25,18 @@ function describe(message: InboundMessage): string {
   });
 }
 
-export function mountTap(app: Express, deps: { brokers: ReadonlyMap<string, GuardedBroker>; logger: Logger }): void {
+export function mountTap(app: Express, deps: { brokers: ReadonlyMap<string, BrokerInstance>; logger: Logger }): void {
   app.get('/tap/:broker/:destination', async (req: Request, res: Response) => {
     try {
       const broker = deps.brokers.get(String(req.params.broker));
       if (!broker) throw new BusgateError('not_found', `no broker "${String(req.params.broker)}" is in use`);
       const destination = String(req.params.destination);
-      const problem = broker.factory.checkDestination?.(destination);
+      const problem = broker.destinationProblem(destination);
       if (!DESTINATION.test(destination) || problem !== undefined) throw new BusgateError('invalid_token', `destination "${destination.slice(0, 64)}" is not valid`);
       const mode = req.query.mode === undefined ? 'pubsub' : String(req.query.mode);
       if (mode !== 'pubsub' && mode !== 'point-to-point') throw new BusgateError('mode_not_allowed', 'mode must be pubsub or point-to-point');
-      if (!broker.isConnected) throw new BusgateError('broker_unavailable', `broker "${broker.name}" is not connected`, { retryAfterSeconds: 1 });
 
-      const subscription = await broker.plugin.subscribe(destination, { mode }, (message) => {
+      const subscription = await broker.subscribe(destination, { mode }, (message) => {
         res.write(`event: message\ndata: ${describe(message)}\n\n`);
         return Promise.resolve();
       });

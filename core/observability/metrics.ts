@@ -47,6 +47,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly consumed = new Counter({
+    name: 'busgate_consumed_messages_total',
+    help: 'Messages a subscription handed to its handler, by broker instance, mode and outcome (ok, or handed_back to the broker).',
+    labelNames: ['broker', 'mode', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subscriptions = new Gauge({
+    name: 'busgate_subscriptions',
+    help: 'Live subscriptions (egress consumers, taps) by broker instance.',
+    labelNames: ['broker'] as const,
+    registers: [this.registry],
+  });
+
   readonly reloads = new Counter({
     name: 'busgate_routes_reloads_total',
     help: 'Routes reloads by outcome: ok, invalid (the file had problems; old routes kept) or failed.',

@@ -1,7 +1,7 @@
 /**
  * The plugin contract: everything a broker plugin and the core agree on. A plugin only speaks its
  * broker's protocol; deadlines, in-flight bounds, reconnect scheduling of the first connection,
- * metrics and logging labels belong to the core (see core/plugins/guarded-broker.ts).
+ * metrics and logging labels belong to the core (see core/brokers/instance.ts).
  */
 import type { Logger } from 'winston';
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
-import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '../plugins/broker-instances.js';
+import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
 import { lintSubscriptions, subscriptionBrokersIn } from '../egress/lint.js';
 import type { SubscriptionSpec } from '../egress/model.js';
 import { brokerNamesIn, lintRoutes } from './lint.js';

@@ -10,6 +10,7 @@
 import kafkajs, { type ICustomPartitioner, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
+import { pluginClosed } from '../../core/brokers/kit.js';
 import type { Receipt } from '../../core/plugins/contract.js';
 import { describeKafkaError, isConnectivityFailure, isProducerDisconnected, isUnknownTopic, toBusgateError } from './error-mapping.js';
 import type { HealthBoard } from './health-board.js';
@@ -85,7 +86,7 @@ export class BatchingProducer {
   }
 
   send(request: ProduceRequest): Promise<KafkaReceipt> {
-    if (this.closed) return Promise.reject(new BusgateError('shutting_down', 'Kafka producer is closing'));
+    if (this.closed) return Promise.reject(pluginClosed('Kafka'));
     if (request.signal.aborted) return Promise.reject(notSent(request.topic));
     return new Promise<KafkaReceipt>((resolve, reject) => {
       const onAbort = (): void => {
@@ -266,7 +267,7 @@ export class BatchingProducer {
     }
     if (this.closed) {
       await producer.disconnect().catch(() => undefined);
-      throw new BusgateError('shutting_down', 'Kafka producer is closing');
+      throw pluginClosed('Kafka');
     }
     this.producer = producer;
     this.health.up('producer');

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import kafkajs, { type Admin, type Kafka, type Message, type PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
+import { pluginClosed, raceAbort, stopOn } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -325,7 +326,7 @@ export class KafkaBroker implements BrokerPlugin {
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new BusgateError('shutting_down', 'Kafka plugin is closed');
+    if (this.closing) throw pluginClosed('Kafka');
   }
 
   private assertTopic(topic: string): void {
@@ -334,12 +335,7 @@ export class KafkaBroker implements BrokerPlugin {
   }
 }
 
-/** Stops waiting when the caller's deadline passes; the work itself may still finish. */
+/** Stops waiting when the caller's deadline passes (the core's reason); the work may still finish. */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal, doing: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new BusgateError('broker_timeout', `Kafka: deadline passed before ${doing}`));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new BusgateError('broker_timeout', `Kafka: deadline passed while ${doing}`));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+  return raceAbort(work, stopOn(signal, () => new BusgateError('broker_timeout', `Kafka: deadline passed while ${doing}`)));
 }

@@ -3,9 +3,10 @@
  * presented to handlers. The header names here are the responder contract in README.md.
  */
 import type { IHeaders, KafkaMessage } from 'kafkajs';
+import { MESSAGE_ID_HEADER } from '../../core/brokers/kit.js';
 import type { InboundMessage, OutboundMessage } from '../../core/plugins/contract.js';
 
-export const HEADER_ID = 'busgate-id';
+export const HEADER_ID = MESSAGE_ID_HEADER;
 export const HEADER_CONTENT_TYPE = 'content-type';
 export const HEADER_REPLY_TO = 'reply-to';
 export const HEADER_CORRELATION_ID = 'correlation-id';

@@ -5,6 +5,7 @@
  * answers ends in reply_timeout.
  */
 import { BusgateError } from '../../core/errors.js';
+import { pluginClosed } from '../../core/brokers/kit.js';
 import type { InboundMessage, Reply } from '../../core/plugins/contract.js';
 import type { GroupConsumer, GroupConsumerSpec } from './group-consumer.js';
 import { HEADER_CORRELATION_ID, replyHeaders } from './messages.js';
@@ -43,7 +44,7 @@ export class ReplyRouter {
   /** Idempotent; concurrent callers share one start. */
   start(): Promise<void> {
     if (this.consumer) return Promise.resolve();
-    if (this.closed) return Promise.reject(new BusgateError('shutting_down', 'Kafka plugin is closing'));
+    if (this.closed) return Promise.reject(pluginClosed('Kafka'));
     this.starting ??= this.startConsumer({
       topic: this.topic,
       groupId: this.groupId,
@@ -58,7 +59,7 @@ export class ReplyRouter {
       .then(async (consumer) => {
         if (this.closed) {
           await consumer.close();
-          throw new BusgateError('shutting_down', 'Kafka plugin is closing');
+          throw pluginClosed('Kafka');
         }
         this.consumer = consumer;
       })

@@ -3,6 +3,7 @@
  * instance, living as long as the daemon; messages are not persisted across restarts.
  */
 import { BusgateError } from '../../core/errors.js';
+import { MESSAGE_ID_HEADER, pluginClosed } from '../../core/brokers/kit.js';
 import {
   PLUGIN_API_VERSION,
   type BrokerPlugin,
@@ -42,7 +43,7 @@ function inbound(destination: string, message: OutboundMessage): InboundMessage 
   return {
     destination,
     payload: message.payload,
-    headers: { ...message.headers, 'busgate-id': message.id },
+    headers: { ...message.headers, [MESSAGE_ID_HEADER]: message.id },
     ...(message.contentType === undefined ? {} : { contentType: message.contentType }),
     ...(message.key === undefined ? {} : { key: message.key }),
   };
@@ -124,7 +125,8 @@ class MemoryBroker implements BrokerPlugin {
   }
 
   private assertOpen(): void {
-    if (this.closed || this.options.unavailable) throw new BusgateError('broker_unavailable', 'the embedded broker is not available');
+    if (this.closed) throw pluginClosed('memory');
+    if (this.options.unavailable) throw new BusgateError('broker_unavailable', 'the embedded broker is not available');
   }
 }
 

@@ -16,6 +16,7 @@ import {
 } from '@nats-io/transport-node';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { BusgateError, describeError } from '../../core/errors.js';
+import { abortReason } from '../../core/brokers/kit.js';
 
 export type Waiting = 'flush' | 'puback' | 'reply' | 'jetstream-api';
 
@@ -107,12 +108,9 @@ export function connectionLost(waiting: Waiting, subject: string, cause?: unknow
 
 /** The caller's deadline passed (or the daemon is stopping) before the broker answered. */
 export function deadlinePassed(signal: AbortSignal, waiting: Waiting, subject: string): BusgateError {
-  if (signal.reason instanceof BusgateError) return signal.reason;
-  if (waiting === 'reply') {
-    return new BusgateError('reply_timeout', `no reply from "${subject}" within the route timeout`);
-  }
-  return new BusgateError(
-    'broker_timeout',
-    `NATS did not confirm "${subject}" before the deadline; the outcome is unknown`,
+  return abortReason(signal, () =>
+    waiting === 'reply'
+      ? new BusgateError('reply_timeout', `no reply from "${subject}" within the route timeout`)
+      : new BusgateError('broker_timeout', `NATS did not confirm "${subject}" before the deadline; the outcome is unknown`),
   );
 }

@@ -3,10 +3,11 @@
  * `Nats-*` names are the server's control channel (dedupe ids, expected-sequence checks, rollups),
  * so a client-supplied one is dropped rather than allowed to steer JetStream.
  */
+import { MESSAGE_ID_HEADER } from '../../core/brokers/kit.js';
 import { headers as createHeaders, InvalidArgumentError, type MsgHdrs } from '@nats-io/transport-node';
 import { BusgateError } from '../../core/errors.js';
 
-export const ID_HEADER = 'busgate-id';
+export const ID_HEADER = MESSAGE_ID_HEADER;
 export const CONTENT_TYPE_HEADER = 'content-type';
 /** NATS messages have no key; a route's key travels in this header (egress orders by it). */
 export const KEY_HEADER = 'busgate-key';

@@ -16,6 +16,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Logger } from 'winston';
 import { BusgateError, describeError } from '../../core/errors.js';
+import { pluginClosed, raceAbort, type Stop } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -44,7 +45,6 @@ import { PublishBatch } from './publish-batch.js';
 import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './headers.js';
 import { interestIn } from './interest.js';
 import { parseServers, readRouteOptions, type NatsOptions, type ServerList } from './options.js';
-import { raceStops, type Stop } from './race.js';
 import { StreamDirectory } from './stream-directory.js';
 import { streamNameFor } from './subjects.js';
 import { WorkQueues } from './work-queues.js';
@@ -104,7 +104,7 @@ export class NatsBroker implements BrokerPlugin {
     const headers = toNatsHeaders(message);
     const stops = this.stops(context, 'flush', destination);
     try {
-      await raceStops(link.batch.publish(destination, message.payload, headers, context.signal), stops);
+      await raceAbort(link.batch.publish(destination, message.payload, headers, context.signal), stops);
     } catch (error) {
       throw toBusgateError(error, 'flush', destination);
     }
@@ -136,7 +136,7 @@ export class NatsBroker implements BrokerPlugin {
     const headers = toNatsHeaders(message);
     try {
       const answer = link.nc.request(destination, message.payload, { timeout: timeoutOf(context), headers });
-      return toReply(await raceStops(answer, this.stops(context, 'reply', destination)));
+      return toReply(await raceAbort(answer, this.stops(context, 'reply', destination)));
     } catch (error) {
       throw toBusgateError(error, 'reply', destination);
     }
@@ -230,7 +230,7 @@ export class NatsBroker implements BrokerPlugin {
     });
     let nc: NatsConnection;
     try {
-      nc = await raceStops(attempt, [{ signal, error: () => new BusgateError('broker_unavailable', 'NATS connect aborted') }]);
+      nc = await raceAbort(attempt, [{ signal, error: () => new BusgateError('broker_unavailable', 'NATS connect aborted') }]);
     } catch (error) {
       attempt.then((late) => late.close()).catch(() => undefined);
       const failure = connectFailure(error, this.servers.display);
@@ -301,7 +301,7 @@ export class NatsBroker implements BrokerPlugin {
 
   private async wait<T>(work: Promise<T>, context: SendContext, waiting: Waiting, subject: string): Promise<T> {
     try {
-      return await raceStops(work, this.stops(context, waiting, subject));
+      return await raceAbort(work, this.stops(context, waiting, subject));
     } catch (error) {
       throw toBusgateError(error, waiting, subject);
     }
@@ -394,7 +394,7 @@ export class NatsBroker implements BrokerPlugin {
       timeout: timeoutOf(context),
       ...(stream !== undefined ? { expect: { streamName: stream } } : {}),
     };
-    const ack = await raceStops(link.js.publish(subject, message.payload, options), this.stops(context, 'puback', subject));
+    const ack = await raceAbort(link.js.publish(subject, message.payload, options), this.stops(context, 'puback', subject));
     return { id: message.id, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
   }
 
@@ -599,7 +599,7 @@ async function drainQuietly(sub: NatsSubscription): Promise<void> {
 }
 
 function closedError(): BusgateError {
-  return new BusgateError('broker_unavailable', 'the NATS plugin is closed');
+  return pluginClosed('NATS');
 }
 
 function delay(ms: number): Promise<void> {

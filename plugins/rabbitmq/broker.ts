@@ -5,6 +5,7 @@
 import { connect, type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
+import { pluginClosed } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -64,7 +65,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   connect(signal: AbortSignal): Promise<void> {
     switch (this.state) {
       case 'closed':
-        return Promise.reject(new BusgateError('shutting_down', 'the RabbitMQ plugin is closed'));
+        return Promise.reject(pluginClosed('RabbitMQ'));
       case 'up':
         return Promise.resolve();
       case 'reconnecting':
@@ -340,7 +341,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   }
 
   private refuseWhenClosed(): void {
-    if (this.state === 'closed') throw new BusgateError('shutting_down', 'the RabbitMQ plugin is closed');
+    if (this.state === 'closed') throw pluginClosed('RabbitMQ');
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {

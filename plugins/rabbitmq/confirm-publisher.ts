@@ -5,8 +5,8 @@
  */
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { BusgateError } from '../../core/errors.js';
+import { abortReason, raceAbort, stopOn } from '../../core/brokers/kit.js';
 import {
-  abortReason,
   errorText,
   missingExchange,
   missingExchangeIn,
@@ -200,15 +200,5 @@ function sendFailure(error: unknown): BusgateError {
 }
 
 function waitOrAbort(promise: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) {
-    return Promise.reject(abortReason(signal, () => nothingSent('timed out waiting for the socket to drain')));
-  }
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal, () => nothingSent('timed out waiting for the socket to drain')));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, reject);
-  });
+  return raceAbort(promise, stopOn(signal, () => nothingSent('timed out waiting for the socket to drain')));
 }

@@ -43,11 +43,6 @@ export function missingExchange(exchange: string): BusgateError {
   );
 }
 
-/** Why the core stopped waiting: its own error when it gave one, else a timeout with `fallback`. */
-export function abortReason(signal: AbortSignal, fallback: () => BusgateError): BusgateError {
-  return signal.reason instanceof BusgateError ? signal.reason : fallback();
-}
-
 /** Errors from a declare or check on a short-lived channel: the broker's answer, or a lost link. */
 export function topologyFailure(what: string, error: unknown): BusgateError {
   const code = amqpReplyCode(error);

@@ -8,7 +8,8 @@ import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { BusgateError } from '../../core/errors.js';
 import type { OutboundMessage, Reply, SendContext } from '../../core/plugins/contract.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
-import { abortReason, errorText } from './failures.js';
+import { abortReason } from '../../core/brokers/kit.js';
+import { errorText } from './failures.js';
 import { toReply } from './inbound.js';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';

@@ -7,7 +7,8 @@
  *   runConformance({ name: 'mybroker', plugin: './index.js', options: () => ({ url }), ... });
  */
 import { expect } from 'chai';
-import type { BrokerPlugin, InboundMessage, Mode } from '../../core/plugins/contract.js';
+import type { BrokerInstance } from '../../core/brokers/instance.js';
+import type { InboundMessage, Mode } from '../../core/plugins/contract.js';
 import { eventually, sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 
 export interface ConformanceTarget {
@@ -25,10 +26,10 @@ export interface ConformanceTarget {
   destination(mode: Mode): string;
   /** Route `options:` per mode, as YAML flow text (e.g. `{ persistent: true }`). */
   readonly routeOptions?: Partial<Record<Mode, string>>;
-  /** Create what must exist before sending (an exchange, a topic...). The plugin is the daemon's. */
-  prepare?(mode: Mode, destination: string, plugin: BrokerPlugin): Promise<void>;
+  /** Create what must exist before sending (an exchange, a topic...). The broker is the daemon's. */
+  prepare?(mode: Mode, destination: string, broker: BrokerInstance): Promise<void>;
   /** Remove what the run created (streams, queues, topics), so shared brokers do not fill up. */
-  cleanup?(destinations: readonly string[], plugin: BrokerPlugin): Promise<void>;
+  cleanup?(destinations: readonly string[], broker: BrokerInstance): Promise<void>;
   /** Template values this broker must refuse, beyond the ones every broker refuses. */
   readonly unsafeTokens?: readonly string[];
   /** Can the broker tell that nobody listens (NATS, RabbitMQ) or only time out (Kafka)? */
@@ -73,7 +74,7 @@ export function runConformance(target: ConformanceTarget): void {
           route('silent', 'request-reply', destinations.silent, '\n    timeout: 1500ms') +
           `  - name: templated\n    path: /templated/:part\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${destinations.pubsub}{part}"${options('pubsub')}\n`,
       });
-      const plugin = daemon.brokers.get(target.name)!.plugin;
+      const plugin = daemon.brokers.get(target.name)!;
       for (const mode of ['pubsub', 'point-to-point', 'request-reply'] as const) {
         await target.prepare?.(mode, destinations[mode], plugin);
       }
@@ -91,7 +92,7 @@ export function runConformance(target: ConformanceTarget): void {
       await daemon?.shutdown('conformance done');
     });
 
-    const plugin = (): BrokerPlugin => daemon.brokers.get(target.name)!.plugin;
+    const plugin = (): BrokerInstance => daemon.brokers.get(target.name)!;
 
     it('is ready once connected', async () => {
       const res = await fetch(`${daemon.url}/ready`);
@@ -249,7 +250,7 @@ export function runConformance(target: ConformanceTarget): void {
       const started = Date.now();
       await extra.shutdown('test');
       await extra.shutdown('again');
-      await extra.brokers.get(target.name)!.plugin.close();
+      await extra.brokers.get(target.name)!.close();
       expect(Date.now() - started).to.be.lessThan(10_000);
     });
   });

@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
-import type { BrokerPlugin, InboundMessage } from '../../core/plugins/contract.js';
+import type { BrokerInstance } from '../../core/brokers/instance.js';
+import type { InboundMessage } from '../../core/plugins/contract.js';
 import { eventually, eventuallyAsync, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -18,7 +19,7 @@ export interface EgressTarget {
   /** A fresh destination name (no two tests share one). */
   destination(): string;
   /** Make a point-to-point source or dead letter usable before the subscription starts. */
-  prepare?(destination: string, plugin: BrokerPlugin): Promise<void>;
+  prepare?(destination: string, broker: BrokerInstance): Promise<void>;
   cleanup?(destinations: readonly string[]): Promise<void>;
   /** Longest a delivery may take (Kafka group joins are slow). */
   readonly deliveryTimeoutMs?: number;
@@ -78,7 +79,7 @@ export function runEgressConformance(target: EgressTarget): void {
         deadLetters[name] = target.destination();
       }
       daemon = await startTestDaemon({ brokers: { [target.name]: { plugin: target.plugin, options: target.options() } }, routes: config([]) });
-      const plugin = daemon.brokers.get(target.name)!.plugin;
+      const plugin = daemon.brokers.get(target.name)!;
       for (const name of CASES) {
         await target.prepare?.(sources[name], plugin);
         await target.prepare?.(deadLetters[name], plugin);
@@ -105,7 +106,7 @@ export function runEgressConformance(target: EgressTarget): void {
 
     const deadLettersOf = async (name: Case, count: number): Promise<InboundMessage[]> => {
       const got: InboundMessage[] = [];
-      const subscription = await daemon.brokers.get(target.name)!.plugin.subscribe(deadLetters[name], { mode: 'point-to-point' }, (message) => {
+      const subscription = await daemon.brokers.get(target.name)!.subscribe(deadLetters[name], { mode: 'point-to-point' }, (message: InboundMessage) => {
         got.push(message);
         return Promise.resolve();
       });

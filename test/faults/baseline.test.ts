@@ -10,7 +10,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import amqplib from 'amqplib';
 import kafkajs from 'kafkajs';
 import type { BrokerInstanceConfig } from '../../core/config.js';
-import type { BrokerPlugin, Subscription } from '../../core/plugins/contract.js';
+import type { BrokerInstance } from '../../core/brokers/instance.js';
+import type { Subscription } from '../../core/plugins/contract.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { Collector, drained, Ledger } from './ledger.js';
@@ -33,14 +34,14 @@ interface Case {
   destination(run: string): string;
   readonly routeOptions?: string;
   /** A live subscriber before sending (pubsub), or undefined to drain afterwards. */
-  before?(plugin: BrokerPlugin, destination: string, collector: Collector): Promise<Subscription>;
+  before?(broker: BrokerInstance, destination: string, collector: Collector): Promise<Subscription>;
   /** Drains after sending. */
-  after?(plugin: BrokerPlugin, destination: string, collector: Collector): Promise<Subscription>;
+  after?(broker: BrokerInstance, destination: string, collector: Collector): Promise<Subscription>;
   cleanup?(destination: string): Promise<void>;
 }
 
-const subscribe = (mode: 'pubsub' | 'point-to-point', options?: Record<string, unknown>) => (plugin: BrokerPlugin, destination: string, collector: Collector) =>
-  plugin.subscribe(destination, { mode, ...(options ? { options } : {}) }, collector.handler);
+const subscribe = (mode: 'pubsub' | 'point-to-point', options?: Record<string, unknown>) => (broker: BrokerInstance, destination: string, collector: Collector) =>
+  broker.subscribe(destination, { mode, ...(options ? { options } : {}) }, collector.handler);
 
 const deleteNatsStreams = (subject: string): Promise<void> => deleteStreamsHolding(natsUrl, [subject]);
 
@@ -183,12 +184,12 @@ describe(`delivery ledger baseline: ${N} requests per broker and mode`, function
           brokers: { target: c.instance },
           routes: `routes:\n  - name: ledger\n    path: /ledger\n    broker: target\n    mode: ${c.mode}\n    destination: "${destination}"\n${c.routeOptions ? `    options: ${c.routeOptions}\n` : ''}`,
         });
-        const plugin = daemon.brokers.get('target')!.plugin;
+        const broker = daemon.brokers.get('target')!;
         const collector = new Collector();
-        if (c.before) subscriptions.push(await c.before(plugin, destination, collector));
+        if (c.before) subscriptions.push(await c.before(broker, destination, collector));
         const ledger = new Ledger({ baseUrl: daemon.url, path: '/ledger' });
         await ledger.sendMany(N, CONCURRENCY);
-        if (c.after) subscriptions.push(await c.after(plugin, destination, collector));
+        if (c.after) subscriptions.push(await c.after(broker, destination, collector));
         await drained(ledger, collector, 30_000, 500);
         const result = ledger.compare(collector, true);
         results.add({

@@ -124,7 +124,7 @@ describe('graceful shutdown under load: SIGTERM to a daemon process', function (
         // Drain with a fresh daemon's plugin: the stopped daemon cannot consume any more.
         drainer = await startTestDaemon({ brokers: { target: target.instance }, routes });
         const collector = new Collector();
-        subscription = await drainer.brokers.get('target')!.plugin.subscribe(destination, { mode: 'point-to-point' }, collector.handler);
+        subscription = await drainer.brokers.get('target')!.subscribe(destination, { mode: 'point-to-point' }, collector.handler);
         await drained(ledger, collector, 30_000, 500);
         for (const upload of slow) {
           if (upload.status === 202) {

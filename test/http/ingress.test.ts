@@ -99,7 +99,7 @@ describe('HTTP ingress (embedded broker)', function () {
 
   it('503 no_responders and 504 reply_timeout for request-reply', async () => {
     expect(await errorOf(await daemon.post('/send/memory/request-reply/nobody'))).to.include({ status: 503, code: 'no_responders' });
-    const stop = await daemon.brokers.get('memory')!.plugin.respond('slow', () => sleep(1000).then(() => ({ payload: Buffer.from('late'), headers: {} })));
+    const stop = await daemon.brokers.get('memory')!.respond('slow', () => sleep(1000).then(() => ({ payload: Buffer.from('late'), headers: {} })));
     try {
       expect(await errorOf(await daemon.post('/slow', 'x'))).to.include({ status: 504, code: 'reply_timeout' });
     } finally {
@@ -108,7 +108,7 @@ describe('HTTP ingress (embedded broker)', function () {
   });
 
   it('503 overloaded with Retry-After beyond the in-flight bound, nothing queued', async () => {
-    const stop = await daemon.brokers.get('memory')!.plugin.respond('slow', () => sleep(200).then(() => ({ payload: Buffer.from('ok'), headers: {} })));
+    const stop = await daemon.brokers.get('memory')!.respond('slow', () => sleep(200).then(() => ({ payload: Buffer.from('ok'), headers: {} })));
     try {
       const answers = await Promise.all([1, 2, 3, 4].map(() => daemon.post('/slow', 'x')));
       const statuses = answers.map((r) => r.status).sort();
@@ -123,7 +123,7 @@ describe('HTTP ingress (embedded broker)', function () {
 
   it('passes binary bodies through byte for byte', async () => {
     const received: Buffer[] = [];
-    const sub = await daemon.brokers.get('memory')!.plugin.subscribe('events.bin', { mode: 'pubsub' }, (m) => {
+    const sub = await daemon.brokers.get('memory')!.subscribe('events.bin', { mode: 'pubsub' }, (m) => {
       received.push(m.payload);
       return Promise.resolve();
     });
@@ -158,7 +158,7 @@ describe('HTTP ingress: shutdown', function () {
 
   it('fails readiness, refuses new requests, lets in-flight ones finish, then closes', async () => {
     const daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } } });
-    await daemon.brokers.get('memory')!.plugin.respond('slow', () => sleep(200).then(() => ({ payload: Buffer.from('done'), headers: {} })));
+    await daemon.brokers.get('memory')!.respond('slow', () => sleep(200).then(() => ({ payload: Buffer.from('done'), headers: {} })));
     const inFlight = daemon.post('/slow', 'x');
     await sleep(50);
     const stopping = daemon.shutdown('test');

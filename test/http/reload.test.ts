@@ -45,7 +45,7 @@ describe('routes reload', function () {
   });
 
   it('does not disturb requests in flight', async () => {
-    const stop = await daemon.brokers.get('memory')!.plugin.respond('slow', () => sleep(400).then(() => ({ payload: Buffer.from('done'), headers: {} })));
+    const stop = await daemon.brokers.get('memory')!.respond('slow', () => sleep(400).then(() => ({ payload: Buffer.from('done'), headers: {} })));
     const inFlight = daemon.post('/slow', 'x');
     await sleep(100);
     fs.writeFileSync(daemon.routesFile, 'routes:\n' + route('added'));

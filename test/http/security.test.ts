@@ -131,7 +131,7 @@ describe('ingress security', function () {
 
   it('the same Idempotency-Key publishes once and returns the first receipt', async () => {
     const received: string[] = [];
-    const sub = await daemon.brokers.get('memory')!.plugin.subscribe('orders', { mode: 'point-to-point' }, (m) => {
+    const sub = await daemon.brokers.get('memory')!.subscribe('orders', { mode: 'point-to-point' }, (m) => {
       received.push(m.headers['idempotency-key'] ?? '?');
       return Promise.resolve();
     });

@@ -22,7 +22,7 @@ const INCOMING = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 async function capture(daemon: TestDaemon, run: () => Promise<Response>): Promise<{ message: InboundMessage; response: Response }> {
   const received: InboundMessage[] = [];
-  const sub = await daemon.brokers.get('memory')!.plugin.subscribe('events', { mode: 'pubsub' }, (m) => {
+  const sub = await daemon.brokers.get('memory')!.subscribe('events', { mode: 'pubsub' }, (m) => {
     received.push(m);
     return Promise.resolve();
   });
@@ -63,7 +63,7 @@ describe('trace context', function () {
   it("returns the responder's traceparent on a reply", async () => {
     const replyTrace = '00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01';
     let seen = '';
-    const stop = await daemon.brokers.get('memory')!.plugin.respond('rpc', (m) => {
+    const stop = await daemon.brokers.get('memory')!.respond('rpc', (m) => {
       seen = m.headers.traceparent ?? '';
       return Promise.resolve({ payload: Buffer.from('ok'), headers: { traceparent: replyTrace } });
     });

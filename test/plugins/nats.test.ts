@@ -392,7 +392,7 @@ describe('nats plugin (NATS server)', function () {
     await plugin.close();
     expect(plugin.health().up).to.equal(false);
     const error = await rejection(plugin.publish(unique('closed'), message('x'), sendContext()));
-    expect(error.code).to.equal('broker_unavailable');
+    expect(error.code).to.equal('shutting_down');
   });
 
   describe('preflight', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CircuitBreaker } from '../../core/plugins/circuit-breaker.js';
+import { CircuitBreaker } from '../../core/brokers/circuit-breaker.js';
 import { IdempotencyStore } from '../../core/http/idempotency.js';
 import { TokenBucket } from '../../core/http/rate-limit.js';
 

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { StartupError } from '../../core/errors.js';
 import { builtInPluginNames, loadPlugin } from '../../core/plugins/load-plugin.js';
-import { loadInstances } from '../../core/plugins/broker-instances.js';
+import { loadInstances } from '../../core/brokers/instances.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/plugins/', import.meta.url));
 

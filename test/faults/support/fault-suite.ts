@@ -97,7 +97,7 @@ export function faultSuite(spec: FaultSuiteSpec): void {
           const collector = new Collector();
           let subscription: Subscription | undefined;
           try {
-            subscription = await d.brokers.get('faulty')!.plugin.subscribe(spec.destinationFor(name), { mode: 'point-to-point' }, collector.handler);
+            subscription = await d.brokers.get('faulty')!.subscribe(spec.destinationFor(name), { mode: 'point-to-point' }, collector.handler);
             await drained(outcome.ledger, collector, spec.drainTimeoutMs ?? 30_000, 500);
           } finally {
             await subscription?.close().catch(() => undefined);

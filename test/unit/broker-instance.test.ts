@@ -3,7 +3,7 @@ import { BusgateError } from '../../core/errors.js';
 import { createLogger, maskSecrets } from '../../core/observability/logger.js';
 import { Metrics } from '../../core/observability/metrics.js';
 import type { BrokerPlugin, PluginFactory } from '../../core/plugins/contract.js';
-import { GuardedBroker } from '../../core/plugins/guarded-broker.js';
+import { BrokerInstance } from '../../core/brokers/instance.js';
 
 function fakePlugin(behaviour: { publish: () => Promise<{ id: string }> }): { plugin: BrokerPlugin; calls: () => number } {
   let calls = 0;
@@ -26,7 +26,10 @@ function fakePlugin(behaviour: { publish: () => Promise<{ id: string }> }): { pl
   return { plugin, calls: () => calls };
 }
 
-const factory = { apiVersion: 1, name: 'fake', modes: ['pubsub'], optionsSchema: {}, create: () => ({}) } as unknown as PluginFactory<never>;
+function factoryOf(plugin: BrokerPlugin): PluginFactory<never> {
+  return { apiVersion: 1, name: 'fake', modes: ['pubsub'], optionsSchema: {}, create: () => plugin } as unknown as PluginFactory<never>;
+}
+const metrics = (): Metrics => new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() });
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
 const request = { mode: 'pubsub' as const, destination: 'd', message: { id: '1', payload: Buffer.alloc(0), headers: {} }, timeoutMs: 200, options: {} };
 
@@ -39,10 +42,12 @@ async function codeOf(promise: Promise<unknown>): Promise<BusgateError> {
   return expect.fail('expected a failure');
 }
 
-describe('GuardedBroker', () => {
+describe('BrokerInstance', () => {
   it('fails fast with Retry-After once the circuit opens, without calling the plugin', async () => {
     const fake = fakePlugin({ publish: () => Promise.reject(new BusgateError('broker_unavailable', 'down')) });
-    const broker = new GuardedBroker('fake', factory, fake.plugin, logger, new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() }), {
+    const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, {
+      logger,
+      metrics: metrics(),
       maxInFlight: 10,
       circuit: { threshold: 3, initialCooldownMs: 5000, maxCooldownMs: 5000 },
     });
@@ -58,7 +63,7 @@ describe('GuardedBroker', () => {
 
   it('answers broker_timeout at the deadline when the plugin never acknowledges', async () => {
     const fake = fakePlugin({ publish: () => new Promise(() => undefined) });
-    const broker = new GuardedBroker('fake', factory, fake.plugin, logger, new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() }), { maxInFlight: 10 });
+    const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
     await broker.start(100);
     const started = Date.now();
     expect((await codeOf(broker.send(request))).code).to.equal('broker_timeout');
@@ -68,7 +73,7 @@ describe('GuardedBroker', () => {
 
   it('turns an unexpected plugin exception into internal_error', async () => {
     const fake = fakePlugin({ publish: () => Promise.reject(new TypeError('oops')) });
-    const broker = new GuardedBroker('fake', factory, fake.plugin, logger, new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() }), { maxInFlight: 10 });
+    const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
     await broker.start(100);
     expect((await codeOf(broker.send(request))).code).to.equal('internal_error');
     await broker.close();

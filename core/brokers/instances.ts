@@ -1,6 +1,6 @@
 /**
- * From the config's broker instances to live GuardedBrokers: load the plugins the routes use (and
- * only those), validate each instance's options against its plugin's schema, create the plugin.
+ * From the config's broker instances to live BrokerInstances: load the plugins the routes use (and
+ * only those), validate each instance's options against its plugin's schema, open one instance each.
  */
 import type { Logger } from 'winston';
 import type { BrokerInstanceConfig } from '../config.js';
@@ -8,10 +8,10 @@ import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { EgressCatalog } from '../egress/lint.js';
 import type { BrokerCatalog } from '../routes/lint.js';
-import type { PluginFactory } from './contract.js';
-import { GuardedBroker } from './guarded-broker.js';
-import { loadPlugin } from './load-plugin.js';
-import { validateOptions } from './options.js';
+import type { PluginFactory } from '../plugins/contract.js';
+import { loadPlugin } from '../plugins/load-plugin.js';
+import { validateOptions } from '../plugins/options.js';
+import { BrokerInstance } from './instance.js';
 
 export interface LoadedInstance {
   readonly name: string;
@@ -65,15 +65,10 @@ export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): Eg
 export function createBrokers(
   loaded: ReadonlyMap<string, LoadedInstance>,
   dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number },
-): Map<string, GuardedBroker> {
-  const brokers = new Map<string, GuardedBroker>();
+): Map<string, BrokerInstance> {
+  const brokers = new Map<string, BrokerInstance>();
   for (const instance of loaded.values()) {
-    const logger = dependencies.logger.child({ broker: instance.name });
-    const plugin = instance.factory.create(instance.options as never, { name: instance.name, logger });
-    brokers.set(
-      instance.name,
-      new GuardedBroker(instance.name, instance.factory, plugin, logger, dependencies.metrics, { maxInFlight: dependencies.maxInFlight }),
-    );
+    brokers.set(instance.name, new BrokerInstance(instance.name, instance.factory, instance.options, dependencies));
   }
   return brokers;
 }
