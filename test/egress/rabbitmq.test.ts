@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import amqplib from 'amqplib';
+import { deleteRabbitObjects } from '../support/rabbitmq-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { runEgressConformance } from './suite.js';
 
@@ -13,17 +13,5 @@ runEgressConformance({
   require: (context) => requireBroker(context, 'rabbitmq', brokerEndpoints.rabbitmq()),
   destination: () => `egress-${randomUUID().slice(0, 8)}`,
   sharedGroups: true,
-  async cleanup(destinations) {
-    const connection = await amqplib.connect(url);
-    try {
-      for (const name of destinations) {
-        // Each on its own channel: deleting what does not exist closes the channel.
-        const channel = await connection.createChannel();
-        channel.on('error', () => undefined);
-        await channel.deleteQueue(name).catch(() => undefined);
-      }
-    } finally {
-      await connection.close().catch(() => undefined);
-    }
-  },
+  cleanup: (destinations) => deleteRabbitObjects(url, destinations, { exchanges: false }),
 });
