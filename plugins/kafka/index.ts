@@ -16,6 +16,8 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  // A held message keeps its partition's offset uncommitted; the member heartbeats meanwhile.
+  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key' },
   create: (options, context) => new KafkaBroker(options, context),
 };
 
