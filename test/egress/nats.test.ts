@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteStreamsHolding } from '../support/nats-streams.js';
+import { createStream, deleteStreamsHolding } from '../support/nats-streams.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { runEgressConformance } from './suite.js';
 
@@ -14,4 +14,7 @@ runEgressConformance({
   // Sources and dead letters are point-to-point: busgate creates their work-queue streams.
   cleanup: (destinations) => deleteStreamsHolding(url, destinations),
   sharedGroups: true,
+  // A pubsub subscription reads a stream: persistent pubsub routes publish into it.
+  pubsubRouteOptions: '{ persistent: true }',
+  preparePubsub: (subject) => createStream(url, `EGRESS_${subject.replace(/\W/g, '_')}`, subject),
 });

@@ -13,5 +13,5 @@ runEgressConformance({
   require: (context) => requireBroker(context, 'rabbitmq', brokerEndpoints.rabbitmq()),
   destination: () => `egress-${randomUUID().slice(0, 8)}`,
   sharedGroups: true,
-  cleanup: (destinations) => deleteRabbitObjects(url, destinations, { exchanges: false }),
+  cleanup: (destinations) => deleteRabbitObjects(url, destinations, { exchanges: true }),
 });

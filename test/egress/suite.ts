@@ -25,6 +25,10 @@ export interface EgressTarget {
   readonly deliveryTimeoutMs?: number;
   /** Whether two daemons can share one durable group (memory lives in one process). */
   readonly sharedGroups: boolean;
+  /** `options:` of a pubsub route whose messages a subscription can read (YAML flow text). */
+  readonly pubsubRouteOptions?: string;
+  /** Make a pubsub source durable-readable (e.g. a stream capturing the subject). */
+  preparePubsub?(destination: string): Promise<void>;
 }
 
 const SECRET = `whsec_${Buffer.from('egress-conformance-secret-0123456789').toString('base64')}`;
@@ -68,12 +72,27 @@ export function runEgressConformance(target: EgressTarget): void {
     const routes = (): string =>
       'routes:\n' +
       CASES.map((name) => `  - path: /pub/${name}\n    broker: ${target.name}\n    mode: point-to-point\n    destination: "${sources[name]}"\n    key: "{header.x-key}"\n    headers: [x-tenant, x-key]\n`).join('');
-    const config = (cases: readonly Case[], daemonTag = ''): string => routes() + (cases.length > 0 ? 'subscriptions:\n' + cases.map((name) => subscription(name, daemonTag)).join('') : '');
+    // Two pubsub subscriptions (two groups) on one source: each gets every message.
+    let fanSource = '';
+    const fan = (): string =>
+      ['fanA', 'fanB']
+        .map(
+          (name) =>
+            `  - name: ${name}\n    broker: ${target.name}\n    source: "${fanSource}"\n    mode: pubsub\n${target.sharedGroups ? `    group: egress-${name}-${fanSource}\n` : ''}` +
+            `    deliver: { url: "${receiver.url(`/${name}`)}" }\n    deadLetter: "${deadLetters.basic}"\n`,
+        )
+        .join('');
+    const fanRoute = (): string =>
+      `  - path: /pub/fan\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${fanSource}"\n${target.pubsubRouteOptions ? `    options: ${target.pubsubRouteOptions}\n` : ''}`;
+    const config = (cases: readonly Case[], daemonTag = ''): string =>
+      routes() + fanRoute() + (cases.length > 0 ? 'subscriptions:\n' + cases.map((name) => subscription(name, daemonTag)).join('') + (daemonTag === '' ? fan() : '') : '');
 
     before(async function () {
       if (target.require) await target.require(this);
       process.env[SECRET_ENV] = SECRET;
       await receiver.start();
+      fanSource = target.destination();
+      await target.preparePubsub?.(fanSource);
       for (const name of CASES) {
         sources[name] = target.destination();
         deadLetters[name] = target.destination();
@@ -95,7 +114,7 @@ export function runEgressConformance(target: EgressTarget): void {
       await second?.shutdown('egress conformance done');
       await daemon?.shutdown('egress conformance done');
       await receiver.stop();
-      if (target.cleanup) await target.cleanup([...Object.values(sources), ...Object.values(deadLetters)]).catch(() => undefined);
+      if (target.cleanup) await target.cleanup([...Object.values(sources), ...Object.values(deadLetters), fanSource, ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => `egress-${name}-${fanSource}`) : [])]).catch(() => undefined);
     });
 
     const publish = async (name: Case, body: Buffer | string, headers: Record<string, string> = {}): Promise<string> => {
@@ -194,6 +213,17 @@ export function runEgressConformance(target: EgressTarget): void {
       await eventually(() => ids.every((id) => receiver.on('/outage').some((hook) => hook.headers['webhook-id'] === id && hook.at > 0)), wait, 'all delivered after the outage');
       await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_messages_total', 'outage', 'delivered')) === 5, wait, 'five delivered');
       expect(await metricValue(daemon, 'busgate_egress_dead_letters_total', 'outage')).to.equal(0);
+    });
+
+    it('pubsub: two subscriptions with their own groups each get every message', async () => {
+      const sent: string[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const res = await daemon.post('/pub/fan', `fan-${i}`, { 'content-type': 'text/plain' });
+        expect(res.status, await res.clone().text()).to.equal(202);
+        sent.push(((await res.json()) as { id: string }).id);
+      }
+      await eventually(() => receiver.on('/fanA').length >= 5 && receiver.on('/fanB').length >= 5, wait, 'both subscriptions');
+      for (const name of ['/fanA', '/fanB']) expect(new Set(receiver.on(name).map((hook) => hook.headers['webhook-id']))).to.deep.equal(new Set(sent));
     });
 
     it('two daemons subscribed with the same group share the messages: each delivered once in total', async function () {
