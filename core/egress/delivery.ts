@@ -17,7 +17,7 @@ import { KeyOrder, Slots } from './key-order.js';
 import type { EgressMetrics } from './metrics.js';
 import { resultClass } from './metrics.js';
 import type { SubscriptionSpec } from './model.js';
-import { judge, outcomeLabel, retryDelay, type AttemptOutcome } from './retry-policy.js';
+import { isUnavailability, judge, outcomeLabel, retryDelay, type AttemptOutcome } from './retry-policy.js';
 import type { WebhookSigner } from './signer.js';
 import type { WebhookClient } from './webhook-client.js';
 
@@ -112,8 +112,11 @@ export class DeliveryScheduler {
         await this.toDeadLetter(id, message, { reason: 'rejected', attempts: tries, lastStatus: label });
         return 'dead_lettered';
       }
-      // While the endpoint counts as down, failures spend no attempts: the outage is not the message's fault.
-      const endpointDown = circuit.failure(probe);
+      // While the endpoint counts as down, failures spend no attempts: the outage is not the
+      // message's fault. An answer such as 500 shows the endpoint is there: the message pays.
+      let endpointDown = false;
+      if (isUnavailability(outcome)) endpointDown = circuit.failure(probe);
+      else circuit.success(probe);
       if (!endpointDown) burned += 1;
       if (burned >= spec.retry.attempts) {
         await this.toDeadLetter(id, message, { reason: 'exhausted', attempts: tries, lastStatus: label });

@@ -1,6 +1,6 @@
 /**
- * The endpoint's circuit, one per subscription. After `failures` consecutive failed attempts the
- * endpoint counts as down: no delivery is attempted, so no message spends its attempts on an
+ * The endpoint's circuit, one per subscription. After `failures` consecutive attempts that found
+ * the endpoint unavailable (connection errors, timeouts, 429, 502, 503, 504) the endpoint counts as down: no delivery is attempted, so no message spends its attempts on an
  * outage, and the held messages keep the broker from handing out more (consumption pauses; the
  * rest waits in the broker). After the pause one attempt goes through as the probe; its success
  * resumes everything at once, its failure doubles the pause (up to maxPause).

@@ -12,7 +12,7 @@ export interface RetryPolicySpec {
 }
 
 export interface EndpointCircuitSpec {
-  /** Consecutive failed attempts (5xx, 429, timeouts, connection errors) that pause consumption. */
+  /** Consecutive attempts finding the endpoint unavailable (connection errors, timeouts, 429, 502-504) that pause consumption. */
   readonly failures: number;
   /** First pause before a probe; doubles after each failed probe up to maxPauseMs. */
   readonly pauseMs: number;

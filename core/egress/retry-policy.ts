@@ -3,6 +3,7 @@
  *   2xx                      delivered
  *   429, 503                 retry, after Retry-After when the endpoint sent one
  *   408, other 5xx           retry with backoff
+ * (429, 502, 503, 504, timeouts and connection errors also count toward the endpoint circuit.)
  *   timeout, connection      retry with backoff
  *   other 4xx (and 1xx/3xx)  permanent: straight to the dead letter (a redirect is not followed:
  *                            the operator configured this URL, a message must not choose another)
@@ -22,6 +23,17 @@ export function judge(outcome: AttemptOutcome): Verdict {
   if (status >= 200 && status < 300) return 'delivered';
   if (status === 408 || status === 429 || status >= 500) return 'retry';
   return 'permanent';
+}
+
+/**
+ * Whether a failed attempt says the endpoint is unavailable (nothing there, overloaded, a gateway
+ * without a backend), as opposed to the endpoint failing this message (a 500). Only the first kind
+ * feeds the endpoint circuit: a message the endpoint chokes on must spend its attempts and reach
+ * the dead letter, not pause the subscription forever.
+ */
+export function isUnavailability(outcome: AttemptOutcome): boolean {
+  if (outcome.kind !== 'answered') return true;
+  return [429, 502, 503, 504].includes(outcome.status);
 }
 
 /** A short label of the outcome: the status code, `timeout` or `connection-error`. */

@@ -61,7 +61,7 @@ export function runEgressConformance(target: EgressTarget): void {
       retry503: '    retry: { attempts: 3, initialDelay: 50ms, maxDelay: 200ms }\n',
       retryAfter: '    retry: { attempts: 3, initialDelay: 10ms, maxDelay: 20ms }\n',
       rejected: '',
-      exhausted: '    retry: { attempts: 3, initialDelay: 10ms, maxDelay: 50ms }\n    circuit: { failures: 100 }\n',
+      exhausted: '    retry: { attempts: 3, initialDelay: 10ms, maxDelay: 50ms }\n',
       keyed: '',
       shared: '',
       outage: '    retry: { attempts: 2, initialDelay: 10ms, maxDelay: 50ms }\n    circuit: { failures: 2, pause: 200ms, maxPause: 400ms }\n',
