@@ -10,6 +10,8 @@ export interface ReceivedHook {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
   readonly at: number;
+  /** The status the receiver answered with. */
+  readonly status: number;
 }
 
 export interface HookAnswer {
@@ -35,13 +37,13 @@ export class WebhookReceiver {
       req.on('end', () => {
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
-        const hook: ReceivedHook = { path: req.url ?? '/', headers, body: Buffer.concat(chunks), at: Date.now() };
-        const nth = (this.counts.get(hook.path) ?? 0) + 1;
-        this.counts.set(hook.path, nth);
-        const answer: HookAnswer = (this.scripts.get(hook.path) ?? ((): HookAnswer => ({ status: 200 })))(hook, nth);
+        const request = { path: req.url ?? '/', headers, body: Buffer.concat(chunks), at: Date.now(), status: 0 };
+        const nth = (this.counts.get(request.path) ?? 0) + 1;
+        this.counts.set(request.path, nth);
+        const answer: HookAnswer = (this.scripts.get(request.path) ?? ((): HookAnswer => ({ status: 200 })))(request, nth);
         const reply = (): void => {
           // Recorded when answered, so that a test waiting for a 2xx sees it settled.
-          this.received.push(hook);
+          this.received.push({ ...request, status: answer.status });
           res.writeHead(answer.status, answer.headers ?? {});
           res.end();
         };
