@@ -274,6 +274,7 @@ export class BrokerInstance {
         });
         return closed;
       },
+      ...(subscription.backlog ? { backlog: () => subscription.backlog!() } : {}),
     };
     this.#subscriptions.add(tracked);
     gauge.inc();

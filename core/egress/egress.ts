@@ -18,7 +18,15 @@ export class Egress {
     private readonly metrics: EgressMetrics,
     private readonly logger: Logger,
     private readonly env: Readonly<Record<string, string | undefined>> = process.env,
-  ) {}
+  ) {
+    metrics.readBacklogFrom(() => this.backlogs());
+  }
+
+  /** Each running subscription's backlog in its broker (see Subscription.backlog). */
+  async backlogs(): Promise<Map<string, number | undefined>> {
+    const entries = await Promise.all([...this.workers].map(async ([name, worker]) => [name, await worker.backlog()] as const));
+    return new Map(entries);
+  }
 
   async apply(specs: readonly SubscriptionSpec[]): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
     const wanted = new Map(specs.map((spec) => [spec.name, spec]));

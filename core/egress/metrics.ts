@@ -17,6 +17,8 @@ export class EgressMetrics {
   readonly held: Gauge<'subscription'>;
   readonly circuit: Gauge<'subscription'>;
   readonly running: Gauge<'subscription'>;
+  readonly backlog: Gauge<'subscription'>;
+  private backlogs: () => Promise<ReadonlyMap<string, number | undefined>> = () => Promise.resolve(new Map());
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -63,6 +65,17 @@ export class EgressMetrics {
       labelNames: ['subscription'],
       registers,
     });
+    const metrics = this;
+    this.backlog = new Gauge({
+      name: 'busgate_egress_backlog_messages',
+      help: 'Messages waiting in the broker for the subscription, not yet taken (Kafka consumer lag, JetStream pending, queue depth); read from the broker at each scrape, absent when the broker cannot tell.',
+      labelNames: ['subscription'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [subscription, value] of await metrics.backlogs()) if (value !== undefined) this.set({ subscription }, value);
+      },
+    });
     this.running = new Gauge({
       name: 'busgate_egress_subscription_up',
       help: '1 when the subscription consumes from its broker, 0 while it is (re)subscribing.',
@@ -71,9 +84,14 @@ export class EgressMetrics {
     });
   }
 
+  /** Where the lag gauge reads from at each scrape (the running subscriptions). */
+  readBacklogFrom(source: () => Promise<ReadonlyMap<string, number | undefined>>): void {
+    this.backlogs = source;
+  }
+
   /** A removed subscription's series go away with it. */
   forget(subscription: string): void {
-    for (const metric of [this.held, this.circuit, this.running]) metric.remove({ subscription });
+    for (const metric of [this.held, this.circuit, this.running, this.backlog]) metric.remove({ subscription });
   }
 }
 

@@ -19,6 +19,7 @@ import { WebhookClient } from './webhook-client.js';
 
 /** With ordering: key, messages queued behind a busy key need room beyond the POSTs in flight. */
 const KEYED_HOLD_FACTOR = 4;
+const BACKLOG_WAIT_MS = 1000;
 
 export interface SubscriptionStatus {
   readonly broker: string;
@@ -82,6 +83,20 @@ export class SubscriptionWorker {
       held: this.scheduler.heldMessages,
       ...(this.subscription === undefined && this.lastError !== undefined ? { detail: `subscribing: ${this.lastError}` } : {}),
     };
+  }
+
+  /** Messages waiting in the broker for this subscription; undefined when unknown or not consuming. */
+  async backlog(): Promise<number | undefined> {
+    const subscription = this.subscription;
+    if (subscription?.backlog === undefined) return undefined;
+    // A scrape must not hang on a broker that does not answer.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), BACKLOG_WAIT_MS)));
+    try {
+      return await Promise.race([subscription.backlog(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

@@ -97,6 +97,11 @@ export interface SubscribeOptions {
 
 export interface Subscription {
   close(): Promise<void>;
+  /**
+   * Messages waiting in the broker for this subscriber and not handed to it yet (Kafka consumer
+   * lag, JetStream pending, queue depth), for egress metrics. Absent or undefined: unknown.
+   */
+  backlog?(): Promise<number | undefined>;
 }
 
 export interface PreflightResult {

@@ -56,6 +56,7 @@ export class GroupConsumer implements Subscription {
 
   private constructor(
     private readonly consumer: Consumer,
+    private readonly admin: Admin,
     private readonly spec: GroupConsumerSpec,
     private readonly settings: GroupConsumerSettings,
     private readonly logger: Logger,
@@ -88,7 +89,7 @@ export class GroupConsumer implements Subscription {
       rebalanceTimeout: 10_000,
       retry: CONSUMER_RETRY,
     });
-    const member = new GroupConsumer(consumer, spec, settings, logger);
+    const member = new GroupConsumer(consumer, admin, spec, settings, logger);
     try {
       await member.run(seekTo);
     } catch (error) {
@@ -96,6 +97,23 @@ export class GroupConsumer implements Subscription {
       throw toBusgateError(error, `subscribing to "${spec.topic}" as group "${spec.groupId}"`);
     }
     return member;
+  }
+
+  /** Consumer lag: per partition, the end offset minus the group's committed offset (or the start). */
+  async backlog(): Promise<number | undefined> {
+    try {
+      const [ends, committed] = await Promise.all([
+        this.admin.fetchTopicOffsets(this.spec.topic),
+        this.admin.fetchOffsets({ groupId: this.spec.groupId, topics: [this.spec.topic] }),
+      ]);
+      const done = new Map((committed[0]?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
+      return ends.reduce((sum, { partition, high, low }) => {
+        const at = done.get(partition);
+        return sum + Math.max(0, Number(high) - (at !== undefined && at >= 0 ? at : Number(low)));
+      }, 0);
+    } catch {
+      return undefined;
+    }
   }
 
   close(): Promise<void> {

@@ -316,6 +316,7 @@ export class KafkaBroker implements BrokerPlugin {
         this.subscriptions.delete(consumer);
         await consumer.close();
       },
+      backlog: () => consumer.backlog(),
     };
   }
 

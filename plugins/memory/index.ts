@@ -97,8 +97,13 @@ class MemoryBroker implements BrokerPlugin {
   subscribe(destination: string, options: SubscribeOptions, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpen();
     const handler = (message: InboundMessage): Promise<void> => onMessage(withDelivery(message));
-    const stop = options.mode === 'pubsub' ? this.bus.subscribe(destination, handler) : this.bus.consume(destination, handler, options.maxInFlight);
-    return Promise.resolve({ close: () => Promise.resolve(stop()) });
+    if (options.mode === 'pubsub') {
+      const stop = this.bus.subscribe(destination, handler);
+      // A topic keeps nothing: what a subscriber has not taken is not waiting anywhere.
+      return Promise.resolve({ close: () => Promise.resolve(stop()), backlog: () => Promise.resolve(0) });
+    }
+    const stop = this.bus.consume(destination, handler, options.maxInFlight);
+    return Promise.resolve({ close: () => Promise.resolve(stop()), backlog: () => Promise.resolve(this.bus.depth(destination)) });
   }
 
   respond(destination: string, onRequest: (m: InboundMessage) => Promise<Reply>): Promise<Subscription> {

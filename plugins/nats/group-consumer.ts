@@ -122,6 +122,15 @@ class GroupReader implements Subscription {
     this.loop = this.pullLoop();
   }
 
+  /** Messages the durable has not delivered yet (num_pending). */
+  async backlog(): Promise<number | undefined> {
+    try {
+      return (await this.consumer.info(true)).num_pending;
+    } catch {
+      return undefined;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.wake?.();

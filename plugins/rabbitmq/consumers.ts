@@ -57,6 +57,7 @@ export class Consumers {
         this.active.delete(consumer);
         await consumer.close();
       },
+      backlog: () => consumer.backlog(),
     };
   }
 
@@ -74,6 +75,8 @@ export class Consumers {
 
 class Consumer {
   private channel: Channel | undefined;
+  /** The queue consumed (server-named for a private pubsub subscriber). */
+  private queue: string | undefined;
   private attaching: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failedAttempts = 0;
@@ -94,6 +97,17 @@ class Consumer {
 
   reattach(model: ChannelModel): void {
     this.ensureAttached(model).catch((error: unknown) => this.retryLater(error));
+  }
+
+  /** Ready messages in the queue (not the unacked ones this consumer holds). */
+  async backlog(): Promise<number | undefined> {
+    const channel = this.channel;
+    if (channel === undefined || this.queue === undefined) return undefined;
+    try {
+      return (await channel.checkQueue(this.queue)).messageCount;
+    } catch {
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {
@@ -131,6 +145,7 @@ class Consumer {
       await channel.prefetch(this.spec.kind === 'respond' ? this.deps.options.prefetch : (this.spec.prefetch ?? this.deps.options.prefetch));
       const queue = await this.prepareQueue(model, channel);
       await channel.consume(queue, (message) => this.deliver(channel, message));
+      this.queue = queue;
     } catch (error) {
       channel.close().catch(() => undefined);
       throw this.attachFailure(error);

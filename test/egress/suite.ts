@@ -145,6 +145,8 @@ export function runEgressConformance(target: EgressTarget): void {
       // (It verifies over the body as a UTF-8 string, so the test body is UTF-8 JSON.)
       expect(new Webhook(SECRET).verify(hook!.body, hook!.headers)).to.deep.equal(JSON.parse(JSON_BODY.toString()));
       expect(() => new Webhook(SECRET).verify(Buffer.concat([hook!.body, Buffer.from('x')]), hook!.headers)).to.throw();
+      // Acknowledged: nothing waits in the broker for the subscription any more (lag gauge).
+      await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_backlog_messages', 'basic')) === 0, wait, 'backlog 0');
     });
 
     it('retries after a 503 with the same webhook-id, and acknowledges after the 2xx', async () => {
