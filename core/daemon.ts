@@ -117,6 +117,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   };
   const routeTable = new RouteTable(new Ingress(checked.routes, ingressDeps));
   metrics.routesLoaded.set(checked.routes.length);
+  const egress = new Egress(brokers, new EgressMetrics(metrics.registry), logger);
   const app = createApp({
     routeTable,
     brokers,
@@ -129,9 +130,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     authenticator,
     protectOperational: config.protectOperational,
     maxHeaders: config.limits.maxHeaders,
-    subscriptions: () => egress.statuses(),
+    egress,
   });
-  const egress = new Egress(brokers, new EgressMetrics(metrics.registry), logger);
   await egress.apply(checked.subscriptions);
   const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by

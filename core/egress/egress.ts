@@ -10,6 +10,14 @@ import type { EgressMetrics } from './metrics.js';
 import { sameSubscription, type SubscriptionSpec } from './model.js';
 import { SubscriptionWorker, type SubscriptionStatus } from './subscription-worker.js';
 
+export interface SubscriptionOverview extends SubscriptionStatus {
+  readonly name: string;
+  readonly delivered: number;
+  readonly deadLettered: number;
+  /** Messages waiting in the broker; null when the broker cannot tell. */
+  readonly backlog: number | null;
+}
+
 export class Egress {
   private readonly workers = new Map<string, SubscriptionWorker>();
 
@@ -48,6 +56,20 @@ export class Egress {
 
   statuses(): Record<string, SubscriptionStatus> {
     return Object.fromEntries([...this.workers].map(([name, worker]) => [name, worker.status()]));
+  }
+
+  /** Per subscription, for the console: state, settled counts and the broker backlog. */
+  async overview(): Promise<SubscriptionOverview[]> {
+    const [settled, backlogs] = await Promise.all([this.metrics.messages.get(), this.backlogs()]);
+    const count = (name: string, outcome: string): number =>
+      settled.values.filter(({ labels }) => labels.subscription === name && labels.outcome === outcome).reduce((sum, { value }) => sum + value, 0);
+    return [...this.workers].map(([name, worker]) => ({
+      name,
+      ...worker.status(),
+      delivered: count(name, 'delivered'),
+      deadLettered: count(name, 'dead_lettered'),
+      backlog: backlogs.get(name) ?? null,
+    }));
   }
 
   get names(): string[] {

@@ -5,11 +5,12 @@
 import type { Express } from 'express';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
+import type { Egress } from '../egress/egress.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export function mountOperationalEndpoints(
   app: Express,
-  deps: { brokers: ReadonlyMap<string, BrokerInstance>; metrics: Metrics; lifecycle: Lifecycle; subscriptions?: () => Readonly<Record<string, unknown>> },
+  deps: { brokers: ReadonlyMap<string, BrokerInstance>; metrics: Metrics; lifecycle: Lifecycle; egress?: Pick<Egress, 'statuses'> },
 ): void {
   app.get('/health', (_req, res) => {
     res.status(200).json({ status: 'ok' });
@@ -27,7 +28,7 @@ export function mountOperationalEndpoints(
     const status = phase === 'serving' ? (allUp ? 'ready' : 'degraded') : phase;
     // Subscriptions are listed (consuming, endpoint circuit) but do not decide readiness: a
     // receiver that is down is not this daemon's fault, and restarting it would not help.
-    const subscriptions = deps.subscriptions?.();
+    const subscriptions = deps.egress?.statuses();
     res.status(status === 'ready' ? 200 : 503).json({ status, brokers, ...(subscriptions && Object.keys(subscriptions).length > 0 ? { subscriptions } : {}) });
   });
 

@@ -19,7 +19,7 @@ describe('egress reload', function () {
 
   before(async () => {
     await receiver.start();
-    daemon = await startTestDaemon({ brokers: { memory: { plugin: 'memory', options: {} } }, routes: routes + subscription('/first') });
+    daemon = await startTestDaemon({ brokers: { memory: { plugin: 'memory', options: {} } }, routes: routes + subscription('/first'), overrides: { consoleEnabled: true } });
   });
 
   after(async () => {
@@ -51,5 +51,14 @@ describe('egress reload', function () {
     expect(daemon.egress.names).to.deep.equal(['jobs']);
     expect((await daemon.post('/jobs', 'job-5')).status).to.equal(202);
     await eventually(() => receiver.on('/second').length >= 5, 5000, 'delivery after a refused reload');
+  });
+
+  it('lists the subscription in /ready and in the console state', async () => {
+    const ready = (await (await fetch(`${daemon.url}/ready`)).json()) as { subscriptions: Record<string, unknown> };
+    expect(ready.subscriptions.jobs).to.deep.include({ broker: 'memory', source: 'reload.jobs', up: true, endpoint: 'closed', held: 0 });
+    const state = (await (await fetch(`${daemon.url}/console/api/state`)).json()) as { subscriptions: { name: string; delivered: number; deadLettered: number; backlog: number | null }[] };
+    expect(state.subscriptions).to.have.length(1);
+    expect(state.subscriptions[0]).to.deep.include({ name: 'jobs', deadLettered: 0, backlog: 0 });
+    expect(state.subscriptions[0]!.delivered).to.be.at.least(5);
   });
 });
