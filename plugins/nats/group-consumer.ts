@@ -143,7 +143,8 @@ class GroupReader implements Subscription {
   private async pullLoop(): Promise<void> {
     while (!this.closed) {
       const room = this.spec.maxInFlight - this.inFlight;
-      if (room <= 0) {
+      // Pull in batches: a fetch per freed slot would cost a round trip per message.
+      if (room <= 0 || (this.inFlight > 0 && room < Math.ceil(this.spec.maxInFlight / 4))) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         continue;
