@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BrokerInstanceConfig, DaemonConfig } from '../core/config.js';
+import { loadConfig, type BrokerInstanceConfig, type DaemonConfig } from '../core/config.js';
 import { startDaemon, type Daemon } from '../core/daemon.js';
 import { createLogger } from '../core/observability/logger.js';
 
@@ -51,28 +51,8 @@ export interface EgressBenchRow {
 function daemonConfig(dir: string, routes: string, brokers: Record<string, BrokerInstanceConfig>): DaemonConfig {
   const routesFile = path.join(dir, `routes-${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(routesFile, routes);
-  return {
-    port: 0,
-    host: '127.0.0.1',
-    routesFile,
-    watchRoutes: false,
-    logLevel: 'error',
-    logFormat: 'json',
-    bodyLimit: '1mb',
-    defaultTimeoutMs: 10_000,
-    shutdownTimeoutMs: 5000,
-    shutdownDelayMs: 0,
-    maxInFlightPerBroker: 10_000,
-    tapEnabled: false,
-    tracing: { endpoint: '', serviceName: 'busgate-bench' },
-    consoleEnabled: false,
-    idempotency: { windowMs: 600_000, maxKeys: 100_000 },
-    apiKeys: new Map(),
-    protectOperational: false,
-    limits: { maxHeaders: 100, maxHeaderBytes: 16384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
-    brokers,
-    configDir: dir,
-  };
+  // The schema's defaults (no environment, no config files in the temp folder), then the bench's.
+  return { ...loadConfig({ env: {}, args: [], cwd: dir }), port: 0, host: '127.0.0.1', routesFile, logLevel: 'error', maxInFlightPerBroker: 10_000, brokers, configDir: dir };
 }
 
 async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
