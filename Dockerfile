@@ -11,10 +11,15 @@ FROM ${NODE_IMAGE} AS builder
 WORKDIR /src
 # Dependencies first so that a source change does not reinstall them.
 COPY package.json package-lock.json ./
+# The workspace packages' manifests too: npm ci links them (packages/plugin-mqtt).
+COPY packages/plugin-mqtt/package.json ./packages/plugin-mqtt/
 RUN npm ci --no-audit --no-fund
 COPY . .
+# The MQTT workspace reaches `busgate` through a link that npm made for its devDependency
+# ("file:../..") and prune removes; a plugin installed from npm finds the real package instead.
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && ln -sfn .. node_modules/busgate
 
 # -------------------------------------------------------------------------------------- runtime
 FROM ${NODE_IMAGE} AS runtime
@@ -28,6 +33,9 @@ WORKDIR /app
 COPY --from=builder /src/package.json ./package.json
 COPY --from=builder /src/node_modules ./node_modules
 COPY --from=builder /src/dist ./dist
+# The MQTT plugin ships too (`plugin: busgate-plugin-mqtt`); node_modules links to it.
+COPY --from=builder /src/packages/plugin-mqtt/package.json ./packages/plugin-mqtt/package.json
+COPY --from=builder /src/packages/plugin-mqtt/dist ./packages/plugin-mqtt/dist
 COPY --from=builder /src/config ./config
 COPY --from=builder /src/routes.yaml ./routes.yaml
 USER node

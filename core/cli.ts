@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { loadConfig } from './config.js';
-import { startDaemon } from './daemon.js';
+import { startDaemon, type Daemon } from './daemon.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { StartupError, describeError } from './errors.js';
 import { createLogger } from './observability/logger.js';
@@ -38,7 +38,17 @@ async function check(argv: string[]): Promise<number> {
 }
 
 async function start(args: string[]): Promise<number> {
+  // SIGHUP's default action ends the process: handled from the first moment, so a reload signal
+  // that arrives while the daemon starts cannot kill it; it reloads once start-up is done.
+  let started: Daemon | undefined;
+  let reloadWhenStarted = false;
+  process.on('SIGHUP', () => {
+    if (started) void started.reload('SIGHUP');
+    else reloadWhenStarted = true;
+  });
   const daemon = await startDaemon(loadConfig({ args }));
+  started = daemon;
+  if (reloadWhenStarted) void daemon.reload('SIGHUP during start-up');
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
     signals += 1;
@@ -54,9 +64,6 @@ async function start(args: string[]): Promise<number> {
       },
     );
   };
-  process.on('SIGHUP', () => {
-    void daemon.reload('SIGHUP');
-  });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('unhandledRejection', (reason) => daemon.logger.error('unhandled rejection', { error: describeError(reason) }));

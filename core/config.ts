@@ -9,6 +9,7 @@ import convict from 'convict';
 import YAML from 'yaml';
 import { parseDuration } from './duration.js';
 import { StartupError } from './errors.js';
+import { builtInManifests, type BuiltInSetting } from './plugins/built-ins.js';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => YAML.parse(text) as unknown });
 
@@ -65,7 +66,7 @@ function brokerInstanceProblems(value: unknown): string[] {
   return problems;
 }
 
-const schema = {
+const coreSchema = {
   port: { doc: 'HTTP port of the ingress, metrics and health endpoints.', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   host: { doc: 'Address to listen on.', format: String, default: '0.0.0.0', env: 'HOST', arg: 'host' },
   routesFile: { doc: 'The routes file.', format: String, default: './routes.yaml', env: 'ROUTES_FILE', arg: 'routes' },
@@ -169,22 +170,37 @@ const schema = {
   console: {
     enabled: { doc: 'Serve the web console at GET / (routes, broker status, rates, test sends).', format: Boolean, default: false, env: 'CONSOLE_ENABLED' },
   },
-  nats: {
-    url: { doc: 'NATS servers of the built-in "nats" instance.', format: String, default: 'nats://127.0.0.1:4222', env: 'NATS_URL', sensitive: true },
-  },
-  kafka: {
-    brokers: { doc: 'Kafka bootstrap brokers of the built-in "kafka" instance (comma-separated).', format: Array, default: ['127.0.0.1:9092'], env: 'KAFKA_BROKERS' },
-  },
-  amqp: {
-    url: { doc: 'AMQP URL of the built-in "rabbitmq" instance.', format: String, default: 'amqp://guest:guest@127.0.0.1:5672', env: 'AMQP_URL', sensitive: true },
-  },
   brokers: {
-    doc: 'Named broker instances: { name: { plugin, options } }. memory, nats, kafka and rabbitmq exist implicitly.',
+    doc: 'Named broker instances: { name: { plugin, options } }. The built-in plugins (package.json busgate.builtInPlugins) each have an implicit instance.',
     // Object makes convict treat the map as one value; its shape is checked by brokerInstanceProblems.
     format: Object,
     default: {},
   },
 };
+
+/**
+ * The settings built-in plugins declare for their implicit instance (NATS_URL and the like), as
+ * convict entries under the key each declares: `nats.url` becomes { nats: { url: {...} } }.
+ */
+function builtInSchema(settings: readonly BuiltInSetting[]): Record<string, unknown> {
+  const tree: Record<string, Record<string, unknown>> = {};
+  for (const setting of settings) {
+    const [group, leaf, ...rest] = setting.key.split('.');
+    if (group === undefined || leaf === undefined || rest.length > 0) throw new StartupError('config_invalid', `plugin setting key "${setting.key}" must be "group.name"`);
+    (tree[group] ??= {})[leaf] = {
+      doc: setting.doc,
+      format: setting.list ? Array : String,
+      default: setting.list ? [...setting.default] : setting.default,
+      env: setting.env,
+      ...(setting.sensitive ? { sensitive: true } : {}),
+    };
+  }
+  return tree;
+}
+
+function builtInSettings(): BuiltInSetting[] {
+  return builtInManifests().flatMap((manifest) => manifest.builtIn?.settings ?? []);
+}
 
 export interface BrokerInstanceConfig {
   readonly plugin: string;
@@ -229,7 +245,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
   const cwd = sources.cwd ?? process.cwd();
   const explicitFile = takeFlag(args, '--config') ?? env.BUSGATE_CONFIG;
 
-  const config = convict(schema, { args, env });
+  const config = convict({ ...builtInSchema(builtInSettings()), ...coreSchema }, { args, env });
   const files = [path.join(cwd, 'config', 'default.yaml'), path.join(cwd, 'config', `${env.NODE_ENV ?? 'development'}.yaml`)]
     .filter((file) => fs.existsSync(file));
   if (explicitFile !== undefined) {
@@ -272,30 +288,34 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
       headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
       requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
     },
-    brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, {
-      natsUrl: config.get('nats.url'),
-      kafkaBrokers: (config.get('kafka.brokers') as unknown[]).map(String).map((s) => s.trim()).filter(Boolean),
-      amqpUrl: config.get('amqp.url'),
-    }),
+    brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, implicitInstances((key) => config.get(key as never) as unknown)),
     configDir,
   };
 }
 
 /**
- * The four built-in names work without any declaration; the connection settings the brief names
- * (NATS_URL, KAFKA_BROKERS, AMQP_URL) feed them. A declared instance of the same name wins, but
- * inherits those settings underneath its own options.
+ * Each built-in plugin has an instance of its own name that works without any declaration, fed by
+ * the settings the plugin declares (NATS_URL, KAFKA_BROKERS, AMQP_URL for the shipped ones).
  */
+function implicitInstances(read: (key: string) => unknown): Record<string, BrokerInstanceConfig> {
+  const implicit: Record<string, BrokerInstanceConfig> = {};
+  for (const manifest of builtInManifests()) {
+    if (!manifest.builtIn) continue;
+    const options: Record<string, unknown> = {};
+    for (const setting of manifest.builtIn.settings) {
+      const value = read(setting.key);
+      options[setting.option] = setting.list ? (value as unknown[]).map(String).map((s) => s.trim()).filter(Boolean) : value;
+    }
+    implicit[manifest.builtIn.instance] = { plugin: manifest.name, options };
+  }
+  return implicit;
+}
+
+/** A declared instance of a built-in's name wins, but inherits its settings underneath its own options. */
 function withImplicitInstances(
   declared: Record<string, Partial<BrokerInstanceConfig>>,
-  connections: { natsUrl: string; kafkaBrokers: string[]; amqpUrl: string },
+  implicit: Record<string, BrokerInstanceConfig>,
 ): Record<string, BrokerInstanceConfig> {
-  const implicit: Record<string, BrokerInstanceConfig> = {
-    memory: { plugin: 'memory', options: {} },
-    nats: { plugin: 'nats', options: { url: connections.natsUrl } },
-    kafka: { plugin: 'kafka', options: { brokers: connections.kafkaBrokers } },
-    rabbitmq: { plugin: 'rabbitmq', options: { url: connections.amqpUrl } },
-  };
   const result: Record<string, BrokerInstanceConfig> = { ...implicit };
   for (const [name, instance] of Object.entries(declared)) {
     const inherited = implicit[name]?.plugin === instance.plugin ? implicit[name]!.options : {};

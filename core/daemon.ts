@@ -21,11 +21,11 @@ import { Egress } from './egress/egress.js';
 import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { otlpTracing, propagationOnly } from './observability/tracing.js';
+import { otlpTracing, propagationOnly, type Tracing } from './observability/tracing.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
-import { checkRoutesFile } from './routes/check-file.js';
+import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
 
 /**
@@ -89,16 +89,8 @@ export interface StartOptions {
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const checked = await checkRoutesFile(config.routesFile, config);
-  if (checked.problems.length > 0) {
-    const name = path.relative(process.cwd(), checked.file) || checked.file;
-    throw new StartupError('routes_invalid', `${name} has ${checked.problems.length} problem(s)`, checked.problems.map((p) => formatProblem(name, p)));
-  }
-
-  const brokerStatus = (): Map<string, boolean> => new Map([...brokers].map(([name, broker]) => [name, broker.health().up]));
-  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true, brokerStatus });
-  const brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
-  await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
+  const checked = await routesOrRefuse(config);
+  const { brokers, metrics } = await openBrokers(checked.loaded, config, options, logger);
 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
@@ -134,64 +126,18 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   });
   await egress.apply(checked.subscriptions);
   const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
-  // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
-  // default), which would let a slow client hold a socket far past headersTimeout.
-  const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, (req, res) => {
+  const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
-  // Slow clients must not hold sockets forever.
-  server.headersTimeout = config.limits.headersTimeoutMs;
-  server.requestTimeout = config.limits.requestTimeoutMs;
-  server.keepAliveTimeout = 5_000;
-  server.maxHeadersCount = config.limits.maxHeaders + 1;
-  server.on('clientError', answerClientError);
-
-  let active = 0;
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (req.url?.startsWith('/tap/')) return;
-    active += 1;
-    res.once('close', () => (active -= 1));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Node's default backlog (511) drops connections when thousands of clients arrive at once;
-    // the kernel caps this at net.core.somaxconn anyway.
-    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const requests = countActiveRequests(server);
+  const port = await listen(server, config);
   lifecycle.accepting = true;
-  const port = (server.address() as AddressInfo).port;
   logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, subscriptions: checked.subscriptions.length, brokers: [...brokers.keys()] });
 
   const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
-
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= (async () => {
-      logger.info('shutting down', { reason, inFlight: active });
-      watcher?.close();
-      // Readiness fails first; with a drain delay, requests are still served meanwhile so that a
-      // load balancer polling /ready stops sending before anything is refused.
-      lifecycle.stopping = true;
-      if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
-      lifecycle.draining = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const deadline = Date.now() + config.shutdownTimeoutMs;
-      while (active > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      if (active > 0) logger.warn('shutdown deadline reached with requests in flight', { inFlight: active });
-      server.closeAllConnections();
-      await closed;
-      // POSTs on the wire finish and settle their message; every other held message goes back
-      // to its broker unacknowledged, for the next instance (or this one, restarted).
-      await egress.stop();
-      await Promise.all([...brokers.values()].map((broker) => broker.close()));
-      await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
-      logger.info('stopped');
-    })();
+    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, tracing, watcher });
     return shuttingDown;
   };
 
@@ -209,4 +155,107 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     reload: (reason: string) => reloader.reload(reason),
     shutdown,
   };
+}
+
+/** The routes file, linted with the plugins it names loaded; a StartupError listing every problem otherwise. */
+async function routesOrRefuse(config: DaemonConfig): Promise<CheckedRoutes> {
+  const checked = await checkRoutesFile(config.routesFile, config);
+  if (checked.problems.length > 0) {
+    const name = path.relative(process.cwd(), checked.file) || checked.file;
+    throw new StartupError('routes_invalid', `${name} has ${checked.problems.length} problem(s)`, checked.problems.map((p) => formatProblem(name, p)));
+  }
+  return checked;
+}
+
+/** One BrokerInstance per broker the routes use, each given its first connection attempt. */
+async function openBrokers(
+  loaded: CheckedRoutes['loaded'],
+  config: DaemonConfig,
+  options: StartOptions,
+  logger: Logger,
+): Promise<{ brokers: Map<string, BrokerInstance>; metrics: Metrics }> {
+  let brokers = new Map<string, BrokerInstance>();
+  const brokerStatus = (): Map<string, boolean> => new Map([...brokers].map(([name, broker]) => [name, broker.health().up]));
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true, brokerStatus });
+  brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
+  await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
+  return { brokers, metrics };
+}
+
+function createServer(config: DaemonConfig, handle: http.RequestListener): http.Server {
+  // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by
+  // default), which would let a slow client hold a socket far past headersTimeout.
+  const server = http.createServer({ maxHeaderSize: config.limits.maxHeaderBytes, connectionsCheckingInterval: 1000 }, handle);
+  // Slow clients must not hold sockets forever.
+  server.headersTimeout = config.limits.headersTimeoutMs;
+  server.requestTimeout = config.limits.requestTimeoutMs;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = config.limits.maxHeaders + 1;
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+/** Requests being answered now, for the drain at shutdown. Taps never finish by themselves: not counted. */
+function countActiveRequests(server: http.Server): { readonly active: number } {
+  let active = 0;
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url?.startsWith('/tap/')) return;
+    active += 1;
+    res.once('close', () => (active -= 1));
+  });
+  return {
+    get active() {
+      return active;
+    },
+  };
+}
+
+async function listen(server: http.Server, config: DaemonConfig): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // Node's default backlog (511) drops connections when thousands of clients arrive at once;
+    // the kernel caps this at net.core.somaxconn anyway.
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+interface Running {
+  readonly config: DaemonConfig;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly server: http.Server;
+  readonly requests: { readonly active: number };
+  readonly brokers: ReadonlyMap<string, BrokerInstance>;
+  readonly egress: Egress;
+  readonly tracing: Tracing;
+  readonly watcher: fs.FSWatcher | undefined;
+}
+
+/** Shutdown in reverse: readiness down, (delay), refuse new requests, drain (bounded), stop subscriptions, close brokers. */
+async function stop(reason: string, running: Running): Promise<void> {
+  const { config, logger, lifecycle, server, requests, brokers, tracing } = running;
+  logger.info('shutting down', { reason, inFlight: requests.active });
+  running.watcher?.close();
+  // Readiness fails first; with a drain delay, requests are still served meanwhile so that a
+  // load balancer polling /ready stops sending before anything is refused.
+  lifecycle.stopping = true;
+  if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+  lifecycle.draining = true;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const deadline = Date.now() + config.shutdownTimeoutMs;
+  while (requests.active > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (requests.active > 0) logger.warn('shutdown deadline reached with requests in flight', { inFlight: requests.active });
+  server.closeAllConnections();
+  await closed;
+  // POSTs on the wire finish and settle their message; every other held message goes back to
+  // its broker unacknowledged, for the next instance (or this one, restarted).
+  await running.egress.stop();
+  await Promise.all([...brokers.values()].map((broker) => broker.close()));
+  await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
+  logger.info('stopped');
 }

@@ -79,7 +79,7 @@ export const ERROR_CODES = {
   shutting_down: {
     status: 503,
     retryable: true,
-    summary: 'The daemon is draining before exit; send to another instance.',
+    summary: 'The daemon is draining before exit (or the broker instance is already closed); send to another instance.',
   },
   broker_timeout: {
     status: 504,

@@ -43,7 +43,7 @@ export async function preflight(
           if (broker.isConnected && !route.destination.isStatic) {
             lines.push({ ...base, ok: true, detail: 'connected; the destination is templated (it depends on the request), so only connectivity is checked' });
           } else {
-            lines.push({ ...base, ...(await broker.preflight(mode, route.destination.source, route.options)) });
+            lines.push({ ...base, ...(await broker.preflight(mode, route.destination.source, route.brokerOptions.get(name) ?? route.options)) });
           }
         }
       }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Local brokers for development, tests and CI.
 #
-#   bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka ...]    (no names: all three)
+#   bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt ...]    (no names: all four)
 #
 # start  Idempotent: a broker that already answers on its port is left alone; otherwise it is
-#        started and waited for. NATS and RabbitMQ come from Debian's packages; Kafka is not
+#        started and waited for. NATS, RabbitMQ and Mosquitto (MQTT, for the packages/plugin-mqtt
+#        plugin) come from Debian's packages; Kafka is not
 #        packaged, so its broker jars are fetched once from Maven Central (scripts/kafka/pom.xml)
 #        into .brokers/kafka/ and run as a single KRaft node.
 # check  Exits non-zero naming every broker that does not answer.
@@ -20,6 +21,8 @@ WAIT_SECONDS=${BROKERS_WAIT_SECONDS:-90}
 NATS_PORT=4222
 RABBITMQ_PORT=5672
 KAFKA_PORT=9092
+MQTT_PORT=1883
+MOSQUITTO_CONF=${MOSQUITTO_CONF:-/etc/mosquitto/mosquitto.conf}
 KAFKA_CONTROLLER_PORT=9093
 KAFKA_DIR="$STATE/kafka"
 KAFKA_JARS="$KAFKA_DIR/jars"
@@ -28,6 +31,7 @@ KAFKA_PID="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
 NATS_PID="$STATE/nats-server.pid"
 RABBITMQ_MARK="$STATE/rabbitmq.started-by-script"
+MOSQUITTO_PID="$STATE/mosquitto.pid"
 
 say() { printf '%-9s %s\n' "$1:" "$2"; }
 
@@ -222,20 +226,57 @@ stop_kafka() {
   rm -f "$KAFKA_PID"; say kafka "stopped"
 }
 
+# ------------------------------------------------------------------------------- MQTT (Mosquitto)
+mosquitto_version() { # e.g. 2.0.11; the first line of `mosquitto -h` names it
+  mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9][0-9.]*\).*/\1/p' | head -n 1
+}
+
+start_mqtt() {
+  if answers 127.0.0.1 $MQTT_PORT; then say mqtt "running on 127.0.0.1:$MQTT_PORT"; return 0; fi
+  if ! command -v mosquitto >/dev/null; then
+    say mqtt "FAILED: mosquitto is missing (apt-get install mosquitto)"; return 1
+  fi
+  # MQTT 5 (shared subscriptions, response topics, reason codes) arrived in Mosquitto 1.6.
+  local version; version=$(mosquitto_version)
+  if [ -z "$version" ] || [ "$(printf '%s\n1.6\n' "$version" | sort -V | head -n 1)" != "1.6" ]; then
+    say mqtt "FAILED: mosquitto ${version:-of unknown version} does not speak MQTT 5 (1.6 or later needed)"; return 1
+  fi
+  # The Debian config writes its pid and log under /run and /var/log, which may not exist yet.
+  mkdir -p "$STATE" /run/mosquitto /var/log/mosquitto /var/lib/mosquitto
+  if id mosquitto >/dev/null 2>&1; then chown mosquitto /run/mosquitto /var/log/mosquitto /var/lib/mosquitto 2>/dev/null || true; fi
+  mosquitto -d -c "$MOSQUITTO_CONF"
+  if wait_for_port $MQTT_PORT "" ""; then
+    # Remember the daemon's pid (from the pid_file its config names) so that stop ends only it.
+    local pid_file; pid_file=$(sed -n 's/^pid_file[[:space:]]\+//p' "$MOSQUITTO_CONF" | head -n 1)
+    if [ -n "$pid_file" ] && [ -f "$pid_file" ]; then cp "$pid_file" "$MOSQUITTO_PID"; fi
+    say mqtt "started on 127.0.0.1:$MQTT_PORT (Mosquitto $version, MQTT 5, config $MOSQUITTO_CONF)"
+  else
+    say mqtt "FAILED to start; see /var/log/mosquitto/mosquitto.log"; return 1
+  fi
+}
+
+stop_mqtt() {
+  if pid_alive "$MOSQUITTO_PID" mosquitto; then
+    kill -TERM "$(cat "$MOSQUITTO_PID")"; rm -f "$MOSQUITTO_PID"; say mqtt "stopped"
+  else
+    rm -f "$MOSQUITTO_PID"; say mqtt "not started by this script; left alone"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------- main
 check_one() {
   local port
-  case "$1" in nats) port=$NATS_PORT ;; rabbitmq) port=$RABBITMQ_PORT ;; kafka) port=$KAFKA_PORT ;; esac
+  case "$1" in nats) port=$NATS_PORT ;; rabbitmq) port=$RABBITMQ_PORT ;; kafka) port=$KAFKA_PORT ;; mqtt) port=$MQTT_PORT ;; esac
   if answers 127.0.0.1 "$port"; then say "$1" "ok on 127.0.0.1:$port"; else say "$1" "MISSING: nothing answers on 127.0.0.1:$port"; return 1; fi
 }
 
-usage() { echo "usage: bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka ...]" >&2; exit 2; }
+usage() { echo "usage: bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt ...]" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
 action=$1; shift
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(nats rabbitmq kafka)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(nats rabbitmq kafka mqtt)
 for name in "${names[@]}"; do
-  case "$name" in nats | rabbitmq | kafka) ;; *) echo "unknown broker: $name" >&2; usage ;; esac
+  case "$name" in nats | rabbitmq | kafka | mqtt) ;; *) echo "unknown broker: $name" >&2; usage ;; esac
 done
 
 failed=()

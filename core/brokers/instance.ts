@@ -27,7 +27,7 @@ import type {
   Subscription,
 } from '../plugins/contract.js';
 import { CircuitBreaker, type CircuitOptions } from './circuit-breaker.js';
-import { deadlineError, raceAbort } from './kit.js';
+import { deadlineError, raceAbort, stopOn } from './kit.js';
 
 export interface SendRequest {
   readonly mode: Mode;
@@ -170,7 +170,7 @@ export class BrokerInstance {
     const timer = setTimeout(expire, request.timeoutMs);
     this.#lifetime.signal.addEventListener('abort', expire, { once: true });
     try {
-      const result = await raceAbort(this.call(request, deadline.signal), { signal: deadline.signal, error: () => deadline.signal.reason as BusgateError });
+      const result = await raceAbort(this.call(request, deadline.signal), stopOn(deadline.signal, () => deadlineError(request.mode, request.destination, request.timeoutMs)));
       this.#metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: 'ok' });
       this.#circuit.recordSuccess(admission.trial);
       return result;

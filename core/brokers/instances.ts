@@ -51,7 +51,11 @@ export async function loadInstances(
 /** What the routes linter needs: every declared instance, with modes known where loaded. */
 export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
   return new Map(
-    [...loaded].map(([name, instance]) => [name, { modes: instance.factory.modes, routeOptionsSchema: instance.factory.routeOptionsSchema }]),
+    [...loaded].map(([name, instance]) => [name, {
+        modes: instance.factory.modes,
+        routeOptionsSchema: instance.factory.routeOptionsSchema,
+        reservedHeaders: instance.factory.reservedHeaders,
+      }]),
   );
 }
 

@@ -7,6 +7,7 @@
  * A plugin stops waiting on that signal with `raceAbort` and answers `abortReason(signal)`; it
  * only builds its own error when it knows better (for example "nothing was sent").
  */
+import type { Static, TSchema } from '@sinclair/typebox';
 import { BusgateError } from '../errors.js';
 import type { Mode } from '../plugins/contract.js';
 
@@ -89,4 +90,13 @@ export function deadlineError(mode: Mode, destination: string, timeoutMs: number
   return mode === 'request-reply'
     ? new BusgateError('reply_timeout', `no reply on "${destination}" within ${timeoutMs} ms`)
     : new BusgateError('broker_timeout', `the broker did not acknowledge within ${timeoutMs} ms; the message may have been stored`);
+}
+
+/**
+ * A route's options with the type derived from the plugin's own routeOptionsSchema. The core
+ * validated them against that schema and filled its defaults once, when the routes loaded, so
+ * nothing is parsed per message: this only names the type.
+ */
+export function routeOptions<S extends TSchema>(_schema: S, options: Readonly<Record<string, unknown>> | undefined): Static<S> {
+  return (options ?? {}) as Static<S>;
 }

@@ -68,7 +68,7 @@ export class EgressMetrics {
     const metrics = this;
     this.backlog = new Gauge({
       name: 'busgate_egress_backlog_messages',
-      help: 'Messages waiting in the broker for the subscription, not yet taken (Kafka consumer lag, JetStream pending, queue depth); read from the broker at each scrape, absent when the broker cannot tell.',
+      help: 'Messages waiting in the broker for the subscription, not yet taken (consumer-group lag, stream pending, queue depth, as the plugin reports it); read at each scrape, absent when the broker cannot tell.',
       labelNames: ['subscription'],
       registers,
       async collect() {

@@ -62,6 +62,8 @@ class CompiledRoute {
   readonly matches: MatchFunction<Partial<Record<string, string | string[]>>>;
   private readonly timeoutMs: number;
   private readonly fixedBroker: BrokerInstance | undefined;
+  /** The route's options parsed for the fixed broker when the routes loaded. */
+  private readonly fixedOptions: Readonly<Record<string, unknown>> | undefined;
   private readonly bucket: TokenBucket | undefined;
   private readonly duration;
   private readonly statusCounters = new Map<number, { inc(): void }>();
@@ -73,6 +75,7 @@ class CompiledRoute {
     this.matches = match(spec.path, { decode: decodeURIComponent });
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
+    this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
     this.bucket = spec.rateLimit ? new TokenBucket(spec.rateLimit.perSecond, spec.rateLimit.burst) : undefined;
     this.duration = deps.metrics.httpDuration.labels({ route: spec.name });
   }
@@ -182,13 +185,17 @@ class CompiledRoute {
   }
 
   private async deliver(planned: Plan, message: OutboundMessage, trace: RequestTrace): Promise<StoredAnswer> {
-    const result = await planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.spec.options });
+    const result = await planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.optionsFor(planned.broker) });
     if (result.kind === 'reply') {
       const replied = parseTraceparent(result.reply.headers.traceparent) ? result.reply.headers.traceparent : trace.traceparent;
       return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id, traceparent: replied };
     }
     const receipt = { ...result.receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
     return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id, traceparent: trace.traceparent };
+  }
+
+  private optionsFor(broker: BrokerInstance): Readonly<Record<string, unknown>> {
+    return this.fixedOptions ?? this.spec.brokerOptions.get(broker.name) ?? this.spec.options;
   }
 
   private observe(req: IncomingMessage, res: ServerResponse, started: bigint): void {

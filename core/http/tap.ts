@@ -10,7 +10,9 @@ import type { InboundMessage } from '../plugins/contract.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import { sendError } from './send-error.js';
 
-const DESTINATION = /^[A-Za-z0-9._-]{1,249}$/;
+// The tap takes a destination from a URL path: plain characters only. Length and every other
+// broker-specific rule come from the broker's own declaration (destinationProblem).
+const DESTINATION = /^[A-Za-z0-9._-]+$/;
 
 function describe(message: InboundMessage): string {
   const text = message.payload.toString('utf8');

@@ -209,5 +209,11 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   readonly egress?: EgressCapabilities;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
+  /**
+   * Header names a route may not forward to this broker because the plugin or the broker gives
+   * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its
+   * own (credentials, busgate-*, content-type...) for every broker.
+   */
+  readonly reservedHeaders?: readonly string[];
   create(options: Options, context: PluginContext): BrokerPlugin;
 }

@@ -1,6 +1,6 @@
 /**
  * Turns a `plugin:` value into a PluginFactory, importing it only when a route uses it.
- *   memory | nats | ...      a folder under plugins/ (built-in; no list to keep in sync)
+ *   memory | nats | ...      a folder under plugins/ (the built-ins are listed in package.json)
  *   ./my-plugin.js, /abs/x   a file, relative to the config directory
  *   busgate-plugin-foo       an npm package, resolved from the working directory first
  * Each way a plugin can be broken has its own error code, and the daemon refuses to start.
@@ -10,7 +10,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StartupError, describeError } from '../errors.js';
+import { builtInPluginNames } from './built-ins.js';
 import { PLUGIN_API_VERSION, isMode, type PluginFactory } from './contract.js';
+
+export { builtInPluginNames };
 
 const BUILT_IN_DIR = fileURLToPath(new URL('../../plugins/', import.meta.url));
 
@@ -20,15 +23,6 @@ export type PluginErrorCode =
   | 'plugin_load_failed'
   | 'plugin_invalid'
   | 'plugin_api_version';
-
-export function builtInPluginNames(): string[] {
-  if (!fs.existsSync(BUILT_IN_DIR)) return [];
-  return fs
-    .readdirSync(BUILT_IN_DIR, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && fs.existsSync(path.join(BUILT_IN_DIR, entry.name, 'index.js')))
-    .map((entry) => entry.name)
-    .sort();
-}
 
 /** Where the plugin's entry module is, or a plugin_not_found error. */
 export function locatePlugin(spec: string, configDir: string): string {

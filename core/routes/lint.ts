@@ -15,6 +15,8 @@ import { isTemplate, parseTemplate, templateParams, type Template } from './temp
 export interface BrokerCatalogEntry {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
+  /** Headers the plugin reserves (see PluginFactory.reservedHeaders). */
+  readonly reservedHeaders?: readonly string[] | undefined;
 }
 
 export type BrokerCatalog = ReadonlyMap<string, BrokerCatalogEntry>;
@@ -37,16 +39,15 @@ export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/consol
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /**
- * Headers a route may not forward: broker control headers a client must not set (NATS dedupe and
- * stream expectations, busgate's own reply routing) and credentials that must not reach a broker.
+ * Headers no route may forward, whatever the broker: busgate's own, the ones busgate sets from the
+ * request itself, and credentials that must not reach a broker. Plugins add their control headers.
  */
-export function isReservedHeader(name: string): boolean {
+const CORE_RESERVED_HEADERS = ['busgate-*', 'idempotency-key', 'content-type', 'content-length', 'authorization', 'x-api-key', 'cookie', 'host', 'connection'];
+
+/** Whether `name` matches one of the reserved entries (exact, or a prefix ending in `*`). */
+export function isReservedHeader(name: string, reserved: readonly string[] = CORE_RESERVED_HEADERS): boolean {
   const lower = name.toLowerCase();
-  return (
-    lower.startsWith('nats-') ||
-    lower.startsWith('busgate-') ||
-    ['idempotency-key', 'content-type', 'content-length', 'reply-to', 'correlation-id', 'authorization', 'x-api-key', 'cookie', 'host', 'connection'].includes(lower)
-  );
+  return reserved.some((entry) => (entry.endsWith('*') ? lower.startsWith(entry.slice(0, -1)) : lower === entry));
 }
 
 export interface LintOptions {
@@ -134,73 +135,147 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
 
 type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
-  const before = countingReport(report);
-  const node = (key: RouteKey): Node | undefined => (item.get(key, true) as Node | undefined) ?? undefined;
+/**
+ * One route's keys as the linter reads them: typed accessors that report a wrong type at the
+ * node, and a count of problems so the route is only compiled when it has none.
+ */
+class RouteFields {
+  private problems = 0;
+  /** Path parameters, known once the path is read; templates may only use these. */
+  params: string[] = [];
 
-  for (const pair of item.items) {
-    const key = scalarText(pair.key);
-    if (!(ROUTE_KEYS as readonly string[]).includes(key)) {
-      before.report(pair.key as Node, 'unknown_key', `unknown key "${key}" (allowed: ${ROUTE_KEYS.join(', ')})`);
-    }
-  }
-  for (const key of REQUIRED_KEYS) {
-    if (!item.has(key)) before.report(item, 'missing_key', `route has no "${key}"`);
+  constructor(
+    readonly item: YAMLMap,
+    private readonly sink: Report,
+  ) {}
+
+  readonly report: Report = (node, code, message) => {
+    this.problems += 1;
+    this.sink(node, code, message);
+  };
+
+  get problemCount(): number {
+    return this.problems;
   }
 
-  const text = (key: RouteKey): string | undefined => {
-    const value = node(key);
+  node(key: RouteKey): Node | undefined {
+    return (this.item.get(key, true) as Node | undefined) ?? undefined;
+  }
+
+  text(key: RouteKey): string | undefined {
+    const value = this.node(key);
     if (value === undefined) return undefined;
     if (!isScalar(value) || typeof value.value !== 'string') {
-      before.report(value, 'wrong_type', `"${key}" must be a string`);
+      this.report(value, 'wrong_type', `"${key}" must be a string`);
       return undefined;
     }
     return value.value;
-  };
-  const list = (key: RouteKey): { values: string[]; node: Node } | undefined => {
-    const value = node(key);
+  }
+
+  list(key: RouteKey): { values: string[]; node: Node } | undefined {
+    const value = this.node(key);
     if (value === undefined) return undefined;
     if (!isSeq(value) || !value.items.every((entry) => isScalar(entry) && typeof entry.value === 'string')) {
-      before.report(value, 'wrong_type', `"${key}" must be a list of strings`);
+      this.report(value, 'wrong_type', `"${key}" must be a list of strings`);
       return undefined;
     }
     return { values: value.items.map((entry) => String((entry as { value: unknown }).value)), node: value };
-  };
-
-  // path and method
-  const path = text('path');
-  let params: string[] = [];
-  if (path !== undefined) {
-    params = pathParams(path, node('path'), before.report) ?? [];
   }
-  const methodText = (text('method') ?? 'POST').toUpperCase();
-  const method = (HTTP_METHODS as readonly string[]).includes(methodText) ? (methodText as HttpMethod) : undefined;
-  if (!method) before.report(node('method'), 'bad_method', `method must be one of ${HTTP_METHODS.join(', ')}`);
 
-  const compile = (key: RouteKey): Template | undefined => {
-    const source = text(key);
+  /** The entry node of a list key, for a problem with one of its values. */
+  entry(list: { node: Node }, index: number): Node | undefined {
+    return (list.node as unknown as { items: Node[] }).items[index];
+  }
+
+  compile(key: RouteKey): Template | undefined {
+    const source = this.text(key);
     if (source === undefined) return undefined;
     const compiled = parseTemplate(source);
     if (!isTemplate(compiled)) {
-      before.report(node(key), 'bad_template', compiled.problem);
+      this.report(this.node(key), 'bad_template', compiled.problem);
       return undefined;
     }
     for (const param of templateParams(compiled)) {
-      if (!params.includes(param)) before.report(node(key), 'unknown_param', `"{${param}}" is not a parameter of the path (${params.map((p) => `:${p}`).join(', ') || 'none'})`);
+      if (!this.params.includes(param)) {
+        this.report(this.node(key), 'unknown_param', `"{${param}}" is not a parameter of the path (${this.params.map((p) => `:${p}`).join(', ') || 'none'})`);
+      }
     }
     return compiled;
-  };
+  }
+}
 
-  // broker: fixed instance name, or a template with an allow-list
-  const broker = choice<string>('broker', 'brokers', compile, text, list, before.report, node, {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
+  const fields = new RouteFields(item, report);
+  lintKeys(fields);
+  const path = lintPath(fields);
+  const methodText = (fields.text('method') ?? 'POST').toUpperCase();
+  const method = (HTTP_METHODS as readonly string[]).includes(methodText) ? (methodText as HttpMethod) : undefined;
+  if (!method) fields.report(fields.node('method'), 'bad_method', `method must be one of ${HTTP_METHODS.join(', ')}`);
+  const { broker, mode, possibleBrokers } = lintBrokerAndMode(fields, catalog, declared);
+  const destination = fields.compile('destination');
+  const key = fields.compile('key');
+  const timeoutMs = lintTimeout(fields);
+  const headers = lintHeaders(fields, [...CORE_RESERVED_HEADERS, ...possibleBrokers.flatMap((name) => catalog.get(name)?.reservedHeaders ?? [])]);
+  const clients = lintClients(fields, knownClients);
+  const rateLimit = lintRateLimit(fields.node('rateLimit'), fields.report);
+  const options = lintOptions(fields.node('options'), possibleBrokers, catalog, fields.report);
+
+  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
+  return {
+    name: fields.text('name') ?? `${method} ${path}`,
+    method,
+    path,
+    broker,
+    mode,
+    destination,
+    key,
+    timeoutMs,
+    forwardHeaders: headers.map((h) => h.toLowerCase()),
+    options: options.value,
+    brokerOptions: options.byBroker,
+    clients,
+    rateLimit,
+    line,
+  };
+}
+
+function lintKeys(fields: RouteFields): void {
+  for (const pair of fields.item.items) {
+    const key = scalarText(pair.key);
+    if (!(ROUTE_KEYS as readonly string[]).includes(key)) {
+      fields.report(pair.key as Node, 'unknown_key', `unknown key "${key}" (allowed: ${ROUTE_KEYS.join(', ')})`);
+    }
+  }
+  for (const key of REQUIRED_KEYS) {
+    if (!fields.item.has(key)) fields.report(fields.item, 'missing_key', `route has no "${key}"`);
+  }
+}
+
+/** The path, its parameters (kept on `fields` for the templates), and the reserved paths. */
+function lintPath(fields: RouteFields): string | undefined {
+  const path = fields.text('path');
+  if (path === undefined) return undefined;
+  fields.params = pathParams(path, fields.node('path'), fields.report) ?? [];
+  if (RESERVED_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`))) {
+    fields.report(fields.node('path'), 'reserved_path', `${path} is served by busgate itself (${RESERVED_PATHS.join(', ')})`);
+  }
+  return path;
+}
+
+/** broker: a fixed instance name, or a template with an allow-list; mode likewise, within what they can do. */
+function lintBrokerAndMode(
+  fields: RouteFields,
+  catalog: BrokerCatalog,
+  declared: readonly string[],
+): { broker: Choice<string> | undefined; mode: Choice<Mode> | undefined; possibleBrokers: readonly string[] } {
+  const broker = choice<string>(fields, 'broker', 'brokers', {
     isValid: (name) => catalog.has(name),
     invalid: (name) => [`unknown_broker`, `broker "${name}" is not declared (known: ${declared.join(', ')})`],
     defaultAllowed: undefined,
   });
   const possibleBrokers = broker === undefined ? [] : broker.kind === 'fixed' ? [broker.value] : broker.allowed;
   const supported = new Set(possibleBrokers.flatMap((name) => catalog.get(name)?.modes ?? []));
-
-  const mode = choice<Mode>('mode', 'modes', compile, text, list, before.report, node, {
+  const mode = choice<Mode>(fields, 'mode', 'modes', {
     isValid: isMode,
     invalid: (value) => ['unknown_mode', `mode "${value}" is not one of ${MODES.join(', ')}`],
     defaultAllowed: MODES.filter((m) => supported.has(m)),
@@ -210,55 +285,46 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     for (const m of modes) {
       const lacking = possibleBrokers.filter((name) => catalog.has(name) && !catalog.get(name)!.modes.includes(m));
       if (lacking.length > 0 && (mode.kind === 'fixed' || lacking.length === possibleBrokers.length)) {
-        before.report(node(mode.kind === 'fixed' ? 'mode' : 'modes') ?? node('mode'), 'mode_not_supported', `broker ${lacking.map((n) => `"${n}"`).join(', ')} cannot do ${m}`);
+        fields.report(fields.node(mode.kind === 'fixed' ? 'mode' : 'modes') ?? fields.node('mode'), 'mode_not_supported', `broker ${lacking.map((n) => `"${n}"`).join(', ')} cannot do ${m}`);
       }
     }
   }
+  return { broker, mode, possibleBrokers };
+}
 
-  const destination = compile('destination');
-  const key = compile('key');
-  let timeoutMs: number | undefined;
-  const timeout = text('timeout');
-  if (timeout !== undefined) {
-    timeoutMs = parseDuration(timeout);
-    if (timeoutMs === undefined) before.report(node('timeout'), 'bad_duration', `timeout "${timeout}" is not a duration such as 500ms, 2s or 1m`);
-  }
-  const headers = list('headers');
-  for (const [index, name] of (headers?.values ?? []).entries()) {
-    const entry = (headers!.node as unknown as { items: Node[] }).items[index];
-    if (!HEADER_NAME.test(name)) before.report(entry, 'bad_header_name', `"${name}" is not a valid header name`);
-    else if (isReservedHeader(name)) before.report(entry, 'reserved_header', `"${name}" cannot be forwarded: it is a broker control header or a credential`);
-  }
+function lintTimeout(fields: RouteFields): number | undefined {
+  const timeout = fields.text('timeout');
+  if (timeout === undefined) return undefined;
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined) fields.report(fields.node('timeout'), 'bad_duration', `timeout "${timeout}" is not a duration such as 500ms, 2s or 1m`);
+  return timeoutMs;
+}
 
-  const clients = list('clients');
-  for (const [index, name] of (clients?.values ?? []).entries()) {
-    if (!knownClients.includes(name)) {
-      before.report((clients!.node as unknown as { items: Node[] }).items[index], 'unknown_client', knownClients.length === 0 ? `"${name}": no API keys are configured (BUSGATE_API_KEYS or BUSGATE_API_KEYS_FILE)` : `"${name}" is not a configured API key name (known: ${knownClients.join(', ')})`);
+/** Forwarded headers: valid names, none reserved by the core or by a broker the route can reach. */
+function lintHeaders(fields: RouteFields, reserved: readonly string[]): string[] {
+  const headers = fields.list('headers');
+  if (!headers) return [];
+  for (const [index, name] of headers.values.entries()) {
+    if (!HEADER_NAME.test(name)) fields.report(fields.entry(headers, index), 'bad_header_name', `"${name}" is not a valid header name`);
+    else if (isReservedHeader(name, reserved)) {
+      fields.report(fields.entry(headers, index), 'reserved_header', `"${name}" cannot be forwarded: it is a broker control header or a credential`);
     }
   }
-  const rateLimit = lintRateLimit(node('rateLimit'), before.report);
+  return headers.values;
+}
 
-  const options = lintOptions(node('options'), possibleBrokers, catalog, before.report);
-  if (path !== undefined && RESERVED_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`))) {
-    before.report(node('path'), 'reserved_path', `${path} is served by busgate itself (${RESERVED_PATHS.join(', ')})`);
+function lintClients(fields: RouteFields, knownClients: readonly string[]): string[] | undefined {
+  const clients = fields.list('clients');
+  for (const [index, name] of (clients?.values ?? []).entries()) {
+    if (!knownClients.includes(name)) {
+      fields.report(
+        fields.entry(clients!, index),
+        'unknown_client',
+        knownClients.length === 0 ? `"${name}": no API keys are configured (BUSGATE_API_KEYS or BUSGATE_API_KEYS_FILE)` : `"${name}" is not a configured API key name (known: ${knownClients.join(', ')})`,
+      );
+    }
   }
-
-  if (before.count() > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
-  return {
-    name: text('name') ?? `${method} ${path}`,
-    method,
-    path,
-    broker,
-    mode,
-    destination,
-    key,
-    timeoutMs,
-    forwardHeaders: (headers?.values ?? []).map((h) => h.toLowerCase()),
-    options: options.value,
-    clients: clients?.values,
-    rateLimit,
-    line,
-  };
+  return clients?.values;
 }
 
 /** `rateLimit: { perSecond: 100, burst: 200 }`; null when invalid (already reported). */
@@ -276,48 +342,44 @@ function lintRateLimit(node: Node | undefined, report: Report): { perSecond: num
 }
 
 function choice<T extends string>(
+  fields: RouteFields,
   key: RouteKey,
   allowKey: RouteKey,
-  compile: (key: RouteKey) => Template | undefined,
-  text: (key: RouteKey) => string | undefined,
-  list: (key: RouteKey) => { values: string[]; node: Node } | undefined,
-  report: Report,
-  node: (key: RouteKey) => Node | undefined,
   rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
 ): Choice<T> | undefined {
-  const source = text(key);
+  const source = fields.text(key);
   if (source === undefined) return undefined;
-  const allowed = list(allowKey);
+  const allowed = fields.list(allowKey);
   if (!source.includes('{')) {
-    if (allowed) report(allowed.node, 'unknown_key', `"${allowKey}" only applies when "${key}" is chosen per request ("{param}" or "{header.name}")`);
+    if (allowed) fields.report(allowed.node, 'unknown_key', `"${allowKey}" only applies when "${key}" is chosen per request ("{param}" or "{header.name}")`);
     if (!rules.isValid(source)) {
       const [code, message] = rules.invalid(source);
-      report(node(key), code, message);
+      fields.report(fields.node(key), code, message);
       return undefined;
     }
     return { kind: 'fixed', value: source as T };
   }
-  const template = compile(key);
+  const template = fields.compile(key);
   if (!template) return undefined;
   if (template.parts.length !== 1) {
-    report(node(key), 'bad_template', `"${key}" chosen per request must be exactly one placeholder, such as "{${key}}"`);
+    fields.report(fields.node(key), 'bad_template', `"${key}" chosen per request must be exactly one placeholder, such as "{${key}}"`);
     return undefined;
   }
   const values = allowed?.values ?? rules.defaultAllowed;
   if (values === undefined) {
-    report(node(key), 'missing_key', `"${key}" is chosen per request, so the route must list the allowed values in "${allowKey}"`);
+    fields.report(fields.node(key), 'missing_key', `"${key}" is chosen per request, so the route must list the allowed values in "${allowKey}"`);
     return undefined;
   }
   let ok = true;
   for (const [index, value] of values.entries()) {
     if (!rules.isValid(value)) {
       const [code, message] = rules.invalid(value);
-      report(allowed ? (allowed.node as unknown as { items: Node[] }).items[index] : node(key), code, message);
+      fields.report(allowed ? fields.entry(allowed, index) : fields.node(key), code, message);
       ok = false;
     }
   }
   if (values.length === 0) {
-    report(allowed?.node ?? node(key), 'wrong_type', `"${allowKey}" must not be empty`);
+    fields.report(allowed?.node ?? fields.node(key), 'wrong_type', `"${allowKey}" must not be empty`);
     ok = false;
   }
   return ok ? { kind: 'chosen', template, allowed: values as T[] } : undefined;
@@ -349,10 +411,11 @@ function lintOptions(
   brokers: readonly string[],
   catalog: BrokerCatalog,
   report: Report,
-): { value: Record<string, unknown> } | undefined {
+): { value: Record<string, unknown>; byBroker: Map<string, Record<string, unknown>> } | undefined {
   if (node === undefined) {
     // Still apply each schema's defaults, so plugins see the same shape either way.
-    return { value: brokers.length === 1 ? withDefaults(catalog.get(brokers[0]!)?.routeOptionsSchema) : {} };
+    const byBroker = new Map(brokers.map((name) => [name, withDefaults(catalog.get(name)?.routeOptionsSchema)]));
+    return { value: brokers.length === 1 ? byBroker.get(brokers[0]!)! : {}, byBroker };
   }
   if (!isMap(node)) {
     report(node, 'wrong_type', '"options" must be a map');
@@ -360,6 +423,7 @@ function lintOptions(
   }
   const raw = node.toJSON() as Record<string, unknown>;
   let value: Record<string, unknown> = raw;
+  const byBroker = new Map<string, Record<string, unknown>>();
   let ok = true;
   for (const name of brokers) {
     const entry = catalog.get(name);
@@ -375,9 +439,10 @@ function lintOptions(
       report(target, 'bad_option', `${problem.message} (broker "${name}")`);
       ok = false;
     }
+    byBroker.set(name, checked.value);
     if (brokers.length === 1) value = checked.value;
   }
-  return ok ? { value } : undefined;
+  return ok ? { value, byBroker } : undefined;
 }
 
 function withDefaults(schema: JsonSchema | undefined): Record<string, unknown> {
@@ -399,15 +464,4 @@ function findKey(map: YAMLMap, path: readonly string[]): Node | undefined {
 
 function scalarText(node: unknown): string {
   return isScalar(node) ? String(node.value) : String(node);
-}
-
-function countingReport(report: Report): { report: Report; count: () => number } {
-  let count = 0;
-  return {
-    report: (node, code, message) => {
-      count += 1;
-      report(node, code, message);
-    },
-    count: () => count,
-  };
 }

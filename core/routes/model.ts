@@ -19,8 +19,13 @@ export interface RouteSpec {
   readonly timeoutMs: number | undefined;
   /** Request headers (lower case) copied into the message. */
   readonly forwardHeaders: readonly string[];
-  /** The plugin-specific `options:` block, validated against each possible broker's schema. */
+  /** The plugin-specific `options:` block as written (validated against each possible broker's schema). */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * The same block parsed once per possible broker when the routes load: validated against that
+   * broker's routeOptionsSchema with its defaults filled in. This is what the plugin receives.
+   */
+  readonly brokerOptions: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
   /** API-key client names allowed on this route; undefined = any authenticated client. */
   readonly clients: readonly string[] | undefined;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;

@@ -12,7 +12,7 @@ import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
 import { pluginClosed } from '../../core/brokers/kit.js';
 import type { Receipt } from '../../core/plugins/contract.js';
-import { describeKafkaError, isConnectivityFailure, isProducerDisconnected, isUnknownTopic, toBusgateError } from './error-mapping.js';
+import { describeKafkaError, isConnectivityFailure, isProducerDisconnected, isUnknownTopic, toBusgateError } from './errors.js';
 import type { HealthBoard } from './health-board.js';
 
 const { Partitioners } = kafkajs;

@@ -15,7 +15,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
 import type { InboundMessage, Subscription } from '../../core/plugins/contract.js';
-import { describeKafkaError, toBusgateError } from './error-mapping.js';
+import { describeKafkaError, toBusgateError } from './errors.js';
 import { HEADER_ID, inboundMessage } from './messages.js';
 
 export interface GroupConsumerSpec {

@@ -15,7 +15,8 @@ export const HEADER_CORRELATION_ID = 'correlation-id';
  * Headers only the plugin may set. A client-supplied `reply-to` on a pubsub message would make
  * a responder reading that topic answer into a topic of the client's choosing.
  */
-const PLUGIN_HEADERS = new Set([HEADER_ID, HEADER_CONTENT_TYPE, HEADER_REPLY_TO, HEADER_CORRELATION_ID]);
+export const PLUGIN_HEADERS: readonly string[] = [HEADER_ID, HEADER_CONTENT_TYPE, HEADER_REPLY_TO, HEADER_CORRELATION_ID];
+const PLUGIN_HEADER_SET = new Set(PLUGIN_HEADERS);
 
 export function outboundHeaders(
   message: OutboundMessage,
@@ -23,7 +24,7 @@ export function outboundHeaders(
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers)) {
-    if (!PLUGIN_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+    if (!PLUGIN_HEADER_SET.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
   }
   headers[HEADER_ID] = message.id;
   if (message.contentType !== undefined) headers[HEADER_CONTENT_TYPE] = message.contentType;
@@ -55,6 +56,6 @@ export function inboundMessage(topic: string, record: KafkaMessage): InboundMess
 /** A reply's own headers, without the plumbing that carried it back. */
 export function replyHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const own: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!PLUGIN_HEADERS.has(name)) own[name] = value;
+  for (const [name, value] of Object.entries(headers)) if (!PLUGIN_HEADER_SET.has(name)) own[name] = value;
   return own;
 }

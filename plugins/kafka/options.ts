@@ -1,104 +1,62 @@
 /**
- * The Kafka plugin's options: the JSON Schemas the core validates (and fills defaults from) and the
- * TypeScript shapes the plugin reads afterwards. README.md documents every field; keep them in step.
+ * The Kafka plugin's options: one TypeBox schema per options block. The JSON Schema the core
+ * validates (and fills defaults from) and the TypeScript type the plugin reads are the same
+ * object, so they cannot drift. README.md documents every field.
  */
-import type { JsonSchema } from '../../core/plugins/contract.js';
+import { Type, type Static } from '@sinclair/typebox';
 
-type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
-/** One member per mechanism, the shape kafkajs's SASLOptions union takes. */
-export type KafkaSasl = {
-  [M in SaslMechanism]: { readonly mechanism: M; readonly username: string; readonly password: string };
-}[SaslMechanism];
+const TOPIC_NAME = '^[A-Za-z0-9._-]{1,249}$';
 
-export interface KafkaOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly ssl?: boolean;
-  readonly sasl?: KafkaSasl;
-  readonly replyTopic: string;
-  readonly createTopics: boolean;
-  readonly newTopicPartitions?: number;
-  readonly batch: { readonly maxMessages: number; readonly lingerMs: number };
-  readonly connectionTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-}
+/** One member per mechanism: the shape kafkajs's SASLOptions union takes. */
+const saslWith = <M extends 'plain' | 'scram-sha-256' | 'scram-sha-512'>(mechanism: M) =>
+  Type.Object({ mechanism: Type.Literal(mechanism), username: Type.String(), password: Type.String() }, { additionalProperties: false });
+const sasl = Type.Union([saslWith('plain'), saslWith('scram-sha-256'), saslWith('scram-sha-512')]);
 
-export const optionsSchema: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    brokers: {
-      type: 'array',
+export const optionsSchema = Type.Object(
+  {
+    brokers: Type.Array(Type.String({ minLength: 1 }), {
       minItems: 1,
-      items: { type: 'string', minLength: 1 },
       default: ['127.0.0.1:9092'],
       description: 'Bootstrap brokers as host:port (the KAFKA_BROKERS environment variable fills this).',
-    },
-    clientId: { type: 'string', minLength: 1, default: 'busgate' },
-    ssl: { type: 'boolean', description: 'Connect with TLS using the system trust store.' },
-    sasl: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['mechanism', 'username', 'password'],
-      properties: {
-        mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
-        username: { type: 'string' },
-        password: { type: 'string' },
-      },
-    },
-    replyTopic: {
-      type: 'string',
-      pattern: '^[A-Za-z0-9._-]{1,249}$',
+    }),
+    clientId: Type.String({ minLength: 1, default: 'busgate' }),
+    ssl: Type.Optional(Type.Boolean({ description: 'Connect with TLS using the system trust store.' })),
+    sasl: Type.Optional(sasl),
+    replyTopic: Type.String({
+      pattern: TOPIC_NAME,
       default: 'busgate.replies',
       description: 'Topic this daemon reads request-reply answers from; may be shared by instances.',
-    },
-    createTopics: {
-      type: 'boolean',
+    }),
+    createTopics: Type.Boolean({
       default: false,
       description: 'Create missing topics (including the reply topic). For development and tests.',
-    },
-    newTopicPartitions: {
-      type: 'integer',
-      minimum: 1,
-      description: 'Partitions of topics created by createTopics; absent: the broker default.',
-    },
-    batch: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        maxMessages: { type: 'integer', minimum: 1, default: 500 },
+    }),
+    newTopicPartitions: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Partitions of topics created by createTopics; absent: the broker default.' }),
+    ),
+    batch: Type.Object(
+      {
+        maxMessages: Type.Integer({ minimum: 1, default: 500 }),
         // 0: an idle producer sends at once; while a send is in flight, new messages gather anyway.
-        lingerMs: { type: 'integer', minimum: 0, default: 0 },
+        lingerMs: Type.Integer({ minimum: 0, default: 0 }),
       },
-    },
-    connectionTimeoutMs: { type: 'integer', minimum: 100, default: 1000 },
-    requestTimeoutMs: { type: 'integer', minimum: 100, default: 5000 },
+      { additionalProperties: false, default: {} },
+    ),
+    connectionTimeoutMs: Type.Integer({ minimum: 100, default: 1000 }),
+    requestTimeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
   },
-};
+  { additionalProperties: false },
+);
 
-export interface KafkaRouteOptions {
-  /** Produce every message of the route to this partition instead of hashing the key. */
-  readonly partition?: number;
-  /** Consumer group of point-to-point subscribers (default `busgate.<topic>`). */
-  readonly group?: string;
-}
+export type KafkaOptions = Readonly<Static<typeof optionsSchema>>;
+export type KafkaSasl = Static<typeof sasl>;
 
-export const routeOptionsSchema: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    partition: { type: 'integer', minimum: 0 },
-    group: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
+export const routeOptionsSchema = Type.Object(
+  {
+    partition: Type.Optional(Type.Integer({ minimum: 0, description: 'Produce every message of the route to this partition instead of hashing the key.' })),
+    group: Type.Optional(Type.String({ pattern: TOPIC_NAME, description: 'Consumer group of point-to-point subscribers (default `busgate.<topic>`).' })),
   },
-};
+  { additionalProperties: false },
+);
 
-/** Route options arrive validated by the core; this only narrows their type. */
-export function routeOptionsFrom(options: Readonly<Record<string, unknown>> | undefined): KafkaRouteOptions {
-  const partition = options?.partition;
-  const group = options?.group;
-  return {
-    ...(typeof partition === 'number' ? { partition } : {}),
-    ...(typeof group === 'string' ? { group } : {}),
-  };
-}
+export type KafkaRouteOptions = Readonly<Static<typeof routeOptionsSchema>>;

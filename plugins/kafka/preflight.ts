@@ -5,7 +5,7 @@
  */
 import kafkajs, { type Admin, type GroupDescription, type PartitionMetadata } from 'kafkajs';
 import type { PreflightResult } from '../../core/plugins/contract.js';
-import { describeKafkaError } from './error-mapping.js';
+import { describeKafkaError } from './errors.js';
 import { missingTopicMessage } from './topic-catalog.js';
 
 /** What the admin client found about one topic, and what the instance would do if it is missing. */

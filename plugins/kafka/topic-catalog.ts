@@ -5,7 +5,7 @@
  */
 import type { Admin, PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
-import { isUnknownTopic, toBusgateError } from './error-mapping.js';
+import { isUnknownTopic, toBusgateError } from './errors.js';
 
 /** How long "does not exist" is remembered, so a flood of bad requests is not a flood of lookups. */
 const MISSING_TTL_MS = 1000;

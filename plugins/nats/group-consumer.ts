@@ -27,8 +27,8 @@ import { nanos } from '@nats-io/transport-node';
 import type { Logger } from 'winston';
 import { BusgateError, describeError } from '../../core/errors.js';
 import type { InboundMessage, Subscription } from '../../core/plugins/contract.js';
-import { toBusgateError } from './error-mapping.js';
-import { fromNatsHeaders, ID_HEADER } from './headers.js';
+import { toBusgateError } from './errors.js';
+import { fromNatsHeaders, ID_HEADER } from './messages.js';
 
 const ACK_WAIT_MS = 30_000;
 const KEEPALIVE_MS = ACK_WAIT_MS / 3;

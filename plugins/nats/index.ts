@@ -2,20 +2,23 @@
  * busgate's NATS plugin: core NATS for pubsub and request-reply, JetStream for persistent pubsub
  * and for point-to-point work queues. See README.md in this folder for the mapping and contract.
  */
+import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
-import { NatsBroker } from './nats-broker.js';
+import { NatsBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type NatsOptions } from './options.js';
-import { checkDestination, isSafeToken } from './subjects.js';
+import { checkDestination, isSafeToken } from './names.js';
 
 const nats: PluginFactory<NatsOptions> = {
   apiVersion: PLUGIN_API_VERSION,
-  name: 'nats',
-  description: 'NATS: core publish/request, JetStream persistence and work queues',
+  name: manifest.name,
+  description: manifest.description,
   modes: ['pubsub', 'point-to-point', 'request-reply'],
   optionsSchema,
   routeOptionsSchema,
   isSafeToken: (value) => isSafeToken(value),
   checkDestination,
+  // JetStream reads Nats-Msg-Id, Nats-Expected-* and rollup headers as instructions.
+  reservedHeaders: ['nats-*'],
   // Groups are JetStream durables; a pending handler is kept alive with in-progress acks.
   egress: { durableGroups: true, concurrentHandlers: true, orderingKey: "the busgate-key header (set from a route's key)" },
   create: (options, context) => new NatsBroker(options, context),

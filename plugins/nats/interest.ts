@@ -14,7 +14,7 @@
  * another account reached through a service import.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { subjectMatches } from './subjects.js';
+import { subjectMatches } from './names.js';
 
 const ACCOUNT_CONNZ = '$SYS.REQ.ACCOUNT.PING.CONNZ';
 // After the first server's answer, how long to wait for the other servers of a cluster.

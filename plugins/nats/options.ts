@@ -1,103 +1,61 @@
 /**
- * The NATS plugin's configuration: the JSON Schemas the core validates (and fills defaults from),
- * the typed views the plugin reads, and the server list with credentials taken out of URLs so that
- * nothing which may be logged or shown on /ready carries a secret.
+ * The NATS plugin's configuration: one TypeBox schema per options block, from which both the JSON
+ * Schema the core validates (and fills defaults from) and the TypeScript type the plugin reads are
+ * derived, and the server list with credentials taken out of URLs so that nothing which may be
+ * logged or shown on /ready carries a secret.
  */
-import type { JsonSchema } from '../../core/plugins/contract.js';
-
-export interface NatsOptions {
-  /** One URL or a comma-separated list: `nats://a:4222,nats://b:4222`. */
-  readonly url: string;
-  readonly name?: string;
-  readonly user?: string;
-  readonly pass?: string;
-  readonly token?: string;
-  readonly createStreams: boolean;
-  readonly streamPrefix: string;
-  readonly connectTimeoutMs: number;
-  readonly reconnectWaitMs: number;
-  readonly jetstreamTimeoutMs: number;
-}
+import { Type, type Static } from '@sinclair/typebox';
 
 // Stream names end up as directory names on the server and as tokens in $JS.API subjects.
 const STREAM_NAME = '^[A-Za-z0-9_-]{1,200}$';
 
-export const optionsSchema: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    url: {
-      type: 'string',
+export const optionsSchema = Type.Object(
+  {
+    url: Type.String({
       minLength: 1,
       default: 'nats://127.0.0.1:4222',
-      description: 'Server URL, or a comma-separated list of them (env NATS_URL).',
-    },
-    name: { type: 'string', minLength: 1, description: 'Client name shown in the server monitoring pages.' },
-    user: { type: 'string', description: 'User name (with pass). Never logged.' },
-    pass: { type: 'string', description: 'Password. Never logged.' },
-    token: { type: 'string', description: 'Authentication token. Never logged.' },
-    createStreams: {
-      type: 'boolean',
+      description: 'Server URL, or a comma-separated list of them (env NATS_URL). `nats://a:4222,nats://b:4222`.',
+    }),
+    name: Type.Optional(Type.String({ minLength: 1, description: 'Client name shown in the server monitoring pages.' })),
+    user: Type.Optional(Type.String({ description: 'User name (with pass). Never logged.' })),
+    pass: Type.Optional(Type.String({ description: 'Password. Never logged.' })),
+    token: Type.Optional(Type.String({ description: 'Authentication token. Never logged.' })),
+    createStreams: Type.Boolean({
       default: true,
       description: 'Create a missing work-queue stream on the first point-to-point message to a subject.',
-    },
-    streamPrefix: {
-      type: 'string',
+    }),
+    streamPrefix: Type.String({
       pattern: '^[A-Za-z0-9_-]{1,64}$',
       default: 'BUSGATE',
       description: 'Prefix of the work-queue stream names busgate derives from subjects.',
-    },
-    connectTimeoutMs: {
-      type: 'integer',
-      minimum: 100,
-      default: 5000,
-      description: 'How long one connection attempt may take.',
-    },
-    reconnectWaitMs: {
-      type: 'integer',
-      minimum: 10,
-      default: 1000,
-      description: 'Pause between reconnection attempts to the same server.',
-    },
-    jetstreamTimeoutMs: {
-      type: 'integer',
+    }),
+    connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'How long one connection attempt may take.' }),
+    reconnectWaitMs: Type.Integer({ minimum: 10, default: 1000, description: 'Pause between reconnection attempts to the same server.' }),
+    jetstreamTimeoutMs: Type.Integer({
       minimum: 100,
       default: 5000,
       description: 'Timeout of JetStream management calls (stream lookup and creation).',
-    },
+    }),
   },
-};
+  { additionalProperties: false },
+);
 
-export const routeOptionsSchema: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    persistent: {
-      type: 'boolean',
+export type NatsOptions = Readonly<Static<typeof optionsSchema>>;
+
+export const routeOptionsSchema = Type.Object(
+  {
+    persistent: Type.Boolean({
       default: false,
       description: 'pubsub only: publish through JetStream and answer after the PubAck.',
-    },
-    stream: {
-      type: 'string',
-      pattern: STREAM_NAME,
-      description: 'The JetStream stream for persistent pubsub or point-to-point routes.',
-    },
+    }),
+    stream: Type.Optional(
+      Type.String({ pattern: STREAM_NAME, description: 'The JetStream stream for persistent pubsub or point-to-point routes.' }),
+    ),
   },
-};
+  { additionalProperties: false },
+);
 
-export interface NatsRouteOptions {
-  readonly persistent: boolean;
-  readonly stream?: string;
-}
-
-/** Reads a route's options; the core validated them, so this only narrows the types. */
-export function readRouteOptions(options: Readonly<Record<string, unknown>> | undefined): NatsRouteOptions {
-  const stream = options?.stream;
-  return {
-    persistent: options?.persistent === true,
-    ...(typeof stream === 'string' && stream.length > 0 ? { stream } : {}),
-  };
-}
+export type NatsRouteOptions = Readonly<Static<typeof routeOptionsSchema>>;
 
 export interface ServerList {
   /** What the client dials: scheme, host and port only. */

@@ -20,8 +20,8 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
-import { toBusgateError } from './error-mapping.js';
-import { durableNameFor, subjectMatches } from './subjects.js';
+import { toBusgateError } from './errors.js';
+import { durableNameFor, subjectMatches } from './names.js';
 
 // How long the server waits for an ack before handing a message to another subscriber.
 const ACK_WAIT_MS = 30_000;

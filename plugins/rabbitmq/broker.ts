@@ -5,7 +5,7 @@
 import { connect, type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
-import { pluginClosed } from '../../core/brokers/kit.js';
+import { pluginClosed, routeOptions } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -22,12 +22,12 @@ import type {
 } from '../../core/plugins/contract.js';
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
-import { KEY_HEADER } from './inbound.js';
+import { KEY_HEADER } from './messages.js';
 import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
-import { errorText, missingExchange, nothingSent } from './failures.js';
-import { readRouteOptions, type RabbitMqOptions } from './options.js';
+import { errorText, missingExchange, nothingSent } from './errors.js';
+import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
-import { checkQueueName } from './tokens.js';
+import { checkQueueName } from './names.js';
 import { exchangeExists, inspectQueue } from './topology.js';
 
 type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
@@ -101,7 +101,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     return this.consumers.add({
       kind: options.mode,
       destination,
-      route: readRouteOptions(options.options),
+      route: routeOptions(routeOptionsSchema, options.options),
       onMessage,
       ...(options.group !== undefined ? { group: options.group } : {}),
       ...(options.maxInFlight !== undefined ? { prefetch: options.maxInFlight } : {}),
@@ -124,7 +124,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     if (mode === 'pubsub') {
       if (await exchangeExists(model, destination)) return { ok: true, detail: `exchange ${destination} exists` };
       if (!this.options.declare) return { ok: false, detail: missingExchange(destination).message };
-      const type = readRouteOptions(options).exchangeType ?? 'topic';
+      const type = routeOptions(routeOptionsSchema, options).exchangeType ?? 'topic';
       return { ok: true, detail: `exchange ${destination} does not exist; it will be declared (${type}, durable) on first use (declare: true)` };
     }
     const problem = checkQueueName(destination);
@@ -289,7 +289,7 @@ export class RabbitMqBroker implements BrokerPlugin {
 
   private async publishToExchange(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const session = this.liveSession();
-    const route = readRouteOptions(context.options);
+    const route = routeOptions(routeOptionsSchema, context.options);
     const routingKey = message.key ?? route.routingKey ?? '';
     await session.topology.ensureExchange(destination, route.exchangeType ?? 'topic');
     const publisher = await session.confirmPublisher();

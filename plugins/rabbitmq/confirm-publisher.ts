@@ -12,7 +12,7 @@ import {
   missingExchangeIn,
   nothingSent,
   outcomeUnknown,
-} from './failures.js';
+} from './errors.js';
 
 export interface PublishRequest {
   readonly exchange: string;

@@ -9,8 +9,8 @@ import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
 import type { InboundMessage, Reply, Subscription } from '../../core/plugins/contract.js';
 import { backoffDelay } from './backoff.js';
-import { AMQP_NOT_FOUND, amqpReplyCode, errorText, missingExchange, nothingSent, topologyFailure } from './failures.js';
-import { toInbound } from './inbound.js';
+import { AMQP_NOT_FOUND, amqpReplyCode, errorText, missingExchange, nothingSent, topologyFailure } from './errors.js';
+import { toInbound } from './messages.js';
 import type { RabbitMqOptions, RouteOptions } from './options.js';
 import { declareExchangeIfMissing, declareQueueIfMissing } from './topology.js';
 

@@ -1,13 +1,14 @@
 /** busgate's built-in RabbitMQ plugin (AMQP 0-9-1 via amqplib). See README.md next to this file. */
+import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { RabbitMqBroker } from './broker.js';
 import { optionsSchema, resolveOptions, routeOptionsSchema } from './options.js';
-import { checkDestination, isSafeToken } from './tokens.js';
+import { checkDestination, isSafeToken } from './names.js';
 
 const rabbitmq: PluginFactory = {
   apiVersion: PLUGIN_API_VERSION,
-  name: 'rabbitmq',
-  description: 'RabbitMQ over AMQP 0-9-1: exchanges (pubsub), durable queues (point-to-point), direct reply-to RPC',
+  name: manifest.name,
+  description: manifest.description,
   modes: ['pubsub', 'point-to-point', 'request-reply'],
   optionsSchema,
   routeOptionsSchema,

@@ -9,8 +9,8 @@ import { BusgateError } from '../../core/errors.js';
 import type { OutboundMessage, Reply, SendContext } from '../../core/plugins/contract.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { abortReason } from '../../core/brokers/kit.js';
-import { errorText } from './failures.js';
-import { toReply } from './inbound.js';
+import { errorText } from './errors.js';
+import { toReply } from './messages.js';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 

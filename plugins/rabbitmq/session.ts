@@ -6,7 +6,7 @@
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'winston';
 import { ConfirmPublisher } from './confirm-publisher.js';
-import { errorText, nothingSent } from './failures.js';
+import { errorText, nothingSent } from './errors.js';
 import { RpcClient } from './rpc-client.js';
 import { Topology } from './topology.js';
 

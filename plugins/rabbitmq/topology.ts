@@ -12,7 +12,7 @@
  * another type is used as it is, instead of failing with 406 because our arguments differ.
  */
 import type { Channel, ChannelModel, Replies } from 'amqplib';
-import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './failures.js';
+import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './errors.js';
 import type { ExchangeType } from './options.js';
 
 export class Topology {

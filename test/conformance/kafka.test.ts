@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deleteKafkaTopics } from '../support/kafka-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
-import { runConformance } from './suite.js';
+import { runConformance } from '../../conformance/index.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
 const replyTopic = `conformance-replies-${randomUUID().slice(0, 8)}`;

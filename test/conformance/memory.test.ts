@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { runConformance } from './suite.js';
+import { runConformance } from '../../conformance/index.js';
 
 runConformance({
   name: 'memory',

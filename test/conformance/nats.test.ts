@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deleteStreamsHolding } from '../support/nats-streams.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
-import { runConformance } from './suite.js';
+import { runConformance } from '../../conformance/index.js';
 
 const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deleteRabbitObjects } from '../support/rabbitmq-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
-import { runConformance } from './suite.js';
+import { runConformance } from '../../conformance/index.js';
 
 const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 

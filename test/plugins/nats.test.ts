@@ -14,7 +14,7 @@ import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from 
 import nats from '../../plugins/nats/index.js';
 import { FlushCoalescer } from '../../plugins/nats/flush-coalescer.js';
 import type { NatsOptions } from '../../plugins/nats/options.js';
-import { streamNameFor } from '../../plugins/nats/subjects.js';
+import { streamNameFor } from '../../plugins/nats/names.js';
 import { startNatsResponder } from '../../examples/responders/nats-responder.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 

@@ -80,6 +80,77 @@ describe('BrokerInstance', () => {
   });
 });
 
+describe('BrokerInstance: the one door', () => {
+  it('aborts the plugin\'s signal with the typed error the client gets', async () => {
+    let seen: unknown;
+    const fake = fakePlugin({ publish: () => new Promise(() => undefined) });
+    const plugin: BrokerPlugin = {
+      ...fake.plugin,
+      publish: (_d, _m, context) =>
+        new Promise((_, reject) => {
+          context.signal.addEventListener('abort', () => {
+            seen = context.signal.reason;
+            reject(context.signal.reason);
+          });
+        }),
+    };
+    const broker = new BrokerInstance('fake', factoryOf(plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
+    await broker.start(100);
+    expect((await codeOf(broker.send(request))).code).to.equal('broker_timeout');
+    expect(seen).to.be.instanceOf(BusgateError);
+    expect((seen as BusgateError).code).to.equal('broker_timeout');
+    await broker.close();
+  });
+
+  it('subscribes through the connection state, counts deliveries, and closes subscriptions with itself', async () => {
+    const closed: string[] = [];
+    let deliver: ((payload: string) => Promise<void>) | undefined;
+    const fake = fakePlugin({ publish: () => Promise.resolve({ id: '1' }) });
+    let connect: () => void = () => undefined;
+    const plugin: BrokerPlugin = {
+      ...fake.plugin,
+      connect: () => new Promise<void>((resolve) => (connect = resolve)),
+      subscribe: (destination, _options, onMessage) => {
+        deliver = (payload) => onMessage({ destination, payload: Buffer.from(payload), headers: {} });
+        return Promise.resolve({ close: () => Promise.resolve(void closed.push(destination)) });
+      },
+    };
+    const counters = metrics();
+    const broker = new BrokerInstance('fake', factoryOf(plugin), {}, { logger, metrics: counters, maxInFlight: 10 });
+    await broker.start(20);
+    const early = await codeOf(broker.subscribe('orders', { mode: 'pubsub' }, () => Promise.resolve()));
+    expect(early.code).to.equal('broker_unavailable');
+    connect();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const subscription = await broker.subscribe('orders', { mode: 'pubsub' }, (m) => (m.payload.toString() === 'bad' ? Promise.reject(new Error('no')) : Promise.resolve()));
+    await deliver!('good');
+    await deliver!('bad').catch(() => undefined);
+    const consumed = (await counters.consumed.get()).values.map((v) => `${v.labels.outcome}=${v.value}`).sort();
+    expect(consumed).to.deep.equal(['handed_back=1', 'ok=1']);
+    await broker.close();
+    expect(closed).to.deep.equal(['orders']);
+    await subscription.close();
+    expect(closed, 'closing twice closes once').to.deep.equal(['orders']);
+    expect((await codeOf(broker.subscribe('orders', { mode: 'pubsub' }, () => Promise.resolve()))).code).to.equal('shutting_down');
+  });
+
+  it('turns a preflight that throws into a failed line, and says when the plugin has no check', async () => {
+    const fake = fakePlugin({ publish: () => Promise.resolve({ id: '1' }) });
+    const without = new BrokerInstance('fake', factoryOf(fake.plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
+    await without.start(100);
+    expect(await without.preflight('pubsub', 'd', {})).to.deep.equal({ ok: true, detail: 'connected (the plugin has no destination check)' });
+    await without.close();
+    const throwing = new BrokerInstance('fake', factoryOf({ ...fake.plugin, preflight: () => Promise.reject(new BusgateError('broker_unavailable', 'gone')) }), {}, {
+      logger,
+      metrics: metrics(),
+      maxInFlight: 10,
+    });
+    await throwing.start(100);
+    expect(await throwing.preflight('pubsub', 'd', {})).to.deep.equal({ ok: false, detail: 'gone' });
+    await throwing.close();
+  });
+});
+
 describe('secret masking', () => {
   it('masks passwords in URLs and Authorization values wherever they appear', () => {
     expect(maskSecrets('connect amqp://guest:s3cret@rabbit:5672/vh failed')).to.equal('connect amqp://guest:***@rabbit:5672/vh failed');

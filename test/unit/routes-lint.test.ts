@@ -57,6 +57,28 @@ describe('routes linter', () => {
     expect(problems.map((p) => p.code)).to.deep.equal(['mode_not_supported']);
   });
 
+  it('refuses headers the core reserves on every route, and those a plugin reserves on routes to its brokers', () => {
+    const withReserved: BrokerCatalog = new Map([...catalog, ['controlled', { modes: ['pubsub'] as const, reservedHeaders: ['ctl-*', 'reply-to'] }]]);
+    const lint = (broker: string, headers: string): string[] =>
+      lintRoutes(`routes:\n  - path: /x\n    broker: ${broker}\n    mode: pubsub\n    destination: x\n    headers: [${headers}]\n`, withReserved).problems.map((p) => p.code);
+    expect(lint('controlled', 'ctl-seq')).to.deep.equal(['reserved_header']);
+    expect(lint('controlled', 'Reply-To')).to.deep.equal(['reserved_header']);
+    expect(lint('memory', 'ctl-seq, reply-to')).to.deep.equal([]);
+    expect(lint('memory', 'authorization')).to.deep.equal(['reserved_header']);
+    expect(lint('memory', 'busgate-id')).to.deep.equal(['reserved_header']);
+  });
+
+  it('parses route options once per broker the route can reach, with that broker\'s defaults', () => {
+    const schema = (fallback: string): Record<string, unknown> => ({ type: 'object', additionalProperties: false, properties: { tier: { type: 'string', default: fallback } } });
+    const twoSchemas: BrokerCatalog = new Map([
+      ['a', { modes: ['pubsub'] as const, routeOptionsSchema: schema('gold') }],
+      ['b', { modes: ['pubsub'] as const, routeOptionsSchema: schema('silver') }],
+    ]);
+    const { routes, problems } = lintRoutes('routes:\n  - path: /:b\n    broker: "{b}"\n    brokers: [a, b]\n    mode: pubsub\n    destination: x\n', twoSchemas);
+    expect(problems).to.deep.equal([]);
+    expect(Object.fromEntries(routes[0]!.brokerOptions)).to.deep.equal({ a: { tier: 'gold' }, b: { tier: 'silver' } });
+  });
+
   it('lists the broker names a file uses, so only their plugins load', () => {
     expect([...brokerNamesIn(fixture('broken.yaml'))].sort()).to.deep.equal(['limited', 'memory', 'nowhere']);
   });

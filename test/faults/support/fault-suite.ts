@@ -38,6 +38,10 @@ export interface FaultSuiteSpec {
   readonly recoveryBoundMs: number;
   /** How long a drained consumer may take to see every acknowledged key. */
   readonly drainTimeoutMs?: number;
+  /** Creates what a destination needs before the scenario's first send (asked directly, not through the proxy). */
+  prepare?(broker: PrivateBroker, destination: string): Promise<void>;
+  /** Scenarios this broker cannot pass by design, each with the reason (listed as pending, never silently). */
+  readonly unsupported?: Partial<Record<'kill' | 'freeze' | 'pause' | 'reset' | 'drop', string>>;
   /** What the broker itself says it holds for a destination (asked directly, not through the proxy), for failure messages. */
   inspect?(broker: PrivateBroker, destination: string): Promise<string>;
 }
@@ -78,7 +82,12 @@ export function faultSuite(spec: FaultSuiteSpec): void {
       await broker?.dispose(failed && process.env.CI !== 'true');
     });
 
-    const scenario = (name: string, title: string, plan: (b: PrivateBroker, p: FaultProxy) => FaultPlan, expectReadyDown: boolean): void => {
+    const scenario = (name: 'kill' | 'freeze' | 'pause' | 'reset' | 'drop', title: string, plan: (b: PrivateBroker, p: FaultProxy) => FaultPlan, expectReadyDown: boolean): void => {
+      const unsupported = spec.unsupported?.[name];
+      if (unsupported !== undefined) {
+        it(`${title}: not run on ${spec.kind}: ${unsupported}`);
+        return;
+      }
       it(`${title}: no acknowledged message lost, fast 503/504, recovers by itself`, async function () {
         const b = broker!;
         const p = proxy!;
@@ -90,6 +99,7 @@ export function faultSuite(spec: FaultSuiteSpec): void {
         let outcome: ScenarioOutcome | undefined;
         let result: LedgerResult | undefined;
         try {
+          await spec.prepare?.(b, spec.destinationFor(name));
           outcome = await runScenario({ baseUrl: d.url, path: `/f/${name}`, fault: plan(b, p), recoveryBoundMs: spec.recoveryBoundMs });
           connectionsAfter = p.connections;
           held = await spec.inspect?.(b, spec.destinationFor(name)).catch((error: unknown) => `inspect failed: ${String(error)}`);

@@ -1,7 +1,7 @@
 /**
  * Private broker instances for the fault suites, on free ports and in temporary folders, so a
- * test can kill, freeze and restart them without disturbing the shared brokers on 4222, 5672 and
- * 9092 that every other suite uses. Each launcher only ever signals processes it started itself,
+ * test can kill, freeze and restart them without disturbing the shared brokers on 4222, 5672,
+ * 9092 and 1883 that every other suite uses. Each launcher only ever signals processes it started itself,
  * by pid.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -26,7 +26,7 @@ export function repoRoot(): string {
 }
 
 export interface PrivateBroker {
-  readonly kind: 'nats' | 'rabbitmq' | 'kafka';
+  readonly kind: 'nats' | 'rabbitmq' | 'kafka' | 'mqtt';
   /** Where clients connect (for Kafka: the listener whose advertised address is the proxy). */
   readonly port: number;
   /** The broker process's pid (beam.smp for RabbitMQ, the JVM for Kafka). */
@@ -65,6 +65,8 @@ function missingFor(kind: PrivateBroker['kind']): string | undefined {
       return fs.existsSync(NATS_SERVER) ? undefined : `${NATS_SERVER} is missing (apt-get install nats-server)`;
     case 'rabbitmq':
       return fs.existsSync(RABBITMQ_SERVER) ? undefined : `${RABBITMQ_SERVER} is missing (apt-get install rabbitmq-server)`;
+    case 'mqtt':
+      return spawnSync(MOSQUITTO, ['-h'], { stdio: 'ignore' }).error === undefined ? undefined : `${MOSQUITTO} is missing (apt-get install mosquitto)`;
     case 'kafka': {
       if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) return 'java is missing (apt-get install default-jre-headless)';
       const jars = path.join(repoRoot(), '.brokers/kafka/jars');
@@ -77,6 +79,7 @@ function missingFor(kind: PrivateBroker['kind']): string | undefined {
 }
 
 const NATS_SERVER = '/usr/sbin/nats-server';
+const MOSQUITTO = 'mosquitto';
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
 /**
@@ -216,6 +219,30 @@ export class PrivateNats extends Launcher {
 
   protected command(): { file: string; args: string[] } {
     return { file: NATS_SERVER, args: ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', path.join(this.dir, 'jetstream')] };
+  }
+
+  protected ready(): Promise<boolean> {
+    return tcpAnswers(this.port);
+  }
+}
+
+// ------------------------------------------------------------------------------- MQTT (Mosquitto)
+
+/** A Mosquitto of its own, in the foreground, persisting to its folder (run as root: `user root`). */
+export class PrivateMosquitto extends Launcher {
+  readonly kind = 'mqtt' as const;
+
+  static async create(): Promise<PrivateMosquitto> {
+    return new PrivateMosquitto(await freePort());
+  }
+
+  protected async prepare(): Promise<void> {
+    const config = [`listener ${this.port} 127.0.0.1`, 'allow_anonymous true', 'user root', 'persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1', 'autosave_on_changes true', 'log_dest stderr'];
+    fs.writeFileSync(path.join(this.dir, 'mosquitto.conf'), `${config.join('\n')}\n`);
+  }
+
+  protected command(): { file: string; args: string[] } {
+    return { file: MOSQUITTO, args: ['-c', path.join(this.dir, 'mosquitto.conf')] };
   }
 
   protected ready(): Promise<boolean> {

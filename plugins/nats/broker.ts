@@ -16,7 +16,7 @@ import {
 } from '@nats-io/jetstream';
 import type { Logger } from 'winston';
 import { BusgateError, describeError } from '../../core/errors.js';
-import { pluginClosed, raceAbort, type Stop } from '../../core/brokers/kit.js';
+import { pluginClosed, raceAbort, routeOptions, type Stop } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -39,14 +39,14 @@ import {
   isNoResponders,
   toBusgateError,
   type Waiting,
-} from './error-mapping.js';
+} from './errors.js';
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
-import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './headers.js';
-import { interestIn } from './interest.js';
-import { parseServers, readRouteOptions, type NatsOptions, type ServerList } from './options.js';
+import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
+import { preflightRoute } from './preflight.js';
+import { parseServers, routeOptionsSchema, type NatsOptions, type ServerList } from './options.js';
 import { StreamDirectory } from './stream-directory.js';
-import { streamNameFor } from './subjects.js';
+import { streamNameFor } from './names.js';
 import { WorkQueues } from './work-queues.js';
 import { startGroupConsumer } from './group-consumer.js';
 
@@ -99,7 +99,7 @@ export class NatsBroker implements BrokerPlugin {
 
   async publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const link = this.ready(context, destination);
-    const route = readRouteOptions(context.options);
+    const route = routeOptions(routeOptionsSchema, context.options);
     if (route.persistent) return this.publishPersistent(link, destination, message, context, route.stream);
     const headers = toNatsHeaders(message);
     const stops = this.stops(context, 'flush', destination);
@@ -113,7 +113,7 @@ export class NatsBroker implements BrokerPlugin {
 
   async enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const link = this.ready(context, destination);
-    const stream = readRouteOptions(context.options).stream ?? streamNameFor(this.options.streamPrefix, destination);
+    const stream = routeOptions(routeOptionsSchema, context.options).stream ?? streamNameFor(this.options.streamPrefix, destination);
     await this.wait(link.workQueues.ensureStream(stream, destination), context, 'jetstream-api', destination);
     try {
       return await this.publishToStream(link, destination, message, context, stream);
@@ -172,23 +172,11 @@ export class NatsBroker implements BrokerPlugin {
     return this.track({ close: () => drainQuietly(sub) });
   }
 
-  /**
-   * `busgate check --live`: can a route of this mode reach `destination` now? Read-only: JetStream
-   * lookups only (STREAM.NAMES, STREAM.INFO); nothing is created and nothing is published.
-   */
+  /** `busgate check --live`: read-only JetStream and CONNZ lookups (see preflight.ts). */
   async preflight(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>): Promise<PreflightResult> {
     const link = this.ready(undefined, destination);
-    const route = readRouteOptions(options);
     try {
-      switch (mode) {
-        case 'pubsub':
-          if (!route.persistent) return { ok: true, detail: 'core subject; at-most-once (no stream involved)' };
-          return await this.preflightPersistent(link, destination, route.stream);
-        case 'point-to-point':
-          return await this.preflightWorkQueue(link, destination, route.stream ?? streamNameFor(this.options.streamPrefix, destination));
-        case 'request-reply':
-          return await this.preflightResponders(link, destination);
-      }
+      return await preflightRoute(link, mode, destination, routeOptions(routeOptionsSchema, options), this.options);
     } catch (error) {
       throw toBusgateError(error, 'jetstream-api', destination);
     }
@@ -331,54 +319,6 @@ export class NatsBroker implements BrokerPlugin {
     }
   }
 
-  private async preflightPersistent(link: Link, subject: string, wanted: string | undefined): Promise<PreflightResult> {
-    // The lookup publishPersistent makes; forgotten afterwards so the check leaves no cache behind.
-    const found = await link.streams.streamFor(subject);
-    link.streams.forget(subject);
-    if (found === undefined) {
-      return { ok: false, detail: `no JetStream stream captures subject "${subject}": create one, or make the route non-persistent` };
-    }
-    if (wanted !== undefined && found !== wanted) {
-      return { ok: false, detail: `subject "${subject}" is captured by stream "${found}", not by the route's stream "${wanted}"` };
-    }
-    const info = await link.workQueues.streamInfo(found, subject);
-    if (info === undefined) return { ok: false, detail: `JetStream stream "${found}" disappeared during the check` };
-    return { ok: true, detail: `stream ${found}, retention ${info.config.retention}, ${info.state.messages} message(s)` };
-  }
-
-  /** Asks the server's account CONNZ service (see interest.ts); never sends to the subject. */
-  private async preflightResponders(link: Link, subject: string): Promise<PreflightResult> {
-    const interest = await interestIn(link.nc, subject, this.options.jetstreamTimeoutMs);
-    if (interest.unavailable !== undefined) {
-      // Sending a request would tell, but it would reach a responder: not a read-only check.
-      return {
-        ok: true,
-        detail: `responders not checked: the server's CONNZ service did not answer (${interest.unavailable}); only a request could tell`,
-      };
-    }
-    const groups = interest.queueGroups.map((group) => `queue group ${group}`);
-    const listeners = [...groups, ...(interest.plain > 0 ? [`${interest.plain} plain subscription(s)`] : [])];
-    if (listeners.length > 0) return { ok: true, detail: `responders: ${listeners.join(', ')}` };
-    return {
-      ok: false,
-      detail: `no responder subscribed to "${subject}" (checked on ${interest.servers} server(s); leaf nodes and service imports are not visible)`,
-    };
-  }
-
-  private async preflightWorkQueue(link: Link, subject: string, stream: string): Promise<PreflightResult> {
-    const plan = await link.workQueues.inspect(stream, subject);
-    switch (plan.kind) {
-      case 'ready':
-        return { ok: true, detail: `stream ${stream}, retention ${plan.info.config.retention}, ${plan.info.state.messages} message(s) waiting` };
-      case 'create':
-        return { ok: true, detail: `work-queue stream ${stream} does not exist yet; it will be created on first use (createStreams)` };
-      case 'add-subject':
-        return { ok: true, detail: `work-queue stream ${stream} exists; "${subject}" will be added to its subjects on first use (createStreams)` };
-      case 'refused':
-        return { ok: false, detail: plan.reason };
-    }
-  }
-
   /** Throws the client's own errors (callers map them); resolves with the PubAck as a receipt. */
   private async publishToStream(
     link: Link,
@@ -434,7 +374,7 @@ export class NatsBroker implements BrokerPlugin {
     group: string,
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const route = readRouteOptions(options.options);
+    const route = routeOptions(routeOptionsSchema, options.options);
     let stream: string;
     if (options.mode === 'point-to-point') {
       stream = route.stream ?? streamNameFor(this.options.streamPrefix, subject);
@@ -466,7 +406,7 @@ export class NatsBroker implements BrokerPlugin {
     options: SubscribeOptions,
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const stream = readRouteOptions(options.options).stream ?? streamNameFor(this.options.streamPrefix, subject);
+    const stream = routeOptions(routeOptionsSchema, options.options).stream ?? streamNameFor(this.options.streamPrefix, subject);
     let messages: ConsumerMessages;
     try {
       const durable = await link.workQueues.ensureConsumer(stream, subject);

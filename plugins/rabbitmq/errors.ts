@@ -4,6 +4,7 @@
  * message may be stored; retry only with the same Idempotency-Key).
  */
 import { BusgateError } from '../../core/errors.js';
+import { outcomeUnknown as unknownOutcome } from '../../core/brokers/kit.js';
 
 // Reply codes from the AMQP 0-9-1 spec that the plugin reacts to.
 export const AMQP_NOT_FOUND = 404;
@@ -23,11 +24,7 @@ export function nothingSent(reason: string, cause?: unknown): BusgateError {
 }
 
 export function outcomeUnknown(reason: string, cause?: unknown): BusgateError {
-  return new BusgateError(
-    'broker_unavailable',
-    `RabbitMQ ${reason} before confirming the message; the outcome is unknown (it may have been stored)`,
-    { cause },
-  );
+  return unknownOutcome('RabbitMQ', `${reason} before confirming the message`, cause);
 }
 
 /** The exchange named by a `404 NOT_FOUND - no exchange 'x' in vhost '/'` channel close. */

@@ -2,14 +2,19 @@
  * The conformance suite: the same behaviour tests for every broker plugin, end to end through the
  * HTTP ingress of a real daemon to a real consumer or responder. A plugin is done when it passes.
  *
- * Plugin authors run it from their own mocha file:
+ * Plugin authors run it from their own mocha file (mocha provides describe/it; nothing else is
+ * needed, so it works after `npm install --omit=dev`):
  *   import { runConformance } from 'busgate/conformance';
- *   runConformance({ name: 'mybroker', plugin: './index.js', options: () => ({ url }), ... });
+ *   runConformance({ name: 'mybroker', plugin: 'busgate-plugin-mybroker', options: () => ({ url }), ... });
+ *
+ * Assertions use node:assert rather than chai: the suite ships in the package, and a test
+ * framework's assertion library as a dependency would pin every plugin author to its version.
  */
-import { expect } from 'chai';
-import type { BrokerInstance } from '../../core/brokers/instance.js';
-import type { InboundMessage, Mode } from '../../core/plugins/contract.js';
-import { eventually, sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import assert from 'node:assert/strict';
+import type { BrokerInstance } from '../core/brokers/instance.js';
+import type { InboundMessage, Mode } from '../core/plugins/contract.js';
+import { eventually, sleep, startTestDaemon, type TestDaemon } from './daemon.js';
+import type { SkippableContext } from './require-broker.js';
 
 export interface ConformanceTarget {
   /** Broker instance name in the generated routes; also the suite's title. */
@@ -21,7 +26,7 @@ export interface ConformanceTarget {
   /** Instance options that point at a broker that is down (a closed port). */
   unavailableOptions(): Record<string, unknown>;
   /** Called in before(): skip or fail when the broker is not there. */
-  require?(context: Mocha.Context): Promise<void>;
+  require?(context: SkippableContext): Promise<void>;
   /** A fresh destination name for a test, valid on this broker (no two tests share one). */
   destination(mode: Mode): string;
   /** Route `options:` per mode, as YAML flow text (e.g. `{ persistent: true }`). */
@@ -96,9 +101,9 @@ export function runConformance(target: ConformanceTarget): void {
 
     it('is ready once connected', async () => {
       const res = await fetch(`${daemon.url}/ready`);
-      expect(res.status).to.equal(200);
+      assert.equal(res.status, 200);
       const body = (await res.json()) as { brokers: Record<string, { up: boolean }> };
-      expect(body.brokers[target.name]?.up).to.equal(true);
+      assert.equal(body.brokers[target.name]?.up, true);
     });
 
     it('pubsub: every subscriber gets the body byte for byte, with forwarded headers and content type', async () => {
@@ -112,17 +117,17 @@ export function runConformance(target: ConformanceTarget): void {
         );
       }
       const res = await daemon.post('/pubsub', BINARY, { 'content-type': 'application/x-test', 'x-tenant': 'acme', 'x-not-forwarded': 'no', traceparent: TRACEPARENT });
-      expect(res.status).to.equal(202);
+      assert.equal(res.status, 202);
       const receipt = (await res.json()) as { id: string; broker: string; mode: string; destination: string };
-      expect(receipt.id).to.be.a('string').and.not.empty;
-      expect(receipt).to.include({ broker: target.name, mode: 'pubsub', destination: destinations.pubsub });
+      assert.ok(typeof receipt.id === 'string' && receipt.id.length > 0, 'the receipt has an id');
+      assert.deepEqual({ broker: receipt.broker, mode: receipt.mode, destination: receipt.destination }, { broker: target.name, mode: 'pubsub', destination: destinations.pubsub });
       await eventually(() => received.every((inbox) => inbox.length >= 1), wait, 'both subscribers');
       for (const [message] of received) {
-        expect(Buffer.compare(message!.payload, BINARY)).to.equal(0);
-        expect(message!.contentType).to.equal('application/x-test');
-        expect(message!.headers['x-tenant']).to.equal('acme');
-        expect(message!.headers).to.not.have.property('x-not-forwarded');
-        expect(message!.headers.traceparent, 'the trace continues into the message').to.match(TRACE_ID);
+        assert.equal(Buffer.compare(message!.payload, BINARY), 0);
+        assert.equal(message!.contentType, 'application/x-test');
+        assert.equal(message!.headers['x-tenant'], 'acme');
+        assert.ok(!('x-not-forwarded' in message!.headers), 'an unlisted header is not forwarded');
+        assert.match(message!.headers.traceparent ?? '', TRACE_ID, 'the trace continues into the message');
       }
     });
 
@@ -138,17 +143,17 @@ export function runConformance(target: ConformanceTarget): void {
       }
       const sent = Array.from({ length: 20 }, (_, i) => `job-${i}`);
       const answers = await Promise.all(sent.map((body) => daemon.post('/p2p', body)));
-      expect(answers.map((r) => r.status)).to.deep.equal(sent.map(() => 202));
+      assert.deepEqual(answers.map((r) => r.status), sent.map(() => 202));
       await eventually(() => seen[0]!.length + seen[1]!.length >= sent.length, wait, 'all jobs consumed');
       await sleep(300);
       const all = [...seen[0]!, ...seen[1]!];
-      expect(all).to.have.lengthOf(sent.length);
-      expect([...all].sort()).to.deep.equal([...sent].sort());
+      assert.equal(all.length, sent.length);
+      assert.deepEqual([...all].sort(), [...sent].sort());
     });
 
     it('point-to-point: a message sent while no consumer exists is kept until one comes', async () => {
       const res = await daemon.post('/kept', 'waiting');
-      expect(res.status).to.equal(202);
+      assert.equal(res.status, 202);
       const inbox: string[] = [];
       subscriptions.push(
         await plugin().subscribe(destinations.kept, { mode: 'point-to-point' }, (m) => {
@@ -157,7 +162,7 @@ export function runConformance(target: ConformanceTarget): void {
         }),
       );
       await eventually(() => inbox.length === 1, wait, 'the kept message');
-      expect(inbox).to.deep.equal(['waiting']);
+      assert.deepEqual(inbox, ['waiting']);
     });
 
     it('request-reply: the reply body and content type come back with 200', async () => {
@@ -173,31 +178,31 @@ export function runConformance(target: ConformanceTarget): void {
         }),
       );
       const res = await daemon.post('/rpc', 'ping', { 'x-tenant': 'acme', 'content-type': 'text/plain', traceparent: TRACEPARENT });
-      expect(res.status).to.equal(200);
-      expect(res.headers.get('traceparent'), 'the trace comes back on the reply').to.match(TRACE_ID);
-      expect(requestTrace, 'the responder sees the trace').to.match(TRACE_ID);
-      expect(res.headers.get('content-type')).to.match(/^text\/x-reply/);
-      expect(await res.text()).to.equal('re:ping');
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('traceparent') ?? '', TRACE_ID, 'the trace comes back on the reply');
+      assert.match(requestTrace, TRACE_ID, 'the responder sees the trace');
+      assert.match(res.headers.get('content-type') ?? '', /^text\/x-reply/);
+      assert.equal(await res.text(), 're:ping');
     });
 
     it('request-reply: no reply within the route timeout gives 504 reply_timeout', async () => {
       subscriptions.push(await plugin().respond(destinations.slow, () => sleep(2500).then(() => ({ payload: Buffer.from('late'), headers: {} }))));
       const started = Date.now();
       const res = await daemon.post('/slow', 'x');
-      expect(res.status).to.equal(504);
-      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('reply_timeout');
-      expect(Date.now() - started).to.be.lessThan(2500);
+      assert.equal(res.status, 504);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'reply_timeout');
+      assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
     });
 
     it(target.detectsNoResponders ? 'request-reply: nobody listening gives 503 no_responders' : 'request-reply: nobody listening gives 504 (the broker cannot tell)', async () => {
       const res = await daemon.post('/silent', 'anyone?');
       const body = (await res.json()) as { error: { code: string } };
       if (target.detectsNoResponders) {
-        expect(res.status).to.equal(503);
-        expect(body.error.code).to.equal('no_responders');
+        assert.equal(res.status, 503);
+        assert.equal(body.error.code, 'no_responders');
       } else {
-        expect(res.status).to.equal(504);
-        expect(body.error.code).to.equal('reply_timeout');
+        assert.equal(res.status, 504);
+        assert.equal(body.error.code, 'reply_timeout');
       }
     });
 
@@ -209,10 +214,10 @@ export function runConformance(target: ConformanceTarget): void {
       const before = await handedOver();
       for (const unsafe of ['a.b', 'a*', 'a b', 'a\tb', ...(target.unsafeTokens ?? [])]) {
         const res = await fetch(`${daemon.url}/templated/${encodeURIComponent(unsafe)}`, { method: 'POST', body: 'nope' });
-        expect(res.status, unsafe).to.equal(400);
-        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('invalid_token');
+        assert.equal(res.status, 400, unsafe);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_token');
       }
-      expect(await handedOver()).to.equal(before);
+      assert.equal(await handedOver(), before);
     });
 
     describe('when the broker is down', () => {
@@ -231,14 +236,14 @@ export function runConformance(target: ConformanceTarget): void {
       it('answers 503 broker_unavailable at once, with Retry-After, and /ready names it', async () => {
         const started = Date.now();
         const res = await down.post('/down', 'x');
-        expect(res.status).to.equal(503);
-        expect(res.headers.get('retry-after')).to.match(/^\d+$/);
-        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('broker_unavailable');
-        expect(Date.now() - started).to.be.lessThan(1000);
+        assert.equal(res.status, 503);
+        assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'broker_unavailable');
+        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
         const ready = await fetch(`${down.url}/ready`);
-        expect(ready.status).to.equal(503);
+        assert.equal(ready.status, 503);
         const body = (await ready.json()) as { brokers: Record<string, { up: boolean }> };
-        expect(body.brokers[target.name]?.up).to.equal(false);
+        assert.equal(body.brokers[target.name]?.up, false);
       });
     });
 
@@ -251,7 +256,7 @@ export function runConformance(target: ConformanceTarget): void {
       await extra.shutdown('test');
       await extra.shutdown('again');
       await extra.brokers.get(target.name)!.close();
-      expect(Date.now() - started).to.be.lessThan(10_000);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     });
   });
 }

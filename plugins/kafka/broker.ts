@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import kafkajs, { type Admin, type Kafka, type Message, type PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
-import { pluginClosed, raceAbort, stopOn } from '../../core/brokers/kit.js';
+import { pluginClosed, raceAbort, routeOptions, stopOn } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -23,16 +23,16 @@ import type {
   Subscription,
 } from '../../core/plugins/contract.js';
 import { BatchingProducer, type KafkaReceipt } from './batching-producer.js';
-import { describeKafkaError, toBusgateError } from './error-mapping.js';
+import { describeKafkaError, toBusgateError } from './errors.js';
 import { GroupConsumer, type GroupConsumerSpec } from './group-consumer.js';
 import { HealthBoard } from './health-board.js';
 import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
 import { HEADER_CORRELATION_ID, HEADER_REPLY_TO, outboundHeaders } from './messages.js';
-import { routeOptionsFrom, type KafkaOptions } from './options.js';
+import { routeOptionsSchema, type KafkaOptions } from './options.js';
 import { groupsReading, judgeReaders, judgeTopic } from './preflight.js';
 import { ReplyRouter } from './reply-router.js';
 import { TopicCatalog } from './topic-catalog.js';
-import { checkDestination } from './topic-names.js';
+import { checkDestination } from './names.js';
 
 /** Short, bounded retries: connect() and sends against a down cluster fail in seconds, not minutes. */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 };
@@ -145,7 +145,7 @@ export class KafkaBroker implements BrokerPlugin {
       // each message goes to one member.
       groupId:
         group ??
-        (pubsub ? `busgate.subscriber.${destination}.${randomUUID()}` : (routeOptionsFrom(options.options).group ?? `busgate.${destination}`)),
+        (pubsub ? `busgate.subscriber.${destination}.${randomUUID()}` : (routeOptions(routeOptionsSchema, options.options).group ?? `busgate.${destination}`)),
       // A work queue keeps what was enqueued before its first consumer came; a new pubsub
       // subscriber (or a new named pubsub group) hears only what is published from now on.
       startAt: pubsub ? 'end' : 'earliest',
@@ -180,7 +180,7 @@ export class KafkaBroker implements BrokerPlugin {
     this.assertOpen();
     const problem = checkDestination(destination);
     if (problem) return { ok: false, detail: problem };
-    const { partition } = routeOptionsFrom(options);
+    const { partition } = routeOptions(routeOptionsSchema, options);
     // The admin client retries; a frozen cluster must not hold the whole check.
     const signal = AbortSignal.timeout(this.options.requestTimeoutMs + 1000);
     const lookUp = (topic: string): Promise<readonly PartitionMetadata[] | undefined> =>
@@ -248,7 +248,7 @@ export class KafkaBroker implements BrokerPlugin {
       context.signal,
       `checking topic "${topic}"`,
     );
-    const { partition } = routeOptionsFrom(context.options);
+    const { partition } = routeOptions(routeOptionsSchema, context.options);
     const record: Message = {
       value: message.payload,
       headers: outboundHeaders(message, control),

@@ -1,0 +1,22 @@
+/**
+ * busgate-plugin-mqtt: an MQTT 5 broker for busgate, written against the public `busgate` package
+ * only (as a plugin in another repository would be). Use it with `plugin: busgate-plugin-mqtt`.
+ */
+import { PLUGIN_API_VERSION, type PluginFactory } from 'busgate';
+import { MqttBroker } from './broker.js';
+import { checkDestination, isSafeToken } from './names.js';
+import { optionsSchema, type MqttOptions } from './options.js';
+
+const mqttPlugin: PluginFactory<MqttOptions> = {
+  apiVersion: PLUGIN_API_VERSION,
+  name: 'mqtt',
+  description: 'MQTT 5: pubsub at QoS 1, point-to-point through shared subscriptions, request-reply through response topics.',
+  modes: ['pubsub', 'point-to-point', 'request-reply'],
+  optionsSchema,
+  isSafeToken,
+  checkDestination,
+  create: (options, context) => new MqttBroker(options, context),
+};
+
+export default mqttPlugin;
+export type { MqttOptions } from './options.js';

@@ -1,0 +1,16 @@
+/** The embedded broker's options: one TypeBox schema, from which the JSON Schema and the type derive. */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const optionsSchema = Type.Object(
+  {
+    /** Most messages one point-to-point queue keeps while no consumer takes them. */
+    queueLimit: Type.Integer({ minimum: 1, default: 10000 }),
+    /** Destinations answered by a built-in responder that echoes the request (for demos). */
+    echoResponders: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Makes connect() fail, to exercise the daemon's broker-down paths without a real outage. */
+    unavailable: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+
+export type MemoryOptions = Readonly<Static<typeof optionsSchema>>;
