@@ -9,6 +9,8 @@
  *                            (exhausted) after their attempts, the other nine in ten flow
  *   busgate kill -9          the daemon delivering is killed part way; a new one with the same
  *                            group takes over, and the broker redelivers what was unacknowledged
+ *   broker kill -9           (a private NATS) the broker is killed while messages are delivered
+ *                            and restarted on the same data
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -21,6 +23,7 @@ import { deleteRabbitObjects } from '../support/rabbitmq-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { WebhookReceiver, type ReceivedHook } from '../support/webhook-receiver.js';
 import { LONG, sleep } from './support/net.js';
+import { PrivateNats, requirePrivateBroker } from './support/private-brokers.js';
 import { startProcessDaemon, type ProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
 
@@ -93,6 +96,24 @@ function count(published: readonly string[], hooks: readonly ReceivedHook[], dea
   return { sent: published.length, delivered: published.filter((id) => delivered.has(id)).length, deadLettered: published.filter((id) => dead.has(id)).length, lost, duplicates };
 }
 
+/** One row of the fault table: "sent" = published with a 2xx, all of which must arrive. */
+function recordRow(broker: string, scenario: string, counted: LedgerCount, extra: { notes?: string; passed: boolean }): void {
+  results.add({
+    broker,
+    mode: 'point-to-point',
+    scenario,
+    sent: counted.sent,
+    faultsInjected: 1,
+    acknowledged: counted.sent,
+    lostAcknowledged: counted.lost,
+    unknownOutcome: 0,
+    refused: 0,
+    duplicates: counted.duplicates,
+    passed: extra.passed,
+    notes: `${counted.delivered} delivered (2xx), ${counted.deadLettered} dead-lettered${extra.notes ? `; ${extra.notes}` : ''}`,
+  });
+}
+
 for (const broker of CASES) {
   describe(`egress faults: ${broker.name}`, function () {
     this.timeout(broker.redeliveryBoundMs + 90_000);
@@ -152,21 +173,7 @@ for (const broker of CASES) {
       return got;
     };
 
-    const record = (scenario: string, counted: LedgerCount, extra: { notes?: string; passed: boolean }): void =>
-      results.add({
-        broker: broker.name,
-        mode: 'point-to-point',
-        scenario,
-        sent: counted.sent,
-        faultsInjected: 1,
-        acknowledged: counted.sent,
-        lostAcknowledged: counted.lost,
-        unknownOutcome: 0,
-        refused: 0,
-        duplicates: counted.duplicates,
-        passed: extra.passed,
-        notes: `${counted.delivered} delivered (2xx), ${counted.deadLettered} dead-lettered${extra.notes ? `; ${extra.notes}` : ''}`,
-      });
+    const record = (scenario: string, counted: LedgerCount, extra: { notes?: string; passed: boolean }): void => recordRow(broker.name, scenario, counted, extra);
 
     it('endpoint down 10 s: consumption pauses, nothing is lost or dead-lettered, all delivered after', async () => {
       const source = fresh();
@@ -262,3 +269,68 @@ for (const broker of CASES) {
     });
   });
 }
+
+/**
+ * Broker kill -9 during deliveries, on a private broker: every published message was stored
+ * before the kill (all 2xx), a third has been delivered; the broker is killed, restarted 3 s later
+ * on the same data, and the subscription (which the plugin keeps) delivers the rest.
+ */
+describe('egress faults: broker kill -9 during deliveries', function () {
+  this.timeout(120_000);
+  const receiver = new WebhookReceiver();
+
+  before(async function () {
+    results.begin();
+    requirePrivateBroker(this, 'nats');
+    await receiver.start();
+  });
+
+  after(async () => {
+    await receiver.stop();
+    results.write();
+  });
+
+  it('nats: JetStream keeps what was stored; unacknowledged messages come again, none is lost', async () => {
+    const broker = await PrivateNats.create();
+    await broker.start();
+    const source = `egresskill.${randomUUID().slice(0, 8)}`;
+    const deadLetter = `egresskill.dlq.${randomUUID().slice(0, 8)}`;
+    // Slow answers, so that most messages are still to deliver when the broker dies.
+    receiver.script('/broker-kill', () => ({ status: 200, delayMs: 150 }));
+    const daemon = await startTestDaemon({
+      brokers: { nats: { plugin: 'nats', options: { url: `nats://127.0.0.1:${broker.port}`, reconnectWaitMs: 200 } } },
+      routes:
+        `routes:\n  - path: /pub\n    broker: nats\n    mode: point-to-point\n    destination: "${source}"\n` +
+        `subscriptions:\n  - name: kill\n    broker: nats\n    source: "${source}"\n    mode: point-to-point\n` +
+        `    deliver: { url: "${receiver.url('/broker-kill')}", concurrency: 8 }\n    deadLetter: "${deadLetter}"\n`,
+    });
+    try {
+      const deadLetters: InboundMessage[] = [];
+      await daemon.brokers.get('nats')!.subscribe(deadLetter, { mode: 'point-to-point' }, (message) => {
+        deadLetters.push(message);
+        return Promise.resolve();
+      });
+      // The subscription stays down until the first ingress message has created the work queue.
+      const published: string[] = [];
+      for (let i = 0; i < N; i += 1) {
+        const res = await daemon.post('/pub', JSON.stringify({ index: i }), { 'content-type': 'application/json' });
+        expect(res.status).to.equal(202);
+        published.push(((await res.json()) as { id: string }).id);
+      }
+      await eventually(() => count(published, receiver.on('/broker-kill'), deadLetters).delivered >= N / 3, 30_000, 'a third delivered');
+      broker.kill();
+      const atKill = count(published, receiver.on('/broker-kill'), deadLetters).delivered;
+      await sleep(3000);
+      await broker.restart();
+      await eventually(() => count(published, receiver.on('/broker-kill'), deadLetters).lost === 0, 90_000, 'every message after the restart');
+      // Redeliveries of messages whose ack died with the broker come within the ack wait.
+      await sleep(5000);
+      const counted = count(published, receiver.on('/broker-kill'), deadLetters);
+      recordRow('nats', 'broker kill -9 during deliveries', counted, { passed: counted.lost === 0, notes: `killed after ${atKill} delivered, restarted after 3 s` });
+      expect(counted.lost).to.equal(0);
+    } finally {
+      await daemon.shutdown('scenario done');
+      await broker.dispose();
+    }
+  });
+});
