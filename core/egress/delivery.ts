@@ -146,6 +146,8 @@ export class DeliveryScheduler {
       'busgate-source': message.destination,
     });
     if (message.delivery?.position) headers['busgate-position'] = positionText(message.delivery.position);
+    // The broker handed this message out before (to a daemon that died, or that handed it back).
+    if (message.delivery?.redeliveries) headers['busgate-redeliveries'] = String(message.delivery.redeliveries);
     if (message.key !== undefined && !/[\r\n\0]/.test(message.key)) headers['busgate-key'] = message.key;
     if (signer) headers['webhook-signature'] = signer.sign(id, timestamp, message.payload);
     return client.post(message.payload, headers, spec.deliver.timeoutMs);
