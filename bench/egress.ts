@@ -36,7 +36,10 @@ interface BrokerSetup {
 const BROKERS: readonly BrokerSetup[] = [
   { name: 'memory', instance: { plugin: 'memory', options: { queueLimit: 1_000_000 } } },
   { name: 'nats', instance: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } } },
-  { name: 'rabbitmq', instance: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true, prefetch: CONCURRENCY } } },
+  {
+    name: 'rabbitmq',
+    instance: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true, prefetch: CONCURRENCY } },
+  },
   { name: 'kafka', instance: { plugin: 'kafka', options: { brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), createTopics: true } } },
 ];
 
@@ -52,7 +55,16 @@ function daemonConfig(dir: string, routes: string, brokers: Record<string, Broke
   const routesFile = path.join(dir, `routes-${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(routesFile, routes);
   // The schema's defaults (no environment, no config files in the temp folder), then the bench's.
-  return { ...loadConfig({ env: {}, args: [], cwd: dir }), port: 0, host: '127.0.0.1', routesFile, logLevel: 'error', maxInFlightPerBroker: 10_000, brokers, configDir: dir };
+  return {
+    ...loadConfig({ env: {}, args: [], cwd: dir }),
+    port: 0,
+    host: '127.0.0.1',
+    routesFile,
+    logLevel: 'error',
+    maxInFlightPerBroker: 10_000,
+    brokers,
+    configDir: dir,
+  };
 }
 
 async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -71,7 +83,13 @@ async function preload(daemon: Daemon, broker: string, source: string, count: nu
     Array.from({ length: 32 }, async () => {
       while (next < count) {
         const n = next++;
-        await instance.send({ mode: 'point-to-point', destination: source, message: { id: `${source}-${n}`, payload: BODY, headers: {}, contentType: 'application/json' }, timeoutMs: 10_000, options: {} });
+        await instance.send({
+          mode: 'point-to-point',
+          destination: source,
+          message: { id: `${source}-${n}`, payload: BODY, headers: {}, contentType: 'application/json' },
+          timeoutMs: 10_000,
+          options: {},
+        });
       }
     }),
   );
@@ -103,14 +121,12 @@ async function benchBroker(setup: BrokerSetup, count: number, dir: string): Prom
     await preload(daemon, setup.name, alone, count);
     let drained = 0;
     const t0 = performance.now();
-    const subscription = await daemon.brokers.get(setup.name)!.subscribe(
-      alone,
-      { mode: 'point-to-point', maxInFlight: CONCURRENCY, ...(setup.name === 'memory' ? {} : { group: `bench-alone-${run}` }) },
-      () => {
+    const subscription = await daemon.brokers
+      .get(setup.name)!
+      .subscribe(alone, { mode: 'point-to-point', maxInFlight: CONCURRENCY, ...(setup.name === 'memory' ? {} : { group: `bench-alone-${run}` }) }, () => {
         drained += 1;
         return Promise.resolve();
-      },
-    );
+      });
     await until(() => drained >= count, 300_000, `${count} messages drained from ${alone}`);
     const aloneSeconds = (performance.now() - t0) / 1000;
     await subscription.close();
@@ -144,7 +160,9 @@ export function egressMarkdown(rows: readonly EgressBenchRow[], when: Date): str
     '',
     '| broker | messages | consumer alone (msg/s) | egress (deliveries/s) | egress / consumer alone |',
     '|---|--:|--:|--:|--:|',
-    ...rows.map((row) => `| ${row.broker} | ${row.messages} | ${Math.round(row.consumerAlonePerSecond)} | ${Math.round(row.egressPerSecond)} | ${row.ratio.toFixed(2)} |`),
+    ...rows.map(
+      (row) => `| ${row.broker} | ${row.messages} | ${Math.round(row.consumerAlonePerSecond)} | ${Math.round(row.egressPerSecond)} | ${row.ratio.toFixed(2)} |`,
+    ),
     '',
   ];
   return lines.join('\n');
@@ -159,7 +177,9 @@ export async function runEgressBench(options: { quick: boolean; only?: readonly 
       try {
         const row = await benchBroker(setup, count, dir);
         rows.push(row);
-        console.log(`egress ${row.broker}: consumer alone ${Math.round(row.consumerAlonePerSecond)} msg/s, egress ${Math.round(row.egressPerSecond)} deliveries/s (${row.ratio.toFixed(2)})`);
+        console.log(
+          `egress ${row.broker}: consumer alone ${Math.round(row.consumerAlonePerSecond)} msg/s, egress ${Math.round(row.egressPerSecond)} deliveries/s (${row.ratio.toFixed(2)})`,
+        );
       } catch (error) {
         console.error(`egress ${setup.name}: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -175,7 +195,11 @@ export async function runEgressBench(options: { quick: boolean; only?: readonly 
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const argv = process.argv.slice(2);
-  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean);
+  const only = argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(',')
+    .filter(Boolean);
   runEgressBench({ quick: argv.includes('--quick'), ...(only ? { only } : {}) }).then(
     () => process.exit(0),
     (error: unknown) => {

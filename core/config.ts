@@ -48,7 +48,7 @@ function brokerInstanceProblems(value: unknown): string[] {
     return ['must be a map of instance name to { plugin, options }'];
   }
   const problems: string[] = [];
-  for (const [name, instance] of Object.entries(value)) {
+  for (const [name, instance] of Object.entries(value as Record<string, unknown>)) {
     if (!INSTANCE_NAME.test(name)) problems.push(`"${name}": instance names are lower-case words`);
     if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) {
       problems.push(`"${name}": must be { plugin, options }`);
@@ -288,7 +288,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
       headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
       requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
     },
-    brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, implicitInstances((key) => config.get(key as never) as unknown)),
+    brokers: withImplicitInstances(config.get('brokers'), implicitInstances((key) => config.get(key as never))),
     configDir,
   };
 }

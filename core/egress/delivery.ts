@@ -22,7 +22,22 @@ import type { WebhookSigner } from './signer.js';
 import type { WebhookClient } from './webhook-client.js';
 
 /** Message headers that describe transport, not content: never forwarded to the endpoint. */
-const NOT_FORWARDED = new Set(['content-type', 'content-length', 'host', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'reply-to', 'correlation-id', 'authorization', 'cookie']);
+const NOT_FORWARDED = new Set([
+  'content-type',
+  'content-length',
+  'host',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'reply-to',
+  'correlation-id',
+  'authorization',
+  'cookie',
+]);
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 export interface DeliveryDeps {
@@ -55,20 +70,23 @@ export class DeliveryScheduler {
     metrics.held.inc(labels);
     const stopTimer = metrics.latency.startTimer(labels);
     const key = spec.deliver.ordering === 'key' ? message.key : undefined;
-    return this.order.run(key, () => this.deliver(message)).then(
-      (outcome) => {
-        stopTimer();
-        metrics.messages.inc({ ...labels, outcome });
-      },
-      (error: unknown) => {
-        metrics.messages.inc({ ...labels, outcome: 'handed_back' });
-        throw error;
-      },
-    ).finally(() => {
-      this.held -= 1;
-      metrics.held.dec(labels);
-      if (this.held === 0) for (const wake of this.idle.splice(0)) wake();
-    });
+    return this.order
+      .run(key, () => this.deliver(message))
+      .then(
+        (outcome) => {
+          stopTimer();
+          metrics.messages.inc({ ...labels, outcome });
+        },
+        (error: unknown) => {
+          metrics.messages.inc({ ...labels, outcome: 'handed_back' });
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.held -= 1;
+        metrics.held.dec(labels);
+        if (this.held === 0) for (const wake of this.idle.splice(0)) wake();
+      });
   };
 
   /** Messages taken and not settled. */
@@ -169,7 +187,12 @@ export class DeliveryScheduler {
 export function messageIdOf(message: InboundMessage): string {
   const known = message.delivery?.messageId ?? message.headers['busgate-id'];
   if (known !== undefined && known !== '' && !/[\r\n\0]/.test(known)) return known;
-  const digest = createHash('sha256').update(message.destination).update('\0').update(message.key ?? '').update('\0').update(message.payload);
+  const digest = createHash('sha256')
+    .update(message.destination)
+    .update('\0')
+    .update(message.key ?? '')
+    .update('\0')
+    .update(message.payload);
   for (const [name, value] of Object.entries(message.headers).sort(([a], [b]) => a.localeCompare(b))) digest.update(`\0${name}:${value}`);
   return `msg_${digest.digest('base64url').slice(0, 32)}`;
 }

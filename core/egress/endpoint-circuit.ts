@@ -20,7 +20,10 @@ export class EndpointCircuit {
   private readonly breaker: CircuitBreaker;
   private readonly waiters = new Set<() => void>();
 
-  constructor(spec: EndpointCircuitSpec, private readonly onChange: (state: CircuitState) => void = () => undefined) {
+  constructor(
+    spec: EndpointCircuitSpec,
+    private readonly onChange: (state: CircuitState) => void = () => undefined,
+  ) {
     this.breaker = new CircuitBreaker({ threshold: spec.failures, initialCooldownMs: spec.pauseMs, maxCooldownMs: spec.maxPauseMs });
   }
 

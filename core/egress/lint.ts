@@ -8,7 +8,7 @@ import { LineCounter, YAMLMap, isMap, isScalar, isSeq, parseDocument, type Node,
 import { parseDuration } from '../duration.js';
 import type { EgressCapabilities, JsonSchema } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
-import type { RouteProblem } from '../routes/model.js';
+import type { SubscriptionLintCode, SubscriptionProblem } from './lint-codes.js';
 import { ORDERINGS, SUBSCRIPTION_DEFAULTS, type Ordering, type SubscriptionSpec } from './model.js';
 
 export interface EgressCatalogEntry {
@@ -65,10 +65,10 @@ export function lintSubscriptions(
   text: string,
   catalog: EgressCatalog,
   options: SubscriptionLintOptions = {},
-): { subscriptions: SubscriptionSpec[]; problems: RouteProblem[] } {
+): { subscriptions: SubscriptionSpec[]; problems: SubscriptionProblem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  const problems: RouteProblem[] = [];
+  const problems: SubscriptionProblem[] = [];
   // YAML syntax errors are the routes linter's to report; nothing more can be said here.
   if (doc.errors.length > 0 || !isMap(doc.contents)) return { subscriptions: [], problems };
   const list = doc.contents.get('subscriptions', true) as Node | undefined;
@@ -95,7 +95,7 @@ export function lintSubscriptions(
     const name = item.get('name');
     if (typeof name === 'string') {
       const first = names.get(name);
-      if (first !== undefined) report(item.get('name', true) as Node, 'duplicate_subscription', `subscription "${name}" is already defined at line ${first}`);
+      if (first !== undefined) report(item.get('name', true), 'duplicate_subscription', `subscription "${name}" is already defined at line ${first}`);
       else names.set(name, at(item).line);
     }
     const spec = lintOne(item, catalog, options, report, at(item).line);
@@ -105,7 +105,7 @@ export function lintSubscriptions(
   return { subscriptions: problems.length === 0 ? specs : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+type Report = (node: Node | Pair | null | undefined, code: SubscriptionLintCode, message: string) => void;
 
 /** Typed readers over one YAML map; each reports what is wrong and returns undefined then. */
 class MapReader {
@@ -122,7 +122,7 @@ class MapReader {
   };
 
   node(key: string): Node | undefined {
-    return (this.map.get(key, true) as Node | undefined) ?? undefined;
+    return this.map.get(key, true) ?? undefined;
   }
 
   onlyKeys(allowed: readonly string[]): void {
@@ -203,7 +203,10 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
 
   const source = top.text('source');
   const deadLetter = top.text('deadLetter');
-  for (const [key, destination] of [['source', source], ['deadLetter', deadLetter]] as const) {
+  for (const [key, destination] of [
+    ['source', source],
+    ['deadLetter', deadLetter],
+  ] as const) {
     if (destination === undefined) continue;
     const problem = destination.includes('{') ? 'it must be literal (no "{...}" templates)' : entry?.checkDestination?.(destination);
     if (problem !== undefined) top.report(top.node(key), 'bad_destination', `${key} "${destination}": ${problem}`);
@@ -226,7 +229,8 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
   const ordering = (ORDERINGS as readonly string[]).includes(orderingText) ? (orderingText as Ordering) : undefined;
   if (ordering === undefined) deliver?.report(deliver.node('ordering'), 'bad_ordering', `ordering must be one of ${ORDERINGS.join(', ')}`);
   const headers = deliver === undefined ? undefined : lintHeaders(deliver);
-  if (deliver !== undefined && deliver.node('url') === undefined && top.node('deliver') !== undefined) deliver.report(top.node('deliver'), 'missing_key', '"deliver" has no "url"');
+  if (deliver !== undefined && deliver.node('url') === undefined && top.node('deliver') !== undefined)
+    deliver.report(top.node('deliver'), 'missing_key', '"deliver" has no "url"');
 
   const retry = top.child('retry', RETRY_KEYS);
   const attempts = retry?.integer('attempts', SUBSCRIPTION_DEFAULTS.attempts, 1, 100);
@@ -295,7 +299,8 @@ function lintHeaders(deliver: MapReader): Record<string, string> | undefined {
     const value = isScalar(pair.value) ? pair.value.value : undefined;
     if (!HEADER_NAME.test(name)) deliver.report(pair.key as Node, 'bad_header_name', `"${name}" is not a valid header name`);
     else if (isReservedDeliveryHeader(name)) deliver.report(pair.key as Node, 'reserved_header', `"${name}" is set by busgate on every delivery`);
-    else if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') deliver.report(pair.value as Node, 'wrong_type', `header "${name}" must have a plain value`);
+    else if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+      deliver.report(pair.value as Node, 'wrong_type', `header "${name}" must have a plain value`);
     else if (/[\r\n\0]/.test(String(value))) deliver.report(pair.value as Node, 'wrong_type', `header "${name}" must not contain line breaks`);
     else headers[name.toLowerCase()] = String(value);
   }
@@ -316,7 +321,8 @@ function lintSigning(top: MapReader, env: Readonly<Record<string, string | undef
   const secret = env[name];
   // The secret itself never appears in a message; only whether it is usable.
   if (secret === undefined || secret === '') signing.report(signing.node('secretEnv'), 'missing_secret', `environment variable ${name} is not set`);
-  else if (!isUsableSecret(secret)) signing.report(signing.node('secretEnv'), 'bad_secret', `${name} must hold a Standard Webhooks secret: "whsec_" followed by base64 (at least 24 bytes)`);
+  else if (!isUsableSecret(secret))
+    signing.report(signing.node('secretEnv'), 'bad_secret', `${name} must hold a Standard Webhooks secret: "whsec_" followed by base64 (at least 24 bytes)`);
   return name;
 }
 

@@ -65,7 +65,7 @@ export class EgressMetrics {
       labelNames: ['subscription'],
       registers,
     });
-    const metrics = this;
+    const readBacklogs = (): Promise<ReadonlyMap<string, number | undefined>> => this.backlogs();
     this.backlog = new Gauge({
       name: 'busgate_egress_backlog_messages',
       help: 'Messages waiting in the broker for the subscription, not yet taken (consumer-group lag, stream pending, queue depth, as the plugin reports it); read at each scrape, absent when the broker cannot tell.',
@@ -73,7 +73,7 @@ export class EgressMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const [subscription, value] of await metrics.backlogs()) if (value !== undefined) this.set({ subscription }, value);
+        for (const [subscription, value] of await readBacklogs()) if (value !== undefined) this.set({ subscription }, value);
       },
     });
     this.running = new Gauge({

@@ -53,7 +53,10 @@ export class SubscriptionWorker {
     this.circuit = new EndpointCircuit(spec.circuit, (state) => {
       metrics.circuit.set(labels, CIRCUIT_VALUES[state]);
       const log = state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
-      log(state === 'open' ? 'endpoint down; consumption paused until a probe succeeds' : `endpoint circuit ${state}`, { subscription: spec.name, url: this.client.displayUrl });
+      log(state === 'open' ? 'endpoint down; consumption paused until a probe succeeds' : `endpoint circuit ${state}`, {
+        subscription: spec.name,
+        url: this.client.displayUrl,
+      });
     });
     const secret = spec.signingSecretEnv === undefined ? undefined : env[spec.signingSecretEnv];
     this.scheduler = new DeliveryScheduler({
@@ -109,7 +112,12 @@ export class SubscriptionWorker {
     const subscription = this.subscription;
     this.subscription = undefined;
     // Both at once: some plugins' close() waits for pending handlers, which stop() settles.
-    await Promise.all([this.scheduler.stop(), subscription?.close().catch((error: unknown) => this.logger.warn('closing a subscription failed', { subscription: this.spec.name, error: describeError(error) }))]);
+    await Promise.all([
+      this.scheduler.stop(),
+      subscription
+        ?.close()
+        .catch((error: unknown) => this.logger.warn('closing a subscription failed', { subscription: this.spec.name, error: describeError(error) })),
+    ]);
     await this.client.close();
     this.metrics.forget(this.spec.name);
   }
@@ -135,7 +143,13 @@ export class SubscriptionWorker {
       this.subscription = subscription;
       this.lastError = undefined;
       this.metrics.running.set({ subscription: spec.name }, 1);
-      this.logger.info('subscription consuming', { subscription: spec.name, broker: spec.broker, source: spec.source, group: spec.group, url: this.client.displayUrl });
+      this.logger.info('subscription consuming', {
+        subscription: spec.name,
+        broker: spec.broker,
+        source: spec.source,
+        group: spec.group,
+        url: this.client.displayUrl,
+      });
     } catch (error) {
       this.lastError = describeError(error);
       const delay = backoffDelay(attempt, 500, 15_000);

@@ -4,6 +4,7 @@ import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
 import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
 import { lintSubscriptions, subscriptionBrokersIn } from '../egress/lint.js';
+import type { SubscriptionProblem } from '../egress/lint-codes.js';
 import type { SubscriptionSpec } from '../egress/model.js';
 import { brokerNamesIn, lintRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
@@ -11,7 +12,7 @@ import type { RouteProblem, RouteSpec } from './model.js';
 export interface CheckedRoutes {
   readonly routes: RouteSpec[];
   readonly subscriptions: SubscriptionSpec[];
-  readonly problems: RouteProblem[];
+  readonly problems: (RouteProblem | SubscriptionProblem)[];
   readonly loaded: Map<string, LoadedInstance>;
   readonly file: string;
 }

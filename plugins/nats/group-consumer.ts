@@ -52,12 +52,7 @@ export function durableForGroup(group: string): string {
   return `${group.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 120)}_${digest}`;
 }
 
-export async function startGroupConsumer(
-  js: JetStreamClient,
-  manager: JetStreamManager,
-  spec: GroupConsumerSpec,
-  logger: Logger,
-): Promise<Subscription> {
+export async function startGroupConsumer(js: JetStreamClient, manager: JetStreamManager, spec: GroupConsumerSpec, logger: Logger): Promise<Subscription> {
   const durable = durableForGroup(spec.group);
   try {
     await ensureDurable(manager, spec, durable);
@@ -68,7 +63,11 @@ export async function startGroupConsumer(
   } catch (error) {
     if (error instanceof BusgateError) throw error;
     if (error instanceof JetStreamApiError) {
-      throw new BusgateError('broker_rejected', `cannot use JetStream consumer "${durable}" on stream "${spec.stream}" for "${spec.subject}": ${error.message}`, { cause: error });
+      throw new BusgateError(
+        'broker_rejected',
+        `cannot use JetStream consumer "${durable}" on stream "${spec.stream}" for "${spec.subject}": ${error.message}`,
+        { cause: error },
+      );
     }
     throw toBusgateError(error, 'jetstream-api', spec.subject);
   }
@@ -78,7 +77,10 @@ async function ensureDurable(manager: JetStreamManager, spec: GroupConsumerSpec,
   try {
     const info = await manager.consumers.info(spec.stream, durable);
     if (info.config.filter_subject !== undefined && info.config.filter_subject !== spec.subject) {
-      throw new BusgateError('broker_rejected', `JetStream consumer "${durable}" on stream "${spec.stream}" reads "${info.config.filter_subject}", not "${spec.subject}": choose another group`);
+      throw new BusgateError(
+        'broker_rejected',
+        `JetStream consumer "${durable}" on stream "${spec.stream}" reads "${info.config.filter_subject}", not "${spec.subject}": choose another group`,
+      );
     }
     // An existing durable keeps its place and its settings (an operator may have tuned them).
     return;
@@ -160,7 +162,12 @@ class GroupReader implements Subscription {
         }
       } catch (error) {
         if (this.closed) return;
-        this.logger.warn('JetStream group consumer: pull failed; trying again', { stream: this.spec.stream, subject: this.spec.subject, group: this.spec.group, error: describeError(error) });
+        this.logger.warn('JetStream group consumer: pull failed; trying again', {
+          stream: this.spec.stream,
+          subject: this.spec.subject,
+          group: this.spec.group,
+          error: describeError(error),
+        });
         await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_ERROR_MS));
       }
     }

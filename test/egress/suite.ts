@@ -71,7 +71,10 @@ export function runEgressConformance(target: EgressTarget): void {
       `    deliver: ${deliver(name, daemonTag)}\n    deadLetter: "${deadLetters[name]}"\n    signing: { secretEnv: ${SECRET_ENV} }\n${extra[name]}`;
     const routes = (): string =>
       'routes:\n' +
-      CASES.map((name) => `  - path: /pub/${name}\n    broker: ${target.name}\n    mode: point-to-point\n    destination: "${sources[name]}"\n    key: "{header.x-key}"\n    headers: [x-tenant, x-key]\n`).join('');
+      CASES.map(
+        (name) =>
+          `  - path: /pub/${name}\n    broker: ${target.name}\n    mode: point-to-point\n    destination: "${sources[name]}"\n    key: "{header.x-key}"\n    headers: [x-tenant, x-key]\n`,
+      ).join('');
     // Two pubsub subscriptions (two groups) on one source: each gets every message.
     let fanSource = '';
     const fan = (): string =>
@@ -85,7 +88,9 @@ export function runEgressConformance(target: EgressTarget): void {
     const fanRoute = (): string =>
       `  - path: /pub/fan\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${fanSource}"\n${target.pubsubRouteOptions ? `    options: ${target.pubsubRouteOptions}\n` : ''}`;
     const config = (cases: readonly Case[], daemonTag = ''): string =>
-      routes() + fanRoute() + (cases.length > 0 ? 'subscriptions:\n' + cases.map((name) => subscription(name, daemonTag)).join('') + (daemonTag === '' ? fan() : '') : '');
+      routes() +
+      fanRoute() +
+      (cases.length > 0 ? 'subscriptions:\n' + cases.map((name) => subscription(name, daemonTag)).join('') + (daemonTag === '' ? fan() : '') : '');
 
     before(async function () {
       if (target.require) await target.require(this);
@@ -114,7 +119,15 @@ export function runEgressConformance(target: EgressTarget): void {
       await second?.shutdown('egress conformance done');
       await daemon?.shutdown('egress conformance done');
       await receiver.stop();
-      if (target.cleanup) await target.cleanup([...Object.values(sources), ...Object.values(deadLetters), fanSource, ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => `egress-${name}-${fanSource}`) : [])]).catch(() => undefined);
+      if (target.cleanup)
+        await target
+          .cleanup([
+            ...Object.values(sources),
+            ...Object.values(deadLetters),
+            fanSource,
+            ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => `egress-${name}-${fanSource}`) : []),
+          ])
+          .catch(() => undefined);
     });
 
     const publish = async (name: Case, body: Buffer | string, headers: Record<string, string> = {}): Promise<string> => {
@@ -139,7 +152,14 @@ export function runEgressConformance(target: EgressTarget): void {
       await eventually(() => receiver.on('/basic').length >= 1, wait, 'the webhook');
       const [hook] = receiver.on('/basic');
       expect(Buffer.compare(hook!.body, JSON_BODY)).to.equal(0);
-      expect(hook!.headers).to.include({ 'content-type': 'application/x-egress-test', 'x-tenant': 'acme', 'x-configured': 'yes', 'webhook-id': id, 'busgate-attempt': '1', 'busgate-subscription': 'basic' });
+      expect(hook!.headers).to.include({
+        'content-type': 'application/x-egress-test',
+        'x-tenant': 'acme',
+        'x-configured': 'yes',
+        'webhook-id': id,
+        'busgate-attempt': '1',
+        'busgate-subscription': 'basic',
+      });
       expect(Number(hook!.headers['webhook-timestamp'])).to.be.closeTo(Date.now() / 1000, 60);
       // The receiver's side: the official library accepts the signature over the exact bytes.
       // (It verifies over the body as a UTF-8 string, so the test body is UTF-8 JSON.)
@@ -174,7 +194,13 @@ export function runEgressConformance(target: EgressTarget): void {
       const [dead] = await deadLettersOf('rejected', 1);
       expect(receiver.on('/rejected')).to.have.length(1);
       expect(Buffer.compare(dead!.payload, BODY)).to.equal(0);
-      expect(dead!.headers).to.include({ 'busgate-dead-letter-reason': 'rejected', 'busgate-attempts': '1', 'busgate-last-status': '422', 'busgate-subscription': 'rejected', 'x-tenant': 'acme' });
+      expect(dead!.headers).to.include({
+        'busgate-dead-letter-reason': 'rejected',
+        'busgate-attempts': '1',
+        'busgate-last-status': '422',
+        'busgate-subscription': 'rejected',
+        'x-tenant': 'acme',
+      });
       expect(dead!.headers['busgate-id'] ?? dead!.delivery?.messageId).to.equal(id);
     });
 
@@ -199,7 +225,10 @@ export function runEgressConformance(target: EgressTarget): void {
       }
       await eventually(() => receiver.on('/keyed').length >= 36, wait * 2, 'every keyed message');
       for (const key of keys) {
-        const got = receiver.on('/keyed').map((hook) => hook.body.toString()).filter((body) => body.startsWith(`${key}-`));
+        const got = receiver
+          .on('/keyed')
+          .map((hook) => hook.body.toString())
+          .filter((body) => body.startsWith(`${key}-`));
         expect(dedupe(got), `order of key ${key}`).to.deep.equal(sent.get(key));
       }
     });
@@ -212,7 +241,11 @@ export function runEgressConformance(target: EgressTarget): void {
       // Far more failures than attempts: 2 would have dead-lettered everything without the pause.
       await eventually(() => receiver.on('/outage').length >= 8, wait, 'probes during the outage');
       down = false;
-      await eventually(() => ids.every((id) => receiver.on('/outage').some((hook) => hook.headers['webhook-id'] === id && hook.at > 0)), wait, 'all delivered after the outage');
+      await eventually(
+        () => ids.every((id) => receiver.on('/outage').some((hook) => hook.headers['webhook-id'] === id && hook.at > 0)),
+        wait,
+        'all delivered after the outage',
+      );
       await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_messages_total', 'outage', 'delivered')) === 5, wait, 'five delivered');
       expect(await metricValue(daemon, 'busgate_egress_dead_letters_total', 'outage')).to.equal(0);
     });
@@ -272,4 +305,3 @@ export async function metricValue(daemon: TestDaemon, name: string, subscription
   }
   return sum;
 }
-

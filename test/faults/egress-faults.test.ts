@@ -22,7 +22,8 @@ import { deleteStreamsHolding } from '../support/nats-streams.js';
 import { deleteRabbitObjects } from '../support/rabbitmq-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { WebhookReceiver, type ReceivedHook } from '../support/webhook-receiver.js';
-import { LONG, sleep } from './support/net.js';
+import { sleep } from '../support/net.js';
+import { LONG } from './support/scenario.js';
 import { PrivateNats, requirePrivateBroker } from './support/private-brokers.js';
 import { startProcessDaemon, type ProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
@@ -89,11 +90,18 @@ interface LedgerCount {
 /** Published ids against 2xx answers at the endpoint and messages in the dead letter. */
 function count(published: readonly string[], hooks: readonly ReceivedHook[], deadLetters: readonly InboundMessage[]): LedgerCount {
   const delivered = new Map<string, number>();
-  for (const hook of hooks) if (hook.status >= 200 && hook.status < 300) delivered.set(hook.headers['webhook-id']!, (delivered.get(hook.headers['webhook-id']!) ?? 0) + 1);
+  for (const hook of hooks)
+    if (hook.status >= 200 && hook.status < 300) delivered.set(hook.headers['webhook-id']!, (delivered.get(hook.headers['webhook-id']!) ?? 0) + 1);
   const dead = new Set(deadLetters.map((message) => message.delivery?.messageId ?? message.headers['busgate-id']!));
   const lost = published.filter((id) => !delivered.has(id) && !dead.has(id)).length;
   const duplicates = [...delivered.values()].reduce((sum, n) => sum + n - 1, 0) + (deadLetters.length - dead.size);
-  return { sent: published.length, delivered: published.filter((id) => delivered.has(id)).length, deadLettered: published.filter((id) => dead.has(id)).length, lost, duplicates };
+  return {
+    sent: published.length,
+    delivered: published.filter((id) => delivered.has(id)).length,
+    deadLettered: published.filter((id) => dead.has(id)).length,
+    lost,
+    duplicates,
+  };
 }
 
 /** One row of the fault table: "sent" = published with a 2xx, all of which must arrive. */
@@ -145,7 +153,8 @@ for (const broker of CASES) {
     const subscriptionYaml = (name: string, source: string, deadLetter: string, url: string, extra = ''): string =>
       `  - name: ${name}\n    broker: ${broker.name}\n    source: "${source}"\n    mode: point-to-point\n    group: ${name}-${source}\n` +
       `    deliver: { url: "${url}", concurrency: 8, timeout: 2s }\n    deadLetter: "${deadLetter}"\n${extra}`;
-    const routeYaml = (source: string): string => `routes:\n  - path: /pub\n    broker: ${broker.name}\n    mode: point-to-point\n    destination: "${source}"\n`;
+    const routeYaml = (source: string): string =>
+      `routes:\n  - path: /pub\n    broker: ${broker.name}\n    mode: point-to-point\n    destination: "${source}"\n`;
 
     /** Publishes `n` messages through the publisher's ingress, `n / 10` at a time; returns the 2xx ids. */
     const publishAll = async (n: number, pauseMs = 0): Promise<string[]> => {
@@ -173,7 +182,8 @@ for (const broker of CASES) {
       return got;
     };
 
-    const record = (scenario: string, counted: LedgerCount, extra: { notes?: string; passed: boolean }): void => recordRow(broker.name, scenario, counted, extra);
+    const record = (scenario: string, counted: LedgerCount, extra: { notes?: string; passed: boolean }): void =>
+      recordRow(broker.name, scenario, counted, extra);
 
     it('endpoint down 10 s: consumption pauses, nothing is lost or dead-lettered, all delivered after', async () => {
       const source = fresh();
@@ -185,7 +195,13 @@ for (const broker of CASES) {
         routes:
           routeYaml(source) +
           'subscriptions:\n' +
-          subscriptionYaml('down', source, deadLetter, url, '    retry: { attempts: 5, initialDelay: 100ms, maxDelay: 2s }\n    circuit: { failures: 5, pause: 500ms, maxPause: 2s }\n'),
+          subscriptionYaml(
+            'down',
+            source,
+            deadLetter,
+            url,
+            '    retry: { attempts: 5, initialDelay: 100ms, maxDelay: 2s }\n    circuit: { failures: 5, pause: 500ms, maxPause: 2s }\n',
+          ),
       });
       const deadLetters = await collectDeadLetters(deadLetter);
       await eventually(() => Object.values(publisher.egress.statuses()).every((s) => s.up), 30_000, 'the subscription');
@@ -214,7 +230,10 @@ for (const broker of CASES) {
       receiver.script('/tenth', (hook) => ({ status: (JSON.parse(hook.body.toString()) as { index: number }).index % 10 === 0 ? 500 : 200 }));
       publisher = await startTestDaemon({
         brokers: { [broker.name]: broker.instance },
-        routes: routeYaml(source) + 'subscriptions:\n' + subscriptionYaml('tenth', source, deadLetter, receiver.url('/tenth'), '    retry: { attempts: 3, initialDelay: 20ms, maxDelay: 200ms }\n'),
+        routes:
+          routeYaml(source) +
+          'subscriptions:\n' +
+          subscriptionYaml('tenth', source, deadLetter, receiver.url('/tenth'), '    retry: { attempts: 3, initialDelay: 20ms, maxDelay: 200ms }\n'),
       });
       const deadLetters = await collectDeadLetters(deadLetter);
       await eventually(() => Object.values(publisher.egress.statuses()).every((s) => s.up), 30_000, 'the subscription');
@@ -224,7 +243,9 @@ for (const broker of CASES) {
       record('500 to one message in ten', counted, { passed: false });
       expect(counted.lost).to.equal(0);
       expect(counted.deadLettered).to.equal(N / 10);
-      expect(deadLetters.every((message) => message.headers['busgate-dead-letter-reason'] === 'exhausted' && message.headers['busgate-last-status'] === '500')).to.equal(true);
+      expect(
+        deadLetters.every((message) => message.headers['busgate-dead-letter-reason'] === 'exhausted' && message.headers['busgate-last-status'] === '500'),
+      ).to.equal(true);
       results.markPassed('500 to one message in ten');
     });
 
@@ -326,7 +347,10 @@ describe('egress faults: broker kill -9 during deliveries', function () {
       // Redeliveries of messages whose ack died with the broker come within the ack wait.
       await sleep(5000);
       const counted = count(published, receiver.on('/broker-kill'), deadLetters);
-      recordRow('nats', 'broker kill -9 during deliveries', counted, { passed: counted.lost === 0, notes: `killed after ${atKill} delivered, restarted after 3 s` });
+      recordRow('nats', 'broker kill -9 during deliveries', counted, {
+        passed: counted.lost === 0,
+        notes: `killed after ${atKill} delivered, restarted after 3 s`,
+      });
       expect(counted.lost).to.equal(0);
     } finally {
       await daemon.shutdown('scenario done');

@@ -19,7 +19,11 @@ describe('egress reload', function () {
 
   before(async () => {
     await receiver.start();
-    daemon = await startTestDaemon({ brokers: { memory: { plugin: 'memory', options: {} } }, routes: routes + subscription('/first'), overrides: { consoleEnabled: true } });
+    daemon = await startTestDaemon({
+      brokers: { memory: { plugin: 'memory', options: {} } },
+      routes: routes + subscription('/first'),
+      overrides: { consoleEnabled: true },
+    });
   });
 
   after(async () => {
@@ -42,7 +46,12 @@ describe('egress reload', function () {
     fs.writeFileSync(daemon.routesFile, routes + subscription('/second', 4));
     expect((await daemon.reload('test adds it back, changed')).outcome).to.equal('ok');
     await eventually(() => receiver.on('/second').length >= 4, 5000, 'the messages left in the broker');
-    expect(receiver.on('/second').map((hook) => hook.body.toString()).sort()).to.deep.equal(['job-1', 'job-2', 'job-3', 'job-4']);
+    expect(
+      receiver
+        .on('/second')
+        .map((hook) => hook.body.toString())
+        .sort(),
+    ).to.deep.equal(['job-1', 'job-2', 'job-3', 'job-4']);
 
     fs.writeFileSync(daemon.routesFile, routes + subscription('/second', 4).replace('deadLetter: reload.dlq\n', 'deadLetter: reload.dlq\n    colour: red\n'));
     const invalid = await daemon.reload('test breaks the file');
@@ -56,7 +65,9 @@ describe('egress reload', function () {
   it('lists the subscription in /ready and in the console state', async () => {
     const ready = (await (await fetch(`${daemon.url}/ready`)).json()) as { subscriptions: Record<string, unknown> };
     expect(ready.subscriptions.jobs).to.deep.include({ broker: 'memory', source: 'reload.jobs', up: true, endpoint: 'closed', held: 0 });
-    const state = (await (await fetch(`${daemon.url}/console/api/state`)).json()) as { subscriptions: { name: string; delivered: number; deadLettered: number; backlog: number | null }[] };
+    const state = (await (await fetch(`${daemon.url}/console/api/state`)).json()) as {
+      subscriptions: { name: string; delivered: number; deadLettered: number; backlog: number | null }[];
+    };
     expect(state.subscriptions).to.have.length(1);
     expect(state.subscriptions[0]).to.deep.include({ name: 'jobs', deadLettered: 0, backlog: 0 });
     expect(state.subscriptions[0]!.delivered).to.be.at.least(5);

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const route = (name: string, broker = 'memory', mode = 'pubsub', extra = ''): string =>
   `  - name: ${name}\n    path: /${name}\n    broker: ${broker}\n    mode: ${mode}\n    destination: ${name}${extra}\n`;

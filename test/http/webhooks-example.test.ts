@@ -19,7 +19,9 @@ describe('examples/webhooks', function () {
   before(async () => {
     process.env.ORDERS_WEBHOOK_SECRET = SECRET;
     service = await startNotificationService({ secret: SECRET, log: () => undefined });
-    const routes = fs.readFileSync(new URL('../../../examples/webhooks/routes.yaml', import.meta.url), 'utf8').replace('http://127.0.0.1:9000/hooks/orders', service.url);
+    const routes = fs
+      .readFileSync(new URL('../../../examples/webhooks/routes.yaml', import.meta.url), 'utf8')
+      .replace('http://127.0.0.1:9000/hooks/orders', service.url);
     daemon = await startTestDaemon({ brokers: { memory: { plugin: 'memory', options: {} } }, routes });
   });
 
@@ -43,7 +45,12 @@ describe('examples/webhooks', function () {
     const res = await fetch(service.url, {
       method: 'POST',
       body: '{"orderId":99,"customer":"mallory"}',
-      headers: { 'content-type': 'application/json', 'webhook-id': 'msg_forged', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,Zm9yZ2Vk' },
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': 'msg_forged',
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-signature': 'v1,Zm9yZ2Vk',
+      },
     });
     expect(res.status).to.equal(401);
     expect(service.notified.some((event) => event.customer === 'mallory')).to.equal(false);

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { CircuitBreaker } from '../../core/brokers/circuit-breaker.js';
 import { IdempotencyStore } from '../../core/http/idempotency.js';
 import { TokenBucket } from '../../core/http/rate-limit.js';
+import { sleep } from '../support/net.js';
 
 describe('circuit breaker', () => {
   let now = 0;
@@ -62,7 +63,7 @@ describe('idempotency store', () => {
     let runs = 0;
     const produce = async () => {
       runs += 1;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       return answer('first');
     };
     const [a, b] = await Promise.all([store.run('r', 'k', produce), store.run('r', 'k', produce)]);

@@ -10,7 +10,13 @@ import { formatProblem } from '../../core/routes/model.js';
 
 const SECRET = `whsec_${Buffer.from('unit-test-secret-of-32-bytes-long!').toString('base64')}`;
 const catalog: EgressCatalog = new Map([
-  ['kafka', { egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key' }, checkDestination: (d: string) => (/^[a-zA-Z0-9._-]+$/.test(d) ? undefined : 'not a topic name') }],
+  [
+    'kafka',
+    {
+      egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key' },
+      checkDestination: (d: string) => (/^[a-zA-Z0-9._-]+$/.test(d) ? undefined : 'not a topic name'),
+    },
+  ],
   ['memory', { egress: { durableGroups: false, concurrentHandlers: true, orderingKey: 'key' } }],
   ['noegress', { egress: undefined }],
 ]);
@@ -158,7 +164,11 @@ describe('webhook signer', () => {
   it('signs so that the standardwebhooks package verifies, and nothing else does', () => {
     const body = Buffer.from('{"order":1,"text":"héllo"}');
     const timestamp = Math.floor(Date.now() / 1000);
-    const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': String(timestamp), 'webhook-signature': new WebhookSigner(SECRET).sign('msg_1', timestamp, body) };
+    const headers = {
+      'webhook-id': 'msg_1',
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': new WebhookSigner(SECRET).sign('msg_1', timestamp, body),
+    };
     expect(new Webhook(SECRET).verify(body, headers)).to.deep.equal({ order: 1, text: 'héllo' });
     expect(() => new Webhook(SECRET).verify(body, { ...headers, 'webhook-id': 'msg_2' })).to.throw();
     const other = `whsec_${Buffer.from('another-secret-another-secret-12').toString('base64')}`;
@@ -171,7 +181,13 @@ describe('key order', () => {
     const order = new KeyOrder();
     const log: string[] = [];
     const step = (name: string, ms: number) => () => new Promise<void>((resolve) => setTimeout(() => (log.push(name), resolve()), ms));
-    await Promise.all([order.run('a', step('a1', 30)), order.run('a', step('a2', 1)), order.run('b', step('b1', 10)), order.run('a', () => Promise.reject(new Error('x'))).catch(() => log.push('a3 failed')), order.run('a', step('a4', 1))]);
+    await Promise.all([
+      order.run('a', step('a1', 30)),
+      order.run('a', step('a2', 1)),
+      order.run('b', step('b1', 10)),
+      order.run('a', () => Promise.reject(new Error('x'))).catch(() => log.push('a3 failed')),
+      order.run('a', step('a4', 1)),
+    ]);
     expect(log.filter((entry) => entry.startsWith('a'))).to.deep.equal(['a1', 'a2', 'a3 failed', 'a4']);
     expect(log.indexOf('b1')).to.be.lessThan(log.indexOf('a1'));
     expect(order.size).to.equal(0);
