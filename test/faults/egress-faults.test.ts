@@ -9,8 +9,8 @@
  *                            (exhausted) after their attempts, the other nine in ten flow
  *   busgate kill -9          the daemon delivering is killed part way; a new one with the same
  *                            group takes over, and the broker redelivers what was unacknowledged
- *   broker kill -9           (a private NATS) the broker is killed while messages are delivered
- *                            and restarted on the same data
+ *   broker kill -9           (private NATS and RabbitMQ) the broker is killed while messages are
+ *                            delivered, and restarted on the same data
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -24,7 +24,7 @@ import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { WebhookReceiver, type ReceivedHook } from '../support/webhook-receiver.js';
 import { sleep } from '../support/net.js';
 import { LONG } from './support/scenario.js';
-import { PrivateNats, requirePrivateBroker } from './support/private-brokers.js';
+import { PrivateNats, PrivateRabbitMq, requirePrivateBroker } from './support/private-brokers.js';
 import { startProcessDaemon, type ProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
 
@@ -294,15 +294,38 @@ for (const broker of CASES) {
 /**
  * Broker kill -9 during deliveries, on a private broker: every published message was stored
  * before the kill (all 2xx), a third has been delivered; the broker is killed, restarted 3 s later
- * on the same data, and the subscription (which the plugin keeps) delivers the rest.
+ * on the same data, and the subscription (which the plugin keeps) delivers the rest. The queue or
+ * stream exists for seconds before the kill: RabbitMQ 3.10 can lose the definition of a queue
+ * declared just before a kill -9 (README, lessons), which is not what this measures.
  */
+interface KilledBroker {
+  readonly name: 'nats' | 'rabbitmq';
+  create(): Promise<PrivateNats | PrivateRabbitMq>;
+  instance(broker: PrivateNats | PrivateRabbitMq): BrokerInstanceConfig;
+  destination(): string;
+}
+
+const KILLED: readonly KilledBroker[] = [
+  {
+    name: 'nats',
+    create: () => PrivateNats.create(),
+    instance: (broker) => ({ plugin: 'nats', options: { url: `nats://127.0.0.1:${broker.port}`, reconnectWaitMs: 200 } }),
+    destination: () => `egresskill.${randomUUID().slice(0, 8)}`,
+  },
+  {
+    name: 'rabbitmq',
+    create: () => PrivateRabbitMq.create(),
+    instance: (broker) => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${broker.port}`, declare: true } }),
+    destination: () => `egresskill-${randomUUID().slice(0, 8)}`,
+  },
+];
+
 describe('egress faults: broker kill -9 during deliveries', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   const receiver = new WebhookReceiver();
 
-  before(async function () {
+  before(async () => {
     results.begin();
-    requirePrivateBroker(this, 'nats');
     await receiver.start();
   });
 
@@ -311,50 +334,58 @@ describe('egress faults: broker kill -9 during deliveries', function () {
     results.write();
   });
 
-  it('nats: JetStream keeps what was stored; unacknowledged messages come again, none is lost', async () => {
-    const broker = await PrivateNats.create();
-    await broker.start();
-    const source = `egresskill.${randomUUID().slice(0, 8)}`;
-    const deadLetter = `egresskill.dlq.${randomUUID().slice(0, 8)}`;
-    // Slow answers, so that most messages are still to deliver when the broker dies.
-    receiver.script('/broker-kill', () => ({ status: 200, delayMs: 150 }));
-    const daemon = await startTestDaemon({
-      brokers: { nats: { plugin: 'nats', options: { url: `nats://127.0.0.1:${broker.port}`, reconnectWaitMs: 200 } } },
-      routes:
-        `routes:\n  - path: /pub\n    broker: nats\n    mode: point-to-point\n    destination: "${source}"\n` +
-        `subscriptions:\n  - name: kill\n    broker: nats\n    source: "${source}"\n    mode: point-to-point\n` +
-        `    deliver: { url: "${receiver.url('/broker-kill')}", concurrency: 8 }\n    deadLetter: "${deadLetter}"\n`,
-    });
-    try {
-      const deadLetters: InboundMessage[] = [];
-      await daemon.brokers.get('nats')!.subscribe(deadLetter, { mode: 'point-to-point' }, (message) => {
-        deadLetters.push(message);
-        return Promise.resolve();
+  for (const kind of KILLED) {
+    it(`${kind.name}: what the broker stored comes back after its restart; none is lost`, async function () {
+      requirePrivateBroker(this, kind.name);
+      const broker = await kind.create();
+      await broker.start();
+      const source = kind.destination();
+      const deadLetter = kind.destination();
+      const path = `/broker-kill-${kind.name}`;
+      // Slow answers, so that most messages are still to deliver when the broker dies.
+      receiver.script(path, () => ({ status: 200, delayMs: 150 }));
+      const daemon = await startTestDaemon({
+        brokers: { [kind.name]: kind.instance(broker) },
+        routes:
+          `routes:\n  - path: /pub\n    broker: ${kind.name}\n    mode: point-to-point\n    destination: "${source}"\n` +
+          `subscriptions:\n  - name: kill\n    broker: ${kind.name}\n    source: "${source}"\n    mode: point-to-point\n` +
+          `    deliver: { url: "${receiver.url(path)}", concurrency: 8 }\n    deadLetter: "${deadLetter}"\n`,
       });
-      // The subscription stays down until the first ingress message has created the work queue.
-      const published: string[] = [];
-      for (let i = 0; i < N; i += 1) {
-        const res = await daemon.post('/pub', JSON.stringify({ index: i }), { 'content-type': 'application/json' });
-        expect(res.status).to.equal(202);
-        published.push(((await res.json()) as { id: string }).id);
+      try {
+        const deadLetters: InboundMessage[] = [];
+        await daemon.brokers.get(kind.name)!.subscribe(deadLetter, { mode: 'point-to-point' }, (message) => {
+          deadLetters.push(message);
+          return Promise.resolve();
+        });
+        const published: string[] = [];
+        const publish = async (): Promise<void> => {
+          const res = await daemon.post('/pub', JSON.stringify({ index: published.length }), { 'content-type': 'application/json' });
+          expect(res.status).to.equal(202);
+          published.push(((await res.json()) as { id: string }).id);
+        };
+        // The first message creates the work queue (NATS); then the topology settles for 5 s.
+        await publish();
+        await eventually(() => Object.values(daemon.egress.statuses()).every((s) => s.up), 30_000, 'the subscription');
+        await sleep(5000);
+        while (published.length < N) await publish();
+        await eventually(() => count(published, receiver.on(path), deadLetters).delivered >= N / 3, 30_000, 'a third delivered');
+        broker.kill();
+        const atKill = count(published, receiver.on(path), deadLetters).delivered;
+        await sleep(3000);
+        await broker.restart();
+        await eventually(() => count(published, receiver.on(path), deadLetters).lost === 0, 120_000, 'every message after the restart');
+        // Redeliveries of messages whose ack died with the broker come within seconds.
+        await sleep(5000);
+        const counted = count(published, receiver.on(path), deadLetters);
+        recordRow(kind.name, 'broker kill -9 during deliveries', counted, {
+          passed: counted.lost === 0,
+          notes: `killed after ${atKill} delivered, restarted after 3 s`,
+        });
+        expect(counted.lost).to.equal(0);
+      } finally {
+        await daemon.shutdown('scenario done');
+        await broker.dispose();
       }
-      await eventually(() => count(published, receiver.on('/broker-kill'), deadLetters).delivered >= N / 3, 30_000, 'a third delivered');
-      broker.kill();
-      const atKill = count(published, receiver.on('/broker-kill'), deadLetters).delivered;
-      await sleep(3000);
-      await broker.restart();
-      await eventually(() => count(published, receiver.on('/broker-kill'), deadLetters).lost === 0, 90_000, 'every message after the restart');
-      // Redeliveries of messages whose ack died with the broker come within the ack wait.
-      await sleep(5000);
-      const counted = count(published, receiver.on('/broker-kill'), deadLetters);
-      recordRow('nats', 'broker kill -9 during deliveries', counted, {
-        passed: counted.lost === 0,
-        notes: `killed after ${atKill} delivered, restarted after 3 s`,
-      });
-      expect(counted.lost).to.equal(0);
-    } finally {
-      await daemon.shutdown('scenario done');
-      await broker.dispose();
-    }
-  });
+    });
+  }
 });
