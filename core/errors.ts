@@ -38,6 +38,18 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'The client did not send the whole request in time.',
   },
+  idempotency_in_progress: {
+    status: 409,
+    retryable: true,
+    summary:
+      'Another request with this Idempotency-Key is in flight on another instance (or just failed there); this one published nothing; retry after Retry-After.',
+  },
+  idempotency_reply_not_kept: {
+    status: 409,
+    retryable: false,
+    summary:
+      'The first request with this Idempotency-Key succeeded, but its reply was larger than idempotency.maxReplyBytes and was not kept; it is not sent again.',
+  },
   payload_too_large: {
     status: 413,
     retryable: false,
@@ -75,6 +87,12 @@ export const ERROR_CODES = {
     status: 503,
     retryable: true,
     summary: 'Too many requests in flight for this broker; nothing was published.',
+  },
+  idempotency_store_unavailable: {
+    status: 503,
+    retryable: true,
+    summary:
+      'The shared idempotency store is not reachable, so a request with an Idempotency-Key is refused; nothing was published.',
   },
   shutting_down: {
     status: 503,

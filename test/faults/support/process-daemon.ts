@@ -14,7 +14,7 @@ import { eventually, freePort, sleep } from '../../support/net.js';
 const CLI = fileURLToPath(new URL('../../../core/cli.js', import.meta.url));
 
 /** Settings that would override the generated config file if the caller's environment had them. */
-const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV)$/;
+const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|RATE_LIMIT_STORE|STATE_KEY_PREFIX|SHUTDOWN_DELAY|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV)$/;
 
 export interface ProcessDaemon {
   readonly url: string;
