@@ -256,6 +256,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
     mode: mode as SubscriptionSpec['mode'],
     group: group ?? name!,
     options: sourceOptions ?? {},
+    sourceCheckOptions: { ...sourceOptions, ...entry?.egress?.sourceCheckOptions?.[mode as SubscriptionSpec['mode']] },
     deliver: { url: url!, timeoutMs: timeoutMs!, concurrency: concurrency!, ordering: ordering!, headers: headers ?? {} },
     retry: { attempts: attempts!, initialDelayMs: initialDelayMs!, maxDelayMs: maxDelayMs!, maxRetryAfterMs: maxRetryAfterMs! },
     circuit: { failures: failures!, pauseMs: pauseMs!, maxPauseMs: Math.max(maxPauseMs!, pauseMs!) },

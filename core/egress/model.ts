@@ -26,8 +26,10 @@ export interface SubscriptionSpec {
   readonly source: string;
   readonly mode: 'pubsub' | 'point-to-point';
   readonly group: string;
-  /** Source options in the broker's route-options shape (e.g. a NATS stream, an exchange type). */
+  /** Source options in the broker's route-options shape (e.g. a stream, an exchange type). */
   readonly options: Readonly<Record<string, unknown>>;
+  /** The options `check --live` checks the source with (the plugin's egress.sourceCheckOptions added). */
+  readonly sourceCheckOptions: Readonly<Record<string, unknown>>;
   readonly deliver: {
     readonly url: string;
     readonly timeoutMs: number;

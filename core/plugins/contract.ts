@@ -179,6 +179,12 @@ export interface EgressCapabilities {
   readonly orderingKey: string;
   /** Whether a pending handler holds its message for as long as it takes (else: a bound, in ms). */
   readonly holdLimitMs?: number;
+  /**
+   * Route options under which `preflight(mode, source)` checks what a subscription of that mode
+   * reads, when that differs from a plain route (NATS: a pubsub subscription reads a stream, as a
+   * persistent route writes one).
+   */
+  readonly sourceCheckOptions?: Partial<Record<'pubsub' | 'point-to-point', Readonly<Record<string, unknown>>>>;
 }
 
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */

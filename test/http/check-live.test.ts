@@ -165,6 +165,17 @@ describe('busgate check --live', function () {
     expect(result.status).to.equal(1);
   });
 
+  it('checks that a NATS pubsub subscription has a stream to read', () => {
+    const file = path.join(dir, 'nats-subscription.yaml');
+    fs.writeFileSync(
+      file,
+      ['subscriptions:', '  - name: fan', '    broker: nats', `    source: ${subject}.nostream`, '    mode: pubsub', '    deliver: { url: "http://127.0.0.1:9/hooks" }', `    deadLetter: ${subject}.dlq`, ''].join('\n'),
+    );
+    const result = checkLive(file);
+    expect(result.lines[0], result.stdout + result.stderr).to.match(new RegExp(`^FAIL subscription fan -> nats pubsub ${subject}.nostream: no JetStream stream captures`));
+    expect(result.status).to.equal(1);
+  });
+
   describe('kafka routes', () => {
     let kafkaAdmin: Admin | undefined;
 
