@@ -17,6 +17,7 @@ import type { Express, Request, Response } from 'express';
 import { parse, type Token } from 'path-to-regexp';
 import type { Logger } from 'winston';
 import type { Egress, SubscriptionOverview } from '../egress/egress.js';
+import { componentName } from '../contracts/describe.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
@@ -67,6 +68,8 @@ export interface RouteView {
   readonly forwardHeaders: readonly string[];
   /** Headers the templates read (destination, key, broker or mode choice). */
   readonly templateHeaders: readonly string[];
+  /** The route's operation in /openapi.json: the send form takes content types and an example body from it. */
+  readonly operationId: string;
   /** Allowed values of path parameters that choose the broker or the mode. */
   readonly paramChoices: Readonly<Record<string, readonly string[]>>;
   readonly clients: readonly string[] | null;
@@ -137,6 +140,7 @@ export function routeView(route: RouteSpec, defaultTimeoutMs: number): RouteView
   const chosenTemplates = [route.broker, route.mode].map((choice) => (choice.kind === 'chosen' ? choice.template : undefined));
   return {
     name: route.name,
+    operationId: componentName(route),
     method: route.method,
     path: route.path,
     pathParts: parts,

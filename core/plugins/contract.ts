@@ -190,6 +190,20 @@ export interface EgressCapabilities {
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
+/** The plugin declarations the contract features (core/contracts/) read. */
+export type ContractDeclarations = Pick<PluginFactory, 'cloudEvents' | 'receiptSchema' | 'asyncApi'>;
+
+export interface AsyncApiBindings {
+  readonly channel?: Readonly<Record<string, unknown>>;
+  readonly operation?: Readonly<Record<string, unknown>>;
+  readonly message?: Readonly<Record<string, unknown>>;
+}
+
+export interface AsyncApiDeclaration {
+  readonly protocol: string;
+  bindings?(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>, hasKey: boolean): AsyncApiBindings;
+}
+
 export interface PluginContext {
   /** The broker instance name from the config (e.g. `kafka` or `kafka-eu`); use it in logs. */
   readonly name: string;
@@ -215,6 +229,20 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   readonly egress?: EgressCapabilities;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
+  /**
+   * How CloudEvents attributes travel on this broker (its CloudEvents protocol binding, binary
+   * mode): each attribute becomes a header named prefix + attribute, e.g. `ce_id` on Kafka.
+   * Absent: `ce-`, percent-encoded, as over HTTP. The data content type is the message's content type.
+   */
+  readonly cloudEvents?: { readonly attributePrefix: string; readonly percentEncoded?: boolean };
+  /** The broker details a receipt adds to id/broker/mode/destination (for the OpenAPI document). */
+  readonly receiptSchema?: JsonSchema;
+  /**
+   * How this broker appears in the AsyncAPI document: its protocol name (`kafka`, `amqp`,
+   * `nats`...) and, where AsyncAPI 3 has bindings for it, the binding objects of a route's
+   * channel, send operation and message. Absent: the channels carry no bindings.
+   */
+  readonly asyncApi?: AsyncApiDeclaration;
   /**
    * Header names a route may not forward to this broker because the plugin or the broker gives
    * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its

@@ -1,5 +1,6 @@
 /** Reads and lints a routes file, loading (never connecting) the plugins it names. */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
 import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
@@ -27,7 +28,7 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   const used = [...new Set([...brokerNamesIn(text), ...subscriptionBrokersIn(text)])].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
   const declared = Object.keys(config.brokers);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
   const egress = lintSubscriptions(text, egressCatalogOf(loaded), { declared });
   const all = [...problems, ...egress.problems].sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], problems: all, loaded, file };

@@ -5,6 +5,7 @@
  */
 import { parse as parsePath } from 'path-to-regexp';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { CONTRACT_KEYS, lintContract } from '../contracts/route-contract.js';
 import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
@@ -30,12 +31,12 @@ export interface LintResult {
 /** `subscriptions` is linted by core/egress/lint.ts. */
 const TOP_LEVEL_KEYS = ['routes', 'subscriptions'];
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit'] as const;
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
 /** Paths the daemon serves itself; a route there would be shadowed or would shadow them. */
-export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console'];
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console', '/openapi.json', '/asyncapi.json'];
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -56,6 +57,8 @@ export interface LintOptions {
   readonly declared?: readonly string[];
   /** API-key client names configured; routes' `clients:` must use these. */
   readonly clients?: readonly string[];
+  /** Where relative `schema:` files are found: the routes file's folder (default: the working folder). */
+  readonly baseDir?: string;
 }
 
 /** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
@@ -128,14 +131,14 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
       if (first !== undefined) report(item.get('path', true), 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
+    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line, options.baseDir ?? process.cwd());
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
+export type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
 /**
  * One route's keys as the linter reads them: typed accessors that report a wrong type at the
@@ -206,7 +209,7 @@ class RouteFields {
   }
 }
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number, baseDir: string): RouteSpec | undefined {
   const fields = new RouteFields(item, report);
   lintKeys(fields);
   const path = lintPath(fields);
@@ -221,8 +224,9 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   const clients = lintClients(fields, knownClients);
   const rateLimit = lintRateLimit(fields.node('rateLimit'), fields.report);
   const options = lintOptions(fields.node('options'), possibleBrokers, catalog, fields.report);
+  const contract = lintContract(item, baseDir, fields.report);
 
-  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
+  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null || !contract) return undefined;
   return {
     name: fields.text('name') ?? `${method} ${path}`,
     method,
@@ -237,6 +241,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     brokerOptions: options.byBroker,
     clients,
     rateLimit,
+    contract,
     line,
   };
 }
