@@ -7,6 +7,7 @@ import type { BrokerInstanceConfig } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerCatalog } from '../routes/lint.js';
+import type { NamingRules } from '../routes/lint-names.js';
 import type { PluginFactory } from '../plugins/contract.js';
 import { loadPlugin } from '../plugins/load-plugin.js';
 import { validateOptions } from '../plugins/options.js';
@@ -54,13 +55,24 @@ export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCa
         modes: instance.factory.modes,
         routeOptionsSchema: instance.factory.routeOptionsSchema,
         reservedHeaders: instance.factory.reservedHeaders,
+        ...namingRulesOf(instance.factory),
       }]),
   );
 }
 
+/** The factory's declared naming rules, called as its methods (a plugin may use `this`). */
+function namingRulesOf(factory: PluginFactory<never>): NamingRules {
+  const { isSafeToken, checkDestination, checkKey } = factory;
+  return {
+    isSafeToken: isSafeToken && ((value, field) => isSafeToken.call(factory, value, field)),
+    checkDestination: checkDestination && ((destination) => checkDestination.call(factory, destination)),
+    checkKey: checkKey && ((key) => checkKey.call(factory, key)),
+  };
+}
+
 export function createBrokers(
   loaded: ReadonlyMap<string, LoadedInstance>,
-  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number },
+  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number; instanceId: string },
 ): Map<string, BrokerInstance> {
   const brokers = new Map<string, BrokerInstance>();
   for (const instance of loaded.values()) {

@@ -7,7 +7,7 @@ import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugin
 import { KafkaBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
 import { PLUGIN_HEADERS } from './messages.js';
-import { checkDestination, isSafeToken } from './names.js';
+import { checkDestination, checkKey, isSafeToken } from './names.js';
 
 const kafka: PluginFactory<KafkaOptions> = {
   apiVersion: PLUGIN_API_VERSION,
@@ -18,6 +18,7 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  checkKey,
   reservedHeaders: PLUGIN_HEADERS,
   create: (options, context) => new KafkaBroker(options, context),
 };

@@ -3,7 +3,7 @@ import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { RabbitMqBroker } from './broker.js';
 import { optionsSchema, resolveOptions, routeOptionsSchema } from './options.js';
-import { checkDestination, isSafeToken } from './names.js';
+import { checkDestination, checkKey, isSafeToken } from './names.js';
 
 const rabbitmq: PluginFactory = {
   apiVersion: PLUGIN_API_VERSION,
@@ -14,6 +14,7 @@ const rabbitmq: PluginFactory = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  checkKey,
   create: (options, context) => new RabbitMqBroker(resolveOptions(options), context),
 };
 
