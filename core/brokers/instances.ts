@@ -51,22 +51,25 @@ export async function loadInstances(
 /** What the routes linter needs: every declared instance, with modes known where loaded. */
 export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
   return new Map(
-    [...loaded].map(([name, instance]) => [name, {
+    [...loaded].map(([name, instance]) => [
+      name,
+      {
         modes: instance.factory.modes,
         routeOptionsSchema: instance.factory.routeOptionsSchema,
         reservedHeaders: instance.factory.reservedHeaders,
+        reservedDestinations: instance.factory.reservedDestinations?.(instance.options as never) ?? [],
+        ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
         ...namingRulesOf(instance.factory),
-      }]),
+      },
+    ]),
   );
 }
 
-/** The factory's declared naming rules, called as its methods (a plugin may use `this`). */
-function namingRulesOf(factory: PluginFactory<never>): NamingRules {
-  const { isSafeToken, checkDestination, checkKey } = factory;
+/** The factory's whole-name checks, called as its methods (a plugin may use `this`). */
+function namingRulesOf(factory: PluginFactory<never>): Pick<NamingRules, 'checkDestination' | 'checkKey'> {
   return {
-    isSafeToken: isSafeToken && ((value, field) => isSafeToken.call(factory, value, field)),
-    checkDestination: checkDestination && ((destination) => checkDestination.call(factory, destination)),
-    checkKey: checkKey && ((key) => checkKey.call(factory, key)),
+    ...(factory.checkDestination ? { checkDestination: factory.checkDestination.bind(factory) } : {}),
+    ...(factory.checkKey ? { checkKey: factory.checkKey.bind(factory) } : {}),
   };
 }
 
