@@ -95,7 +95,7 @@ export const ERROR_CODES = {
   rate_limited: {
     status: 429,
     retryable: true,
-    summary: 'The route is over its rate limit (see Retry-After).',
+    summary: "The client is over the route's rate limit, which is per client (see Retry-After).",
   },
   headers_too_large: {
     status: 431,
