@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
+import { scopedDedupeId } from '../dedupe-id.js';
 import { describeError } from '../errors.js';
 import type { InboundMessage } from '../plugins/contract.js';
 import type { BrokerInstance } from '../brokers/instance.js';
@@ -57,10 +58,13 @@ export class DeadLetterPublisher {
         await this.broker.send({
           mode: 'point-to-point',
           destination: this.destination,
-          // The source message's id: a dead letter written twice (a crash between the store and
-          // the source ack) is one message where the broker dedupes (JetStream msgID).
+          // The source message's id. A dead letter written twice (a crash between the store and
+          // the source ack) is one message where the broker dedupes (JetStream msgID): on an id
+          // scoped to this subscription and the source message, since `id` may be a client's
+          // Idempotency-Key that another client's message carries too.
           message: {
             id,
+            dedupeId: deadLetterDedupeId(this.subscription, id, message),
             payload: message.payload,
             headers,
             ...(message.contentType !== undefined ? { contentType: message.contentType } : {}),
@@ -83,4 +87,11 @@ export class DeadLetterPublisher {
       }
     }
   }
+}
+
+/** The source's position (stream and seq, partition and offset) names it uniquely; else its id. */
+function deadLetterDedupeId(subscription: string, id: string, message: InboundMessage): string {
+  const position = message.delivery?.position;
+  const where = position === undefined ? [`id=${id}`] : Object.keys(position).sort().map((name) => `${name}=${position[name]}`);
+  return scopedDedupeId(['dead-letter', subscription, message.destination, ...where]);
 }

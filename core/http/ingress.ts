@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { match, type MatchFunction } from 'path-to-regexp';
 import type { Logger } from 'winston';
+import { scopedDedupeId } from '../dedupe-id.js';
 import { BusgateError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
@@ -54,6 +55,11 @@ interface Plan {
   readonly key: string | undefined;
   readonly headers: Record<string, string>;
   readonly idempotencyKey: string | undefined;
+}
+
+interface MessageIds {
+  readonly id: string;
+  readonly dedupeId: string;
 }
 
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
@@ -116,8 +122,8 @@ class CompiledRoute {
       const currentTrace = trace;
       const send = (): Promise<StoredAnswer> =>
         body.kind === 'single'
-          ? this.deliver(planned, this.message(planned, req.headers, body.entry, currentTrace, planned.idempotencyKey ?? randomUUID()), currentTrace)
-          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, batchEntryId(planned.idempotencyKey, index))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent).then(unlessNoneAccepted);
+          ? this.deliver(planned, this.message(planned, req.headers, body.entry, currentTrace, this.ids(client, planned.idempotencyKey ?? randomUUID(), planned)), currentTrace)
+          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, this.ids(client, batchEntryId(planned.idempotencyKey, index), planned))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent).then(unlessNoneAccepted);
       let answer: StoredAnswer;
       let replayed = false;
       if (planned.idempotencyKey === undefined) {
@@ -196,7 +202,18 @@ class CompiledRoute {
     return { broker, mode, destination, key, headers, idempotencyKey };
   }
 
-  private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, id: string): OutboundMessage {
+  /**
+   * The message's id (receipt, busgate-id) and the id a broker dedupes on. An id the client chose
+   * (its Idempotency-Key) reaches the broker only scoped by client and route, so another client
+   * sending the same key first cannot make this message a broker-side duplicate; a UUID busgate
+   * drew is unique already.
+   */
+  private ids(client: string, id: string, planned: Plan): MessageIds {
+    if (planned.idempotencyKey === undefined) return { id, dedupeId: id };
+    return { id, dedupeId: scopedDedupeId(['ingress', client, this.spec.name, id]) };
+  }
+
+  private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, { id, dedupeId }: MessageIds): OutboundMessage {
     const headers: Record<string, string> = { ...planned.headers, ...entry.headers, traceparent: trace.traceparent };
     if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.contracts.cloudEvents ?? HTTP_BINDING));
     if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
@@ -205,9 +222,10 @@ class CompiledRoute {
     if (encoding !== undefined && encoding !== 'identity') headers['content-encoding'] = encoding;
     const contentType = entry.contentType;
     return {
-      // The client's Idempotency-Key becomes the message id, so broker-side dedupe (JetStream
-      // msgID) and consumers see the same id on every retry.
+      // The client's Idempotency-Key becomes the message id, so consumers see the same id on
+      // every retry; the broker dedupes on the client-scoped dedupeId (see ids()).
       id,
+      dedupeId,
       payload: entry.payload,
       headers,
       ...(contentType === undefined ? {} : { contentType }),

@@ -33,6 +33,13 @@ export function isMode(value: unknown): value is Mode {
 export interface OutboundMessage {
   /** busgate's id for this message (a UUID, or the client's Idempotency-Key). */
   readonly id: string;
+  /**
+   * The id to hand a broker that drops repeated ids (JetStream Nats-Msg-Id), never `id`: `id` may
+   * be a client's Idempotency-Key, which another client can send too. The core scopes this one by
+   * client and route (core/dedupe-id.ts), so only the same client's retry is a duplicate. Absent
+   * (a message the core did not make, such as a reply): use `id`.
+   */
+  readonly dedupeId?: string;
   readonly payload: Buffer;
   readonly headers: Readonly<Record<string, string>>;
   readonly contentType?: string;

@@ -340,8 +340,9 @@ export class NatsBroker implements BrokerPlugin {
     stream: string | undefined,
   ): Promise<Receipt> {
     const options: Partial<JetStreamPublishOptions> = {
-      // The server drops a second message with the same id inside its duplicate window.
-      msgID: message.id,
+      // The server drops a second message with the same id inside its duplicate window, whoever
+      // sent it: the core's client-scoped id, so one client cannot make another's disappear.
+      msgID: message.dedupeId ?? message.id,
       headers: toNatsHeaders(message),
       timeout: timeoutOf(context),
       ...(stream !== undefined ? { expect: { streamName: stream } } : {}),
