@@ -51,7 +51,7 @@ async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Prom
   const result = await checkRoutesFile(target, config);
   for (const problem of result.problems) console.error(formatProblem(name, problem));
   if (result.problems.length > 0) return 1;
-  const document = kind === 'openapi' ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, declarationsOf(result.loaded));
+  const document = kind === 'openapi' ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, declarationsOf(result.loaded), { subscriptions: result.subscriptions });
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   return 0;
 }

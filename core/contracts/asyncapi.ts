@@ -1,6 +1,7 @@
 /**
  * An AsyncAPI 3.0 document of the broker side: one channel per broker and destination (templated
- * destinations become channel parameters), the operations busgate performs on them (send), each
+ * destinations become channel parameters), the operations busgate performs on them (send for
+ * routes, receive for subscriptions, whose channel is their source), each
  * route's message with its payload schema and the headers busgate writes, and the Kafka, AMQP and
  * NATS bindings the plugins declare. Served at GET /asyncapi.json and printed by `busgate asyncapi`.
  *
@@ -8,6 +9,7 @@
  * credentials in them, and a consumer already knows where its broker is.
  */
 import type { Mode } from '../plugins/contract.js';
+import type { SubscriptionSpec } from '../egress/model.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Template } from '../routes/template.js';
 import { HTTP_ATTRIBUTE_PREFIX } from './cloudevents.js';
@@ -15,7 +17,13 @@ import { CLOUDEVENT_HEADER_ATTRIBUTES, PACKAGE_VERSION, brokersOf, componentName
 
 type Json = Record<string, unknown>;
 
-export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDeclarations, options: { readonly title?: string } = {}): Json {
+export interface AsyncApiOptions {
+  readonly title?: string;
+  /** The subscriptions in service: each adds a receive operation on its source. */
+  readonly subscriptions?: readonly SubscriptionSpec[];
+}
+
+export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDeclarations, options: AsyncApiOptions = {}): Json {
   const channels: Record<string, Json> = {};
   const operations: Record<string, Json> = {};
   const messages: Record<string, Json> = {};
@@ -39,12 +47,13 @@ export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDecla
       }
     }
   }
+  for (const subscription of options.subscriptions ?? []) addReceive(subscription, brokers, channels, operations, messages);
   return {
     asyncapi: '3.0.0',
     info: {
       title: options.title ?? 'busgate broker side',
       version: PACKAGE_VERSION,
-      description: 'What busgate publishes to the brokers for the configured HTTP routes.',
+      description: 'What busgate publishes to the brokers for the configured HTTP routes, and what it consumes for its webhook subscriptions.',
     },
     defaultContentType: 'application/octet-stream',
     channels,
@@ -68,7 +77,57 @@ function addressOf(template: Template): { address: string; parameters: Json } {
 }
 
 function channelKey(broker: string, destination: Template): string {
-  return `${broker}.${addressOf(destination).address}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  return channelKeyOf(broker, addressOf(destination).address);
+}
+
+function channelKeyOf(broker: string, address: string): string {
+  return `${broker}.${address}`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/**
+ * A subscription receives from its source (a literal destination): the channel a route may already
+ * describe, else a new one with the broker's channel bindings. The operation lists every message
+ * the channel carries (a route's, when one sends there) plus a generic one for what other
+ * producers write. Operation bindings are left out: the plugins' describe sending.
+ */
+function addReceive(
+  subscription: SubscriptionSpec,
+  brokers: BrokerDeclarations,
+  channels: Record<string, Json>,
+  operations: Record<string, Json>,
+  messages: Record<string, Json>,
+): void {
+  const declaration = brokers.get(subscription.broker)?.contracts.asyncApi;
+  const protocol = declaration?.protocol;
+  const bindings = declaration?.bindings?.(subscription.mode, subscription.source, subscription.options, false) ?? {};
+  const channelName = channelKeyOf(subscription.broker, subscription.source);
+  const channel = (channels[channelName] ??= {
+    address: subscription.source,
+    title: `${subscription.source} on ${subscription.broker}`,
+    description: `Destination on the broker instance "${subscription.broker}".`,
+    messages: {},
+    ...(bindings.channel && protocol ? { bindings: { [protocol]: bindings.channel } } : {}),
+  });
+  const messageName = `subscription.${subscription.name}`;
+  messages[messageName] = {
+    name: messageName,
+    title: `Any message on ${subscription.source}`,
+    summary: `What subscription ${subscription.name} delivers to its webhook, whoever produced it.`,
+    payload: {},
+    ...(bindings.message && protocol ? { bindings: { [protocol]: bindings.message } } : {}),
+  };
+  const channelMessages = channel.messages as Json;
+  channelMessages[messageName] = { $ref: `#/components/messages/${messageName}` };
+  operations[`subscription.${subscription.name}.receive`] = {
+    action: 'receive',
+    channel: { $ref: `#/channels/${channelName}` },
+    messages: Object.keys(channelMessages).map((name) => ({ $ref: `#/channels/${channelName}/messages/${name}` })),
+    summary: `subscription ${subscription.name} -> ${subscription.mode}`,
+    description:
+      `Consumed ${subscription.mode === 'pubsub' ? 'as one subscriber' : 'as one consumer of the queue'} (group "${subscription.group}") and POSTed to the webhook ` +
+      `of subscription ${subscription.name}${subscription.deliver.cloudEvents ? ` as a CloudEvent (${subscription.deliver.cloudEvents} mode)` : ''}; ` +
+      `acknowledged once the webhook took it or it is stored in the dead letter ${subscription.deadLetter}.`,
+  };
 }
 
 function channelObject(destination: Template, broker: string, bindings: Json | undefined, protocol: string | undefined): Json {

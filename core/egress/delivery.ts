@@ -10,7 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'winston';
+import type { CloudEventsBinding } from '../contracts/cloudevents.js';
 import type { InboundMessage } from '../plugins/contract.js';
+import { cloudEventDelivery, isAttributeHeader } from './cloudevent-delivery.js';
 import { DeadLetterPublisher, type DeadLetterNote } from './dead-letter.js';
 import { EndpointCircuit, Stopped, pause } from './endpoint-circuit.js';
 import { KeyOrder, Slots } from './key-order.js';
@@ -48,6 +50,8 @@ export interface DeliveryDeps {
   readonly circuit: EndpointCircuit;
   readonly metrics: EgressMetrics;
   readonly logger: Logger;
+  /** How the source broker carries CloudEvents attributes (for `deliver.cloudevents`). */
+  readonly cloudEventsBinding: CloudEventsBinding;
 }
 
 export class DeliveryScheduler {
@@ -150,13 +154,17 @@ export class DeliveryScheduler {
   private async attempt(message: InboundMessage, id: string, attempt: number): Promise<AttemptOutcome> {
     const { spec, client, signer } = this.deps;
     const timestamp = Math.floor(Date.now() / 1000);
+    const mode = spec.deliver.cloudEvents;
+    const event = mode === undefined ? undefined : cloudEventDelivery(mode, message, id, spec, this.deps.cloudEventsBinding);
+    const body = event?.body ?? message.payload;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(message.headers)) {
       if (NOT_FORWARDED.has(name) || name.startsWith('webhook-') || name.startsWith('busgate-') || !HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) continue;
+      // The event's attributes travel as the event (ce-* headers or inside the body), never twice.
+      if (event !== undefined && isAttributeHeader(name, this.deps.cloudEventsBinding)) continue;
       headers[name] = value;
     }
-    Object.assign(headers, spec.deliver.headers, {
-      'content-type': message.contentType ?? 'application/octet-stream',
+    Object.assign(headers, spec.deliver.headers, event?.headers ?? { 'content-type': message.contentType ?? 'application/octet-stream' }, {
       'webhook-id': id,
       'webhook-timestamp': String(timestamp),
       'busgate-attempt': String(attempt),
@@ -167,8 +175,9 @@ export class DeliveryScheduler {
     // The broker handed this message out before (to a daemon that died, or that handed it back).
     if (message.delivery?.redeliveries) headers['busgate-redeliveries'] = String(message.delivery.redeliveries);
     if (message.key !== undefined && !/[\r\n\0]/.test(message.key)) headers['busgate-key'] = message.key;
-    if (signer) headers['webhook-signature'] = signer.sign(id, timestamp, message.payload);
-    return client.post(message.payload, headers, spec.deliver.timeoutMs);
+    // The signature covers the bytes sent: for a structured event, the event.
+    if (signer) headers['webhook-signature'] = signer.sign(id, timestamp, body);
+    return client.post(body, headers, spec.deliver.timeoutMs);
   }
 
   private async toDeadLetter(id: string, message: InboundMessage, note: DeadLetterNote): Promise<void> {

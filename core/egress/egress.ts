@@ -20,6 +20,7 @@ export interface SubscriptionOverview extends SubscriptionStatus {
 
 export class Egress {
   private readonly workers = new Map<string, SubscriptionWorker>();
+  private applied: readonly SubscriptionSpec[] = [];
 
   constructor(
     private readonly brokers: ReadonlyMap<string, BrokerInstance>,
@@ -37,6 +38,7 @@ export class Egress {
   }
 
   async apply(specs: readonly SubscriptionSpec[]): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
+    this.applied = specs;
     const wanted = new Map(specs.map((spec) => [spec.name, spec]));
     const removed = [...this.workers.keys()].filter((name) => !wanted.has(name));
     const changed = specs.filter((spec) => this.workers.has(spec.name) && !sameSubscription(this.workers.get(spec.name)!.spec, spec)).map((spec) => spec.name);
@@ -70,6 +72,11 @@ export class Egress {
       deadLettered: count(name, 'dead_lettered'),
       backlog: backlogs.get(name) ?? null,
     }));
+  }
+
+  /** The subscriptions last applied (a new array on every apply, so documents built from it can be cached on it). */
+  get specs(): readonly SubscriptionSpec[] {
+    return this.applied;
   }
 
   get names(): string[] {

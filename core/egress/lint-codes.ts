@@ -17,6 +17,7 @@ export const SUBSCRIPTION_LINT_CODES = {
   bad_duration: '`timeout`, `initialDelay`, `maxDelay`, `maxRetryAfter`, `pause`, `maxPause` not a duration (or maxDelay < initialDelay)',
   bad_number: '`concurrency` (1-1000), `attempts` (1-100) or `failures` (1-1000) out of range',
   bad_ordering: 'not `none` or `key`',
+  bad_cloudevents: '`deliver.cloudevents` not `binary` or `structured`, or `deliver.eventType` without it or not a CloudEvents type',
   bad_header_name: 'a `deliver.headers` name is not a header name',
   reserved_header: 'a `deliver.headers` name busgate sets (`webhook-*`, `busgate-*`, `content-type`, hop-by-hop headers)',
   missing_secret: '`signing.secretEnv` names a variable that is not set',

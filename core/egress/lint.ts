@@ -9,7 +9,7 @@ import { parseDuration } from '../duration.js';
 import type { EgressCapabilities, JsonSchema } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
 import type { SubscriptionLintCode, SubscriptionProblem } from './lint-codes.js';
-import { ORDERINGS, SUBSCRIPTION_DEFAULTS, type Ordering, type SubscriptionSpec } from './model.js';
+import { CLOUDEVENT_MODES, ORDERINGS, SUBSCRIPTION_DEFAULTS, type CloudEventMode, type Ordering, type SubscriptionSpec } from './model.js';
 
 export interface EgressCatalogEntry {
   readonly egress: EgressCapabilities | undefined;
@@ -28,7 +28,7 @@ export interface SubscriptionLintOptions {
 
 const KEYS = ['name', 'broker', 'source', 'mode', 'group', 'options', 'deliver', 'retry', 'circuit', 'deadLetter', 'signing'] as const;
 const REQUIRED = ['name', 'broker', 'source', 'mode', 'deliver', 'deadLetter'] as const;
-const DELIVER_KEYS = ['url', 'timeout', 'concurrency', 'ordering', 'headers'] as const;
+const DELIVER_KEYS = ['url', 'timeout', 'concurrency', 'ordering', 'headers', 'cloudevents', 'eventType'] as const;
 const RETRY_KEYS = ['attempts', 'initialDelay', 'maxDelay', 'maxRetryAfter'] as const;
 const CIRCUIT_KEYS = ['failures', 'pause', 'maxPause'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -229,6 +229,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
   const ordering = (ORDERINGS as readonly string[]).includes(orderingText) ? (orderingText as Ordering) : undefined;
   if (ordering === undefined) deliver?.report(deliver.node('ordering'), 'bad_ordering', `ordering must be one of ${ORDERINGS.join(', ')}`);
   const headers = deliver === undefined ? undefined : lintHeaders(deliver);
+  const cloudEvents = deliver === undefined ? undefined : lintCloudEvents(deliver);
   if (deliver !== undefined && deliver.node('url') === undefined && top.node('deliver') !== undefined)
     deliver.report(top.node('deliver'), 'missing_key', '"deliver" has no "url"');
 
@@ -257,7 +258,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
     group: group ?? name!,
     options: sourceOptions ?? {},
     sourceCheckOptions: { ...sourceOptions, ...entry?.egress?.sourceCheckOptions?.[mode as SubscriptionSpec['mode']] },
-    deliver: { url: url!, timeoutMs: timeoutMs!, concurrency: concurrency!, ordering: ordering!, headers: headers ?? {} },
+    deliver: { url: url!, timeoutMs: timeoutMs!, concurrency: concurrency!, ordering: ordering!, headers: headers ?? {}, ...cloudEvents },
     retry: { attempts: attempts!, initialDelayMs: initialDelayMs!, maxDelayMs: maxDelayMs!, maxRetryAfterMs: maxRetryAfterMs! },
     circuit: { failures: failures!, pauseMs: pauseMs!, maxPauseMs: Math.max(maxPauseMs!, pauseMs!) },
     deadLetter: deadLetter!,
@@ -306,6 +307,26 @@ function lintHeaders(deliver: MapReader): Record<string, string> | undefined {
     else headers[name.toLowerCase()] = String(value);
   }
   return headers;
+}
+
+/** `cloudevents: binary | structured` and the `eventType` of the events busgate builds. */
+function lintCloudEvents(deliver: MapReader): { cloudEvents?: CloudEventMode; eventType?: string } {
+  const modeNode = deliver.node('cloudevents');
+  const typeNode = deliver.node('eventType');
+  const result: { cloudEvents?: CloudEventMode; eventType?: string } = {};
+  if (modeNode !== undefined) {
+    const mode = isScalar(modeNode) ? modeNode.value : undefined;
+    if (typeof mode === 'string' && (CLOUDEVENT_MODES as readonly string[]).includes(mode)) result.cloudEvents = mode as CloudEventMode;
+    else deliver.report(modeNode, 'bad_cloudevents', `cloudevents must be one of ${CLOUDEVENT_MODES.join(', ')}`);
+  }
+  if (typeNode !== undefined) {
+    const type = isScalar(typeNode) ? typeNode.value : undefined;
+    if (modeNode === undefined) deliver.report(typeNode, 'bad_cloudevents', 'eventType needs cloudevents: binary or structured');
+    else if (typeof type !== 'string' || type === '' || type.length > 256 || /[\0-\x1f\x7f]/.test(type))
+      deliver.report(typeNode, 'bad_cloudevents', 'eventType must be a non-empty string (at most 256 characters, no control characters)');
+    else result.eventType = type;
+  }
+  return result;
 }
 
 function lintSigning(top: MapReader, env: Readonly<Record<string, string | undefined>>): string | undefined {

@@ -1,6 +1,11 @@
 /** A subscription after linting: every field checked, durations in milliseconds, defaults applied. */
 export const ORDERINGS = ['none', 'key'] as const;
 export type Ordering = (typeof ORDERINGS)[number];
+/** How a delivery is sent as a CloudEvent over HTTP (absent: the message as it is). */
+export const CLOUDEVENT_MODES = ['binary', 'structured'] as const;
+export type CloudEventMode = (typeof CLOUDEVENT_MODES)[number];
+/** The `type` of an event busgate builds for a message that carries none. */
+export const DEFAULT_EVENT_TYPE = 'io.busgate.message';
 
 export interface RetryPolicySpec {
   /** Delivery attempts in total, the first one included, before the dead letter. */
@@ -36,6 +41,10 @@ export interface SubscriptionSpec {
     readonly concurrency: number;
     readonly ordering: Ordering;
     readonly headers: Readonly<Record<string, string>>;
+    /** Send each delivery as a CloudEvent in this HTTP binding mode. */
+    readonly cloudEvents?: CloudEventMode;
+    /** `type` of the events built for messages that are not events already. */
+    readonly eventType?: string;
   };
   readonly retry: RetryPolicySpec;
   readonly circuit: EndpointCircuitSpec;

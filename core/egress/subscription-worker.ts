@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
+import { HTTP_BINDING } from '../contracts/cloudevents.js';
 import { describeError } from '../errors.js';
 import type { CircuitState } from '../brokers/circuit-breaker.js';
 import type { Subscription } from '../plugins/contract.js';
@@ -67,6 +68,7 @@ export class SubscriptionWorker {
       circuit: this.circuit,
       metrics,
       logger,
+      cloudEventsBinding: broker.contracts.cloudEvents ?? HTTP_BINDING,
     });
     metrics.circuit.set(labels, 0);
     metrics.held.set(labels, 0);

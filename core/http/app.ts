@@ -32,7 +32,7 @@ export interface AppDependencies {
   readonly protectOperational: boolean;
   readonly maxHeaders: number;
   /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
-  readonly egress?: Pick<Egress, 'statuses' | 'overview'>;
+  readonly egress?: Pick<Egress, 'statuses' | 'overview' | 'specs'>;
 }
 
 const UNMATCHED = '(unmatched)';

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { buildAsyncApi } from '../../core/contracts/asyncapi.js';
 import { buildOpenApi, pathVariants } from '../../core/contracts/openapi.js';
 import type { PluginFactory } from '../../core/plugins/contract.js';
+import { lintSubscriptions } from '../../core/egress/lint.js';
 import { lintRoutes } from '../../core/routes/lint.js';
 import kafka from '../../plugins/kafka/index.js';
 import memory from '../../plugins/memory/index.js';
@@ -74,6 +75,35 @@ export const EVERY_FEATURE = `routes:
     mode: "{header.x-mode}"
     modes: [pubsub, point-to-point]
     destination: "{destination}"
+`;
+
+/** Subscriptions on every egress broker: one on a channel a route sends to, the others on their own. */
+const WITH_SUBSCRIPTIONS = `${EVERY_FEATURE}subscriptions:
+  - name: order-audit
+    broker: kafka
+    source: orders.eu
+    mode: pubsub
+    group: audit
+    deliver: { url: "http://127.0.0.1:9/orders", cloudevents: binary, eventType: com.example.order }
+    deadLetter: orders.dead
+  - name: billing
+    broker: rabbitmq
+    source: jobs.billing
+    mode: point-to-point
+    deliver: { url: "http://127.0.0.1:9/billing", cloudevents: structured }
+    deadLetter: jobs.dead
+  - name: event-feed
+    broker: nats
+    source: events
+    mode: pubsub
+    deliver: { url: "http://127.0.0.1:9/events" }
+    deadLetter: events.dead
+  - name: local
+    broker: memory
+    source: local.audit
+    mode: point-to-point
+    deliver: { url: "http://127.0.0.1:9/local" }
+    deadLetter: local.dead
 `;
 
 const factories = { kafka, rabbitmq, nats, memory } as unknown as Record<string, PluginFactory<never>>;
@@ -182,6 +212,50 @@ describe('contract documents', function () {
     const operations = document.operations as Record<string, { action: string }>;
     expect((operations['sensors.mqtt.pubsub'] as unknown as { bindings: Record<string, unknown> }).bindings.mqtt).to.deep.include({ qos: 1 });
     expect(Object.values(operations).every((op) => op.action === 'send')).to.equal(true);
+  });
+
+  it('AsyncAPI 3 with subscriptions: receive operations on their sources, still valid per @asyncapi/parser', async () => {
+    const { routes: linted, problems } = lintRoutes(WITH_SUBSCRIPTIONS, catalog, { baseDir: fixtures, clients: [] });
+    expect(problems).to.deep.equal([]);
+    const egressCatalog = new Map(
+      Object.entries(factories).map(([name, factory]) => [
+        name,
+        { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) },
+      ]),
+    );
+    const linted2 = lintSubscriptions(WITH_SUBSCRIPTIONS, egressCatalog);
+    expect(linted2.problems).to.deep.equal([]);
+    const document = buildAsyncApi(linted, declarations, { subscriptions: linted2.subscriptions });
+    const { diagnostics } = await new Parser().parse(JSON.stringify(document));
+    const errors = diagnostics.filter((d) => Number(d.severity) === 0);
+    expect(errors.map((d) => `${d.path.join('/')}: ${d.message}`)).to.deep.equal([]);
+    const operations = document.operations as Record<string, { action: string; channel: { $ref: string }; messages: { $ref: string }[] }>;
+    const receives = Object.entries(operations).filter(([, op]) => op.action === 'receive');
+    expect(receives.map(([name]) => name)).to.have.members([
+      'subscription.order-audit.receive',
+      'subscription.billing.receive',
+      'subscription.event-feed.receive',
+      'subscription.local.receive',
+    ]);
+    const channels = document.channels as Record<
+      string,
+      { address: string; bindings?: Record<string, Record<string, unknown>>; messages: Record<string, unknown> }
+    >;
+    // A source no route sends to gets its own channel, with the broker's bindings.
+    expect(operations['subscription.billing.receive']!.channel.$ref).to.equal('#/channels/rabbitmq.jobs.billing');
+    expect(channels['rabbitmq.jobs.billing']).to.deep.include({ address: 'jobs.billing' });
+    expect(channels['rabbitmq.jobs.billing']!.bindings!.amqp).to.deep.include({ is: 'queue' });
+    const messages = (document.components as { messages: Record<string, { bindings?: Record<string, unknown> }> }).messages;
+    expect(messages['subscription.order-audit']!.bindings).to.have.property('kafka');
+    expect(operations['subscription.local.receive']!.channel.$ref).to.equal('#/channels/memory.local.audit');
+    // The NATS source is a route's destination too: the receive lists that route's message as well.
+    expect(operations['subscription.event-feed.receive']!.channel.$ref).to.equal('#/channels/nats.events');
+    expect(operations['subscription.event-feed.receive']!.messages.map((m) => m.$ref)).to.include.members([
+      '#/channels/nats.events/messages/events.nats',
+      '#/channels/nats.events/messages/subscription.event-feed',
+    ]);
+    // Webhook URLs (credentials may sit in them) never appear in the document.
+    expect(JSON.stringify(document)).to.not.include('127.0.0.1:9');
   });
 
   it('turns express paths, optional groups included, into OpenAPI paths', () => {

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { HTTP } from 'cloudevents';
 import { Webhook } from 'standardwebhooks';
 import type { BrokerInstance } from '../../core/brokers/instance.js';
 import type { InboundMessage } from '../../core/plugins/contract.js';
@@ -37,8 +38,9 @@ const JSON_BODY = Buffer.from('{"order":42,"note":"crème brûlée"}');
 /** Not UTF-8: only byte-exact handling gets it through unchanged. */
 const BODY = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d, 0x0a, 0xff]);
 
-type Case = 'basic' | 'retry503' | 'retryAfter' | 'rejected' | 'exhausted' | 'keyed' | 'shared' | 'outage';
-const CASES: readonly Case[] = ['basic', 'retry503', 'retryAfter', 'rejected', 'exhausted', 'keyed', 'shared', 'outage'];
+type Case = 'basic' | 'retry503' | 'retryAfter' | 'rejected' | 'exhausted' | 'keyed' | 'shared' | 'outage' | 'ceBinary' | 'ceStructured';
+const CASES: readonly Case[] = ['basic', 'retry503', 'retryAfter', 'rejected', 'exhausted', 'keyed', 'shared', 'outage', 'ceBinary', 'ceStructured'];
+const EVENT_TYPE = 'com.example.egress.order';
 
 export function runEgressConformance(target: EgressTarget): void {
   const wait = target.deliveryTimeoutMs ?? 10_000;
@@ -55,7 +57,9 @@ export function runEgressConformance(target: EgressTarget): void {
     const deliver = (name: Case, daemonTag: string): string =>
       name === 'keyed'
         ? `{ url: "${receiver.url('/keyed')}", concurrency: 4, ordering: key }`
-        : `{ url: "${receiver.url(`/${name}${daemonTag}`)}", timeout: 2s, concurrency: 4, headers: { x-configured: yes } }`;
+        : name === 'ceBinary' || name === 'ceStructured'
+          ? `{ url: "${receiver.url(`/${name}`)}", cloudevents: ${name === 'ceBinary' ? 'binary' : 'structured'}, eventType: ${EVENT_TYPE} }`
+          : `{ url: "${receiver.url(`/${name}${daemonTag}`)}", timeout: 2s, concurrency: 4, headers: { x-configured: yes } }`;
     const extra: Record<Case, string> = {
       basic: '',
       retry503: '    retry: { attempts: 3, initialDelay: 50ms, maxDelay: 200ms }\n',
@@ -65,6 +69,8 @@ export function runEgressConformance(target: EgressTarget): void {
       keyed: '',
       shared: '',
       outage: '    retry: { attempts: 2, initialDelay: 10ms, maxDelay: 50ms }\n    circuit: { failures: 2, pause: 200ms, maxPause: 400ms }\n',
+      ceBinary: '',
+      ceStructured: '',
     };
     const subscription = (name: Case, daemonTag: string): string =>
       `  - name: ${name}\n    broker: ${target.name}\n    source: "${sources[name]}"\n    mode: point-to-point\n${target.sharedGroups ? `    group: egress-${name}-${sources[name]}\n` : ''}` +
@@ -168,6 +174,48 @@ export function runEgressConformance(target: EgressTarget): void {
       // Acknowledged: nothing waits in the broker for the subscription any more (lag gauge).
       await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_backlog_messages', 'basic')) === 0, wait, 'backlog 0');
     });
+
+    // CloudEvents deliveries: a consumer's CloudEvents SDK reads the webhook request. An event
+    // POSTed to the ingress (stored under the broker's binding) comes back as that same event; a
+    // plain message becomes one busgate builds. The Standard Webhooks signature covers the bytes sent.
+    const cloudEventsCase = (name: 'ceBinary' | 'ceStructured'): void => {
+      it(`${name}: delivers events as CloudEvents a CloudEvents SDK reads, signed`, async () => {
+        const eventId = `evt-${name}-${Date.now()}`;
+        await publish(name, '{"order":7,"note":"naïve café"}', {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': eventId,
+          'ce-source': '/shop/checkout',
+          'ce-type': 'com.example.order.placed',
+          'ce-subject': 'order 7',
+          'ce-tenantid': 'acme',
+        });
+        const plainId = await publish(name, JSON_BODY, { 'content-type': 'application/json' });
+        await eventually(() => receiver.on(`/${name}`).length >= 2, wait, 'two deliveries');
+        const hooks = receiver.on(`/${name}`);
+        const mapped = hooks.find((hook) => hook.headers['webhook-id'] !== plainId)!;
+        const built = hooks.find((hook) => hook.headers['webhook-id'] === plainId)!;
+        for (const hook of hooks) {
+          expect(hook.headers['content-type']).to.match(name === 'ceBinary' ? /^application\/json/ : /^application\/cloudevents\+json/);
+          expect(() => new Webhook(SECRET).verify(hook.body, hook.headers)).to.not.throw();
+          // The attributes travel as the event only: no broker-binding copies forwarded.
+          expect(Object.keys(hook.headers).filter((header) => /^(ce_|cloudevents:)/i.test(header))).to.deep.equal([]);
+        }
+        const event = HTTP.toEvent({ headers: mapped.headers, body: mapped.body.toString('utf8') });
+        expect(Array.isArray(event)).to.equal(false);
+        const single = event as Exclude<typeof event, unknown[]>;
+        expect(single).to.deep.include({ id: eventId, source: '/shop/checkout', type: 'com.example.order.placed', specversion: '1.0' });
+        // Binary mode percent-encodes the space as the HTTP binding requires; the JS SDK hands header values over undecoded.
+        expect(name === 'ceBinary' ? decodeURIComponent(String(single.subject)) : single.subject).to.equal('order 7');
+        expect(single.tenantid).to.equal('acme');
+        expect(single.data).to.deep.equal({ order: 7, note: 'naïve café' });
+        const fresh = HTTP.toEvent({ headers: built.headers, body: built.body.toString('utf8') }) as Exclude<typeof event, unknown[]>;
+        expect(fresh).to.deep.include({ id: plainId, source: `/busgate/subscriptions/${name}`, type: EVENT_TYPE, subject: sources[name] });
+        expect(fresh.data).to.deep.equal(JSON.parse(JSON_BODY.toString()));
+      });
+    };
+    cloudEventsCase('ceBinary');
+    cloudEventsCase('ceStructured');
 
     it('retries after a 503 with the same webhook-id, and acknowledges after the 2xx', async () => {
       receiver.script('/retry503', (_hook, nth) => ({ status: nth === 1 ? 503 : 200 }));

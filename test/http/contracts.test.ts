@@ -156,13 +156,19 @@ describe('HTTP contracts (embedded broker)', function () {
 
       fs.writeFileSync(
         daemon.routesFile,
-        `${ROUTES}  - name: more\n    path: /more/:id\n    broker: memory\n    mode: point-to-point\n    destination: more.{id}\n`,
+        `${ROUTES}  - name: more\n    path: /more/:id\n    broker: memory\n    mode: point-to-point\n    destination: more.{id}\n` +
+          'subscriptions:\n  - name: audit\n    broker: memory\n    source: more.audit\n    mode: point-to-point\n' +
+          '    deliver: { url: "http://127.0.0.1:9/audit", cloudevents: binary }\n    deadLetter: more.dead\n',
       );
       expect((await daemon.reload('test')).outcome).to.equal('ok');
       const reloaded = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
       expect(Object.keys(reloaded.paths)).to.deep.equal(['/orders', '/small-batch/{mode}', '/more/{id}']);
       const reloadedAsync = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { channels: Record<string, { address: string }> };
-      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch', 'more.{id}']);
+      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch', 'more.{id}', 'more.audit']);
+      // A subscription adds a receive operation on its source.
+      expect((reloadedAsync as unknown as { operations: Record<string, { action: string }> }).operations['subscription.audit.receive']).to.deep.include({
+        action: 'receive',
+      });
       fs.writeFileSync(daemon.routesFile, ROUTES);
       expect((await daemon.reload('test')).outcome).to.equal('ok');
     });

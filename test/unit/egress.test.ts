@@ -1,6 +1,8 @@
 /** The egress pieces that need no broker: the subscriptions linter, the retry policy, the signer. */
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
+import { HTTP } from 'cloudevents';
+import { attributesOf, cloudEventDelivery } from '../../core/egress/cloudevent-delivery.js';
 import { lintSubscriptions, type EgressCatalog } from '../../core/egress/lint.js';
 import { judge, parseRetryAfter, retryDelay } from '../../core/egress/retry-policy.js';
 import { WebhookSigner } from '../../core/egress/signer.js';
@@ -126,6 +128,21 @@ describe('subscriptions linter', () => {
     expect(problems.map((p) => p.message).join('\n')).to.not.include('c2hvcnQ');
   });
 
+  it('deliver.cloudevents: binary | structured with an eventType; anything else is bad_cloudevents', () => {
+    const sub = (deliver: string): string =>
+      `subscriptions:\n  - name: s\n    broker: memory\n    source: a\n    mode: pubsub\n    deliver: { url: "http://x/", ${deliver} }\n    deadLetter: b\n`;
+    const ok = lintSubscriptions(sub('cloudevents: structured, eventType: com.example.thing'), catalog, { env });
+    expect(ok.problems).to.deep.equal([]);
+    expect(ok.subscriptions[0]!.deliver).to.deep.include({ cloudEvents: 'structured', eventType: 'com.example.thing' });
+    expect(lintSubscriptions(sub('cloudevents: binary'), catalog, { env }).subscriptions[0]!.deliver).to.not.have.property('eventType');
+    for (const bad of ['cloudevents: batch', 'cloudevents: true', 'eventType: x', 'cloudevents: binary, eventType: ""']) {
+      expect(
+        lintSubscriptions(sub(bad), catalog, { env }).problems.map((p) => p.code),
+        bad,
+      ).to.deep.equal(['bad_cloudevents']);
+    }
+  });
+
   it('lets the routes linter accept a file that only subscribes', () => {
     const routesCatalog: BrokerCatalog = new Map([['kafka', { modes: ['pubsub'] as const }]]);
     expect(lintRoutes(ISSUE_EXAMPLE, routesCatalog).problems).to.deep.equal([]);
@@ -191,5 +208,46 @@ describe('key order', () => {
     expect(log.filter((entry) => entry.startsWith('a'))).to.deep.equal(['a1', 'a2', 'a3 failed', 'a4']);
     expect(log.indexOf('b1')).to.be.lessThan(log.indexOf('a1'));
     expect(order.size).to.equal(0);
+  });
+});
+
+describe('webhook deliveries as CloudEvents', () => {
+  const spec = {
+    name: 'audit',
+    deliver: { url: 'http://x/', timeoutMs: 1, concurrency: 1, ordering: 'none' as const, headers: {}, eventType: 'com.example.audit' },
+  };
+  const kafkaBinding = { attributePrefix: 'ce_' };
+  const natsBinding = { attributePrefix: 'ce-', percentEncoded: true };
+  const event = {
+    destination: 'orders',
+    payload: Buffer.from('{"a":1}'),
+    contentType: 'application/json',
+    headers: { ce_specversion: '1.0', ce_id: 'e1', ce_source: '/shop', ce_type: 'placed', ce_subject: 'café 1', 'x-other': 'kept' },
+  };
+
+  it('maps an event stored under the broker binding back to the same event (binary mode, SDK-readable)', () => {
+    expect(attributesOf(event, kafkaBinding)).to.deep.equal({ specversion: '1.0', id: 'e1', source: '/shop', type: 'placed', subject: 'café 1' });
+    const sent = cloudEventDelivery('binary', event, 'webhook-1', spec, kafkaBinding);
+    expect(sent.headers).to.include({ 'ce-id': 'e1', 'ce-subject': 'caf%C3%A9%201', 'content-type': 'application/json' });
+    const read = HTTP.toEvent({ headers: sent.headers, body: sent.body.toString() }) as { id: string; data: unknown };
+    expect(read).to.deep.include({ id: 'e1', data: { a: 1 } });
+  });
+
+  it('decodes percent-encoded attributes of an HTTP-style binding (NATS) and builds an event for a plain message', () => {
+    const nats = { ...event, headers: { 'ce-specversion': '1.0', 'ce-id': 'e2', 'ce-source': '/s', 'ce-type': 't', 'ce-subject': 'a%20b' } };
+    expect(attributesOf(nats, natsBinding)).to.include({ subject: 'a b' });
+    const plain = { destination: 'orders', payload: Buffer.from([0xff, 0x00]), contentType: undefined, headers: { ce_id: 'incomplete' } };
+    expect(attributesOf(plain, kafkaBinding)).to.equal(undefined);
+    const sent = cloudEventDelivery('structured', plain, 'webhook-9', spec, kafkaBinding);
+    expect(sent.headers['content-type']).to.match(/^application\/cloudevents\+json/);
+    const body = JSON.parse(sent.body.toString()) as Record<string, unknown>;
+    expect(body).to.deep.equal({
+      specversion: '1.0',
+      id: 'webhook-9',
+      source: '/busgate/subscriptions/audit',
+      type: 'com.example.audit',
+      subject: 'orders',
+      data_base64: '/wA=',
+    });
   });
 });
