@@ -27,6 +27,7 @@ import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './ide
 import type { Lifecycle } from './lifecycle.js';
 import { TokenBucket } from './rate-limit.js';
 import { readBody } from './read-body.js';
+import { RouteTrie } from './router.js';
 import { sendError } from './send-error.js';
 
 export interface IngressDependencies {
@@ -215,13 +216,13 @@ class CompiledRoute {
 
 /** Every route of one routes file; a reload builds a new one and swaps it in. */
 export class Ingress {
-  private readonly routes: CompiledRoute[];
+  private readonly routes = new RouteTrie<CompiledRoute>();
 
   constructor(
     readonly specs: readonly RouteSpec[],
     private readonly deps: IngressDependencies,
   ) {
-    this.routes = specs.map((spec) => new CompiledRoute(spec, deps));
+    for (const spec of specs) this.routes.add(spec.path, new CompiledRoute(spec, deps));
   }
 
   /**
@@ -233,7 +234,8 @@ export class Ingress {
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
     let allowed: string[] | undefined;
-    for (const route of this.routes) {
+    // The trie narrows the file to the routes that could match; each confirms with its own matcher.
+    for (const route of this.routes.candidates(path)) {
       let found;
       try {
         found = route.matches(path);
