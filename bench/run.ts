@@ -1,5 +1,9 @@
 /**
- * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub] [-- --skip-cluster] [-- --skip-profile]`
+ * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub,routes,stages] [-- --skip-cluster] [-- --skip-profile]`
+ *
+ * `--only` (also `--only routes`) keeps the broker cases whose id contains one of the words, and
+ * the sections named: `routes` (route count, bench/routes.ts) and `stages` (the memory route's CPU
+ * per request by stage). Without broker cases, the baselines and the cluster runs are left out.
  *
  * Measures, in one run on 127.0.0.1: the baselines B0 (bare node:http) and B1 (bare express), then
  * for every broker x mode the broker client alone (B2) and the busgate daemon, then two daemons
@@ -14,6 +18,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ConsumerArgs } from './consumer.js';
 import { formatProfile, summariseProfile } from './lib/profile.js';
+import { stageSplit, stageTable, type StageSplit } from './lib/stages.js';
+import { routeCountBench, routeCountTable, routeCountTargets } from './routes.js';
 import {
   collectOutput,
   cpuSeconds,
@@ -420,7 +426,7 @@ async function clusterSide(c: CaseDef, endpoints: Endpoints, phases: Phases, scr
   }
 }
 
-async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phases, script: string, tmp: string, why: string): Promise<{ file: string; top: string[] }> {
+async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phases, script: string, tmp: string, why: string): Promise<{ file: string; top: string[]; stages: StageSplit }> {
   const id = c === 'B1' ? 'B1' : caseId(c);
   const slug = id.replace(/\//g, '-');
   const dir = path.join(tmp, `profile-${slug}`);
@@ -451,6 +457,7 @@ async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phas
     const profiles = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     if (profiles.length === 0) throw new Error('no .cpuprofile written');
     const summary = summariseProfile(path.join(dir, profiles[0]!), 30, { fromUs, toUs });
+    const stages = stageSplit(id, path.join(dir, profiles[0]!), { fromUs, toUs }, cpuUsed, wrk.requests, os.loadavg().map((v) => Math.round(v * 10) / 10));
     const text = formatProfile(
       `CPU profile of ${c === 'B1' ? 'B1 (bare express)' : `the busgate daemon, ${id}`} under closed-loop load (wrk, ${CONNECTIONS} connections, ${wrk.durationS} s, ${wrk.rate} req/s while profiling)`,
       summary,
@@ -462,7 +469,8 @@ async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phas
     );
     const file = path.join(repo, 'bench', 'results', `profile-${slug}.txt`);
     fs.writeFileSync(file, text);
-    return { file: path.relative(repo, file), top: summary.topFrames.slice(0, 5).map((f) => `${f.frame.split(' ')[0]} [${f.component}] ${f.share}%`) };
+    fs.appendFileSync(file, `\n${stageTable(stages)}\n`);
+    return { file: path.relative(repo, file), top: summary.topFrames.slice(0, 5).map((f) => `${f.frame.split(' ')[0]} [${f.component}] ${f.share}%`), stages };
   } finally {
     if (server) await stopProcess(server.child, 5000);
     if (consumer) await stopProcess(consumer);
@@ -574,7 +582,11 @@ function render(file: string): number {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean);
+  const onlyAt = argv.indexOf('--only');
+  const onlyText = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (onlyAt >= 0 ? argv[onlyAt + 1] : undefined);
+  const only = onlyText?.split(',').filter(Boolean);
+  const wantsSection = (name: string): boolean => only === undefined || only.includes(name);
+  const brokerCasesWanted = CASES.some((c) => only === undefined || only.some((o) => caseId(c).includes(o)));
   const skipCluster = argv.includes('--skip-cluster');
   const skipProfile = argv.includes('--skip-profile');
   const phases = quick ? QUICK : FULL;
@@ -602,6 +614,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(tmp, { recursive: true });
   const script = writeWrkScript(tmp, BODY, HEADERS);
   for (const part of ['core', 'plugins', 'bench']) fs.cpSync(path.join(here, '..', part), path.join(tmp, 'dist', part), { recursive: true });
+  // The daemon reads its list of built-in plugins from the package.json above dist/.
+  fs.copyFileSync(path.join(repo, 'package.json'), path.join(tmp, 'package.json'));
   binDir = path.join(tmp, 'dist', 'bench');
   const unavailable = await brokerAvailability(endpoints);
   const timings: Record<string, number> = {};
@@ -658,9 +672,25 @@ async function main(): Promise<number> {
 
   try {
     log(`${results.kind} run; phases ${JSON.stringify(phases)}`);
+    if (wantsSection('routes')) {
+      await section('routes', async () => {
+        log('route count: 1, 100 and 10,000 routes, alternating');
+        results.routes = await routeCountBench(
+          { node: NODE, cli: path.join(binDir, '..', 'core', 'cli.js'), env: daemonEnv(), script, dir: path.join(tmp, 'routes'), connections: CONNECTIONS, durationS: Math.max(1, Math.round(phases.capacityS / 2)), rounds: quick ? 1 : 3 },
+          log,
+        );
+      });
+    }
+    if (wantsSection('stages') && !skipProfile) {
+      await section('stages', async () => {
+        log('CPU per request by stage: profiling memory/pubsub');
+        const memory = CASES.find((c) => caseId(c) === 'memory/pubsub')!;
+        results.stages = (await profileCase(memory, endpoints, phases, script, tmp, 'CPU per request by stage')).stages;
+      });
+    }
     const b0Runs: HttpMeasurement[] = [];
     const b1Runs: HttpMeasurement[] = [];
-    await section('baselines', async () => {
+    if (brokerCasesWanted) await section('baselines', async () => {
       log('B0 bare node:http');
       b0Runs.push(await baseline('B0', phases, script));
       log(`  B0 ${b0Runs[0]!.capacity.rate} req/s`);
@@ -697,7 +727,7 @@ async function main(): Promise<number> {
       results.cases.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     });
 
-    if (!quick) {
+    if (!quick && brokerCasesWanted) {
       // Machines drift within a run: baselines again at the end, and their mean is what ratios use.
       await section('baselines again', async () => {
         log('B0 and B1 again (drift check)');
@@ -705,8 +735,8 @@ async function main(): Promise<number> {
         b1Runs.push(await baseline('B1', phases, script));
       });
     }
-    results.baselines.B0 = baselineResult('B0', b0Runs);
-    results.baselines.B1 = baselineResult('B1', b1Runs);
+    if (b0Runs.length > 0) results.baselines.B0 = baselineResult('B0', b0Runs);
+    if (b1Runs.length > 0) results.baselines.B1 = baselineResult('B1', b1Runs);
 
     if (!skipCluster) {
       await section('cluster', async () => {
@@ -752,12 +782,13 @@ async function main(): Promise<number> {
 
     computeRatios(results);
     results.targets = evaluateTargets(results);
+    if (results.routes) results.targets.push(...routeCountTargets(results.routes));
 
     if (!skipProfile) {
       await section('profiles', async () => {
         const missed = new Map<string, string[]>();
         for (const t of results.targets) {
-          if (t.pass !== false) continue;
+          if (t.pass !== false || !CASES.some((c) => caseId(c) === t.caseId)) continue;
           missed.set(t.caseId, [...(missed.get(t.caseId) ?? []), `${t.target}${t.stretch ? ' (stretch)' : ''}: ${t.value} vs ${t.limit}`]);
         }
         // Capacity misses first (they name the component that eats the time), then the rest.
@@ -768,7 +799,7 @@ async function main(): Promise<number> {
           log(`profiling ${id} (${missed.get(id)!.join('; ')})`);
           try {
             const p = await profileCase(c, endpoints, phases, script, tmp, missed.get(id)!.join('; '));
-            results.profiles.push({ caseId: id, ...p });
+            results.profiles.push({ caseId: id, file: p.file, top: p.top });
           } catch (error) {
             results.notes.push(`profile of ${id} failed: ${errorText(error)}`);
           }
@@ -778,7 +809,7 @@ async function main(): Promise<number> {
           try {
             log('profiling B1 for comparison');
             const p = await profileCase('B1', endpoints, phases, script, tmp, 'reference: what bare express costs per request');
-            results.profiles.push({ caseId: 'B1', ...p });
+            results.profiles.push({ caseId: 'B1', file: p.file, top: p.top });
           } catch (error) {
             results.notes.push(`profile of B1 failed: ${errorText(error)}`);
           }
@@ -804,7 +835,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(resultsDir, { recursive: true });
   const base = path.join(resultsDir, `${stamp}-${results.kind}`);
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  const md = markdown(results);
+  const sections = [results.routes ? routeCountTable(results.routes) : undefined, results.stages ? stageTable(results.stages) : undefined].filter((x) => x !== undefined);
+  const md = [markdown(results), ...sections].join('\n\n');
   fs.writeFileSync(`${base}.md`, md);
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), md);
   // The chart is drawn from the JSON just written, so it can be redrawn from any results file.
@@ -815,6 +847,7 @@ async function main(): Promise<number> {
   fs.rmSync(tmp, { recursive: true, force: true });
 
   console.log(stdoutTable(results));
+  for (const text of sections) console.log(`\n${text}`);
   console.log('');
   console.log(`wrote ${path.relative(process.cwd(), `${base}.json`)}, ${path.relative(process.cwd(), `${base}.md`)}, bench/results/latest.md, bench/results/latest.svg`);
   console.log(`time: ${timings.total} s (${Object.entries(timings).filter(([n]) => !n.startsWith('group ') && n !== 'total').map(([n, s]) => `${n} ${s} s`).join(', ')})`);

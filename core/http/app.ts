@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Authenticator } from './auth.js';
-import type { Ingress } from './ingress.js';
+import { UNMATCHED, type Ingress } from './ingress.js';
 import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
@@ -31,7 +31,6 @@ export interface AppDependencies {
   readonly maxHeaders: number;
 }
 
-const UNMATCHED = '(unmatched)';
 const OPERATIONAL = '(busgate)';
 
 /** Holds the ingress of the current routes; swap() replaces it in one assignment. */

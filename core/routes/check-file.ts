@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
 import { catalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
-import { brokerNamesIn, lintRoutes } from './lint.js';
+import { brokerNamesIn, lintRoutes, parseRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
 export interface CheckedRoutes {
@@ -20,9 +20,10 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
-  const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
+  const document = parseRoutes(text);
+  const used = [...brokerNamesIn(document)].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()] });
+  const { routes, problems } = lintRoutes(document, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()] });
   return { routes, problems, loaded, file };
 }
 

@@ -54,10 +54,26 @@ export interface LintOptions {
   readonly clients?: readonly string[];
 }
 
+/**
+ * A routes file parsed once: a 10,000-route file takes about a second of YAML parsing on a busy
+ * 2-core box, so the broker names and the lint read the same document.
+ */
+export interface ParsedRoutes {
+  readonly doc: ReturnType<typeof parseDocument>;
+  readonly lines: LineCounter;
+}
+
+export function parseRoutes(text: string): ParsedRoutes {
+  const lines = new LineCounter();
+  return { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true }), lines };
+}
+
+const parsed = (source: string | ParsedRoutes): ParsedRoutes => (typeof source === 'string' ? parseRoutes(source) : source);
+
 /** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
-export function brokerNamesIn(text: string): Set<string> {
+export function brokerNamesIn(source: string | ParsedRoutes): Set<string> {
   const names = new Set<string>();
-  const doc = parseDocument(text);
+  const { doc } = parsed(source);
   const routes = doc.get('routes');
   if (!isSeq(routes)) return names;
   for (const item of routes.items) {
@@ -70,10 +86,9 @@ export function brokerNamesIn(text: string): Set<string> {
   return names;
 }
 
-export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOptions = {}): LintResult {
+export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog, options: LintOptions = {}): LintResult {
   const declared = options.declared ?? [...catalog.keys()];
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  const { doc, lines } = parsed(source);
   const problems: RouteProblem[] = [];
   const at = (node: Node | Pair | null | undefined): { line: number; col: number } => {
     const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
