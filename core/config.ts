@@ -4,6 +4,7 @@
  * command-line flags. Unknown keys and bad values stop the daemon before it serves.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
@@ -70,6 +71,13 @@ const coreSchema = {
   port: { doc: 'HTTP port of the ingress, metrics and health endpoints.', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   host: { doc: 'Address to listen on.', format: String, default: '0.0.0.0', env: 'HOST', arg: 'host' },
   routesFile: { doc: 'The routes file.', format: String, default: './routes.yaml', env: 'ROUTES_FILE', arg: 'routes' },
+  workers: {
+    doc: 'Processes serving the one port (node:cluster); 0 = one per CPU, 1 = a single process.',
+    format: 'nat',
+    default: 0,
+    env: 'WORKERS',
+    arg: 'workers',
+  },
   watchRoutes: {
     doc: 'Reload the routes file when it changes (SIGHUP always reloads).',
     format: Boolean,
@@ -212,6 +220,8 @@ export interface DaemonConfig {
   readonly host: string;
   readonly routesFile: string;
   readonly watchRoutes: boolean;
+  /** Worker processes; 0 in the file means one per CPU, resolved here. */
+  readonly workers: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly bodyLimit: string;
@@ -269,6 +279,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     host: config.get('host'),
     routesFile: path.resolve(cwd, config.get('routesFile')),
     watchRoutes: config.get('watchRoutes'),
+    workers: config.get('workers') === 0 ? os.availableParallelism() : config.get('workers'),
     logLevel: config.get('logLevel') as DaemonConfig['logLevel'],
     logFormat: config.get('logFormat') as DaemonConfig['logFormat'],
     bodyLimit: config.get('bodyLimit'),

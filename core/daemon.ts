@@ -23,6 +23,8 @@ import { otlpTracing, propagationOnly, type Tracing } from './observability/trac
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
+import { joinCluster } from './cluster.js';
+import { localReadiness } from './http/operational-endpoints.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
 
@@ -51,7 +53,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
  * Watches the routes file's folder (editors often replace the file rather than write it) and
  * calls back once a burst of changes has settled.
  */
-function watchFile(file: string, onChange: () => void): fs.FSWatcher {
+export function watchFile(file: string, onChange: () => void): fs.FSWatcher {
   let timer: NodeJS.Timeout | undefined;
   const watcher = fs.watch(path.dirname(file), (_event, changed) => {
     if (changed !== null && changed !== path.basename(file)) return;
@@ -82,6 +84,8 @@ export interface StartOptions {
   readonly defaultMetrics?: boolean;
   /** How long start-up waits for the first connection attempt of each broker. */
   readonly connectWaitMs?: number;
+  /** A worker of `busgate start` with WORKERS > 1: reloads, /ready and /metrics go through the primary. */
+  readonly clusterWorker?: boolean;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
@@ -106,7 +110,19 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   };
   const routeTable = new RouteTable(new Ingress(checked.routes, ingressDeps));
   metrics.routesLoaded.set(checked.routes.length);
+  // Built before the reloader exists; the hooks call it only once a message arrives.
+  let reloader: Reloader | undefined;
+  const cluster = options.clusterWorker
+    ? joinCluster({
+        registry: metrics.registry,
+        localReadiness: () => localReadiness(brokers, lifecycle),
+        prepareReload: (reason) => reloader!.prepare(reason),
+        commitReload: () => reloader!.commit(),
+        abortReload: () => reloader!.abort(),
+      })
+    : undefined;
   const app = createApp({
+    cluster,
     routeTable,
     brokers,
     metrics,
@@ -119,7 +135,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     protectOperational: config.protectOperational,
     maxHeaders: config.limits.maxHeaders,
   });
-  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000);
+  reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000);
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
@@ -128,7 +144,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   lifecycle.accepting = true;
   logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
 
-  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
+  // A cluster's primary watches the file and reloads every worker at once.
+  const watcher = config.watchRoutes && !options.clusterWorker ? watchFile(config.routesFile, () => void reloader!.reload('file changed')) : undefined;
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, tracing, watcher });
@@ -145,7 +162,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     get routes() {
       return routeTable.routes;
     },
-    reload: (reason: string) => reloader.reload(reason),
+    reload: (reason: string) => reloader!.reload(reason),
     shutdown,
   };
 }

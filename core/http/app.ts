@@ -9,6 +9,7 @@ import { BusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
+import type { ClusterLink } from '../cluster.js';
 import type { Authenticator } from './auth.js';
 import { UNMATCHED, type Ingress } from './ingress.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -29,6 +30,8 @@ export interface AppDependencies {
   readonly authenticator: Authenticator;
   readonly protectOperational: boolean;
   readonly maxHeaders: number;
+  /** Set in a cluster worker: /ready and /metrics answer for every worker. */
+  readonly cluster?: ClusterLink | undefined;
 }
 
 const OPERATIONAL = '(busgate)';
