@@ -71,26 +71,36 @@ export class RouteTrie<T> {
   candidates(path: string): T[] {
     if (path.charCodeAt(0) !== 47 /* "/" */) return [];
     // path-to-regexp accepts one trailing slash after any route path.
-    const trimmed = path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.slice(0, -1) : path;
-    const segments = trimmed === '/' ? [] : trimmed.slice(1).split('/');
+    const end = path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.length - 1 : path.length;
     const found: Entry<T>[] = [];
-    collect(this.root, segments, 0, found);
+    collect(this.root, path, end > 1 ? 1 : NO_SEGMENT, end, found);
+    if (found.length === 1) return [found[0]!.value];
     if (found.length > 1) found.sort((a, b) => a.order - b.order);
     return found.map((entry) => entry.value);
   }
 }
 
-function collect<T>(node: TrieNode<T>, segments: readonly string[], index: number, found: Entry<T>[]): void {
-  if (node.unindexed.length > 0) found.push(...node.unindexed);
-  if (index === segments.length) {
-    if (node.ending.length > 0) found.push(...node.ending);
+const NO_SEGMENT = -1;
+
+/**
+ * Walks the segment starting at `start` (NO_SEGMENT once the path is used up) without splitting
+ * the path: a lookup allocates only the segments it compares with literals.
+ */
+function collect<T>(node: TrieNode<T>, path: string, start: number, end: number, found: Entry<T>[]): void {
+  for (const entry of node.unindexed) found.push(entry);
+  if (start === NO_SEGMENT) {
+    for (const entry of node.ending) found.push(entry);
     return;
   }
-  const segment = segments[index]!;
-  const literal = node.literal.size > 0 ? node.literal.get(segment.toLowerCase()) : undefined;
-  if (literal !== undefined) collect(literal, segments, index + 1, found);
+  let stop = path.indexOf('/', start);
+  if (stop === -1 || stop >= end) stop = end;
+  const next = stop < end ? stop + 1 : NO_SEGMENT;
+  if (node.literal.size > 0) {
+    const literal = node.literal.get(path.slice(start, stop).toLowerCase());
+    if (literal !== undefined) collect(literal, path, next, end, found);
+  }
   // A parameter matches one or more characters up to the next "/".
-  if (node.param !== undefined && segment.length > 0) collect(node.param, segments, index + 1, found);
+  if (node.param !== undefined && stop > start) collect(node.param, path, next, end, found);
 }
 
 /**
