@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
-import { collectOutput, cpuSeconds, freePort, spawnTracked, stopProcess, waitUntil } from './lib/proc.js';
+import { freePort } from '../test/support/net.js';
+import { collectOutput, cpuSeconds, spawnTracked, stopProcess, waitUntil } from './lib/proc.js';
 import type { TargetResult } from './lib/report.js';
 import { runWrk } from './lib/wrk.js';
 

@@ -25,6 +25,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The client chose a mode the route does not allow, or the broker cannot do.',
   },
+  invalid_cloudevent: {
+    status: 400,
+    retryable: false,
+    summary: 'A CloudEvent lacks a required attribute (id, source, type, specversion 1.0) or has a malformed one.',
+  },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
@@ -38,10 +43,37 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'The client did not send the whole request in time.',
   },
+  idempotency_in_progress: {
+    status: 409,
+    retryable: true,
+    summary:
+      'Another request with this Idempotency-Key is in flight on another instance (or just failed there); this one published nothing; retry after Retry-After.',
+  },
+  idempotency_reply_not_kept: {
+    status: 409,
+    retryable: false,
+    summary:
+      'The first request with this Idempotency-Key succeeded, but its reply was larger than idempotency.maxReplyBytes and was not kept; it is not sent again.',
+  },
   payload_too_large: {
     status: 413,
     retryable: false,
     summary: 'The body is larger than the configured limit.',
+  },
+  too_many_entries: {
+    status: 413,
+    retryable: false,
+    summary: "A batch has more entries than the route's batch.maxEntries.",
+  },
+  unsupported_media_type: {
+    status: 415,
+    retryable: false,
+    summary: 'The Content-Type does not fit the route (a batch route needs NDJSON or a CloudEvents batch; a route with cloudevents: required needs an event).',
+  },
+  invalid_body: {
+    status: 422,
+    retryable: false,
+    summary: "The body is not valid JSON or does not match the route's schema; details lists the failing JSON pointers.",
   },
   rate_limited: {
     status: 429,
@@ -76,6 +108,12 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'Too many requests in flight for this broker; nothing was published.',
   },
+  idempotency_store_unavailable: {
+    status: 503,
+    retryable: true,
+    summary:
+      'The shared idempotency store is not reachable, so a request with an Idempotency-Key is refused; nothing was published.',
+  },
   shutting_down: {
     status: 503,
     retryable: true,
@@ -96,17 +134,20 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+
 export class BusgateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryable: boolean;
   /** Seconds a client should wait before retrying; sent as Retry-After. */
   readonly retryAfterSeconds: number | undefined;
+  /** Bounded, client-safe specifics (e.g. failing JSON pointers); sent as error.details. */
+  readonly details: readonly object[] | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number; details?: readonly object[] } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BusgateError';
@@ -114,10 +155,12 @@ export class BusgateError extends Error {
     this.status = ERROR_CODES[code].status;
     this.retryable = ERROR_CODES[code].retryable;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
   }
 
-  toJSON(): { error: { code: ErrorCode; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  toJSON(): { error: { code: ErrorCode; message: string; details?: readonly object[] } } {
+    if (this.details === undefined) return { error: { code: this.code, message: this.message } };
+    return { error: { code: this.code, message: this.message, details: this.details } };
   }
 }
 
@@ -125,12 +168,30 @@ export function isBusgateError(value: unknown): value is BusgateError {
   return value instanceof BusgateError;
 }
 
+/**
+ * Every code a start-up error can carry, printed as `busgate: CODE: message` before exit code 1.
+ * Scripts and deploy tooling match on them; the README's start-up table is checked against this.
+ */
+export const STARTUP_CODES = {
+  config_invalid: 'the configuration (file, environment, flags, API keys) is missing or invalid',
+  routes_unreadable: 'the routes file cannot be read',
+  routes_invalid: 'the routes file has lint problems; every one follows, one per line',
+  plugin_not_found: '`plugin:` is not a built-in plugin, a file or an installed npm package',
+  plugin_dependency_missing: 'the plugin needs an npm package that is not installed (the message names it)',
+  plugin_load_failed: 'the plugin threw while it was imported',
+  plugin_invalid: 'the plugin does not export a valid plugin factory',
+  plugin_api_version: "the plugin speaks another plugin API version than this busgate",
+  plugin_options_invalid: "a broker instance's `options:` do not match its plugin's schema",
+} as const satisfies Record<string, string>;
+
+export type StartupCode = keyof typeof STARTUP_CODES;
+
 /** Errors found before the daemon serves (config, routes, plugin loading). Never sent over HTTP. */
 export class StartupError extends Error {
-  readonly code: string;
+  readonly code: StartupCode;
   readonly details: readonly string[];
 
-  constructor(code: string, message: string, details: readonly string[] = [], cause?: unknown) {
+  constructor(code: StartupCode, message: string, details: readonly string[] = [], cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'StartupError';
     this.code = code;

@@ -17,6 +17,7 @@ import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
 import { mountConsole } from './console.js';
+import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
 export interface AppDependencies {
   readonly routeTable: RouteTable;
@@ -77,6 +78,8 @@ export function createApp(deps: AppDependencies): Express {
     app.use('/tap', anyClient);
     mountTap(app, deps);
   }
+  if (deps.protectOperational) app.use([...DOCUMENT_PATHS], anyClient);
+  mountContractDocuments(app, deps);
   if (deps.consoleEnabled) mountConsole(app, deps);
 
   // The configured routes are served by the ingress before express sees a request (see

@@ -130,6 +130,20 @@ export interface BrokerPlugin {
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
+/** The plugin declarations the contract features (core/contracts/) read. */
+export type ContractDeclarations = Pick<PluginFactory, 'cloudEvents' | 'receiptSchema' | 'asyncApi'>;
+
+export interface AsyncApiBindings {
+  readonly channel?: Readonly<Record<string, unknown>>;
+  readonly operation?: Readonly<Record<string, unknown>>;
+  readonly message?: Readonly<Record<string, unknown>>;
+}
+
+export interface AsyncApiDeclaration {
+  readonly protocol: string;
+  bindings?(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>, hasKey: boolean): AsyncApiBindings;
+}
+
 export interface PluginContext {
   /** The broker instance name from the config (e.g. `kafka` or `kafka-eu`); use it in logs. */
   readonly name: string;
@@ -154,10 +168,48 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
   /**
+   * How CloudEvents attributes travel on this broker (its CloudEvents protocol binding, binary
+   * mode): each attribute becomes a header named prefix + attribute, e.g. `ce_id` on Kafka.
+   * Absent: `ce-`, percent-encoded, as over HTTP. The data content type is the message's content type.
+   */
+  readonly cloudEvents?: { readonly attributePrefix: string; readonly percentEncoded?: boolean };
+  /** The broker details a receipt adds to id/broker/mode/destination (for the OpenAPI document). */
+  readonly receiptSchema?: JsonSchema;
+  /**
+   * How this broker appears in the AsyncAPI document: its protocol name (`kafka`, `amqp`,
+   * `nats`...) and, where AsyncAPI 3 has bindings for it, the binding objects of a route's
+   * channel, send operation and message. Absent: the channels carry no bindings.
+   */
+  readonly asyncApi?: AsyncApiDeclaration;
+  /**
    * Header names a route may not forward to this broker because the plugin or the broker gives
    * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its
    * own (credentials, busgate-*, content-type...) for every broker.
    */
   readonly reservedHeaders?: readonly string[];
+  /**
+   * Optional: this broker as the shared idempotency store of several replicas
+   * (IDEMPOTENCY_STORE=<scheme>://…, the schemes listed as `claimStoreSchemes` in plugin.json).
+   * The core has Redis built in; see core/state/shared-idempotency.ts for the protocol.
+   */
+  readonly claimStore?: ClaimStoreProvider;
   create(options: Options, context: PluginContext): BrokerPlugin;
+}
+
+/**
+ * Idempotency claims shared by replicas. A value is either a claim (see claimLeaseEnd in the
+ * public entry point) or a kept answer; each method rejects when the store cannot be reached.
+ */
+export interface ClaimStore {
+  /** Stores `claim` under `key` if nothing (or an expired claim) is there; true when it did. */
+  claim(key: string, claim: string, leaseMs: number): Promise<boolean>;
+  /** The value under `key`, or null. */
+  read(key: string): Promise<string | null>;
+  /** Replaces `claim` by `value` (kept for windowMs), or deletes it when value is ""; only while the claim is still there. */
+  settle(key: string, claim: string, value: string, windowMs: number): Promise<void>;
+}
+
+export interface ClaimStoreProvider {
+  /** Opens the store; keys are any strings (the store encodes them as its names require). */
+  open(url: string, settings: { readonly keyPrefix: string; readonly windowMs: number }, context: { readonly logger: Logger }): Promise<ClaimStore & { close(): Promise<void> }>;
 }

@@ -4,10 +4,12 @@
  * once instead of stopping at the first.
  */
 import { parse as parsePath } from 'path-to-regexp';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { CONTRACT_KEYS, lintContract } from '../contracts/route-contract.js';
 import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
+import type { LintCode } from './lint-codes.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
 import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
@@ -26,12 +28,12 @@ export interface LintResult {
   readonly problems: RouteProblem[];
 }
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit'] as const;
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
 /** Paths the daemon serves itself; a route there would be shadowed or would shadow them. */
-export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console'];
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console', '/openapi.json', '/asyncapi.json'];
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -52,6 +54,8 @@ export interface LintOptions {
   readonly declared?: readonly string[];
   /** API-key client names configured; routes' `clients:` must use these. */
   readonly clients?: readonly string[];
+  /** Where relative `schema:` files are found: the routes file's folder (default: the working folder). */
+  readonly baseDir?: string;
 }
 
 /**
@@ -59,7 +63,7 @@ export interface LintOptions {
  * 2-core box, so the broker names and the lint read the same document.
  */
 export interface ParsedRoutes {
-  readonly doc: ReturnType<typeof parseDocument>;
+  readonly doc: Document.Parsed;
   readonly lines: LineCounter;
 }
 
@@ -95,7 +99,7 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
     const pos = lines.linePos(range?.[0] ?? 0);
     return { line: pos.line, col: pos.col };
   };
-  const report = (node: Node | Pair | null | undefined, code: string, message: string): void => {
+  const report = (node: Node | Pair | null | undefined, code: LintCode, message: string): void => {
     problems.push({ ...at(node), code, message });
   };
 
@@ -112,7 +116,7 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (key !== 'routes') report(pair.key as Node, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+    if (key !== 'routes') report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
   }
   const list = root.get('routes', true);
   if (!isSeq(list)) {
@@ -129,21 +133,22 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
     }
     // Duplicates are found from path and method alone, so they show even when a route has other problems.
     const path = item.get('path');
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML map prints as YAML; lintRoute reports it as bad_method
     const method = String(item.get('method') ?? 'POST').toUpperCase();
     if (typeof path === 'string') {
       const signature = `${method} ${path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
       const first = seen.get(signature);
-      if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
+      if (first !== undefined) report(item.get('path', true), 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
+    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line, options.baseDir ?? process.cwd());
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+export type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
 /**
  * One route's keys as the linter reads them: typed accessors that report a wrong type at the
@@ -169,7 +174,7 @@ class RouteFields {
   }
 
   node(key: RouteKey): Node | undefined {
-    return (this.item.get(key, true) as Node | undefined) ?? undefined;
+    return (this.item.get(key, true)) ?? undefined;
   }
 
   text(key: RouteKey): string | undefined {
@@ -214,7 +219,7 @@ class RouteFields {
   }
 }
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number, baseDir: string): RouteSpec | undefined {
   const fields = new RouteFields(item, report);
   lintKeys(fields);
   const path = lintPath(fields);
@@ -229,8 +234,9 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   const clients = lintClients(fields, knownClients);
   const rateLimit = lintRateLimit(fields.node('rateLimit'), fields.report);
   const options = lintOptions(fields.node('options'), possibleBrokers, catalog, fields.report);
+  const contract = lintContract(item, baseDir, fields.report);
 
-  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
+  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null || !contract) return undefined;
   return {
     name: fields.text('name') ?? `${method} ${path}`,
     method,
@@ -245,6 +251,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     brokerOptions: options.byBroker,
     clients,
     rateLimit,
+    contract,
     line,
   };
 }
@@ -355,7 +362,7 @@ function choice<T extends string>(
   fields: RouteFields,
   key: RouteKey,
   allowKey: RouteKey,
-  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
+  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [LintCode, string]; defaultAllowed: readonly T[] | undefined },
 ): Choice<T> | undefined {
   const source = fields.text(key);
   if (source === undefined) return undefined;

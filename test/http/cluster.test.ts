@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
-import { freePort } from '../faults/support/net.js';
+import { freePort } from '../support/net.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const SUFFIX = randomUUID().slice(0, 8);
