@@ -6,10 +6,12 @@
  *
  * - /metrics: any worker answers with every worker's metrics summed (prom-client's
  *   AggregatorRegistry, asked through the primary);
- * - /ready: 200 only when every worker is ready and all of them are running;
+ * - /ready: 200 only when every worker is ready and all of them are running; each worker's
+ *   subscriptions are listed under it;
  * - SIGHUP (and the file watch): two phases, so a reload is all or none: every worker checks the
  *   new file and connects any new broker first ("prepare"); only if every one succeeded do they
- *   all swap ("commit"), otherwise every one keeps its routes ("abort");
+ *   all swap routes and start/stop subscriptions ("commit"), otherwise every one keeps its routes
+ *   and subscriptions ("abort");
  * - SIGTERM / SIGINT: every worker drains as a single daemon does, then the primary exits.
  *
  * What is NOT shared between workers: the idempotency store and the route rate limits (each
@@ -18,6 +20,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'winston';
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { SubscriptionStatus } from './egress/subscription-worker.js';
 import type { DaemonConfig } from './config.js';
 import { describeError } from './errors.js';
 import type { ReloadResult } from './reloader.js';
@@ -44,6 +47,8 @@ export interface LocalReadiness {
   readonly status: string;
   readonly ready: boolean;
   readonly brokers: Record<string, { up: boolean; detail?: string }>;
+  /** This worker's own subscriptions (each worker consumes; see the README on egress). */
+  readonly subscriptions?: Record<string, SubscriptionStatus>;
 }
 
 export interface ClusterReadiness {
@@ -93,7 +98,7 @@ export interface WorkerHooks {
   readonly registry: Registry;
   localReadiness(): LocalReadiness;
   prepareReload(reason: string): Promise<ReloadResult>;
-  commitReload(): ReloadResult;
+  commitReload(): Promise<ReloadResult>;
   abortReload(): Promise<void>;
 }
 

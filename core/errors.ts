@@ -30,6 +30,12 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'A CloudEvent lacks a required attribute (id, source, type, specversion 1.0) or has a malformed one.',
   },
+  exceeds_broker_limit: {
+    status: 400,
+    retryable: false,
+    summary:
+      'A destination, key, header or the header table is longer than the broker accepts (see its limits on /ready); nothing was sent.',
+  },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
@@ -65,10 +71,21 @@ export const ERROR_CODES = {
     retryable: false,
     summary: "A batch has more entries than the route's batch.maxEntries.",
   },
+  message_too_large: {
+    status: 413,
+    retryable: false,
+    summary:
+      "The message is larger than the broker's own limit (read from the broker at connect time, see /ready); nothing was sent.",
+  },
   unsupported_media_type: {
     status: 415,
     retryable: false,
     summary: 'The Content-Type does not fit the route (a batch route needs NDJSON or a CloudEvents batch; a route with cloudevents: required needs an event).',
+  },
+  expectation_failed: {
+    status: 417,
+    retryable: false,
+    summary: 'The request has an Expect header other than 100-continue.',
   },
   invalid_body: {
     status: 422,

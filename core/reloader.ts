@@ -3,6 +3,7 @@
  * of brokers it newly uses are loaded and connected first; only then is the router swapped, in
  * one assignment. A bad file keeps the old routes and logs every problem with its line and
  * column. Brokers no longer used are closed once their in-flight requests have finished.
+ * Subscriptions are added, changed and removed in the same step (see core/egress/egress.ts).
  */
 import path from 'node:path';
 import type { Logger } from 'winston';
@@ -11,6 +12,8 @@ import { checkRoutesFile } from './routes/check-file.js';
 import { describeError } from './errors.js';
 import type { RouteTable } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
+import type { Egress } from './egress/egress.js';
+import type { SubscriptionSpec } from './egress/model.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
@@ -25,6 +28,7 @@ export interface ReloadResult {
 /** A new routes file checked, its new brokers connected and its ingress built, not yet in service. */
 interface Prepared {
   readonly ingress: Ingress;
+  readonly subscriptions: readonly SubscriptionSpec[];
   readonly fresh: ReadonlyMap<string, BrokerInstance>;
   readonly used: ReadonlySet<string>;
   readonly routes: number;
@@ -44,6 +48,7 @@ export class Reloader {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly connectWaitMs: number,
+    private readonly egress: Egress,
   ) {}
 
   /** Reloads one at a time: a second SIGHUP waits for the first. */
@@ -70,7 +75,7 @@ export class Reloader {
     return { outcome: 'ok', problems: [], routes: prepared.routes };
   }
 
-  commit(): ReloadResult {
+  async commit(): Promise<ReloadResult> {
     const prepared = this.pending;
     if (!prepared) return { outcome: 'failed', problems: ['no prepared reload to commit'], routes: this.routeTable.routes.length };
     this.pending = undefined;
@@ -113,12 +118,17 @@ export class Reloader {
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    return { ingress, fresh, used: new Set(checked.loaded.keys()), routes: checked.routes.length, reason };
+    return { ingress, subscriptions: checked.subscriptions, fresh, used: new Set(checked.loaded.keys()), routes: checked.routes.length, reason };
   }
 
-  private commitNow(prepared: Prepared): ReloadResult {
+  /**
+   * Puts a prepared reload in service. Subscriptions change here, not in prepare: a cluster
+   * worker must not start or stop consuming for a file another worker may still refuse.
+   */
+  private async commitNow(prepared: Prepared): Promise<ReloadResult> {
     this.routeTable.swap(prepared.ingress);
     this.metrics.routesLoaded.set(prepared.routes);
+    const subscriptions = await this.egress.apply(prepared.subscriptions);
 
     const unused = [...this.brokers.keys()].filter((instance) => !prepared.used.has(instance));
     for (const instance of unused) {
@@ -126,7 +136,7 @@ export class Reloader {
       this.brokers.delete(instance);
       void this.retire(broker);
     }
-    this.logger.info('routes reloaded', { reason: prepared.reason, routes: prepared.routes, brokersAdded: [...prepared.fresh.keys()], brokersRemoved: unused });
+    this.logger.info('routes reloaded', { reason: prepared.reason, routes: prepared.routes, brokersAdded: [...prepared.fresh.keys()], brokersRemoved: unused, subscriptions });
     return this.finish('ok', [], prepared.reason, prepared.routes);
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'winston';
 import type { BrokerInstanceConfig } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { EgressCatalog } from '../egress/lint.js';
 import type { BrokerCatalog } from '../routes/lint.js';
 import type { PluginFactory } from '../plugins/contract.js';
 import { loadPlugin } from '../plugins/load-plugin.js';
@@ -50,11 +51,23 @@ export async function loadInstances(
 /** What the routes linter needs: every declared instance, with modes known where loaded. */
 export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
   return new Map(
-    [...loaded].map(([name, instance]) => [name, {
+    [...loaded].map(([name, instance]) => [
+      name,
+      {
         modes: instance.factory.modes,
         routeOptionsSchema: instance.factory.routeOptionsSchema,
         reservedHeaders: instance.factory.reservedHeaders,
-      }]),
+        reservedDestinations: instance.factory.reservedDestinations?.(instance.options as never) ?? [],
+        ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
+      },
+    ]),
+  );
+}
+
+/** What the subscriptions linter needs: egress capabilities and destination rules. */
+export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): EgressCatalog {
+  return new Map(
+    [...loaded].map(([name, { factory }]) => [name, { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) }]),
   );
 }
 

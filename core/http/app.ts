@@ -16,6 +16,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
+import type { Egress } from '../egress/egress.js';
 import { mountConsole } from './console.js';
 import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
@@ -33,6 +34,8 @@ export interface AppDependencies {
   readonly maxHeaders: number;
   /** Set in a cluster worker: /ready and /metrics answer for every worker. */
   readonly cluster?: ClusterLink | undefined;
+  /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
+  readonly egress?: Pick<Egress, 'statuses' | 'overview'>;
 }
 
 const OPERATIONAL = '(busgate)';
@@ -76,7 +79,7 @@ export function createApp(deps: AppDependencies): Express {
   mountOperationalEndpoints(app, deps);
   if (deps.tapEnabled) {
     app.use('/tap', anyClient);
-    mountTap(app, deps);
+    mountTap(app, { brokers: deps.brokers, logger: deps.logger, authenticator: deps.authenticator, routes: () => deps.routeTable.routes });
   }
   if (deps.protectOperational) app.use([...DOCUMENT_PATHS], anyClient);
   mountContractDocuments(app, deps);

@@ -88,7 +88,10 @@ class CompiledRoute {
     readonly spec: RouteSpec,
     private readonly deps: IngressDependencies,
   ) {
-    this.matches = match(spec.path, { decode: decodeURIComponent });
+    // Request targets arrive percent-encoded (`/caf%C3%A9`): a route path written with non-ASCII
+    // text (`/café`) is matched in that form (hex case ignored, as path-to-regexp matches
+    // case-insensitively).
+    this.matches = match(encodeNonAscii(spec.path), { decode: decodeURIComponent });
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
     this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
@@ -253,7 +256,8 @@ class CompiledRoute {
     counter.inc();
     this.duration.observe(seconds);
     if (this.deps.logger.isDebugEnabled()) {
-      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: req.url, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
+      // The query string is left out: clients put secrets there (`?api_key=`), and routes never read it.
+      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: pathOf(req.url), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     }
   }
 }
@@ -267,6 +271,24 @@ function servedByExpress(path: string): boolean {
   return lower === '/' || RESERVED_PATHS.some((reserved) => lower === reserved || lower.startsWith(`${reserved}/`));
 }
 
+function encodeNonAscii(path: string): string {
+  return path.replace(/[^\u0000-\u007f]+/gu, (text) => encodeURIComponent(text));
+}
+
+/**
+ * The request target's path: without the query string, and without scheme and host when the
+ * client sent the absolute form (`POST http://host/orders`), which HTTP/1.1 servers must accept.
+ */
+function pathOf(url: string | undefined): string {
+  let target = url ?? '/';
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority !== null) target = target.slice(authority[0].length) || '/';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
 /** Every route of one routes file; a reload builds a new one and swaps it in. */
 export class Ingress {
   private readonly routes = new RouteTrie<CompiledRoute>();
@@ -277,7 +299,9 @@ export class Ingress {
     readonly specs: readonly RouteSpec[],
     private readonly deps: IngressDependencies,
   ) {
-    for (const spec of specs) this.routes.add(spec.path, new CompiledRoute(spec, deps));
+    // Keyed by the same percent-encoded path the route's matcher uses, so a non-ASCII literal is
+    // indexed like any other.
+    for (const spec of specs) this.routes.add(encodeNonAscii(spec.path), new CompiledRoute(spec, deps));
     this.unmatchedDuration = deps.metrics.httpDuration.labels({ route: UNMATCHED });
   }
 
@@ -288,9 +312,7 @@ export class Ingress {
    * only for the paths express serves.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
+    const path = pathOf(req.url);
     let allowed: string[] | undefined;
     // The trie narrows the file to the routes that could match; each confirms with its own matcher.
     for (const route of this.routes.candidates(path)) {

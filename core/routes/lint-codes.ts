@@ -20,6 +20,8 @@ export const LINT_CODES = {
   bad_header_name: 'an entry of `headers:` is not a header name',
   bad_option: "`options:` does not match the plugin's route options schema",
   reserved_path: '`/health`, `/ready`, `/metrics`, `/tap`, `/console`, `/openapi.json` and `/asyncapi.json` belong to busgate',
+  reserved_destination:
+    "the destination template could render a destination the broker's plugin reserves for itself (such as a reply topic that carries every client's replies)",
   reserved_header:
     '`headers:` names a header busgate sets (`busgate-*`, `idempotency-key`, `content-type`), one the route\'s broker reserves (declared by its plugin), or a credential (`authorization`, `x-api-key`, `cookie`)',
   unknown_client: '`clients:` names an API key that is not configured',

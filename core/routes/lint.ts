@@ -11,12 +11,15 @@ import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.j
 import { validateOptions } from '../plugins/options.js';
 import type { LintCode } from './lint-codes.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
-import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
+import { canRender, isDefaultSafeToken, isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
 /** What the linter needs to know of a broker instance: nothing that requires a connection. */
 export interface BrokerCatalogEntry {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
+  /** Destinations only the plugin may use (see PluginFactory.reservedDestinations). */
+  readonly reservedDestinations?: readonly string[];
+  readonly isSafeToken?: (value: string, field: 'destination' | 'key') => boolean;
   /** Headers the plugin reserves (see PluginFactory.reservedHeaders). */
   readonly reservedHeaders?: readonly string[] | undefined;
 }
@@ -27,6 +30,9 @@ export interface LintResult {
   readonly routes: RouteSpec[];
   readonly problems: RouteProblem[];
 }
+
+/** `subscriptions` is linted by core/egress/lint.ts. */
+const TOP_LEVEL_KEYS = ['routes', 'subscriptions'];
 
 const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
@@ -116,9 +122,11 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (key !== 'routes') report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+    if (!TOP_LEVEL_KEYS.includes(key)) report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected ${TOP_LEVEL_KEYS.map((k) => `"${k}"`).join(' or ')})`);
   }
   const list = root.get('routes', true);
+  // A file may only subscribe (egress; core/egress/lint.ts checks that part).
+  if (list === undefined && root.has('subscriptions')) return { routes: [], problems };
   if (!isSeq(list)) {
     report(list ?? root, list ? 'wrong_type' : 'missing_key', list ? '"routes" must be a list' : 'the file has no "routes" list');
     return { routes: [], problems };
@@ -228,6 +236,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   if (!method) fields.report(fields.node('method'), 'bad_method', `method must be one of ${HTTP_METHODS.join(', ')}`);
   const { broker, mode, possibleBrokers } = lintBrokerAndMode(fields, catalog, declared);
   const destination = fields.compile('destination');
+  if (destination) lintReservedDestinations(fields, destination, possibleBrokers, catalog);
   const key = fields.compile('key');
   const timeoutMs = lintTimeout(fields);
   const headers = lintHeaders(fields, [...CORE_RESERVED_HEADERS, ...possibleBrokers.flatMap((name) => catalog.get(name)?.reservedHeaders ?? [])]);
@@ -307,6 +316,18 @@ function lintBrokerAndMode(
     }
   }
   return { broker, mode, possibleBrokers };
+}
+
+/** A destination template must not reach what a plugin keeps for itself (Kafka's reply topic). */
+function lintReservedDestinations(fields: RouteFields, destination: Template, possibleBrokers: readonly string[], catalog: BrokerCatalog): void {
+  for (const name of possibleBrokers) {
+    const entry = catalog.get(name);
+    const token = entry?.isSafeToken ? (value: string) => entry.isSafeToken!(value, 'destination') : isDefaultSafeToken;
+    const reached = (entry?.reservedDestinations ?? []).find((reserved) => canRender(destination, reserved, token));
+    if (reached !== undefined) {
+      fields.report(fields.node('destination'), 'reserved_destination', `"${destination.source}" could render "${reached}", which broker "${name}" reserves for itself (e.g. its reply topic)`);
+    }
+  }
 }
 
 function lintTimeout(fields: RouteFields): number | undefined {

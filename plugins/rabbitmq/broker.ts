@@ -22,8 +22,10 @@ import type {
 } from '../../core/plugins/contract.js';
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
+import { KEY_HEADER } from './messages.js';
 import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
 import { errorText, missingExchange, nothingSent } from './errors.js';
+import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js';
 import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './names.js';
@@ -41,6 +43,8 @@ export class RabbitMqBroker implements BrokerPlugin {
   private lastProblem: string | undefined;
   private blockedBecause: string | undefined;
   private serverVersion: string | undefined;
+  /** frame_max is negotiated per connection; until the first one, RabbitMQ's default. */
+  private limits: RabbitMqLimits;
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly consumers: Consumers;
@@ -55,6 +59,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     this.endpoint = describeEndpoint(options.url);
     this.scrub = scrubSecrets(options.url);
     this.log = context.logger.child({ broker: context.name, plugin: 'rabbitmq' });
+    this.limits = rabbitMqLimits(undefined, options.maxMessageBytes);
     this.consumers = new Consumers({
       options,
       logger: this.log,
@@ -97,7 +102,14 @@ export class RabbitMqBroker implements BrokerPlugin {
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
     this.refuseWhenClosed();
-    return this.consumers.add({ kind: options.mode, destination, route: routeOptions(routeOptionsSchema, options.options), onMessage });
+    return this.consumers.add({
+      kind: options.mode,
+      destination,
+      route: routeOptions(routeOptionsSchema, options.options),
+      onMessage,
+      ...(options.group !== undefined ? { group: options.group } : {}),
+      ...(options.maxInFlight !== undefined ? { prefetch: options.maxInFlight } : {}),
+    });
   }
 
   async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
@@ -140,7 +152,11 @@ export class RabbitMqBroker implements BrokerPlugin {
         if (this.blockedBecause !== undefined) {
           return { up: false, detail: `RabbitMQ at ${this.endpoint} blocks publishing: ${this.blockedBecause}` };
         }
-        return { up: true, detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}` };
+        return {
+          up: true,
+          detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}`,
+          limits: { ...this.limits },
+        };
       case 'reconnecting':
         return { up: false, detail: `reconnecting to ${this.endpoint}: ${this.lastProblem ?? 'connection lost'}` };
       case 'connecting':
@@ -234,6 +250,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     model.on('error', () => undefined);
     const version = model.connection.serverProperties.version;
     this.serverVersion = typeof version === 'string' ? version : undefined;
+    this.limits = rabbitMqLimits((model.connection as { frameMax?: number }).frameMax, this.options.maxMessageBytes);
     this.prepared = await Session.open(model, this.options.declare, this.log);
   }
 
@@ -283,6 +300,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     const session = this.liveSession();
     const route = routeOptions(routeOptionsSchema, context.options);
     const routingKey = message.key ?? route.routingKey ?? '';
+    checkOutbound(destination, routingKey, message, this.limits);
     await session.topology.ensureExchange(destination, route.exchangeType ?? 'topic');
     const publisher = await session.confirmPublisher();
     await publisher.publish(
@@ -305,6 +323,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async publishToQueue(queue: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    checkOutbound('', queue, message, this.limits);
     const session = this.liveSession();
     await session.topology.ensureQueue(queue);
     const publisher = await session.confirmPublisher();
@@ -313,7 +332,8 @@ export class RabbitMqBroker implements BrokerPlugin {
         exchange: '',
         routingKey: queue,
         content: message.payload,
-        properties: storedMessageProperties(message),
+        // The routing key names the queue here, so a route's key travels in a header instead.
+        properties: storedMessageProperties(message, message.key === undefined ? {} : { [KEY_HEADER]: message.key }),
         whenReturned: (replyText) =>
           new BusgateError('broker_rejected', `RabbitMQ has no queue "${queue}" (${replyText}); nothing was stored`),
       },
@@ -325,6 +345,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async requestReply(queue: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    checkOutbound('', queue, message, this.limits);
     const rpc = await this.liveSession().rpcClient();
     return rpc.request(queue, message, context);
   }
@@ -354,11 +375,11 @@ export class RabbitMqBroker implements BrokerPlugin {
   }
 }
 
-function storedMessageProperties(message: OutboundMessage): Options.Publish & { messageId: string } {
+function storedMessageProperties(message: OutboundMessage, extraHeaders: Readonly<Record<string, string>> = {}): Options.Publish & { messageId: string } {
   return {
     messageId: message.id,
     contentType: message.contentType,
-    headers: { ...message.headers },
+    headers: { ...message.headers, ...extraHeaders },
     persistent: true,
     timestamp: Math.floor(Date.now() / 1000),
   };

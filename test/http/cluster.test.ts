@@ -45,8 +45,8 @@ async function startCluster(routes: string, config: Record<string, unknown> = {}
   const env = { ...process.env, WORKERS: '2' };
   const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the cluster exited: ${output.slice(-500)}`);
