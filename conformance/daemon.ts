@@ -33,6 +33,7 @@ export async function startTestDaemon(options: {
     host: '127.0.0.1',
     routesFile,
     watchRoutes: false,
+    workers: 1,
     logLevel: 'error',
     logFormat: 'json',
     bodyLimit: '1mb',

@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import { loadConfig } from './config.js';
-import { startDaemon, type Daemon } from './daemon.js';
+import { isClusterWorker, runPrimary } from './cluster.js';
+import { startDaemon, watchFile, type Daemon } from './daemon.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { StartupError, describeError } from './errors.js';
 import { createLogger } from './observability/logger.js';
@@ -57,15 +58,26 @@ async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Prom
 }
 
 async function start(args: string[]): Promise<number> {
+  const config = loadConfig({ args });
+  const worker = isClusterWorker();
+  if (!worker && config.workers > 1) {
+    // The primary serves nothing itself: it forks the workers and speaks for them (core/cluster.ts).
+    const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+    if (config.watchRoutes) watchFile(config.routesFile, () => process.emit('SIGHUP', 'SIGHUP'));
+    return runPrimary(config.workers, config, logger);
+  }
   // SIGHUP's default action ends the process: handled from the first moment, so a reload signal
   // that arrives while the daemon starts cannot kill it; it reloads once start-up is done.
   let started: Daemon | undefined;
   let reloadWhenStarted = false;
   process.on('SIGHUP', () => {
+    // In a cluster the primary drives reloads (all workers or none); a SIGHUP sent to the whole
+    // process group must not make one worker reload on its own.
+    if (worker) return;
     if (started) void started.reload('SIGHUP');
     else reloadWhenStarted = true;
   });
-  const daemon = await startDaemon(loadConfig({ args }));
+  const daemon = await startDaemon(config, { clusterWorker: worker });
   started = daemon;
   if (reloadWhenStarted) void daemon.reload('SIGHUP during start-up');
   let signals = 0;

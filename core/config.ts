@@ -90,6 +90,15 @@ const coreSchema = {
   port: { doc: 'HTTP port of the ingress, metrics and health endpoints.', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   host: { doc: 'Address to listen on.', format: String, default: '0.0.0.0', env: 'HOST', arg: 'host' },
   routesFile: { doc: 'The routes file.', format: String, default: './routes.yaml', env: 'ROUTES_FILE', arg: 'routes' },
+  workers: {
+    doc: 'Processes serving the one port (node:cluster); 1 = a single process, 0 = one per CPU (set the shared stores with it).',
+    format: 'nat',
+    // One process by default: without IDEMPOTENCY_STORE, each worker keeps its own idempotency
+    // records, and a retry landing on another worker would publish again.
+    default: 1,
+    env: 'WORKERS',
+    arg: 'workers',
+  },
   watchRoutes: {
     doc: 'Reload the routes file when it changes (SIGHUP always reloads).',
     format: Boolean,
@@ -256,6 +265,8 @@ export interface DaemonConfig {
   readonly host: string;
   readonly routesFile: string;
   readonly watchRoutes: boolean;
+  /** Worker processes; 0 in the file means one per CPU, resolved here. */
+  readonly workers: number;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly bodyLimit: string;
@@ -330,6 +341,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     host: config.get('host'),
     routesFile: path.resolve(cwd, config.get('routesFile')),
     watchRoutes: config.get('watchRoutes'),
+    workers: config.get('workers') === 0 ? os.availableParallelism() : config.get('workers'),
     logLevel: config.get('logLevel') as DaemonConfig['logLevel'],
     logFormat: config.get('logFormat') as DaemonConfig['logFormat'],
     bodyLimit: config.get('bodyLimit'),

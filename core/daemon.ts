@@ -24,6 +24,8 @@ import { otlpTracing, propagationOnly, type Tracing } from './observability/trac
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
+import { joinCluster } from './cluster.js';
+import { localReadiness } from './http/operational-endpoints.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
 import { createStateStores, type StateStores } from './state/stores.js';
@@ -33,7 +35,7 @@ import { createStateStores, type StateStores } from './state/stores.js';
  * calls back once a burst of changes has settled. In a Kubernetes ConfigMap volume the file is a
  * link through `..data`, which the kubelet swaps atomically: that name changes, the file's never.
  */
-function watchFile(file: string, onChange: () => void): fs.FSWatcher {
+export function watchFile(file: string, onChange: () => void): fs.FSWatcher {
   let timer: NodeJS.Timeout | undefined;
   const watcher = fs.watch(path.dirname(file), (_event, changed) => {
     if (changed !== null && changed !== path.basename(file) && changed !== '..data') return;
@@ -65,6 +67,8 @@ export interface StartOptions {
   readonly defaultMetrics?: boolean;
   /** How long start-up waits for the first connection attempt of each broker. */
   readonly connectWaitMs?: number;
+  /** A worker of `busgate start` with WORKERS > 1: reloads, /ready and /metrics go through the primary. */
+  readonly clusterWorker?: boolean;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
@@ -92,7 +96,19 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const routeTable = new RouteTable(new Ingress(checked.routes, ingressDeps));
   metrics.routesLoaded.set(checked.routes.length);
   const egress = new Egress(brokers, new EgressMetrics(metrics.registry), logger);
+  // Built before the reloader exists; the hooks call it only once a message arrives.
+  let reloader: Reloader | undefined;
+  const cluster = options.clusterWorker
+    ? joinCluster({
+        registry: metrics.registry,
+        localReadiness: () => localReadiness(brokers, lifecycle, egress),
+        prepareReload: (reason) => reloader!.prepare(reason),
+        commitReload: () => reloader!.commit(),
+        abortReload: () => reloader!.abort(),
+      })
+    : undefined;
   const app = createApp({
+    cluster,
     routeTable,
     brokers,
     metrics,
@@ -107,15 +123,16 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     egress,
   });
   await egress.apply(checked.subscriptions);
-  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
+  reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
   answerProtocolEdges(server, { bodyLimitBytes: ingressDeps.bodyLimitBytes, logger });
   const requests = countActiveRequests(server);
   const port = await listen(server, config);
-  // Watching starts before "listening" is announced, so no edit made after it is missed.
-  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
+  // Watching starts before "listening" is announced, so no edit made after it is missed. A
+  // cluster's primary watches the file instead and reloads every worker at once.
+  const watcher = config.watchRoutes && !options.clusterWorker ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   lifecycle.accepting = true;
   logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, subscriptions: checked.subscriptions.length, brokers: [...brokers.keys()] });
 

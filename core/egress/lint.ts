@@ -4,10 +4,11 @@
  * only through what their plugins declare: egress capabilities, destination rules, the schema of
  * route options (a subscription's `options:` take the same shape).
  */
-import { LineCounter, YAMLMap, isMap, isScalar, isSeq, parseDocument, type Node, type Pair } from 'yaml';
+import { YAMLMap, isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
 import { parseDuration } from '../duration.js';
 import type { EgressCapabilities, JsonSchema } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
+import { parseRoutes, type ParsedRoutes } from '../routes/lint.js';
 import type { SubscriptionLintCode, SubscriptionProblem } from './lint-codes.js';
 import { CLOUDEVENT_MODES, ORDERINGS, SUBSCRIPTION_DEFAULTS, type CloudEventMode, type Ordering, type SubscriptionSpec } from './model.js';
 
@@ -49,10 +50,13 @@ export function isReservedDeliveryHeader(name: string): boolean {
   );
 }
 
+/** The routes file's text, or the document it was parsed into once (see parseRoutes). */
+const parsed = (source: string | ParsedRoutes): ParsedRoutes => (typeof source === 'string' ? parseRoutes(source) : source);
+
 /** The broker instance names the subscriptions of a routes file use (their plugins get loaded). */
-export function subscriptionBrokersIn(text: string): Set<string> {
+export function subscriptionBrokersIn(source: string | ParsedRoutes): Set<string> {
   const names = new Set<string>();
-  const list = parseDocument(text).get('subscriptions');
+  const list = parsed(source).doc.get('subscriptions');
   if (!isSeq(list)) return names;
   for (const item of list.items) {
     const broker = isMap(item) ? item.get('broker') : undefined;
@@ -62,12 +66,11 @@ export function subscriptionBrokersIn(text: string): Set<string> {
 }
 
 export function lintSubscriptions(
-  text: string,
+  source: string | ParsedRoutes,
   catalog: EgressCatalog,
   options: SubscriptionLintOptions = {},
 ): { subscriptions: SubscriptionSpec[]; problems: SubscriptionProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const { doc, lines } = parsed(source);
   const problems: SubscriptionProblem[] = [];
   // YAML syntax errors are the routes linter's to report; nothing more can be said here.
   if (doc.errors.length > 0 || !isMap(doc.contents)) return { subscriptions: [], problems };

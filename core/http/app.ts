@@ -9,8 +9,9 @@ import { BusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
+import type { ClusterLink } from '../cluster.js';
 import type { Authenticator } from './auth.js';
-import type { Ingress } from './ingress.js';
+import { UNMATCHED, type Ingress } from './ingress.js';
 import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
@@ -31,11 +32,12 @@ export interface AppDependencies {
   readonly authenticator: Authenticator;
   readonly protectOperational: boolean;
   readonly maxHeaders: number;
+  /** Set in a cluster worker: /ready and /metrics answer for every worker. */
+  readonly cluster?: ClusterLink | undefined;
   /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
   readonly egress?: Pick<Egress, 'statuses' | 'overview' | 'specs'>;
 }
 
-const UNMATCHED = '(unmatched)';
 const OPERATIONAL = '(busgate)';
 
 /** Holds the ingress of the current routes; swap() replaces it in one assignment. */

@@ -22,6 +22,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
 import type { Mode, OutboundMessage, Receipt } from '../plugins/contract.js';
 import type { BrokerInstance, SendResult } from '../brokers/instance.js';
+import { RESERVED_PATHS } from '../routes/lint.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
 import { renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
@@ -29,6 +30,7 @@ import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './ide
 import type { Lifecycle } from './lifecycle.js';
 import type { RateLimiter, RateLimits } from './rate-limit.js';
 import { readBody } from './read-body.js';
+import { RouteTrie } from './router.js';
 import { interpretBody, type BodyEntry } from '../contracts/request-body.js';
 import { HTTP_BINDING, cloudEventHeaders } from '../contracts/cloudevents.js';
 import { NoEntryAccepted, batchEntryId, checkEntryKeys, deliverBatch, unlessNoneAccepted } from './batch.js';
@@ -278,6 +280,15 @@ class CompiledRoute {
   }
 }
 
+/** The label busgate's metrics give requests that matched no route. */
+export const UNMATCHED = '(unmatched)';
+
+/** Paths express serves (busgate's own endpoints, and the console at "/"), whatever their case. */
+function servedByExpress(path: string): boolean {
+  const lower = path.toLowerCase();
+  return lower === '/' || RESERVED_PATHS.some((reserved) => lower === reserved || lower.startsWith(`${reserved}/`));
+}
+
 function encodeNonAscii(path: string): string {
   return path.replace(/[^\u0000-\u007f]+/gu, (text) => encodeURIComponent(text));
 }
@@ -298,23 +309,31 @@ const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 /** Every route of one routes file; a reload builds a new one and swaps it in. */
 export class Ingress {
-  private readonly routes: CompiledRoute[];
+  private readonly routes = new RouteTrie<CompiledRoute>();
+  private readonly unmatchedDuration;
+  private readonly unmatchedCounters = new Map<number, { inc(): void }>();
 
   constructor(
     readonly specs: readonly RouteSpec[],
     private readonly deps: IngressDependencies,
   ) {
-    this.routes = specs.map((spec) => new CompiledRoute(spec, deps));
+    // Keyed by the same percent-encoded path the route's matcher uses, so a non-ASCII literal is
+    // indexed like any other.
+    for (const spec of specs) this.routes.add(encodeNonAscii(spec.path), new CompiledRoute(spec, deps));
+    this.unmatchedDuration = deps.metrics.httpDuration.labels({ route: UNMATCHED });
   }
 
   /**
    * Serves the request when a route has its path: the route's answer, or 405 with Allow when
-   * only the method differs. Returns false when no route has the path (express answers then).
+   * only the method differs; and the JSON 404 when no route has it, here rather than through
+   * express, so that a path no route has costs no more than one that has a route. Returns false
+   * only for the paths express serves.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const path = pathOf(req.url);
     let allowed: string[] | undefined;
-    for (const route of this.routes) {
+    // The trie narrows the file to the routes that could match; each confirms with its own matcher.
+    for (const route of this.routes.candidates(path)) {
       let found;
       try {
         found = route.matches(path);
@@ -329,9 +348,34 @@ export class Ingress {
       }
       (allowed ??= []).push(route.spec.method);
     }
-    if (allowed === undefined) return false;
+    if (allowed === undefined) {
+      if (servedByExpress(path)) return false;
+      this.notFound(req, res, path);
+      return true;
+    }
     const methods = [...new Set(allowed)].join(', ');
     sendError(res, new BusgateError('method_not_allowed', `${String(req.method)} is not allowed here (allowed: ${methods})`), this.deps.logger, { Allow: methods });
     return true;
+  }
+
+  /** What express's chain answers for a path nothing serves: draining, too many headers, or 404. */
+  private notFound(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      let counter = this.unmatchedCounters.get(res.statusCode);
+      if (!counter) {
+        counter = this.deps.metrics.httpRequests.labels({ route: UNMATCHED, status: String(res.statusCode) });
+        this.unmatchedCounters.set(res.statusCode, counter);
+      }
+      counter.inc();
+      this.unmatchedDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    if (this.deps.lifecycle.draining) {
+      sendError(res, new BusgateError('shutting_down', 'the daemon is shutting down', { retryAfterSeconds: 1 }), this.deps.logger, { Connection: 'close' });
+    } else if (req.rawHeaders.length / 2 > this.deps.maxHeaders) {
+      sendError(res, new BusgateError('headers_too_large', `more than ${this.deps.maxHeaders} headers`), this.deps.logger);
+    } else {
+      sendError(res, new BusgateError('not_found', `no route for ${String(req.method)} ${path.slice(0, 200)}`), this.deps.logger);
+    }
   }
 }

@@ -7,7 +7,7 @@ import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '
 import { lintSubscriptions, subscriptionBrokersIn } from '../egress/lint.js';
 import type { SubscriptionProblem } from '../egress/lint-codes.js';
 import type { SubscriptionSpec } from '../egress/model.js';
-import { brokerNamesIn, lintRoutes } from './lint.js';
+import { brokerNamesIn, lintRoutes, parseRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
 export interface CheckedRoutes {
@@ -25,11 +25,13 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
-  const used = [...new Set([...brokerNamesIn(text), ...subscriptionBrokersIn(text)])].filter((name) => name in config.brokers);
+  // Parsed once: the route and subscription broker names and both linters read the same document.
+  const document = parseRoutes(text);
+  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document)])].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
   const declared = Object.keys(config.brokers);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
-  const egress = lintSubscriptions(text, egressCatalogOf(loaded), { declared });
+  const { routes, problems } = lintRoutes(document, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
+  const egress = lintSubscriptions(document, egressCatalogOf(loaded), { declared });
   const all = [...problems, ...egress.problems].sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], problems: all, loaded, file };
 }

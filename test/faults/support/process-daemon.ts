@@ -14,7 +14,7 @@ import { eventually, freePort, sleep } from '../../support/net.js';
 const CLI = fileURLToPath(new URL('../../../core/cli.js', import.meta.url));
 
 /** Settings that would override the generated config file if the caller's environment had them. */
-const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|RATE_LIMIT_STORE|STATE_KEY_PREFIX|SHUTDOWN_DELAY|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV)$/;
+const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|RATE_LIMIT_STORE|STATE_KEY_PREFIX|SHUTDOWN_DELAY|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV|WORKERS)$/;
 
 export interface ProcessDaemon {
   readonly url: string;
@@ -35,7 +35,8 @@ export async function startProcessDaemon(options: { config: string; routes: stri
   const routesFile = path.join(dir, 'routes.yaml');
   const configFile = path.join(dir, 'busgate.yaml');
   fs.writeFileSync(routesFile, options.routes);
-  fs.writeFileSync(configFile, `port: ${port}\nhost: 127.0.0.1\nroutesFile: ${routesFile}\nlogFormat: json\n${options.config}`);
+  // One process: the fault suites watch and signal the daemon by its pid (WORKERS > 1 has its own test).
+  fs.writeFileSync(configFile, `port: ${port}\nhost: 127.0.0.1\nroutesFile: ${routesFile}\nlogFormat: json\nworkers: 1\n${options.config}`);
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!CONFIG_ENV.test(name)) env[name] = value;
   const child = spawn(process.execPath, [CLI, 'start', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
