@@ -26,6 +26,7 @@ import { connect as natsConnect, headers as natsHeaders, type NatsConnection } f
 import { jetstream } from '@nats-io/jetstream';
 import amqp from 'amqplib';
 import kafkajs, { type Message } from 'kafkajs';
+import { Coalescer } from './lib/coalescer.js';
 import winston from 'winston';
 import memoryPlugin from '../plugins/memory/index.js';
 import type { BrokerPlugin, SendContext } from '../core/plugins/contract.js';
@@ -149,7 +150,7 @@ async function rabbitClient(args: B2Args, c: Case): Promise<Client> {
     while (drained) await drained;
     await new Promise<void>((resolve, reject) => {
       const writable = channel.publish(exchange, routingKey, payload, options, (error: unknown) => {
-        if (error) reject(error instanceof Error ? error : new Error(String(error)));
+        if (error) reject(error instanceof Error ? error : new Error('publish not confirmed', { cause: error }));
         else resolve();
         settled?.();
       });
@@ -200,58 +201,13 @@ async function rabbitClient(args: B2Args, c: Case): Promise<Client> {
 }
 
 // ------------------------------------------------------------------------------------------ Kafka
-/** Concurrent sends coalesced: one sendBatch in flight, the rest queue for the next. */
-class CoalescingProducer {
-  private queue: Array<{ message: Message; resolve: () => void; reject: (error: unknown) => void }> = [];
-  private busy = false;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly producer: kafkajs.Producer,
-    private readonly topic: string,
-    private readonly maxMessages = 500,
-    private readonly lingerMs = 1,
-  ) {}
-
-  send(message: Message): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ message, resolve, reject });
-      if (this.busy) return;
-      if (this.queue.length >= this.maxMessages) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
-    });
-  }
-
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.busy || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxMessages);
-    this.busy = true;
-    this.producer
-      .sendBatch({ acks: -1, topicMessages: [{ topic: this.topic, messages: batch.map((b) => b.message) }] })
-      .then(
-        () => {
-          for (const b of batch) b.resolve();
-        },
-        (error: unknown) => {
-          for (const b of batch) b.reject(error);
-        },
-      )
-      .finally(() => {
-        this.busy = false;
-        if (this.queue.length > 0) this.flush();
-      });
-  }
-}
-
 async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
   const { Kafka, logLevel, Partitioners } = kafkajs;
   const kafka = new Kafka({ clientId: 'busgate-bench-b2', brokers: args.endpoints.kafkaBrokers.split(','), logLevel: logLevel.WARN });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const payload = Buffer.from(args.body);
-  const batcher = new CoalescingProducer(producer, c.destination);
+  const batcher = new Coalescer<Message>((messages) => producer.sendBatch({ acks: -1, topicMessages: [{ topic: c.destination, messages }] }));
   const headers = (id: string): Record<string, string> => ({ 'x-source': 'bench', 'busgate-id': id, 'content-type': CONTENT_TYPE });
   const common = { client: `kafkajs ${versionOf('kafkajs')}` };
   if (c.mode !== 'request-reply') {
@@ -298,7 +254,7 @@ async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
 // ----------------------------------------------------------------------------------------- memory
 async function memoryClient(args: B2Args, c: Case): Promise<Client> {
   const logger = winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
-  const plugin: BrokerPlugin = memoryPlugin.create({ queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false }, { name: 'memory', logger });
+  const plugin: BrokerPlugin = memoryPlugin.create({ queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false }, { name: 'memory', instanceId: 'bench', logger });
   await plugin.connect(new AbortController().signal);
   const payload = Buffer.from(args.body);
   const context: SendContext = { signal: new AbortController().signal, timeoutMs: 5000, options: {} };

@@ -1,9 +1,14 @@
 /**
- * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub] [-- --skip-cluster] [-- --skip-profile]`
+ * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub,routes,stages] [-- --skip-cluster] [-- --skip-profile] [-- --skip-egress]`
+ *
+ * `--only` (also `--only routes`) keeps the broker cases whose id contains one of the words, and
+ * the sections named: `routes` (route count, bench/routes.ts) and `stages` (the memory route's CPU
+ * per request by stage). Without broker cases, the baselines and the cluster runs are left out.
  *
  * Measures, in one run on 127.0.0.1: the baselines B0 (bare node:http) and B1 (bare express), then
  * for every broker x mode the broker client alone (B2) and the busgate daemon, then two daemons
- * behind one port; evaluates the targets, profiles the cases that miss one, and writes
+ * behind one port; evaluates the targets, profiles the cases that miss one, measures egress
+ * (webhook deliveries per second against the plugin's consumer alone, bench/egress.ts), and writes
  * bench/results/<stamp>-<quick|full>.{json,md}, latest.md and latest.svg. See bench/README.md.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -14,23 +19,23 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ConsumerArgs } from './consumer.js';
 import { formatProfile, summariseProfile } from './lib/profile.js';
+import { stageSplit, stageTable, type StageSplit } from './lib/stages.js';
+import { routeCountBench, routeCountTable, routeCountTargets } from './routes.js';
 import {
   collectOutput,
   cpuSeconds,
   descendants,
-  freePort,
   installCleanup,
   machineBusySeconds,
   killAll,
   memoryStatus,
   runForResult,
-  sleep,
   spawnTracked,
   stopProcess,
-  tcpAnswers,
   waitForLine,
   waitUntil,
 } from './lib/proc.js';
+import { freePort, sleep, tcpReachable } from '../test/support/net.js';
 import {
   computeRatios,
   evaluateTargets,
@@ -46,6 +51,7 @@ import {
 } from './lib/report.js';
 import type { B2Args, B2Output, BrokerName, CaseMode, Endpoints, OpenLoopArgs, OpenLoopOutput, Phases, WrkSummary } from './lib/types.js';
 import { runWrk, writeWrkScript, wrkVersion } from './lib/wrk.js';
+import { egressMarkdown, runEgressBench } from './egress.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -127,7 +133,7 @@ async function startScriptServer(label: string, script: string): Promise<Server>
 
 /** Only what a daemon needs from the environment: nothing from the caller's shell leaks into it. */
 function daemonEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', LOG_FORMAT: 'json', NODE_ENV: 'production' };
+  const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', LOG_FORMAT: 'json', NODE_ENV: 'production', WORKERS: '1' };
   for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[name] !== undefined) env[name] = process.env[name];
   return env;
 }
@@ -172,15 +178,12 @@ function writeDaemonFiles(dir: string, group: readonly CaseDef[], endpoints: End
 async function startDaemon(dir: string, group: readonly CaseDef[], endpoints: Endpoints, options: { nodeArgs?: string[]; workers?: number } = {}): Promise<Server> {
   const port = await freePort();
   const config = writeDaemonFiles(dir, group, endpoints, port);
-  const args =
-    options.workers !== undefined
-      ? [path.join(binDir, 'cluster.js'), String(options.workers), '--config', config]
-      : [...(options.nodeArgs ?? []), path.join(binDir, '..', 'core', 'cli.js'), 'start', '--config', config];
-  const child = spawnTracked(NODE, args, { cwd: dir, env: daemonEnv() });
+  // Several workers: busgate's own WORKERS (node:cluster behind one port, core/cluster.ts).
+  const args = [...(options.nodeArgs ?? []), path.join(binDir, '..', 'core', 'cli.js'), 'start', '--config', config];
+  const child = spawnTracked(NODE, args, { cwd: dir, env: { ...daemonEnv(), WORKERS: String(options.workers ?? 1) } });
   const output = collectOutput(child);
   const label = options.workers !== undefined ? `busgate x${options.workers}` : 'busgate';
-  if (options.workers !== undefined) await waitForLine(child, 'READY', 60_000, output);
-  // Ready = every broker the routes use is connected (a few times in a row for a cluster).
+  // Ready = every broker the routes use is connected, in every worker (a few times in a row).
   let streak = 0;
   const wanted = options.workers ?? 1;
   await waitUntil(
@@ -384,7 +387,7 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
         const died = daemon!.death?.();
         result.reason = died ? `${errorText(error)}; ${died}` : errorText(error);
         log(`  ${result.id} failed: ${result.reason}`);
-        if (died) throw new Error(died);
+        if (died) throw new Error(died, { cause: error });
       }
     }
   } catch (error) {
@@ -420,7 +423,7 @@ async function clusterSide(c: CaseDef, endpoints: Endpoints, phases: Phases, scr
   }
 }
 
-async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phases, script: string, tmp: string, why: string): Promise<{ file: string; top: string[] }> {
+async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phases, script: string, tmp: string, why: string): Promise<{ file: string; top: string[]; stages: StageSplit }> {
   const id = c === 'B1' ? 'B1' : caseId(c);
   const slug = id.replace(/\//g, '-');
   const dir = path.join(tmp, `profile-${slug}`);
@@ -451,6 +454,7 @@ async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phas
     const profiles = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     if (profiles.length === 0) throw new Error('no .cpuprofile written');
     const summary = summariseProfile(path.join(dir, profiles[0]!), 30, { fromUs, toUs });
+    const stages = stageSplit(id, path.join(dir, profiles[0]!), { fromUs, toUs }, cpuUsed, wrk.requests, os.loadavg().map((v) => Math.round(v * 10) / 10));
     const text = formatProfile(
       `CPU profile of ${c === 'B1' ? 'B1 (bare express)' : `the busgate daemon, ${id}`} under closed-loop load (wrk, ${CONNECTIONS} connections, ${wrk.durationS} s, ${wrk.rate} req/s while profiling)`,
       summary,
@@ -462,7 +466,8 @@ async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phas
     );
     const file = path.join(repo, 'bench', 'results', `profile-${slug}.txt`);
     fs.writeFileSync(file, text);
-    return { file: path.relative(repo, file), top: summary.topFrames.slice(0, 5).map((f) => `${f.frame.split(' ')[0]} [${f.component}] ${f.share}%`) };
+    fs.appendFileSync(file, `\n${stageTable(stages)}\n`);
+    return { file: path.relative(repo, file), top: summary.topFrames.slice(0, 5).map((f) => `${f.frame.split(' ')[0]} [${f.component}] ${f.share}%`), stages };
   } finally {
     if (server) await stopProcess(server.child, 5000);
     if (consumer) await stopProcess(consumer);
@@ -536,7 +541,7 @@ async function brokerAvailability(endpoints: Endpoints): Promise<Record<BrokerNa
     if (!distPlugin(name)) return `plugins/${name} is not built`;
     const hp = hostPort(url.split(',')[0]!, port);
     if (hp.host !== '127.0.0.1' && hp.host !== 'localhost') return `${name} is configured at ${hp.host}, not on 127.0.0.1 (the bench keeps every load on loopback)`;
-    return (await tcpAnswers(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
+    return (await tcpReachable(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
   };
   return {
     memory: distPlugin('memory') ? undefined : 'plugins/memory is not built',
@@ -574,9 +579,14 @@ function render(file: string): number {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean);
+  const onlyAt = argv.indexOf('--only');
+  const onlyText = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (onlyAt >= 0 ? argv[onlyAt + 1] : undefined);
+  const only = onlyText?.split(',').filter(Boolean);
+  const wantsSection = (name: string): boolean => only === undefined || only.includes(name);
+  const brokerCasesWanted = CASES.some((c) => only === undefined || only.some((o) => caseId(c).includes(o)));
   const skipCluster = argv.includes('--skip-cluster');
   const skipProfile = argv.includes('--skip-profile');
+  const skipEgress = argv.includes('--skip-egress');
   const phases = quick ? QUICK : FULL;
   const renderFile = argv.find((a) => a.startsWith('--render='))?.slice('--render='.length);
   if (renderFile) return render(renderFile);
@@ -602,6 +612,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(tmp, { recursive: true });
   const script = writeWrkScript(tmp, BODY, HEADERS);
   for (const part of ['core', 'plugins', 'bench']) fs.cpSync(path.join(here, '..', part), path.join(tmp, 'dist', part), { recursive: true });
+  // The daemon reads its list of built-in plugins from the package.json above dist/.
+  fs.copyFileSync(path.join(repo, 'package.json'), path.join(tmp, 'package.json'));
   binDir = path.join(tmp, 'dist', 'bench');
   const unavailable = await brokerAvailability(endpoints);
   const timings: Record<string, number> = {};
@@ -620,7 +632,7 @@ async function main(): Promise<number> {
     meta: {
       machine: machine(),
       versions: versions(),
-      brokers: {} as Record<string, string>,
+      brokers: {},
       command: `npm run bench --${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`,
       endpoints: { nats: hostPort(endpoints.natsUrl, 4222), rabbitmq: hostPort(endpoints.amqpUrl, 5672), kafka: hostPort(endpoints.kafkaBrokers, 9092) },
     },
@@ -658,9 +670,25 @@ async function main(): Promise<number> {
 
   try {
     log(`${results.kind} run; phases ${JSON.stringify(phases)}`);
+    if (wantsSection('routes')) {
+      await section('routes', async () => {
+        log('route count: 1, 100 and 10,000 routes, alternating');
+        results.routes = await routeCountBench(
+          { node: NODE, cli: path.join(binDir, '..', 'core', 'cli.js'), env: daemonEnv(), script, dir: path.join(tmp, 'routes'), connections: CONNECTIONS, durationS: Math.max(1, Math.round(phases.capacityS / 2)), rounds: quick ? 1 : 3 },
+          log,
+        );
+      });
+    }
+    if (wantsSection('stages') && !skipProfile) {
+      await section('stages', async () => {
+        log('CPU per request by stage: profiling memory/pubsub');
+        const memory = CASES.find((c) => caseId(c) === 'memory/pubsub')!;
+        results.stages = (await profileCase(memory, endpoints, phases, script, tmp, 'CPU per request by stage')).stages;
+      });
+    }
     const b0Runs: HttpMeasurement[] = [];
     const b1Runs: HttpMeasurement[] = [];
-    await section('baselines', async () => {
+    if (brokerCasesWanted) await section('baselines', async () => {
       log('B0 bare node:http');
       b0Runs.push(await baseline('B0', phases, script));
       log(`  B0 ${b0Runs[0]!.capacity.rate} req/s`);
@@ -697,7 +725,7 @@ async function main(): Promise<number> {
       results.cases.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     });
 
-    if (!quick) {
+    if (!quick && brokerCasesWanted) {
       // Machines drift within a run: baselines again at the end, and their mean is what ratios use.
       await section('baselines again', async () => {
         log('B0 and B1 again (drift check)');
@@ -705,14 +733,15 @@ async function main(): Promise<number> {
         b1Runs.push(await baseline('B1', phases, script));
       });
     }
-    results.baselines.B0 = baselineResult('B0', b0Runs);
-    results.baselines.B1 = baselineResult('B1', b1Runs);
+    if (b0Runs.length > 0) results.baselines.B0 = baselineResult('B0', b0Runs);
+    if (b1Runs.length > 0) results.baselines.B1 = baselineResult('B1', b1Runs);
 
     if (!skipCluster) {
       await section('cluster', async () => {
-        for (const c of CASES.filter((x) => x.mode === 'pubsub' && (x.broker === 'memory' || x.broker === 'nats'))) {
+        // The pubsub route of every broker: the broker shares the box's cores, so the factor differs per broker.
+        for (const c of CASES.filter((x) => x.mode === 'pubsub')) {
           const id = caseId(c);
-          if (only && !only.some((o) => id.includes(o))) continue;
+          if (only && !only.includes('cluster') && !only.some((o) => id.includes(o))) continue;
           const entry: ClusterResult = { id };
           results.cluster.push(entry);
           if (unavailable[c.broker]) {
@@ -752,12 +781,13 @@ async function main(): Promise<number> {
 
     computeRatios(results);
     results.targets = evaluateTargets(results);
+    if (results.routes) results.targets.push(...routeCountTargets(results.routes));
 
     if (!skipProfile) {
       await section('profiles', async () => {
         const missed = new Map<string, string[]>();
         for (const t of results.targets) {
-          if (t.pass !== false) continue;
+          if (t.pass !== false || !CASES.some((c) => caseId(c) === t.caseId)) continue;
           missed.set(t.caseId, [...(missed.get(t.caseId) ?? []), `${t.target}${t.stretch ? ' (stretch)' : ''}: ${t.value} vs ${t.limit}`]);
         }
         // Capacity misses first (they name the component that eats the time), then the rest.
@@ -768,7 +798,7 @@ async function main(): Promise<number> {
           log(`profiling ${id} (${missed.get(id)!.join('; ')})`);
           try {
             const p = await profileCase(c, endpoints, phases, script, tmp, missed.get(id)!.join('; '));
-            results.profiles.push({ caseId: id, ...p });
+            results.profiles.push({ caseId: id, file: p.file, top: p.top });
           } catch (error) {
             results.notes.push(`profile of ${id} failed: ${errorText(error)}`);
           }
@@ -778,7 +808,7 @@ async function main(): Promise<number> {
           try {
             log('profiling B1 for comparison');
             const p = await profileCase('B1', endpoints, phases, script, tmp, 'reference: what bare express costs per request');
-            results.profiles.push({ caseId: 'B1', ...p });
+            results.profiles.push({ caseId: 'B1', file: p.file, top: p.top });
           } catch (error) {
             results.notes.push(`profile of B1 failed: ${errorText(error)}`);
           }
@@ -790,7 +820,7 @@ async function main(): Promise<number> {
   }
 
   timings.total = Math.round((performance.now() - started) / 100) / 10;
-  (results.meta as Record<string, unknown>).loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  results.meta.loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
   const b0 = results.baselines.B0;
   const b1 = results.baselines.B1;
   if (b0 && b1) {
@@ -801,10 +831,18 @@ async function main(): Promise<number> {
   }
   results.notes.push('Latency targets compare each side at 50% of its own capacity: router p99 vs 1.3 x (B1 p99 + B2 p99).');
 
+  // Egress is measured per broker, so an --only naming sections but no broker leaves it out.
+  const egressRows = skipEgress || !brokerCasesWanted ? [] : await runEgressBench({ quick, ...(only ? { only } : {}) });
+
   fs.mkdirSync(resultsDir, { recursive: true });
   const base = path.join(resultsDir, `${stamp}-${results.kind}`);
-  fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  const md = markdown(results);
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, egress: egressRows }, null, 2)}\n`);
+  const sections = [
+    results.routes ? routeCountTable(results.routes) : undefined,
+    results.stages ? stageTable(results.stages) : undefined,
+    egressRows.length > 0 ? egressMarkdown(egressRows, new Date()) : undefined,
+  ].filter((x) => x !== undefined);
+  const md = [markdown(results), ...sections].join('\n\n');
   fs.writeFileSync(`${base}.md`, md);
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), md);
   // The chart is drawn from the JSON just written, so it can be redrawn from any results file.
@@ -815,6 +853,7 @@ async function main(): Promise<number> {
   fs.rmSync(tmp, { recursive: true, force: true });
 
   console.log(stdoutTable(results));
+  for (const text of sections) console.log(`\n${text}`);
   console.log('');
   console.log(`wrote ${path.relative(process.cwd(), `${base}.json`)}, ${path.relative(process.cwd(), `${base}.md`)}, bench/results/latest.md, bench/results/latest.svg`);
   console.log(`time: ${timings.total} s (${Object.entries(timings).filter(([n]) => !n.startsWith('group ') && n !== 'total').map(([n, s]) => `${n} ${s} s`).join(', ')})`);

@@ -3,15 +3,21 @@
  *   busgate [start] [--port N] [--routes FILE] [--config FILE]   run the daemon
  *   busgate check [--live] [FILE]                                 lint a routes file, start nothing;
  *                                                                 --live also asks the brokers
+ *   busgate openapi [FILE] | busgate asyncapi [FILE]              print the route file's OpenAPI 3.1
+ *                                                                 or AsyncAPI 3.0 document
  */
 import path from 'node:path';
 import { loadConfig } from './config.js';
-import { startDaemon, type Daemon } from './daemon.js';
+import { isClusterWorker, runPrimary } from './cluster.js';
+import { startDaemon, watchFile, type Daemon } from './daemon.js';
 import { checkRoutesFile } from './routes/check-file.js';
 import { StartupError, describeError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { formatPreflightLine, preflight } from './preflight.js';
 import { formatProblem } from './routes/model.js';
+import { buildAsyncApi } from './contracts/asyncapi.js';
+import { declarationsOf } from './contracts/describe.js';
+import { buildOpenApi } from './contracts/openapi.js';
 
 async function check(argv: string[]): Promise<number> {
   const live = argv.includes('--live');
@@ -27,26 +33,51 @@ async function check(argv: string[]): Promise<number> {
     console.error(`${name}: ${result.problems.length} problem(s)`);
     return 1;
   }
-  console.log(`${name}: ok (${result.routes.length} routes)`);
+  console.log(`${name}: ok (${result.routes.length} routes${result.subscriptions.length > 0 ? `, ${result.subscriptions.length} subscriptions` : ''})`);
   if (!live) return 0;
   const logger = createLogger({ level: 'error', format: 'json', silent: true });
-  const lines = await preflight(result.routes, result.loaded, config, logger);
+  const lines = await preflight(result.routes, result.loaded, config, logger, 5000, result.subscriptions);
   for (const line of lines) console.log(formatPreflightLine(line));
   const failures = lines.filter((line) => !line.ok).length;
-  console.log(failures === 0 ? `live check: every route can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
+  console.log(failures === 0 ? `live check: every route${result.subscriptions.length > 0 ? ' and subscription' : ''} can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
   return failures === 0 ? 0 : 1;
 }
 
+/** `busgate openapi|asyncapi [FILE]`: the document of a routes file on stdout; lint problems fail it. */
+async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Promise<number> {
+  const file = argv.find((arg) => !arg.startsWith('-'));
+  const config = loadConfig({ args: file === undefined ? argv : argv.filter((arg) => arg !== file) });
+  const target = file === undefined ? config.routesFile : path.resolve(file);
+  const name = path.relative(process.cwd(), target) || target;
+  const result = await checkRoutesFile(target, config);
+  for (const problem of result.problems) console.error(formatProblem(name, problem));
+  if (result.problems.length > 0) return 1;
+  const document = kind === 'openapi' ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, declarationsOf(result.loaded), { subscriptions: result.subscriptions });
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+  return 0;
+}
+
 async function start(args: string[]): Promise<number> {
+  const config = loadConfig({ args });
+  const worker = isClusterWorker();
+  if (!worker && config.workers > 1) {
+    // The primary serves nothing itself: it forks the workers and speaks for them (core/cluster.ts).
+    const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+    if (config.watchRoutes) watchFile(config.routesFile, () => process.emit('SIGHUP', 'SIGHUP'));
+    return runPrimary(config.workers, config, logger);
+  }
   // SIGHUP's default action ends the process: handled from the first moment, so a reload signal
   // that arrives while the daemon starts cannot kill it; it reloads once start-up is done.
   let started: Daemon | undefined;
   let reloadWhenStarted = false;
   process.on('SIGHUP', () => {
+    // In a cluster the primary drives reloads (all workers or none); a SIGHUP sent to the whole
+    // process group must not make one worker reload on its own.
+    if (worker) return;
     if (started) void started.reload('SIGHUP');
     else reloadWhenStarted = true;
   });
-  const daemon = await startDaemon(loadConfig({ args }));
+  const daemon = await startDaemon(config, { clusterWorker: worker });
   started = daemon;
   if (reloadWhenStarted) void daemon.reload('SIGHUP during start-up');
   let signals = 0;
@@ -74,8 +105,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === 'check') return check(args);
   if (command === 'start') return start(args);
+  if (command === 'openapi' || command === 'asyncapi') return printDocument(command, args);
   if (command === undefined || command.startsWith('-')) return start(argv);
-  console.error(`busgate: unknown command "${command}" (use start or check)`);
+  console.error(`busgate: unknown command "${command}" (use start, check, openapi or asyncapi)`);
   return 2;
 }
 

@@ -7,54 +7,38 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
-import { BusgateError, StartupError } from './errors.js';
+import { StartupError } from './errors.js';
 import { Authenticator } from './http/auth.js';
-import { IdempotencyStore } from './http/idempotency.js';
 import { parseByteSize } from './byte-size.js';
 import { RouteTable, createApp } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import { Lifecycle } from './http/lifecycle.js';
+import { answerProtocolEdges } from './http/protocol-edges.js';
+import { Egress } from './egress/egress.js';
+import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { otlpTracing, propagationOnly, type Tracing } from './observability/tracing.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
+import { joinCluster } from './cluster.js';
+import { localReadiness } from './http/operational-endpoints.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
-
-/**
- * Errors node's HTTP parser finds before express sees the request (oversized headers, slow
- * clients, malformed requests) still get a JSON error with a documented code.
- */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable || (error.code === 'ECONNRESET' && !socket.writable)) {
-    socket.destroy();
-    return;
-  }
-  const failure =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new BusgateError('headers_too_large', 'the request headers are too large')
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new BusgateError('request_timeout', 'the request was not received in time')
-        : new BusgateError('bad_request', 'the request is not valid HTTP');
-  const body = JSON.stringify(failure.toJSON());
-  socket.end(
-    `HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
+import { createStateStores, type StateStores } from './state/stores.js';
 
 /**
  * Watches the routes file's folder (editors often replace the file rather than write it) and
- * calls back once a burst of changes has settled.
+ * calls back once a burst of changes has settled. In a Kubernetes ConfigMap volume the file is a
+ * link through `..data`, which the kubelet swaps atomically: that name changes, the file's never.
  */
-function watchFile(file: string, onChange: () => void): fs.FSWatcher {
+export function watchFile(file: string, onChange: () => void): fs.FSWatcher {
   let timer: NodeJS.Timeout | undefined;
   const watcher = fs.watch(path.dirname(file), (_event, changed) => {
-    if (changed !== null && changed !== path.basename(file)) return;
+    if (changed !== null && changed !== path.basename(file) && changed !== '..data') return;
     clearTimeout(timer);
     timer = setTimeout(onChange, 250);
   });
@@ -70,6 +54,7 @@ export interface Daemon {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly routes: readonly RouteSpec[];
+  readonly egress: Egress;
   /** Re-reads the routes file; keeps the old routes when the new file is not valid. */
   reload(reason: string): Promise<ReloadResult>;
   /** Idempotent; resolves when every plugin is closed. */
@@ -82,6 +67,8 @@ export interface StartOptions {
   readonly defaultMetrics?: boolean;
   /** How long start-up waits for the first connection attempt of each broker. */
   readonly connectWaitMs?: number;
+  /** A worker of `busgate start` with WORKERS > 1: reloads, /ready and /metrics go through the primary. */
+  readonly clusterWorker?: boolean;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
@@ -92,6 +79,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
   const authenticator = new Authenticator(config.apiKeys);
+  const state = await createStateStores(config, { metrics, logger, connectWaitMs: options.connectWaitMs ?? 3000 });
   const ingressDeps: IngressDependencies = {
     brokers,
     metrics,
@@ -100,13 +88,27 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     bodyLimitBytes: parseByteSize(config.bodyLimit)!,
     defaultTimeoutMs: config.defaultTimeoutMs,
     authenticator,
-    idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
+    idempotency: state.idempotency,
+    rateLimits: state.rateLimits,
     maxHeaders: config.limits.maxHeaders,
     tracing,
   };
   const routeTable = new RouteTable(new Ingress(checked.routes, ingressDeps));
   metrics.routesLoaded.set(checked.routes.length);
+  const egress = new Egress(brokers, new EgressMetrics(metrics.registry), logger);
+  // Built before the reloader exists; the hooks call it only once a message arrives.
+  let reloader: Reloader | undefined;
+  const cluster = options.clusterWorker
+    ? joinCluster({
+        registry: metrics.registry,
+        localReadiness: () => localReadiness(brokers, lifecycle, egress),
+        prepareReload: (reason) => reloader!.prepare(reason),
+        commitReload: () => reloader!.commit(),
+        abortReload: () => reloader!.abort(),
+      })
+    : undefined;
   const app = createApp({
+    cluster,
     routeTable,
     brokers,
     metrics,
@@ -118,20 +120,25 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     authenticator,
     protectOperational: config.protectOperational,
     maxHeaders: config.limits.maxHeaders,
+    egress,
   });
-  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000);
+  await egress.apply(checked.subscriptions);
+  reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
+  answerProtocolEdges(server, { bodyLimitBytes: ingressDeps.bodyLimitBytes, logger });
   const requests = countActiveRequests(server);
   const port = await listen(server, config);
+  // Watching starts before "listening" is announced, so no edit made after it is missed. A
+  // cluster's primary watches the file instead and reloads every worker at once.
+  const watcher = config.watchRoutes && !options.clusterWorker ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   lifecycle.accepting = true;
-  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
+  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, subscriptions: checked.subscriptions.length, brokers: [...brokers.keys()] });
 
-  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, tracing, watcher });
+    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, tracing, watcher, state });
     return shuttingDown;
   };
 
@@ -145,6 +152,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     get routes() {
       return routeTable.routes;
     },
+    egress,
     reload: (reason: string) => reloader.reload(reason),
     shutdown,
   };
@@ -171,7 +179,7 @@ async function openBrokers(
   const brokerStatus = (): Map<string, boolean> => new Map([...brokers].map(([name, broker]) => [name, broker.health().up]));
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true, brokerStatus });
   // With the routes: each plugin prepares their targets (topology) before its broker counts as connected.
-  brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker }, checked.routes);
+  brokers = createBrokers(checked.loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker, instanceId: config.instanceId }, checked.routes);
   await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
   return { brokers, metrics };
 }
@@ -185,7 +193,6 @@ function createServer(config: DaemonConfig, handle: http.RequestListener): http.
   server.requestTimeout = config.limits.requestTimeoutMs;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = config.limits.maxHeaders + 1;
-  server.on('clientError', answerClientError);
   return server;
 }
 
@@ -224,11 +231,13 @@ interface Running {
   readonly server: http.Server;
   readonly requests: { readonly active: number };
   readonly brokers: ReadonlyMap<string, BrokerInstance>;
+  readonly egress: Egress;
   readonly tracing: Tracing;
   readonly watcher: fs.FSWatcher | undefined;
+  readonly state: StateStores;
 }
 
-/** Shutdown in reverse: readiness down, (delay), refuse new requests, drain (bounded), close brokers. */
+/** Shutdown in reverse: readiness down, (delay), refuse new requests, drain (bounded), stop subscriptions, close brokers. */
 async function stop(reason: string, running: Running): Promise<void> {
   const { config, logger, lifecycle, server, requests, brokers, tracing } = running;
   logger.info('shutting down', { reason, inFlight: requests.active });
@@ -245,7 +254,11 @@ async function stop(reason: string, running: Running): Promise<void> {
   if (requests.active > 0) logger.warn('shutdown deadline reached with requests in flight', { inFlight: requests.active });
   server.closeAllConnections();
   await closed;
+  // POSTs on the wire finish and settle their message; every other held message goes back to
+  // its broker unacknowledged, for the next instance (or this one, restarted).
+  await running.egress.stop();
   await Promise.all([...brokers.values()].map((broker) => broker.close()));
+  await running.state.close();
   await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
   logger.info('stopped');
 }

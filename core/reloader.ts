@@ -3,6 +3,7 @@
  * of brokers it newly uses are loaded and connected first; only then is the router swapped, in
  * one assignment. A bad file keeps the old routes and logs every problem with its line and
  * column. Brokers no longer used are closed once their in-flight requests have finished.
+ * Subscriptions are added, changed and removed in the same step (see core/egress/egress.ts).
  */
 import path from 'node:path';
 import type { Logger } from 'winston';
@@ -11,6 +12,8 @@ import { checkRoutesFile } from './routes/check-file.js';
 import { describeError } from './errors.js';
 import type { RouteTable } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
+import type { Egress } from './egress/egress.js';
+import type { SubscriptionSpec } from './egress/model.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
@@ -23,8 +26,20 @@ export interface ReloadResult {
   readonly routes: number;
 }
 
+/** A new routes file checked, its new brokers connected and its ingress built, not yet in service. */
+interface Prepared {
+  readonly ingress: Ingress;
+  readonly subscriptions: readonly SubscriptionSpec[];
+  readonly fresh: ReadonlyMap<string, BrokerInstance>;
+  readonly used: ReadonlySet<string>;
+  readonly routes: number;
+  readonly reason: string;
+}
+
 export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
+  /** A cluster worker's reload between prepare and commit (see core/cluster.ts). */
+  private pending: Prepared | undefined;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -34,6 +49,7 @@ export class Reloader {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly connectWaitMs: number,
+    private readonly egress: Egress,
   ) {}
 
   /** Reloads one at a time: a second SIGHUP waits for the first. */
@@ -44,6 +60,42 @@ export class Reloader {
   }
 
   private async reloadNow(reason: string): Promise<ReloadResult> {
+    const prepared = await this.prepareNow(reason);
+    return 'outcome' in prepared ? prepared : this.commitNow(prepared);
+  }
+
+  /**
+   * The first half of a reload, for a cluster worker: everything that can fail, with nothing in
+   * service changed. commit() or abort() must follow before the next prepare.
+   */
+  async prepare(reason: string): Promise<ReloadResult> {
+    if (this.pending) await this.abort();
+    const prepared = await this.prepareNow(reason);
+    if ('outcome' in prepared) return prepared;
+    this.pending = prepared;
+    return { outcome: 'ok', problems: [], routes: prepared.routes };
+  }
+
+  async commit(): Promise<ReloadResult> {
+    const prepared = this.pending;
+    if (!prepared) return { outcome: 'failed', problems: ['no prepared reload to commit'], routes: this.routeTable.routes.length };
+    this.pending = undefined;
+    return this.commitNow(prepared);
+  }
+
+  /** Drops a prepared reload: the brokers it connected are closed again. */
+  async abort(): Promise<void> {
+    const prepared = this.pending;
+    this.pending = undefined;
+    if (!prepared) return;
+    for (const [instance, broker] of prepared.fresh) {
+      this.brokers.delete(instance);
+      await broker.close();
+    }
+    this.finish('invalid', [], `${prepared.reason} (another worker refused it)`);
+  }
+
+  private async prepareNow(reason: string): Promise<Prepared | ReloadResult> {
     const file = this.config.routesFile;
     const name = path.relative(process.cwd(), file) || file;
     let checked;
@@ -65,7 +117,7 @@ export class Reloader {
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker }, checked.routes);
+    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker, instanceId: this.config.instanceId }, checked.routes);
     await Promise.all([...fresh.values()].map((broker) => broker.start(this.connectWaitMs)));
     for (const [instance, broker] of fresh) this.brokers.set(instance, broker);
 
@@ -75,17 +127,26 @@ export class Reloader {
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    this.routeTable.swap(ingress);
-    this.metrics.routesLoaded.set(checked.routes.length);
+    return { ingress, subscriptions: checked.subscriptions, fresh, used: new Set(checked.loaded.keys()), routes: checked.routes.length, reason };
+  }
 
-    const unused = [...this.brokers.keys()].filter((instance) => !checked.loaded.has(instance));
+  /**
+   * Puts a prepared reload in service. Subscriptions change here, not in prepare: a cluster
+   * worker must not start or stop consuming for a file another worker may still refuse.
+   */
+  private async commitNow(prepared: Prepared): Promise<ReloadResult> {
+    this.routeTable.swap(prepared.ingress);
+    this.metrics.routesLoaded.set(prepared.routes);
+    const subscriptions = await this.egress.apply(prepared.subscriptions);
+
+    const unused = [...this.brokers.keys()].filter((instance) => !prepared.used.has(instance));
     for (const instance of unused) {
       const broker = this.brokers.get(instance)!;
       this.brokers.delete(instance);
       void this.retire(broker);
     }
-    this.logger.info('routes reloaded', { reason, routes: checked.routes.length, brokersAdded: [...fresh.keys()], brokersRemoved: unused });
-    return this.finish('ok', [], reason, checked.routes.length);
+    this.logger.info('routes reloaded', { reason: prepared.reason, routes: prepared.routes, brokersAdded: [...prepared.fresh.keys()], brokersRemoved: unused, subscriptions });
+    return this.finish('ok', [], prepared.reason, prepared.routes);
   }
 
   /** Closes a broker the routes no longer use, after the requests already on it have finished. */

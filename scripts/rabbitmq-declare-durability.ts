@@ -21,7 +21,7 @@ import amqplib from 'amqplib';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrivateRabbitMq } from '../test/faults/support/private-brokers.js';
-import { sleep } from '../test/faults/support/net.js';
+import { sleep } from '../test/support/net.js';
 
 interface Args {
   trials: number;
@@ -140,7 +140,7 @@ async function stream(url: string, args: Args, trial: number, nodeBootedAt: numb
       while (Date.now() < until) {
         const id = `${queue}:${sent++}`;
         await new Promise<void>((resolve, reject) =>
-          channel.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id }, (error) => (error ? reject(error) : resolve())),
+          channel.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id }, (error: unknown) => (error ? reject(new Error(`publish of ${id} not confirmed`, { cause: error })) : resolve())),
         );
         probe.confirmed += 1;
       }

@@ -5,13 +5,13 @@
  */
 import fs from 'node:fs';
 
-interface CallFrame {
+export interface CallFrame {
   readonly functionName: string;
   readonly url: string;
   readonly lineNumber: number;
 }
 
-interface ProfileNode {
+export interface ProfileNode {
   readonly id: number;
   readonly callFrame: CallFrame;
   readonly children?: readonly number[];
@@ -77,10 +77,24 @@ function shortUrl(url: string): string {
  * `window` (µs on the monotonic clock that process.hrtime and V8's profiler share) keeps only the
  * samples taken under load, leaving start-up (module loading, compiling) and shutdown out.
  */
-export function summariseProfile(file: string, top = 30, window?: { readonly fromUs: number; readonly toUs: number }): ProfileSummary {
+export interface ProfileWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
+/** A profile's nodes, each node's parent, and the sampled self time per node (within `window`). */
+export interface SampledProfile {
+  readonly byId: ReadonlyMap<number, ProfileNode>;
+  readonly parentOf: ReadonlyMap<number, number>;
+  readonly selfUs: ReadonlyMap<number, number>;
+}
+
+export function readProfile(file: string, window?: ProfileWindow): SampledProfile {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   for (const node of profile.nodes) byId.set(node.id, node);
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
   const selfUs = new Map<number, number>();
   let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -90,6 +104,11 @@ export function summariseProfile(file: string, top = 30, window?: { readonly fro
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
   }
+  return { byId, parentOf, selfUs };
+}
+
+export function summariseProfile(file: string, top = 30, window?: ProfileWindow): ProfileSummary {
+  const { byId, parentOf, selfUs } = readProfile(file, window);
   const frames = new Map<string, { component: string; us: number }>();
   const components = new Map<string, number>();
   let totalUs = 0;
@@ -111,8 +130,6 @@ export function summariseProfile(file: string, top = 30, window?: { readonly fro
   const busyUs = Math.max(1, totalUs - idleUs);
   // Inclusive time of busgate's own frames: each sample counts once for every distinct busgate
   // function on its stack.
-  const parentOf = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
   const inclusive = new Map<string, { component: string; us: number }>();
   for (const [id, us] of selfUs) {
     const seen = new Set<string>();

@@ -2,6 +2,8 @@
  * Result shapes, target evaluation, and the three renderings of one run: the stdout table, the
  * markdown report and the SVG chart (written by hand from the JSON, no chart library).
  */
+import type { RouteCountResult } from '../routes.js';
+import type { StageSplit } from './stages.js';
 import type { B2Output, BrokerName, CaseMode, OpenLoopOutput, Phases, WrkSummary } from './types.js';
 
 export interface HttpMeasurement {
@@ -92,6 +94,10 @@ export interface BenchResults {
   readonly profiles: Array<{ readonly caseId: string; readonly file: string; readonly top: readonly string[] }>;
   readonly timings: Record<string, number>;
   readonly notes: string[];
+  /** `routes` section: the same route with 1, 100 and 10,000 routes in the file (bench/routes.ts). */
+  routes?: RouteCountResult;
+  /** `stages` section: the memory route's CPU per request by stage, from a profile (bench/lib/stages.ts). */
+  stages?: StageSplit;
 }
 
 const r2 = (v: number): number => Math.round(v * 100) / 100;

@@ -8,9 +8,10 @@
  * for destinations and keys.
  */
 import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
-import { BusgateError, describeError, isBusgateError } from '../errors.js';
+import { BusgateError, asBusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isDefaultSafeToken } from '../routes/template.js';
 import type {
@@ -20,6 +21,7 @@ import type {
   Mode,
   OutboundMessage,
   PluginFactory,
+  ContractDeclarations,
   PreflightResult,
   Receipt,
   Reply,
@@ -44,6 +46,8 @@ export interface BrokerInstanceOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly maxInFlight: number;
+  /** This replica's stable identity for the plugin (PluginContext.instanceId); default: the host name. */
+  readonly instanceId?: string;
   readonly circuit?: CircuitOptions;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -83,7 +87,7 @@ export class BrokerInstance {
   ) {
     this.#factory = factory;
     this.#logger = options.logger.child({ broker: name });
-    this.#plugin = factory.create(pluginOptions as never, { name, logger: this.#logger });
+    this.#plugin = factory.create(pluginOptions as never, { name, instanceId: options.instanceId ?? hostname(), logger: this.#logger });
     this.#metrics = options.metrics;
     this.#options = options;
     // Every request in flight listens for shutdown on this one signal.
@@ -106,6 +110,11 @@ export class BrokerInstance {
   /** The plugin's name (`nats`, a path or a package), for logs and the console. */
   get pluginName(): string {
     return this.#factory.name;
+  }
+
+  /** What the contract features read: CloudEvents binding, receipt schema, AsyncAPI bindings. */
+  get contracts(): ContractDeclarations {
+    return this.#factory;
   }
 
   /** What this broker can do, as its plugin declares. */
@@ -288,6 +297,7 @@ export class BrokerInstance {
         });
         return closed;
       },
+      ...(subscription.backlog ? { backlog: () => subscription.backlog!() } : {}),
     };
     this.#subscriptions.add(tracked);
     gauge.inc();
@@ -308,10 +318,12 @@ export class BrokerInstance {
 
   private mapError(error: unknown): BusgateError {
     if (isBusgateError(error)) {
-      if ((error.code === 'broker_unavailable' || error.code === 'overloaded') && error.retryAfterSeconds === undefined) {
-        return new BusgateError(error.code, error.message, { cause: error, retryAfterSeconds: 1 });
+      // A plugin with its own copy of busgate throws that copy's class: re-made with this registry.
+      const known = asBusgateError(error);
+      if ((known.code === 'broker_unavailable' || known.code === 'overloaded') && known.retryAfterSeconds === undefined) {
+        return new BusgateError(known.code, known.message, { cause: known, retryAfterSeconds: 1 });
       }
-      return error;
+      return known;
     }
     // A plugin should only throw BusgateErrors; anything else is a bug worth a log line.
     this.#logger.error('plugin threw an unmapped error', { broker: this.name, error: describeError(error) });

@@ -6,7 +6,9 @@ import type { Logger } from 'winston';
 import type { BrokerInstanceConfig } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { EgressCatalog } from '../egress/lint.js';
 import type { BrokerCatalog } from '../routes/lint.js';
+import type { NamingRules } from '../routes/lint-names.js';
 import type { PluginFactory } from '../plugins/contract.js';
 import { loadPlugin } from '../plugins/load-plugin.js';
 import { validateOptions } from '../plugins/options.js';
@@ -44,7 +46,7 @@ export async function loadInstances(
         checked.problems.map((problem) => problem.message),
       );
     }
-    loaded.set(name, { name, factory: factory as PluginFactory<never>, options: checked.value });
+    loaded.set(name, { name, factory, options: checked.value });
   }
   return loaded;
 }
@@ -52,25 +54,42 @@ export async function loadInstances(
 /** What the routes linter needs: every declared instance, with modes known where loaded. */
 export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
   return new Map(
-    [...loaded].map(([name, instance]) => [name, {
+    [...loaded].map(([name, instance]) => [
+      name,
+      {
         modes: instance.factory.modes,
         routeOptionsSchema: instance.factory.routeOptionsSchema,
         reservedHeaders: instance.factory.reservedHeaders,
-      }]),
+        reservedDestinations: instance.factory.reservedDestinations?.(instance.options as never) ?? [],
+        ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
+        ...namingRulesOf(instance.factory),
+      },
+    ]),
   );
+}
+
+/** What the subscriptions linter needs: egress capabilities and destination rules. */
+export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): EgressCatalog {
+  return new Map(
+    [...loaded].map(([name, { factory }]) => [name, { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) }]),
+  );
+}
+
+/** The factory's whole-name checks, called as its methods (a plugin may use `this`). */
+function namingRulesOf(factory: PluginFactory<never>): Pick<NamingRules, 'checkDestination' | 'checkKey'> {
+  return {
+    ...(factory.checkDestination ? { checkDestination: factory.checkDestination.bind(factory) } : {}),
+    ...(factory.checkKey ? { checkKey: factory.checkKey.bind(factory) } : {}),
+  };
 }
 
 /**
  * With `routes`, each broker's plugin prepares their targets (BrokerPlugin.prepare) before it
  * counts as connected; without (`busgate check --live`, read-only), nothing is prepared.
  */
-/**
- * With `routes`, each broker's plugin prepares their targets (BrokerPlugin.prepare) before it
- * counts as connected; without (`busgate check --live`, read-only), nothing is prepared.
- */
 export function createBrokers(
   loaded: ReadonlyMap<string, LoadedInstance>,
-  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number },
+  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number; instanceId: string },
   routes?: readonly RouteSpec[],
 ): Map<string, BrokerInstance> {
   const brokers = new Map<string, BrokerInstance>();

@@ -9,13 +9,16 @@ import { BusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
+import type { ClusterLink } from '../cluster.js';
 import type { Authenticator } from './auth.js';
-import type { Ingress } from './ingress.js';
+import { UNMATCHED, type Ingress } from './ingress.js';
 import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
+import type { Egress } from '../egress/egress.js';
 import { mountConsole } from './console.js';
+import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
 export interface AppDependencies {
   readonly routeTable: RouteTable;
@@ -29,9 +32,12 @@ export interface AppDependencies {
   readonly authenticator: Authenticator;
   readonly protectOperational: boolean;
   readonly maxHeaders: number;
+  /** Set in a cluster worker: /ready and /metrics answer for every worker. */
+  readonly cluster?: ClusterLink | undefined;
+  /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
+  readonly egress?: Pick<Egress, 'statuses' | 'overview' | 'specs'>;
 }
 
-const UNMATCHED = '(unmatched)';
 const OPERATIONAL = '(busgate)';
 
 /** Holds the ingress of the current routes; swap() replaces it in one assignment. */
@@ -73,8 +79,10 @@ export function createApp(deps: AppDependencies): Express {
   mountOperationalEndpoints(app, deps);
   if (deps.tapEnabled) {
     app.use('/tap', anyClient);
-    mountTap(app, deps);
+    mountTap(app, { brokers: deps.brokers, logger: deps.logger, authenticator: deps.authenticator, routes: () => deps.routeTable.routes });
   }
+  if (deps.protectOperational) app.use([...DOCUMENT_PATHS], anyClient);
+  mountContractDocuments(app, deps);
   if (deps.consoleEnabled) mountConsole(app, deps);
 
   // The configured routes are served by the ingress before express sees a request (see

@@ -4,17 +4,23 @@
  * once instead of stopping at the first.
  */
 import { parse as parsePath } from 'path-to-regexp';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { CONTRACT_KEYS, lintContract } from '../contracts/route-contract.js';
 import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
+import type { LintCode } from './lint-codes.js';
+import { namingProblems, type NamingRules } from './lint-names.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
-import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
+import { canRender, isDefaultSafeToken, isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
 /** What the linter needs to know of a broker instance: nothing that requires a connection. */
-export interface BrokerCatalogEntry {
+export interface BrokerCatalogEntry extends NamingRules {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
+  /** Destinations only the plugin may use (see PluginFactory.reservedDestinations). */
+  readonly reservedDestinations?: readonly string[];
+  readonly isSafeToken?: (value: string, field: 'destination' | 'key') => boolean;
   /** Headers the plugin reserves (see PluginFactory.reservedHeaders). */
   readonly reservedHeaders?: readonly string[] | undefined;
 }
@@ -26,12 +32,15 @@ export interface LintResult {
   readonly problems: RouteProblem[];
 }
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit'] as const;
+/** `subscriptions` is linted by core/egress/lint.ts. */
+const TOP_LEVEL_KEYS = ['routes', 'subscriptions'];
+
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
 /** Paths the daemon serves itself; a route there would be shadowed or would shadow them. */
-export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console'];
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console', '/openapi.json', '/asyncapi.json'];
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -52,12 +61,30 @@ export interface LintOptions {
   readonly declared?: readonly string[];
   /** API-key client names configured; routes' `clients:` must use these. */
   readonly clients?: readonly string[];
+  /** Where relative `schema:` files are found: the routes file's folder (default: the working folder). */
+  readonly baseDir?: string;
 }
 
+/**
+ * A routes file parsed once: a 10,000-route file takes about a second of YAML parsing on a busy
+ * 2-core box, so the broker names and the lint read the same document.
+ */
+export interface ParsedRoutes {
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
+}
+
+export function parseRoutes(text: string): ParsedRoutes {
+  const lines = new LineCounter();
+  return { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true }), lines };
+}
+
+const parsed = (source: string | ParsedRoutes): ParsedRoutes => (typeof source === 'string' ? parseRoutes(source) : source);
+
 /** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
-export function brokerNamesIn(text: string): Set<string> {
+export function brokerNamesIn(source: string | ParsedRoutes): Set<string> {
   const names = new Set<string>();
-  const doc = parseDocument(text);
+  const { doc } = parsed(source);
   const routes = doc.get('routes');
   if (!isSeq(routes)) return names;
   for (const item of routes.items) {
@@ -70,17 +97,16 @@ export function brokerNamesIn(text: string): Set<string> {
   return names;
 }
 
-export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOptions = {}): LintResult {
+export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog, options: LintOptions = {}): LintResult {
   const declared = options.declared ?? [...catalog.keys()];
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  const { doc, lines } = parsed(source);
   const problems: RouteProblem[] = [];
   const at = (node: Node | Pair | null | undefined): { line: number; col: number } => {
     const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
     const pos = lines.linePos(range?.[0] ?? 0);
     return { line: pos.line, col: pos.col };
   };
-  const report = (node: Node | Pair | null | undefined, code: string, message: string): void => {
+  const report = (node: Node | Pair | null | undefined, code: LintCode, message: string): void => {
     problems.push({ ...at(node), code, message });
   };
 
@@ -97,9 +123,11 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (key !== 'routes') report(pair.key as Node, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+    if (!TOP_LEVEL_KEYS.includes(key)) report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected ${TOP_LEVEL_KEYS.map((k) => `"${k}"`).join(' or ')})`);
   }
   const list = root.get('routes', true);
+  // A file may only subscribe (egress; core/egress/lint.ts checks that part).
+  if (list === undefined && root.has('subscriptions')) return { routes: [], problems };
   if (!isSeq(list)) {
     report(list ?? root, list ? 'wrong_type' : 'missing_key', list ? '"routes" must be a list' : 'the file has no "routes" list');
     return { routes: [], problems };
@@ -114,21 +142,22 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
     }
     // Duplicates are found from path and method alone, so they show even when a route has other problems.
     const path = item.get('path');
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML map prints as YAML; lintRoute reports it as bad_method
     const method = String(item.get('method') ?? 'POST').toUpperCase();
     if (typeof path === 'string') {
       const signature = `${method} ${path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
       const first = seen.get(signature);
-      if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
+      if (first !== undefined) report(item.get('path', true), 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
+    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line, options.baseDir ?? process.cwd());
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+export type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
 /**
  * One route's keys as the linter reads them: typed accessors that report a wrong type at the
@@ -154,7 +183,7 @@ class RouteFields {
   }
 
   node(key: RouteKey): Node | undefined {
-    return (this.item.get(key, true) as Node | undefined) ?? undefined;
+    return (this.item.get(key, true)) ?? undefined;
   }
 
   text(key: RouteKey): string | undefined {
@@ -199,7 +228,7 @@ class RouteFields {
   }
 }
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number, baseDir: string): RouteSpec | undefined {
   const fields = new RouteFields(item, report);
   lintKeys(fields);
   const path = lintPath(fields);
@@ -208,14 +237,17 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   if (!method) fields.report(fields.node('method'), 'bad_method', `method must be one of ${HTTP_METHODS.join(', ')}`);
   const { broker, mode, possibleBrokers } = lintBrokerAndMode(fields, catalog, declared);
   const destination = fields.compile('destination');
+  if (destination) lintReservedDestinations(fields, destination, possibleBrokers, catalog);
   const key = fields.compile('key');
   const timeoutMs = lintTimeout(fields);
   const headers = lintHeaders(fields, [...CORE_RESERVED_HEADERS, ...possibleBrokers.flatMap((name) => catalog.get(name)?.reservedHeaders ?? [])]);
   const clients = lintClients(fields, knownClients);
   const rateLimit = lintRateLimit(fields.node('rateLimit'), fields.report);
   const options = lintOptions(fields.node('options'), possibleBrokers, catalog, fields.report);
+  lintNames(fields, { destination, key }, possibleBrokers, catalog);
+  const contract = lintContract(item, baseDir, fields.report);
 
-  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
+  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null || !contract) return undefined;
   return {
     name: fields.text('name') ?? `${method} ${path}`,
     method,
@@ -230,6 +262,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     brokerOptions: options.byBroker,
     clients,
     rateLimit,
+    contract,
     line,
   };
 }
@@ -243,6 +276,14 @@ function lintKeys(fields: RouteFields): void {
   }
   for (const key of REQUIRED_KEYS) {
     if (!fields.item.has(key)) fields.report(fields.item, 'missing_key', `route has no "${key}"`);
+  }
+}
+
+/** Fixed destinations and keys (and templates' literal text) against each reachable broker's naming rules. */
+function lintNames(fields: RouteFields, templates: Record<'destination' | 'key', Template | undefined>, brokers: readonly string[], catalog: BrokerCatalog): void {
+  const rules = new Map(brokers.map((name) => [name, catalog.get(name)]));
+  for (const field of ['destination', 'key'] as const) {
+    for (const problem of namingProblems(templates[field], field, rules)) fields.report(fields.node(field), problem.code, problem.message);
   }
 }
 
@@ -285,6 +326,18 @@ function lintBrokerAndMode(
     }
   }
   return { broker, mode, possibleBrokers };
+}
+
+/** A destination template must not reach what a plugin keeps for itself (Kafka's reply topic). */
+function lintReservedDestinations(fields: RouteFields, destination: Template, possibleBrokers: readonly string[], catalog: BrokerCatalog): void {
+  for (const name of possibleBrokers) {
+    const entry = catalog.get(name);
+    const token = entry?.isSafeToken ? (value: string) => entry.isSafeToken!(value, 'destination') : isDefaultSafeToken;
+    const reached = (entry?.reservedDestinations ?? []).find((reserved) => canRender(destination, reserved, token));
+    if (reached !== undefined) {
+      fields.report(fields.node('destination'), 'reserved_destination', `"${destination.source}" could render "${reached}", which broker "${name}" reserves for itself (e.g. its reply topic)`);
+    }
+  }
 }
 
 function lintTimeout(fields: RouteFields): number | undefined {
@@ -340,7 +393,7 @@ function choice<T extends string>(
   fields: RouteFields,
   key: RouteKey,
   allowKey: RouteKey,
-  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
+  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [LintCode, string]; defaultAllowed: readonly T[] | undefined },
 ): Choice<T> | undefined {
   const source = fields.text(key);
   if (source === undefined) return undefined;

@@ -1,5 +1,7 @@
 /** A route after linting: every field checked, templates compiled, durations in milliseconds. */
 import type { Mode } from '../plugins/contract.js';
+import type { RouteContract } from '../contracts/route-contract.js';
+import type { LintCode } from './lint-codes.js';
 import type { Template } from './template.js';
 
 /** A value fixed in routes.yaml, or chosen per request from an allow-list. */
@@ -29,6 +31,8 @@ export interface RouteSpec {
   /** API-key client names allowed on this route; undefined = any authenticated client. */
   readonly clients: readonly string[] | undefined;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /** Body schema, CloudEvents policy and batching (core/contracts/). */
+  readonly contract: RouteContract;
   /** Where the route starts in the file, for log lines. */
   readonly line: number;
 }
@@ -40,10 +44,11 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export interface RouteProblem {
   readonly line: number;
   readonly col: number;
-  readonly code: string;
+  readonly code: LintCode;
   readonly message: string;
 }
 
-export function formatProblem(file: string, problem: RouteProblem): string {
+/** Any linter's finding (routes, subscriptions) as FILE:LINE:COL code message. */
+export function formatProblem(file: string, problem: Omit<RouteProblem, 'code'> & { readonly code: string }): string {
   return `${file}:${problem.line}:${problem.col} ${problem.code} ${problem.message}`;
 }

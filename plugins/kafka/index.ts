@@ -2,12 +2,13 @@
  * Apache Kafka through kafkajs. Tested against Apache Kafka 3.9 (KRaft); see README.md for
  * options, how each mode maps to Kafka, and the responder contract.
  */
+import { kafkaContracts } from './contracts.js';
 import manifest from './plugin.json' with { type: 'json' };
 import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { KafkaBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
 import { PLUGIN_HEADERS } from './messages.js';
-import { checkDestination, isSafeToken } from './names.js';
+import { checkDestination, checkKey, isSafeToken } from './names.js';
 
 const kafka: PluginFactory<KafkaOptions> = {
   apiVersion: PLUGIN_API_VERSION,
@@ -18,7 +19,13 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  checkKey,
+  ...kafkaContracts,
+  // Every client's replies travel on it: no route may write to it, no tap may read it.
+  reservedDestinations: (options) => [options.replyTopic],
   reservedHeaders: PLUGIN_HEADERS,
+  // A held message keeps its partition's offset uncommitted; the member heartbeats meanwhile.
+  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key' },
   create: (options, context) => new KafkaBroker(options, context),
 };
 

@@ -12,9 +12,26 @@ export const MAX_TOPIC_LENGTH = 249;
 /** Keys are bytes on the wire and may be long, but a templated key over 1 KiB is a mistake. */
 export const MAX_KEY_LENGTH = 1024;
 
+/**
+ * Every busgate reply consumer's group id starts with this. Such a group only ever reads a reply
+ * topic, so the preflight can leave it out when it asks who reads a request topic.
+ */
+export const REPLY_GROUP_PREFIX = 'busgate.replies.';
+
+export function replyGroupId(clientId: string, instance: string): string {
+  return `${REPLY_GROUP_PREFIX}${clientId}.${instance}`;
+}
+
 export function isSafeToken(value: string, field: 'destination' | 'key'): boolean {
   if (field === 'key') return value.length > 0 && value.length <= MAX_KEY_LENGTH && !CONTROL.test(value);
   return value.length > 0 && value.length <= MAX_TOPIC_LENGTH && TOKEN.test(value);
+}
+
+/** A whole key, fixed in a route: the same bounds as a templated value. */
+export function checkKey(key: string): string | undefined {
+  if (key.length > MAX_KEY_LENGTH) return `busgate sends Kafka message keys of at most ${MAX_KEY_LENGTH} characters (this one has ${key.length})`;
+  if (CONTROL.test(key)) return 'busgate sends no Kafka message key with control characters';
+  return undefined;
 }
 
 export function checkDestination(topic: string): string | undefined {

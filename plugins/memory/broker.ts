@@ -5,6 +5,7 @@
 import { BusgateError } from '../../core/errors.js';
 import { MESSAGE_ID_HEADER, pluginClosed } from '../../core/brokers/kit.js';
 import type {
+  BrokerHealth,
   BrokerPlugin,
   InboundMessage,
   Mode,
@@ -13,9 +14,11 @@ import type {
   Receipt,
   Reply,
   SendContext,
+  SubscribeOptions,
   Subscription,
 } from '../../core/plugins/contract.js';
 import { MemoryBus } from './bus.js';
+import { checkOutbound, DEFAULT_MAX_MESSAGE_BYTES, memoryLimits, type MemoryLimits } from './limits.js';
 import type { MemoryOptions } from './options.js';
 
 function inbound(destination: string, message: OutboundMessage): InboundMessage {
@@ -36,11 +39,19 @@ function echo(message: InboundMessage): Promise<Reply> {
   });
 }
 
+/** The id busgate gave the message on the way in; the memory broker has no positions. */
+function withDelivery(message: InboundMessage): InboundMessage {
+  const id = message.headers[MESSAGE_ID_HEADER];
+  return id === undefined ? message : { ...message, delivery: { messageId: id } };
+}
+
 export class MemoryBroker implements BrokerPlugin {
   private readonly bus: MemoryBus;
   private closed = false;
+  private readonly limits: MemoryLimits;
 
   constructor(private readonly options: MemoryOptions, onHandlerError: (error: unknown, destination: string) => void) {
+    this.limits = memoryLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     this.bus = new MemoryBus(options.queueLimit, onHandlerError);
     for (const destination of options.echoResponders) this.bus.respond(destination, echo);
   }
@@ -52,25 +63,34 @@ export class MemoryBroker implements BrokerPlugin {
 
   publish(destination: string, message: OutboundMessage): Promise<Receipt> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     const subscribers = this.bus.publish(inbound(destination, message));
     return Promise.resolve({ id: message.id, subscribers });
   }
 
   enqueue(destination: string, message: OutboundMessage): Promise<Receipt> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     const depth = this.bus.enqueue(inbound(destination, message));
     return Promise.resolve({ id: message.id, queue: destination, depth });
   }
 
   request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     return this.bus.request(inbound(destination, message), context.signal);
   }
 
-  subscribe(destination: string, options: { mode: 'pubsub' | 'point-to-point' }, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
+  subscribe(destination: string, options: SubscribeOptions, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpen();
-    const stop = options.mode === 'pubsub' ? this.bus.subscribe(destination, onMessage) : this.bus.consume(destination, onMessage);
-    return Promise.resolve({ close: () => Promise.resolve(stop()) });
+    const handler = (message: InboundMessage): Promise<void> => onMessage(withDelivery(message));
+    if (options.mode === 'pubsub') {
+      const stop = this.bus.subscribe(destination, handler);
+      // A topic keeps nothing: what a subscriber has not taken is not waiting anywhere.
+      return Promise.resolve({ close: () => Promise.resolve(stop()), backlog: () => Promise.resolve(0) });
+    }
+    const stop = this.bus.consume(destination, handler, options.maxInFlight);
+    return Promise.resolve({ close: () => Promise.resolve(stop()), backlog: () => Promise.resolve(this.bus.depth(destination)) });
   }
 
   respond(destination: string, onRequest: (m: InboundMessage) => Promise<Reply>): Promise<Subscription> {
@@ -85,10 +105,10 @@ export class MemoryBroker implements BrokerPlugin {
     return Promise.resolve(responders > 0 ? { ok: true, detail: `${responders} responder(s)` } : { ok: false, detail: 'no responder listens here' });
   }
 
-  health(): { up: boolean; detail?: string } {
+  health(): BrokerHealth {
     if (this.closed) return { up: false, detail: 'closed' };
     if (this.options.unavailable) return { up: false, detail: 'configured as unavailable' };
-    return { up: true, detail: 'embedded' };
+    return { up: true, detail: 'embedded', limits: { ...this.limits } };
   }
 
   close(): Promise<void> {

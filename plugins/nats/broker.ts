@@ -11,11 +11,12 @@ import {
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamPublishOptions,
+  type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError, describeError } from '../../core/errors.js';
-import { pluginClosed, raceAbort, routeOptions, type Stop } from '../../core/brokers/kit.js';
+import { pluginClosed, raceAbort, routeOptions, withFields, type Stop } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -42,11 +43,13 @@ import {
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
 import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
+import { checkDerivedStreamName, checkMessage, checkSubject, natsLimits, type NatsLimits } from './limits.js';
 import { preflightRoute } from './preflight.js';
 import { parseServers, routeOptionsSchema, type NatsOptions, type ServerList } from './options.js';
 import { StreamDirectory } from './stream-directory.js';
 import { streamNameFor } from './names.js';
 import { WorkQueues } from './work-queues.js';
+import { startGroupConsumer } from './group-consumer.js';
 
 export const RESPONDER_QUEUE = 'busgate.responders';
 // Messages a point-to-point subscriber holds unacknowledged; small, so competing subscribers share.
@@ -63,6 +66,9 @@ interface Link {
   readonly batch: PublishBatch;
   readonly streams: StreamDirectory;
   readonly workQueues: WorkQueues;
+  /** What this server closes the connection over, read from its INFO when the link opened. */
+  readonly limits: NatsLimits;
+  readonly manager: JetStreamManager;
 }
 
 export class NatsBroker implements BrokerPlugin {
@@ -80,7 +86,7 @@ export class NatsBroker implements BrokerPlugin {
     private readonly options: NatsOptions,
     context: PluginContext,
   ) {
-    this.logger = context.logger.child({ broker: context.name, plugin: 'nats' });
+    this.logger = withFields(context.logger, { broker: context.name, plugin: 'nats' });
     this.servers = parseServers(options);
     this.clientName = options.name ?? `busgate-${context.name}`;
   }
@@ -99,6 +105,7 @@ export class NatsBroker implements BrokerPlugin {
     const route = routeOptions(routeOptionsSchema, context.options);
     if (route.persistent) return this.publishPersistent(link, destination, message, context, route.stream);
     const headers = toNatsHeaders(message);
+    checkMessage(destination, headers, message.payload, link.limits, false);
     const stops = this.stops(context, 'flush', destination);
     try {
       await raceAbort(link.batch.publish(destination, message.payload, headers, context.signal), stops);
@@ -110,7 +117,10 @@ export class NatsBroker implements BrokerPlugin {
 
   async enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const link = this.ready(context, destination);
-    const stream = routeOptions(routeOptionsSchema, context.options).stream ?? streamNameFor(this.options.streamPrefix, destination);
+    const named = routeOptions(routeOptionsSchema, context.options).stream;
+    const stream = named ?? streamNameFor(this.options.streamPrefix, destination);
+    if (named === undefined) checkDerivedStreamName(stream);
+    checkMessage(destination, toNatsHeaders(message), message.payload, link.limits, true);
     await this.wait(link.workQueues.ensureStream(stream, destination), context, 'jetstream-api', destination);
     try {
       return await this.publishToStream(link, destination, message, context, stream);
@@ -131,6 +141,7 @@ export class NatsBroker implements BrokerPlugin {
   async request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     const link = this.ready(context, destination);
     const headers = toNatsHeaders(message);
+    checkMessage(destination, headers, message.payload, link.limits, false);
     try {
       const answer = link.nc.request(destination, message.payload, { timeout: timeoutOf(context), headers });
       return toReply(await raceAbort(answer, this.stops(context, 'reply', destination)));
@@ -145,6 +156,8 @@ export class NatsBroker implements BrokerPlugin {
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
     const link = this.ready();
+    checkSubject(destination, link.limits);
+    if (options.group !== undefined) return this.track(await this.subscribeGroup(link, destination, options, options.group, onMessage));
     const subscription =
       options.mode === 'point-to-point'
         ? await this.consumeWorkQueue(link, destination, options, onMessage)
@@ -154,6 +167,7 @@ export class NatsBroker implements BrokerPlugin {
 
   async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
     const link = this.ready();
+    checkSubject(destination, link.limits);
     const sub = link.nc.subscribe(destination, {
       queue: RESPONDER_QUEUE,
       callback: (error, msg) => {
@@ -183,7 +197,7 @@ export class NatsBroker implements BrokerPlugin {
     if (this.link === undefined) {
       return { up: false, detail: this.lastConnectError ?? `not connected to ${this.servers.display}` };
     }
-    return { up: this.state.up, detail: this.state.detail };
+    return { up: this.state.up, detail: this.state.detail, limits: { ...this.link.limits } };
   }
 
   close(): Promise<void> {
@@ -239,6 +253,8 @@ export class NatsBroker implements BrokerPlugin {
       batch: new PublishBatch(nc),
       streams: new StreamDirectory(manager),
       workQueues: new WorkQueues(manager, this.options.createStreams, this.logger),
+      limits: natsLimits(nc.info?.max_payload, this.options.maxControlLine),
+      manager,
     };
     this.lastConnectError = undefined;
     this.state.markUp(nc.getServer());
@@ -297,6 +313,7 @@ export class NatsBroker implements BrokerPlugin {
     context: SendContext,
     stream: string | undefined,
   ): Promise<Receipt> {
+    checkMessage(subject, toNatsHeaders(message), message.payload, link.limits, true);
     if (stream === undefined) {
       const found = await this.wait(link.streams.streamFor(subject), context, 'jetstream-api', subject);
       if (found === undefined) {
@@ -323,8 +340,9 @@ export class NatsBroker implements BrokerPlugin {
     stream: string | undefined,
   ): Promise<Receipt> {
     const options: Partial<JetStreamPublishOptions> = {
-      // The server drops a second message with the same id inside its duplicate window.
-      msgID: message.id,
+      // The server drops a second message with the same id inside its duplicate window, whoever
+      // sent it: the core's client-scoped id, so one client cannot make another's disappear.
+      msgID: message.dedupeId ?? message.id,
       headers: toNatsHeaders(message),
       timeout: timeoutOf(context),
       ...(stream !== undefined ? { expect: { streamName: stream } } : {}),
@@ -356,6 +374,43 @@ export class NatsBroker implements BrokerPlugin {
         await loop.catch(() => undefined);
       },
     };
+  }
+
+  /**
+   * A named durable consumer (egress): on the work-queue stream for point-to-point, on the stream
+   * capturing the subject for pubsub (which must exist: busgate creates no pubsub streams).
+   */
+  private async subscribeGroup(
+    link: Link,
+    subject: string,
+    options: SubscribeOptions,
+    group: string,
+    onMessage: (message: InboundMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    const route = routeOptions(routeOptionsSchema, options.options);
+    let stream: string;
+    if (options.mode === 'point-to-point') {
+      stream = route.stream ?? streamNameFor(this.options.streamPrefix, subject);
+      try {
+        await link.workQueues.ensureStream(stream, subject);
+      } catch (error) {
+        throw toBusgateError(error, 'jetstream-api', subject);
+      }
+    } else {
+      const found = route.stream ?? (await link.streams.streamFor(subject).catch((error: unknown) => {
+        throw toBusgateError(error, 'jetstream-api', subject);
+      }));
+      if (found === undefined) {
+        throw new BusgateError('broker_rejected', `no JetStream stream captures subject "${subject}": a pubsub subscription reads a stream; create one`);
+      }
+      stream = found;
+    }
+    return startGroupConsumer(
+      link.js,
+      link.manager,
+      { stream, subject, group, deliverPolicy: options.mode === 'point-to-point' ? 'all' : 'new', maxInFlight: Math.max(1, options.maxInFlight ?? 1), onMessage },
+      this.logger,
+    );
   }
 
   private async consumeWorkQueue(

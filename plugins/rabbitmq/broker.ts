@@ -4,9 +4,9 @@
  */
 import { connect, type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
-import { pluginClosed, routeOptions } from '../../core/brokers/kit.js';
+import { pluginClosed, routeOptions, withFields } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -24,8 +24,10 @@ import type {
 } from '../../core/plugins/contract.js';
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
+import { KEY_HEADER } from './messages.js';
 import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
 import { errorText, missingExchange, missingQueue, nothingSent } from './errors.js';
+import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js';
 import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './names.js';
@@ -51,6 +53,8 @@ export class RabbitMqBroker implements BrokerPlugin {
   private lastProblem: string | undefined;
   private blockedBecause: string | undefined;
   private serverVersion: string | undefined;
+  /** frame_max is negotiated per connection; until the first one, RabbitMQ's default. */
+  private limits: RabbitMqLimits;
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** With declare: true, what the routes need declared; set up on every connection before it serves. */
@@ -66,7 +70,8 @@ export class RabbitMqBroker implements BrokerPlugin {
   ) {
     this.endpoint = describeEndpoint(options.url);
     this.scrub = scrubSecrets(options.url);
-    this.log = context.logger.child({ broker: context.name, plugin: 'rabbitmq' });
+    this.log = withFields(context.logger, { broker: context.name, plugin: 'rabbitmq' });
+    this.limits = rabbitMqLimits(undefined, options.maxMessageBytes);
     this.consumers = new Consumers({
       options,
       logger: this.log,
@@ -109,7 +114,14 @@ export class RabbitMqBroker implements BrokerPlugin {
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
     this.refuseWhenClosed();
-    return this.consumers.add({ kind: options.mode, destination, route: routeOptions(routeOptionsSchema, options.options), onMessage });
+    return this.consumers.add({
+      kind: options.mode,
+      destination,
+      route: routeOptions(routeOptionsSchema, options.options),
+      onMessage,
+      ...(options.group !== undefined ? { group: options.group } : {}),
+      ...(options.maxInFlight !== undefined ? { prefetch: options.maxInFlight } : {}),
+    });
   }
 
   async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
@@ -175,7 +187,11 @@ export class RabbitMqBroker implements BrokerPlugin {
         if (this.blockedBecause !== undefined) {
           return { up: false, detail: `RabbitMQ at ${this.endpoint} blocks publishing: ${this.blockedBecause}` };
         }
-        return { up: true, detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}` };
+        return {
+          up: true,
+          detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}`,
+          limits: { ...this.limits },
+        };
       case 'reconnecting':
         return { up: false, detail: `reconnecting to ${this.endpoint}: ${this.lastProblem ?? 'connection lost'}` };
       case 'connecting':
@@ -269,6 +285,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     model.on('error', () => undefined);
     const version = model.connection.serverProperties.version;
     this.serverVersion = typeof version === 'string' ? version : undefined;
+    this.limits = rabbitMqLimits((model.connection as { frameMax?: number }).frameMax, this.options.maxMessageBytes);
     const session = await Session.open(model, this.log);
     try {
       // The routes' topology first: this connection serves nothing until it is declared.
@@ -333,6 +350,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     const session = this.liveSession();
     const route = routeOptions(routeOptionsSchema, context.options);
     const routingKey = message.key ?? route.routingKey ?? '';
+    checkOutbound(destination, routingKey, message, this.limits);
     await session.topology.ensureExchange(destination);
     const publisher = await session.confirmPublisher();
     await publisher.publish(
@@ -355,6 +373,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async publishToQueue(queue: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    checkOutbound('', queue, message, this.limits);
     const session = this.liveSession();
     const publisher = await session.confirmPublisher();
     await publisher.publish(
@@ -362,7 +381,8 @@ export class RabbitMqBroker implements BrokerPlugin {
         exchange: '',
         routingKey: queue,
         content: message.payload,
-        properties: storedMessageProperties(message),
+        // The routing key names the queue here, so a route's key travels in a header instead.
+        properties: storedMessageProperties(message, message.key === undefined ? {} : { [KEY_HEADER]: message.key }),
         whenReturned: (replyText) => missingQueue(queue, replyText),
       },
       context.signal,
@@ -373,6 +393,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async requestReply(queue: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    checkOutbound('', queue, message, this.limits);
     const rpc = await this.liveSession().rpcClient();
     return rpc.request(queue, message, context);
   }
@@ -402,11 +423,11 @@ export class RabbitMqBroker implements BrokerPlugin {
   }
 }
 
-function storedMessageProperties(message: OutboundMessage): Options.Publish & { messageId: string } {
+function storedMessageProperties(message: OutboundMessage, extraHeaders: Readonly<Record<string, string>> = {}): Options.Publish & { messageId: string } {
   return {
     messageId: message.id,
     contentType: message.contentType,
-    headers: { ...message.headers },
+    headers: { ...message.headers, ...extraHeaders },
     persistent: true,
     timestamp: Math.floor(Date.now() / 1000),
   };

@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import type { Subscription } from '../../core/plugins/contract.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { Collector, drained, type LedgerResult } from './ledger.js';
-import { LONG } from './support/net.js';
+import { LONG } from './support/scenario.js';
 import { PrivateRabbitMq, requirePrivateBroker } from './support/private-brokers.js';
 import { declareQueues, queueDepth } from './support/rabbitmq-admin.js';
 import { SuiteResults } from './support/results.js';

@@ -40,6 +40,13 @@ describe('daemon config', () => {
     expect(loadConfig({ env: { PORT: '9100' }, cwd, args: ['--port', '9200'] }).port).to.equal(9200);
   });
 
+  it('names this replica for plugins: instanceId from a file or BUSGATE_INSTANCE_ID, else the host name', () => {
+    expect(loadConfig({ env: {}, cwd: tempDir() }).instanceId).to.equal(os.hostname());
+    const cwd = tempDir({ 'config/default.yaml': 'instanceId: busgate-0\n' });
+    expect(loadConfig({ env: {}, cwd }).instanceId).to.equal('busgate-0');
+    expect(loadConfig({ env: { BUSGATE_INSTANCE_ID: 'busgate-1' }, cwd }).instanceId).to.equal('busgate-1');
+  });
+
   it('feeds NATS_URL, KAFKA_BROKERS (comma-separated) and AMQP_URL to the built-in instances', () => {
     const config = loadConfig({ env: { NATS_URL: 'nats://n:4222', KAFKA_BROKERS: 'k1:9092, k2:9092', AMQP_URL: 'amqp://u:p@r:5672' }, cwd: tempDir() });
     expect(config.brokers.nats!.options).to.deep.equal({ url: 'nats://n:4222' });
@@ -63,5 +70,13 @@ describe('daemon config', () => {
     expect(refusal(() => loadConfig({ env: { DEFAULT_TIMEOUT: 'soon' }, cwd: tempDir() })).details.join()).to.include('duration');
     expect(refusal(() => loadConfig({ env: {}, cwd: tempDir({ 'config/default.yaml': 'brokers:\n  x:\n    plugn: memory\n' }) })).details.join()).to.include('unknown key "plugn"');
     expect(refusal(() => loadConfig({ env: {}, cwd: tempDir(), args: ['--config', 'missing.yaml'] })).message).to.include('not found');
+  });
+
+  it('takes shared state stores as URLs: Redis for both, NATS (JetStream KV) for idempotency only', () => {
+    const config = loadConfig({ env: { IDEMPOTENCY_STORE: 'nats://127.0.0.1:4222', RATE_LIMIT_STORE: 'redis://127.0.0.1:6379', IDEMPOTENCY_MAX_BYTES: '8mb' }, cwd: tempDir() });
+    expect(config.idempotency).to.include({ store: 'nats://127.0.0.1:4222', maxBytes: 8 * 1024 * 1024, maxReplyBytes: 64 * 1024 });
+    expect(config.rateLimitStore).to.equal('redis://127.0.0.1:6379');
+    expect(refusal(() => loadConfig({ env: { IDEMPOTENCY_STORE: 'http://redis:6379' }, cwd: tempDir() })).details.join()).to.include('redis://');
+    expect(refusal(() => loadConfig({ env: { RATE_LIMIT_STORE: 'nats://127.0.0.1:4222' }, cwd: tempDir() })).details.join()).to.include('redis://');
   });
 });

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
 import kafkajs from 'kafkajs';
 import { brokersRequired } from '../../support/require-broker.js';
-import { freeStablePort, sleep, tcpAnswers, waitFor } from './net.js';
+import { eventually, freeStablePort, sleep, tcpReachable } from '../../support/net.js';
 
 /** The repository root (this file is at <out>/test/faults/support/). */
 export function repoRoot(): string {
@@ -194,10 +194,10 @@ abstract class Launcher implements PrivateBroker {
     this.child = child;
     this.started.add(child);
     child.once('exit', () => this.started.delete(child));
-    await waitFor(`private ${this.kind} on port ${this.port}`, async () => {
+    await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`private ${this.kind} exited with ${child.exitCode}:\n${this.logTail()}`);
       return this.ready();
-    }, this.bootTimeoutMs, 200);
+    }, this.bootTimeoutMs, `private ${this.kind} on port ${this.port}`, 200);
   }
 }
 
@@ -228,7 +228,7 @@ export class PrivateNats extends Launcher {
   }
 
   protected ready(): Promise<boolean> {
-    return tcpAnswers(this.port);
+    return tcpReachable('127.0.0.1', this.port, 1000);
   }
 }
 
@@ -252,7 +252,7 @@ export class PrivateMosquitto extends Launcher {
   }
 
   protected ready(): Promise<boolean> {
-    return tcpAnswers(this.port);
+    return tcpReachable('127.0.0.1', this.port, 1000);
   }
 }
 
@@ -348,7 +348,7 @@ export class PrivateRabbitMq extends Launcher {
         // not written yet
       }
     }
-    if (this.beamPid === undefined || !(await tcpAnswers(this.port))) return false;
+    if (this.beamPid === undefined || !(await tcpReachable('127.0.0.1', this.port, 1000))) return false;
     return this.answersAsThisNode();
   }
 
@@ -461,7 +461,7 @@ export class PrivateKafka extends Launcher {
 
   /** A metadata round trip on the direct listener: the port alone opens before the broker serves. */
   protected async ready(): Promise<boolean> {
-    if (!(await tcpAnswers(this.directPort))) return false;
+    if (!(await tcpReachable('127.0.0.1', this.directPort, 1000))) return false;
     const admin = new kafkajs.Kafka({
       brokers: [`127.0.0.1:${this.directPort}`],
       logLevel: kafkajs.logLevel.NOTHING,

@@ -1,8 +1,26 @@
-/** Small network helpers for the fault suites: free ports, waiting for a port, sleeping. */
+/**
+ * The one set of waiting and port helpers for test/, bench/ and scripts/: sleep, poll a
+ * condition, find a free port, ask whether a TCP port answers. The TCP check is the broker
+ * check's own (require-broker.ts, which the conformance harness ships), re-exported here.
+ */
 import fs from 'node:fs';
 import net from 'node:net';
 
+export { tcpReachable } from './require-broker.js';
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Resolves once `check` returns true, polling every `everyMs`; rejects after `timeoutMs`, naming
+ * `what`. A check that throws ends the wait with its error (catch inside `check` to keep polling).
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition', everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
 
 /** A port nothing listens on right now (bound on 127.0.0.1, then released). */
 export async function freePort(): Promise<number> {
@@ -17,7 +35,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A free port BELOW the kernel's ephemeral range, for a broker the test kills and restarts. An
+ * A free port BELOW the kernel's ephemeral range, for a broker a test kills and restarts. An
  * ephemeral port freed by a kill can be handed to any socket on the machine (another test's
  * listener, an outgoing connection, even a TCP self-connect to it) before the broker binds it
  * again; the kernel never hands out ports below the range by itself.
@@ -44,29 +62,3 @@ function canListen(port: number): Promise<boolean> {
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
-
-export function tcpAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-/** Polls `check` until it resolves true; rejects after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** Whether FAULTS_LONG=1 asks for the long variants. */
-export const LONG = process.env.FAULTS_LONG === '1';

@@ -1,0 +1,151 @@
+/**
+ * `busgate start` with WORKERS=2: one port, two daemons behind it (node:cluster), and what must
+ * look like one daemon does: /ready speaks for every worker, /metrics sums them, SIGHUP reloads
+ * all or none, request-reply answers reach the worker (and the request) that asked, on every
+ * broker, and SIGTERM stops everything. Every request opens its own connection, so the primary's
+ * round robin spreads them over both workers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+import { freePort } from '../support/net.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const SUFFIX = randomUUID().slice(0, 8);
+
+const route = (name: string, broker = 'memory', mode = 'pubsub', destination = name): string =>
+  `  - name: ${name}\n    path: /${name}\n    broker: ${broker}\n    mode: ${mode}\n    destination: ${destination}\n`;
+
+/** A request on a connection of its own (no keep-alive), so consecutive requests may reach different workers. */
+async function post(port: number, pathname: string, body: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${pathname}`, { method: 'POST', body, headers: { connection: 'close', 'content-type': 'text/plain' } });
+  return { status: response.status, text: await response.text() };
+}
+
+interface Cluster {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly file: string;
+  output(): string;
+}
+
+async function startCluster(routes: string, config: Record<string, unknown> = {}): Promise<Cluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-cluster-'));
+  const file = path.join(dir, 'routes.yaml');
+  fs.writeFileSync(file, routes);
+  const port = await freePort();
+  const configFile = path.join(dir, 'busgate.yaml');
+  fs.writeFileSync(configFile, JSON.stringify({ port, host: '127.0.0.1', routesFile: file, logFormat: 'json', ...config }));
+  const env = { ...process.env, WORKERS: '2' };
+  const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the cluster exited: ${output.slice(-500)}`);
+    const status = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0);
+    if (status === 200) break;
+    if (Date.now() > deadline) throw new Error(`the cluster was not ready in time: ${output.slice(-500)}`);
+    await sleep(100);
+  }
+  return { child, port, file, output: () => output };
+}
+
+async function stopCluster(cluster: Cluster | undefined): Promise<number | null> {
+  if (!cluster || cluster.child.exitCode !== null) return cluster?.child.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => cluster.child.once('exit', (code) => resolve(code)));
+  cluster.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('WORKERS=2: one port, two workers', function () {
+  this.timeout(60_000);
+  let cluster: Cluster | undefined;
+
+  afterEach(async () => {
+    await stopCluster(cluster);
+    cluster = undefined;
+  });
+
+  it('says ready only for every worker, and /metrics counts the requests of both', async () => {
+    cluster = await startCluster('routes:\n' + route('counted'));
+    const ready = (await (await fetch(`http://127.0.0.1:${cluster.port}/ready`)).json()) as { status: string; workers: Array<{ pid: number; ready: boolean }> };
+    expect(ready.status).to.equal('ready');
+    expect(ready.workers).to.have.lengthOf(2);
+    expect(new Set(ready.workers.map((w) => w.pid)).size).to.equal(2);
+    for (let i = 0; i < 10; i++) expect((await post(cluster.port, '/counted', 'x')).status).to.equal(202);
+    const metrics = await (await fetch(`http://127.0.0.1:${cluster.port}/metrics`)).text();
+    expect(metrics).to.include('busgate_http_requests_total{route="counted",status="202"} 10');
+  });
+
+  it('reloads every worker on SIGHUP, and none when the new file is invalid', async () => {
+    cluster = await startCluster('routes:\n' + route('before'));
+    fs.writeFileSync(cluster.file, 'routes:\n' + route('after'));
+    cluster.child.kill('SIGHUP');
+    const deadline = Date.now() + 15_000;
+    while (!cluster.output().includes('routes reloaded in every worker') && Date.now() < deadline) await sleep(50);
+    for (let i = 0; i < 8; i++) {
+      expect((await post(cluster.port, '/after', 'x')).status, `request ${i} to the new route`).to.equal(202);
+      expect((await post(cluster.port, '/before', 'x')).status, `request ${i} to the removed route`).to.equal(404);
+    }
+    fs.writeFileSync(cluster.file, 'routes:\n' + route('broken') + '    colour: red\n');
+    cluster.child.kill('SIGHUP');
+    while (!cluster.output().includes('every worker keeps its routes') && Date.now() < deadline) await sleep(50);
+    expect(cluster.output()).to.include('every worker keeps its routes');
+    for (let i = 0; i < 8; i++) expect((await post(cluster.port, '/after', 'x')).status, `request ${i} after the refused reload`).to.equal(202);
+  });
+
+  it('stops every worker on SIGTERM and exits 0', async () => {
+    cluster = await startCluster('routes:\n' + route('stopping'));
+    const { workers } = (await (await fetch(`http://127.0.0.1:${cluster.port}/ready`)).json()) as { workers: Array<{ pid: number }> };
+    const code = await stopCluster(cluster);
+    expect(code).to.equal(0);
+    for (const { pid } of workers) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).to.throw();
+  });
+});
+
+describe('WORKERS=2: request-reply answers reach the worker that asked', function () {
+  this.timeout(90_000);
+  const brokers = {
+    nats: () => ({ plugin: 'nats', options: { url: `nats://${brokerEndpoints.nats().host}:${brokerEndpoints.nats().port}` } }),
+    rabbitmq: () => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@${brokerEndpoints.rabbitmq().host}:${brokerEndpoints.rabbitmq().port}` } }),
+    kafka: () => ({ plugin: 'kafka', options: { brokers: [`${brokerEndpoints.kafka().host}:${brokerEndpoints.kafka().port}`], createTopics: true, replyTopic: `busgate.cluster-test.replies.${SUFFIX}` } }),
+  } as const;
+
+  for (const broker of ['nats', 'rabbitmq', 'kafka'] as const) {
+    describe(broker, () => {
+      let responder: TestDaemon | undefined;
+      let cluster: Cluster | undefined;
+      const destination = `cluster-test.rr.${SUFFIX}`;
+
+      before(async function () {
+        await requireBroker(this, broker, brokerEndpoints[broker]());
+        // The responder is an in-process daemon's broker instance echoing each request's payload.
+        responder = await startTestDaemon({ brokers: { [broker]: brokers[broker]() }, routes: 'routes:\n' + route('unused', broker, 'pubsub', `cluster-test.unused.${SUFFIX}`) });
+        await responder.brokers.get(broker)!.respond(destination, async (message) => ({ payload: message.payload, headers: {} }));
+        cluster = await startCluster('routes:\n' + route('ask', broker, 'request-reply', destination), { brokers: { [broker]: brokers[broker]() } });
+      });
+
+      after(async () => {
+        await stopCluster(cluster);
+        await responder?.shutdown('done');
+      });
+
+      it('answers every request with its own reply, whichever worker took it', async () => {
+        const bodies = Array.from({ length: 12 }, (_, i) => `question-${i}-${randomUUID()}`);
+        const answers = await Promise.all(bodies.map((body) => post(cluster!.port, '/ask', body)));
+        answers.forEach((answer, i) => {
+          expect(answer.status, answer.text).to.equal(200);
+          expect(answer.text).to.equal(bodies[i]);
+        });
+      });
+    });
+  }
+});
