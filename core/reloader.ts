@@ -13,6 +13,7 @@ import { describeError } from './errors.js';
 import type { RouteTable } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import type { Egress } from './egress/egress.js';
+import type { StreamSpec } from './streams/model.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
@@ -36,6 +37,7 @@ export class Reloader {
     private readonly logger: Logger,
     private readonly connectWaitMs: number,
     private readonly egress: Egress,
+    private readonly applyStreams: (streams: readonly StreamSpec[]) => void = () => undefined,
   ) {}
 
   /** Reloads one at a time: a second SIGHUP waits for the first. */
@@ -72,6 +74,7 @@ export class Reloader {
     this.routeTable.swap(ingress);
     this.metrics.routesLoaded.set(checked.routes.length);
     const subscriptions = await this.egress.apply(checked.subscriptions);
+    this.applyStreams(checked.streams);
 
     const unused = [...this.brokers.keys()].filter((instance) => !checked.loaded.has(instance));
     for (const instance of unused) {

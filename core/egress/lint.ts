@@ -51,8 +51,13 @@ export function isReservedDeliveryHeader(name: string): boolean {
 
 /** The broker instance names the subscriptions of a routes file use (their plugins get loaded). */
 export function subscriptionBrokersIn(text: string): Set<string> {
+  return brokersOfSection(text, 'subscriptions');
+}
+
+/** The `broker:` names in one top-level list of a routes file (subscriptions, streams). */
+export function brokersOfSection(text: string, section: string): Set<string> {
   const names = new Set<string>();
-  const list = parseDocument(text).get('subscriptions');
+  const list = parseDocument(text).get(section);
   if (!isSeq(list)) return names;
   for (const item of list.items) {
     const broker = isMap(item) ? item.get('broker') : undefined;
