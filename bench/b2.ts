@@ -298,7 +298,7 @@ async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
 // ----------------------------------------------------------------------------------------- memory
 async function memoryClient(args: B2Args, c: Case): Promise<Client> {
   const logger = winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
-  const plugin: BrokerPlugin = memoryPlugin.create({ queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false }, { name: 'memory', logger });
+  const plugin: BrokerPlugin = memoryPlugin.create({ queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false }, { name: 'memory', instanceId: 'bench', logger });
   await plugin.connect(new AbortController().signal);
   const payload = Buffer.from(args.body);
   const context: SendContext = { signal: new AbortController().signal, timeoutMs: 5000, options: {} };

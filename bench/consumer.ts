@@ -106,7 +106,7 @@ async function pluginFor(args: ConsumerArgs): Promise<BrokerPlugin> {
         : { brokers: e.kafkaBrokers.split(','), createTopics: true, clientId: 'busgate-bench-consumer', replyTopic: 'bench.consumer-replies' };
   const validate = new Ajv({ useDefaults: true, strict: false }).compile(factory.optionsSchema as Record<string, unknown>);
   if (!validate(raw)) throw new Error(`consumer options: ${JSON.stringify(validate.errors)}`);
-  const plugin = factory.create(raw, { name: `bench-${args.broker}`, logger });
+  const plugin = factory.create(raw, { name: `bench-${args.broker}`, instanceId: 'bench', logger });
   await plugin.connect(AbortSignal.timeout(30_000));
   return plugin;
 }

@@ -48,6 +48,7 @@ export async function startTestDaemon(options: {
     idempotency: { windowMs: 600_000, maxKeys: 100_000, maxBytes: 64 * 1024 * 1024, maxReplyBytes: 64 * 1024, store: '' },
     rateLimitStore: '',
     stateKeyPrefix: 'busgate:',
+    instanceId: os.hostname(),
     apiKeys: new Map(),
     protectOperational: false,
     limits: { maxHeaders: 100, maxHeaderBytes: 16384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },

@@ -4,6 +4,7 @@
  * command-line flags. Unknown keys and bad values stop the daemon before it serves.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
@@ -153,6 +154,12 @@ const coreSchema = {
   rateLimit: {
     store: { doc: 'Shared store for route rate limits across replicas (redis://…); empty: a bucket per instance.', format: 'state-store', default: '', env: 'RATE_LIMIT_STORE', sensitive: true },
   },
+  instanceId: {
+    doc: 'Who this replica is, stable across its restarts: plugins name durable broker sessions from it. Empty: the host name.',
+    format: String,
+    default: '',
+    env: 'BUSGATE_INSTANCE_ID',
+  },
   stateKeyPrefix: { doc: 'Prefix of every key busgate writes to a shared store (separates deployments on one Redis).', format: String, default: 'busgate:', env: 'STATE_KEY_PREFIX' },
   auth: {
     keys: {
@@ -270,6 +277,8 @@ export interface DaemonConfig {
   /** Shared store URL for rate-limit buckets; "" keeps them per instance. */
   readonly rateLimitStore: string;
   readonly stateKeyPrefix: string;
+  /** This replica's stable identity, given to plugins (PluginContext.instanceId). */
+  readonly instanceId: string;
   /** Client name -> secret. Never logged. */
   readonly apiKeys: ReadonlyMap<string, string>;
   readonly protectOperational: boolean;
@@ -340,6 +349,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     },
     rateLimitStore: config.get('rateLimit.store'),
     stateKeyPrefix: config.get('stateKeyPrefix'),
+    instanceId: config.get('instanceId') || os.hostname(),
     apiKeys: readApiKeys(config.get('auth.keys'), config.get('auth.keysFile'), cwd),
     protectOperational: config.get('auth.protectOperational'),
     limits: {

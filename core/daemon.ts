@@ -171,7 +171,7 @@ async function openBrokers(
   let brokers = new Map<string, BrokerInstance>();
   const brokerStatus = (): Map<string, boolean> => new Map([...brokers].map(([name, broker]) => [name, broker.health().up]));
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true, brokerStatus });
-  brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
+  brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker, instanceId: config.instanceId });
   await Promise.all([...brokers.values()].map((broker) => broker.start(options.connectWaitMs ?? 3000)));
   return { brokers, metrics };
 }

@@ -100,7 +100,7 @@ export const ERROR_CODES = {
   rate_limited: {
     status: 429,
     retryable: true,
-    summary: 'The route is over its rate limit (see Retry-After).',
+    summary: "The client is over the route's rate limit, which is per client (see Retry-After).",
   },
   too_many_streams: {
     status: 429,
@@ -161,8 +161,16 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * The brand every BusgateError carries. A plugin may bundle its own copy of the `busgate` package
+ * (another version, or npm did not dedupe the peer dependency), and `instanceof` fails across
+ * copies; a registry symbol (Symbol.for) is the same in every copy, so the core recognises the
+ * error by this brand and its code instead.
+ */
+export const BUSGATE_ERROR_BRAND: unique symbol = Symbol.for('busgate.error');
 
 export class BusgateError extends Error {
+  readonly [BUSGATE_ERROR_BRAND] = true;
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryable: boolean;
@@ -191,8 +199,32 @@ export class BusgateError extends Error {
   }
 }
 
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/**
+ * A BusgateError from this copy of busgate or from any other (see BUSGATE_ERROR_BRAND): branded,
+ * with a code this registry knows. An error with a code only a newer copy knows is not one.
+ */
 export function isBusgateError(value: unknown): value is BusgateError {
-  return value instanceof BusgateError;
+  if (value instanceof BusgateError) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { [BUSGATE_ERROR_BRAND]?: unknown; code?: unknown; message?: unknown };
+  return candidate[BUSGATE_ERROR_BRAND] === true && isErrorCode(candidate.code) && typeof candidate.message === 'string';
+}
+
+/**
+ * The same error as one of this copy's BusgateErrors: status and retryable from this registry,
+ * whatever the other copy said. An error of this copy is returned as it is.
+ */
+export function asBusgateError(error: Pick<BusgateError, 'code' | 'message'>): BusgateError {
+  if (error instanceof BusgateError) return error;
+  const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return new BusgateError(error.code, error.message, {
+    cause: error,
+    ...(typeof retryAfter === 'number' ? { retryAfterSeconds: retryAfter } : {}),
+  });
 }
 
 /**

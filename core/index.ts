@@ -6,5 +6,5 @@
  */
 export * from './plugins/contract.js';
 export * from './brokers/kit.js';
-export { BusgateError, ERROR_CODES, isBusgateError, type ErrorCode } from './errors.js';
+export { BUSGATE_ERROR_BRAND, BusgateError, ERROR_CODES, isBusgateError, type ErrorCode } from './errors.js';
 export { claimLeaseEnd } from './state/shared-idempotency.js';

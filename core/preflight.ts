@@ -23,13 +23,13 @@ export interface PreflightLine {
 export async function preflight(
   routes: readonly RouteSpec[],
   loaded: ReadonlyMap<string, LoadedInstance>,
-  config: Pick<DaemonConfig, 'maxInFlightPerBroker'>,
+  config: Pick<DaemonConfig, 'maxInFlightPerBroker' | 'instanceId'>,
   logger: Logger,
   connectWaitMs = 5000,
   subscriptions: readonly SubscriptionSpec[] = [],
 ): Promise<PreflightLine[]> {
   const metrics = new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() });
-  const brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
+  const brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker, instanceId: config.instanceId });
   try {
     await Promise.all([...brokers.values()].map((broker) => broker.start(connectWaitMs)));
     const lines: PreflightLine[] = [];

@@ -61,7 +61,7 @@ export class Reloader {
     }
 
     const added = new Map([...checked.loaded].filter(([instance]) => !this.brokers.has(instance)));
-    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker });
+    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker, instanceId: this.config.instanceId });
     await Promise.all([...fresh.values()].map((broker) => broker.start(this.connectWaitMs)));
     for (const [instance, broker] of fresh) this.brokers.set(instance, broker);
 

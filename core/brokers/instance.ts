@@ -8,9 +8,10 @@
  * for destinations and keys.
  */
 import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import type { Logger } from 'winston';
 import { backoffDelay } from '../backoff.js';
-import { BusgateError, describeError, isBusgateError } from '../errors.js';
+import { BusgateError, asBusgateError, describeError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isDefaultSafeToken } from '../routes/template.js';
 import type {
@@ -44,6 +45,8 @@ export interface BrokerInstanceOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly maxInFlight: number;
+  /** This replica's stable identity for the plugin (PluginContext.instanceId); default: the host name. */
+  readonly instanceId?: string;
   readonly circuit?: CircuitOptions;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -80,7 +83,7 @@ export class BrokerInstance {
   ) {
     this.#factory = factory;
     this.#logger = options.logger.child({ broker: name });
-    this.#plugin = factory.create(pluginOptions as never, { name, logger: this.#logger });
+    this.#plugin = factory.create(pluginOptions as never, { name, instanceId: options.instanceId ?? hostname(), logger: this.#logger });
     this.#metrics = options.metrics;
     this.#options = options;
     // Every request in flight listens for shutdown on this one signal.
@@ -301,10 +304,12 @@ export class BrokerInstance {
 
   private mapError(error: unknown): BusgateError {
     if (isBusgateError(error)) {
-      if ((error.code === 'broker_unavailable' || error.code === 'overloaded') && error.retryAfterSeconds === undefined) {
-        return new BusgateError(error.code, error.message, { cause: error, retryAfterSeconds: 1 });
+      // A plugin with its own copy of busgate throws that copy's class: re-made with this registry.
+      const known = asBusgateError(error);
+      if ((known.code === 'broker_unavailable' || known.code === 'overloaded') && known.retryAfterSeconds === undefined) {
+        return new BusgateError(known.code, known.message, { cause: known, retryAfterSeconds: 1 });
       }
-      return error;
+      return known;
     }
     // A plugin should only throw BusgateErrors; anything else is a bug worth a log line.
     this.#logger.error('plugin threw an unmapped error', { broker: this.name, error: describeError(error) });

@@ -8,6 +8,7 @@ import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { EgressCatalog } from '../egress/lint.js';
 import type { BrokerCatalog } from '../routes/lint.js';
+import type { NamingRules } from '../routes/lint-names.js';
 import type { PluginFactory } from '../plugins/contract.js';
 import { loadPlugin } from '../plugins/load-plugin.js';
 import { validateOptions } from '../plugins/options.js';
@@ -59,6 +60,7 @@ export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCa
         reservedHeaders: instance.factory.reservedHeaders,
         reservedDestinations: instance.factory.reservedDestinations?.(instance.options as never) ?? [],
         ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
+        ...namingRulesOf(instance.factory),
       },
     ]),
   );
@@ -71,9 +73,17 @@ export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): Eg
   );
 }
 
+/** The factory's whole-name checks, called as its methods (a plugin may use `this`). */
+function namingRulesOf(factory: PluginFactory<never>): Pick<NamingRules, 'checkDestination' | 'checkKey'> {
+  return {
+    ...(factory.checkDestination ? { checkDestination: factory.checkDestination.bind(factory) } : {}),
+    ...(factory.checkKey ? { checkKey: factory.checkKey.bind(factory) } : {}),
+  };
+}
+
 export function createBrokers(
   loaded: ReadonlyMap<string, LoadedInstance>,
-  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number },
+  dependencies: { logger: Logger; metrics: Metrics; maxInFlight: number; instanceId: string },
 ): Map<string, BrokerInstance> {
   const brokers = new Map<string, BrokerInstance>();
   for (const instance of loaded.values()) {

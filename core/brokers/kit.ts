@@ -8,8 +8,8 @@
  * only builds its own error when it knows better (for example "nothing was sent").
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { BusgateError } from '../errors.js';
-import type { Mode } from '../plugins/contract.js';
+import { BusgateError, asBusgateError, isBusgateError } from '../errors.js';
+import type { LogFields, Logger, Mode } from '../plugins/contract.js';
 
 /** The header (or message property) that carries busgate's message id on every broker. */
 export const MESSAGE_ID_HEADER = 'busgate-id';
@@ -25,7 +25,7 @@ export interface Stop {
  * the plugin made itself, such as a connection-lost signal, carries no BusgateError).
  */
 export function abortReason(signal: AbortSignal, fallback: () => BusgateError): BusgateError {
-  return signal.reason instanceof BusgateError ? signal.reason : fallback();
+  return isBusgateError(signal.reason) ? asBusgateError(signal.reason) : fallback();
 }
 
 /** A stop on the core's signal: its typed reason, else `fallback()`. */
@@ -99,4 +99,16 @@ export function deadlineError(mode: Mode, destination: string, timeoutMs: number
  */
 export function routeOptions<S extends TSchema>(_schema: S, options: Readonly<Record<string, unknown>> | undefined): Static<S> {
   return (options ?? {});
+}
+
+/** A logger that adds `fields` to every line (e.g. `{ plugin: 'mybroker' }`), on top of the given one. */
+export function withFields(logger: Logger, fields: LogFields): Logger {
+  const merged = (extra: LogFields | undefined): LogFields => (extra === undefined ? fields : { ...fields, ...extra });
+  return {
+    error: (message, extra) => logger.error(message, merged(extra)),
+    warn: (message, extra) => logger.warn(message, merged(extra)),
+    info: (message, extra) => logger.info(message, merged(extra)),
+    debug: (message, extra) => logger.debug(message, merged(extra)),
+    ...(logger.isDebugEnabled ? { isDebugEnabled: () => logger.isDebugEnabled?.() === true } : {}),
+  };
 }

@@ -8,7 +8,7 @@
  *   every entry accepted -> 202   some accepted -> 207   none -> the first entry's error status
  */
 import { randomUUID } from 'node:crypto';
-import { BusgateError, isBusgateError } from '../errors.js';
+import { BusgateError, asBusgateError, isBusgateError } from '../errors.js';
 import type { OutboundMessage } from '../plugins/contract.js';
 import type { StoredAnswer } from './idempotency.js';
 
@@ -61,7 +61,7 @@ export async function deliverBatch(
   let retryAfterSeconds: number | undefined;
   const entries = settled.map((outcome, index): BatchEntryResult => {
     if (outcome.status === 'fulfilled') return { status: 202, receipt: outcome.value };
-    const error = isBusgateError(outcome.reason) ? outcome.reason : new BusgateError('internal_error', 'an unexpected error occurred; see the daemon log');
+    const error = isBusgateError(outcome.reason) ? asBusgateError(outcome.reason) : new BusgateError('internal_error', 'an unexpected error occurred; see the daemon log');
     retryAfterSeconds ??= error.retryAfterSeconds;
     return { status: error.status, id: messages[index]!.id, error: { code: error.code, message: error.message } };
   });

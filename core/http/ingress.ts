@@ -78,7 +78,7 @@ class CompiledRoute {
   private readonly fixedBroker: BrokerInstance | undefined;
   /** The route's options parsed for the fixed broker when the routes loaded. */
   private readonly fixedOptions: Readonly<Record<string, unknown>> | undefined;
-  private readonly bucket: RateLimiter | undefined;
+  private readonly buckets: RateLimiter | undefined;
   private readonly duration;
   private readonly statusCounters = new Map<number, { inc(): void }>();
 
@@ -93,7 +93,7 @@ class CompiledRoute {
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
     this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
-    this.bucket = spec.rateLimit ? deps.rateLimits.forRoute(spec.name, spec.rateLimit) : undefined;
+    this.buckets = spec.rateLimit ? deps.rateLimits.forRoute(spec.name, spec.rateLimit) : undefined;
     this.duration = deps.metrics.httpDuration.labels({ route: spec.name });
   }
 
@@ -103,7 +103,7 @@ class CompiledRoute {
     let trace: RequestTrace | undefined;
     try {
       const client = this.admit(req);
-      if (this.bucket) await this.limit(this.bucket);
+      if (this.buckets) await this.limit(this.buckets, client);
       const planned = this.plan({ params, headers: req.headers });
       const payload = await readBody(req, this.deps.bodyLimitBytes);
       const body = interpretBody(this.spec.contract, req.headers, payload, this.spec.forwardHeaders);
@@ -156,9 +156,9 @@ class CompiledRoute {
     return client;
   }
 
-  private async limit(bucket: RateLimiter): Promise<void> {
-    const taken = await bucket.take();
-    if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second`, { retryAfterSeconds: taken.retryAfterSeconds });
+  private async limit(buckets: RateLimiter, client: string): Promise<void> {
+    const taken = await buckets.take(client);
+    if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second per client`, { retryAfterSeconds: taken.retryAfterSeconds });
   }
 
   private choose<T extends string>(choice: Choice<T>, inputs: TemplateInputs, what: 'broker' | 'mode'): T {

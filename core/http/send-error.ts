@@ -1,11 +1,11 @@
 /** Every error leaves as JSON {"error": {"code", "message"}} with the status from the registry. */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'winston';
-import { BusgateError, describeError, isBusgateError } from '../errors.js';
+import { BusgateError, asBusgateError, describeError, isBusgateError } from '../errors.js';
 
 /** Works on a bare node response (the ingress) and on express's (which extends it). */
 export function sendError(res: ServerResponse, error: unknown, logger: Logger, extraHeaders: Record<string, string> = {}): void {
-  const busgateError = isBusgateError(error) ? error : fromFrameworkError(error, logger);
+  const busgateError = isBusgateError(error) ? asBusgateError(error) : fromFrameworkError(error, logger);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -11,7 +11,7 @@
  */
 import type { Express, Request, Response } from 'express';
 import type { Logger } from 'winston';
-import { BusgateError, describeError, isBusgateError } from '../errors.js';
+import { BusgateError, asBusgateError, describeError, isBusgateError } from '../errors.js';
 import type { InboundMessage, Subscription } from '../plugins/contract.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
@@ -115,7 +115,7 @@ async function stream(res: Response, { broker, destination, mode }: Tap, logger:
       return Promise.resolve();
     });
   } catch (error) {
-    const failure = isBusgateError(error) ? error : new BusgateError('internal_error', 'the tap could not subscribe', { cause: error });
+    const failure = isBusgateError(error) ? asBusgateError(error) : new BusgateError('internal_error', 'the tap could not subscribe', { cause: error });
     if (!gone) res.end(`event: error\ndata: ${JSON.stringify(failure.toJSON())}\n\n`);
     return;
   }

@@ -3,9 +3,24 @@
  * broker's protocol; deadlines, in-flight bounds, reconnect scheduling of the first connection,
  * metrics and logging labels belong to the core (see core/brokers/instance.ts).
  */
-import type { Logger } from 'winston';
-
 export const PLUGIN_API_VERSION = 1 as const;
+
+/** Structured fields of a log line (the core adds broker and plugin labels itself). */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/**
+ * The logger a plugin is given. Deliberately small, so a plugin's types depend on no logging
+ * library: the daemon passes winston's logger, which satisfies it; a test may pass console-like
+ * stubs. Lines should be one sentence; put values in `fields`, never credentials.
+ */
+export interface Logger {
+  error(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
+  /** Optional: lets a plugin skip producing debug lines nobody keeps (a client library's tracing). */
+  isDebugEnabled?(): boolean;
+}
 
 export const MODES = ['pubsub', 'point-to-point', 'request-reply'] as const;
 export type Mode = (typeof MODES)[number];
@@ -214,6 +229,13 @@ export interface AsyncApiDeclaration {
 export interface PluginContext {
   /** The broker instance name from the config (e.g. `kafka` or `kafka-eu`); use it in logs. */
   readonly name: string;
+  /**
+   * This busgate deployment member, stable across its restarts (config `instanceId`, env
+   * BUSGATE_INSTANCE_ID; default: the host name, which is the pod name in a StatefulSet). Name
+   * durable broker sessions from it (MQTT client ids, Kafka static membership): the same after a
+   * restart, different for each replica. Not unique per broker instance; add `name` for that.
+   */
+  readonly instanceId: string;
   readonly logger: Logger;
 }
 
@@ -236,6 +258,11 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   readonly egress?: EgressCapabilities;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
+  /**
+   * A whole key check (partition key, routing key): length, forbidden characters. Returns a problem
+   * or undefined. Applied to fixed keys when the routes load; per-value safety is isSafeToken's.
+   */
+  checkKey?(key: string): string | undefined;
   /**
    * How CloudEvents attributes travel on this broker (its CloudEvents protocol binding, binary
    * mode): each attribute becomes a header named prefix + attribute, e.g. `ce_id` on Kafka.

@@ -15,6 +15,9 @@ export const LINT_CODES = {
   mode_not_supported: "the broker's plugin cannot do that mode",
   duplicate_route: 'the same method and path twice (parameter names do not matter)',
   bad_template: 'a destination/key/broker/mode template is malformed',
+  bad_destination:
+    "a fixed destination breaks the naming rules its broker's plugin declares (a wildcard, a reserved prefix, too long...), or a templated one's literal text does, whatever the request sends",
+  bad_key: "a fixed key (or a templated key's literal text) breaks the key rules its broker's plugin declares (length, control characters)",
   unknown_param: 'a template names a parameter the path does not have',
   bad_duration: '`timeout` is not like `500ms`, `2s`, `1m`',
   bad_header_name: 'an entry of `headers:` is not a header name',

@@ -10,11 +10,12 @@ import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
 import type { LintCode } from './lint-codes.js';
+import { namingProblems, type NamingRules } from './lint-names.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
 import { canRender, isDefaultSafeToken, isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
 /** What the linter needs to know of a broker instance: nothing that requires a connection. */
-export interface BrokerCatalogEntry {
+export interface BrokerCatalogEntry extends NamingRules {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
   /** Destinations only the plugin may use (see PluginFactory.reservedDestinations). */
@@ -228,6 +229,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   const clients = lintClients(fields, knownClients);
   const rateLimit = lintRateLimit(fields.node('rateLimit'), fields.report);
   const options = lintOptions(fields.node('options'), possibleBrokers, catalog, fields.report);
+  lintNames(fields, { destination, key }, possibleBrokers, catalog);
   const contract = lintContract(item, baseDir, fields.report);
 
   if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null || !contract) return undefined;
@@ -259,6 +261,14 @@ function lintKeys(fields: RouteFields): void {
   }
   for (const key of REQUIRED_KEYS) {
     if (!fields.item.has(key)) fields.report(fields.item, 'missing_key', `route has no "${key}"`);
+  }
+}
+
+/** Fixed destinations and keys (and templates' literal text) against each reachable broker's naming rules. */
+function lintNames(fields: RouteFields, templates: Record<'destination' | 'key', Template | undefined>, brokers: readonly string[], catalog: BrokerCatalog): void {
+  const rules = new Map(brokers.map((name) => [name, catalog.get(name)]));
+  for (const field of ['destination', 'key'] as const) {
+    for (const problem of namingProblems(templates[field], field, rules)) fields.report(fields.node(field), problem.code, problem.message);
   }
 }
 

@@ -1,13 +1,14 @@
 /**
- * Route rate limits in Redis: one token bucket per route shared by every replica, so N replicas
- * together allow the route's limit, not N times it. The bucket is refilled by a Lua script on
- * Redis's own clock (TIME), so replicas with skewed clocks agree.
+ * Route rate limits in Redis: one token bucket per route and client shared by every replica, so
+ * N replicas together allow each client the route's limit, not N times it. The bucket is refilled
+ * by a Lua script on Redis's own clock (TIME), so replicas with skewed clocks agree. Idle buckets
+ * expire once they would be full again, so Redis holds only the clients active lately.
  *
- * Redis unreachable: the route falls back to this instance's own bucket (fail open to the
+ * Redis unreachable: the route falls back to this instance's own buckets (fail open to the
  * per-instance limit, counted in busgate_state_store_errors_total{store="rate_limit"}). Refusing
  * every request because the limiter's store is away would turn a protection into an outage.
  */
-import { secondsUntilToken, TokenBucket, type RateLimit, type RateLimiter, type RateLimits, type TakeOutcome } from '../http/rate-limit.js';
+import { ClientBuckets, secondsUntilToken, type RateLimit, type RateLimiter, type RateLimits, type TakeOutcome } from '../http/rate-limit.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /** ARGV: perSecond, burst. Returns {1|0, tokens left as text}. */
@@ -27,36 +28,42 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}`;
 
-class SharedBucket implements RateLimiter {
-  private readonly fallback: TokenBucket;
+class SharedBuckets implements RateLimiter {
+  private readonly fallback: ClientBuckets;
 
   constructor(
     private readonly redis: RedisConnection,
-    private readonly key: string,
+    private readonly routeKey: string,
     private readonly limit: RateLimit,
     private readonly onError: () => void,
   ) {
-    this.fallback = new TokenBucket(limit.perSecond, limit.burst);
+    this.fallback = new ClientBuckets(limit);
   }
 
-  async take(): Promise<TakeOutcome> {
-    if (!this.redis.ready) return this.fail();
+  /** The anonymous client keeps the route's key of old; encoding keeps `:` out of client names. */
+  private keyOf(client: string): string {
+    return client === '' ? this.routeKey : `${this.routeKey}:${encodeURIComponent(client)}`;
+  }
+
+  async take(client: string): Promise<TakeOutcome> {
+    if (!this.redis.ready) return this.fail(client);
     try {
-      const [allowed, tokens] = (await this.redis.script(TAKE, [this.key], [String(this.limit.perSecond), String(this.limit.burst)])) as [number, string];
+      const args = [String(this.limit.perSecond), String(this.limit.burst)];
+      const [allowed, tokens] = (await this.redis.script(TAKE, [this.keyOf(client)], args)) as [number, string];
       return allowed === 1 ? { ok: true } : { ok: false, retryAfterSeconds: secondsUntilToken(Number(tokens), this.limit.perSecond) };
     } catch {
-      return this.fail();
+      return this.fail(client);
     }
   }
 
-  private fail(): TakeOutcome {
+  private fail(client: string): TakeOutcome {
     this.onError();
-    return this.fallback.take();
+    return this.fallback.take(client);
   }
 }
 
 export function redisRateLimits(redis: RedisConnection, options: { keyPrefix: string; onError: () => void }): RateLimits {
   return {
-    forRoute: (route, limit) => new SharedBucket(redis, `${options.keyPrefix}rate:${encodeURIComponent(route)}`, limit, options.onError),
+    forRoute: (route, limit) => new SharedBuckets(redis, `${options.keyPrefix}rate:${encodeURIComponent(route)}`, limit, options.onError),
   };
 }

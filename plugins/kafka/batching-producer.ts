@@ -8,7 +8,7 @@
  * numbers under concurrent sends (OUT_OF_ORDER_SEQUENCE_NUMBER, kafkajs #598).
  */
 import kafkajs, { type ICustomPartitioner, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
 import { pluginClosed } from '../../core/brokers/kit.js';
 import type { Receipt } from '../../core/plugins/contract.js';

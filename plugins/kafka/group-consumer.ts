@@ -12,7 +12,7 @@
  *   partition waits; other partitions go on).
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
 import type { InboundMessage, Subscription } from '../../core/plugins/contract.js';
 import { describeKafkaError, toBusgateError } from './errors.js';

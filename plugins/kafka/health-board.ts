@@ -3,7 +3,7 @@
  * connection the broker cut (kafkajs #979), so a failed send or a crashed consumer marks its
  * part down until that part succeeds again. Changes are logged once, not per request.
  */
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import type { BrokerHealth } from '../../core/plugins/contract.js';
 
 export type HealthPart = 'producer' | 'replies';

@@ -8,7 +8,7 @@ import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugin
 import { KafkaBroker } from './broker.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
 import { PLUGIN_HEADERS } from './messages.js';
-import { checkDestination, isSafeToken } from './names.js';
+import { checkDestination, checkKey, isSafeToken } from './names.js';
 
 const kafka: PluginFactory<KafkaOptions> = {
   apiVersion: PLUGIN_API_VERSION,
@@ -19,6 +19,7 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  checkKey,
   ...kafkaContracts,
   // Every client's replies travel on it: no route may write to it, no tap may read it.
   reservedDestinations: (options) => [options.replyTopic],

@@ -1,13 +1,13 @@
 /**
- * Routes kafkajs's own log lines into the daemon's winston logger (already labelled by the core
+ * Routes kafkajs's own log lines into the daemon's logger (already labelled by the core
  * with the broker instance) instead of kafkajs's JSON on stdout.
  */
 import kafkajs, { type LogEntry, type logCreator, type logLevel as KafkaLogLevel } from 'kafkajs';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 
 const { logLevel } = kafkajs;
 
-type WinstonLevel = 'error' | 'warn' | 'info' | 'debug';
+type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /**
  * kafkajs logs every failed request and every retry as an error. The plugin reports what matters
@@ -32,7 +32,7 @@ const EXPECTED = [
   /Response without match|not aware of this member/,
 ];
 
-function levelOf({ namespace, level, log }: LogEntry): WinstonLevel {
+function levelOf({ namespace, level, log }: LogEntry): LogLevel {
   if (PER_REQUEST_NAMESPACES.has(namespace) || EXPECTED.some((pattern) => pattern.test(log.message))) return 'debug';
   if (level === logLevel.ERROR) return 'error';
   if (level === logLevel.WARN) return 'warn';
@@ -43,11 +43,11 @@ function levelOf({ namespace, level, log }: LogEntry): WinstonLevel {
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () => (entry: LogEntry) => {
     const { message, timestamp: _timestamp, ...extra } = entry.log;
-    logger.log(levelOf(entry), `kafkajs ${entry.namespace}: ${message}`, extra);
+    logger[levelOf(entry)](`kafkajs ${entry.namespace}: ${message}`, extra);
   };
 }
 
 /** kafkajs's threshold: INFO is chatty (every group join), so the daemon's debug level opts in. */
 export function kafkaLogLevel(logger: Logger): KafkaLogLevel {
-  return logger.isDebugEnabled() ? logLevel.DEBUG : logLevel.WARN;
+  return logger.isDebugEnabled?.() === true ? logLevel.DEBUG : logLevel.WARN;
 }

@@ -27,6 +27,13 @@ export function isSafeToken(value: string, field: 'destination' | 'key'): boolea
   return value.length > 0 && value.length <= MAX_TOPIC_LENGTH && TOKEN.test(value);
 }
 
+/** A whole key, fixed in a route: the same bounds as a templated value. */
+export function checkKey(key: string): string | undefined {
+  if (key.length > MAX_KEY_LENGTH) return `busgate sends Kafka message keys of at most ${MAX_KEY_LENGTH} characters (this one has ${key.length})`;
+  if (CONTROL.test(key)) return 'busgate sends no Kafka message key with control characters';
+  return undefined;
+}
+
 export function checkDestination(topic: string): string | undefined {
   if (topic.length === 0) return 'a Kafka topic name cannot be empty';
   if (topic.length > MAX_TOPIC_LENGTH) {

@@ -14,9 +14,9 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError, describeError } from '../../core/errors.js';
-import { pluginClosed, raceAbort, routeOptions, type Stop } from '../../core/brokers/kit.js';
+import { pluginClosed, raceAbort, routeOptions, withFields, type Stop } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -86,7 +86,7 @@ export class NatsBroker implements BrokerPlugin {
     private readonly options: NatsOptions,
     context: PluginContext,
   ) {
-    this.logger = context.logger.child({ broker: context.name, plugin: 'nats' });
+    this.logger = withFields(context.logger, { broker: context.name, plugin: 'nats' });
     this.servers = parseServers(options);
     this.clientName = options.name ?? `busgate-${context.name}`;
   }

@@ -9,7 +9,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import type { ClaimStore, ClaimStoreProvider } from '../../core/plugins/contract.js';
 import { maskSecrets } from '../../core/observability/logger.js';
 import { claimLeaseEnd } from '../../core/state/shared-idempotency.js';

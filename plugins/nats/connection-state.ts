@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 
 export class ConnectionState {
   private isUp = false;

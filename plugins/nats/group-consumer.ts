@@ -24,7 +24,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError, describeError } from '../../core/errors.js';
 import type { InboundMessage, Subscription } from '../../core/plugins/contract.js';
 import { toBusgateError } from './errors.js';

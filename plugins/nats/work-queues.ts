@@ -18,7 +18,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
 import { toBusgateError } from './errors.js';
 import { durableNameFor, subjectMatches } from './names.js';

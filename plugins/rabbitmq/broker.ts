@@ -3,9 +3,9 @@
  * our backoff), a Session per live connection, and consumers that survive reconnects.
  */
 import { connect, type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
-import { pluginClosed, routeOptions } from '../../core/brokers/kit.js';
+import { pluginClosed, routeOptions, withFields } from '../../core/brokers/kit.js';
 import type {
   BrokerHealth,
   BrokerPlugin,
@@ -58,7 +58,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   ) {
     this.endpoint = describeEndpoint(options.url);
     this.scrub = scrubSecrets(options.url);
-    this.log = context.logger.child({ broker: context.name, plugin: 'rabbitmq' });
+    this.log = withFields(context.logger, { broker: context.name, plugin: 'rabbitmq' });
     this.limits = rabbitMqLimits(undefined, options.maxMessageBytes);
     this.consumers = new Consumers({
       options,

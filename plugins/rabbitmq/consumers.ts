@@ -5,7 +5,7 @@
  * loss, and on the new connection after a reconnect.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
 import type { InboundMessage, Reply, Subscription } from '../../core/plugins/contract.js';
 import { backoffDelay } from './backoff.js';

@@ -4,7 +4,7 @@ import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { RabbitMqBroker } from './broker.js';
 import { optionsSchema, resolveOptions, routeOptionsSchema } from './options.js';
-import { checkDestination, isSafeToken } from './names.js';
+import { checkDestination, checkKey, isSafeToken } from './names.js';
 
 const rabbitmq: PluginFactory = {
   apiVersion: PLUGIN_API_VERSION,
@@ -15,6 +15,7 @@ const rabbitmq: PluginFactory = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  checkKey,
   ...rabbitmqContracts,
   // A held message is an unacked delivery under the consumer's prefetch (= maxInFlight).
   egress: { durableGroups: true, concurrentHandlers: true, orderingKey: "the routing key; on a queue fed through the default exchange, the route's key (busgate-key header)" },

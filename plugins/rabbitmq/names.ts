@@ -25,6 +25,13 @@ export function checkDestination(destination: string): string | undefined {
   return undefined;
 }
 
+/** A routing key is an AMQP short string too: longer ones cannot be sent at all. */
+export function checkKey(key: string): string | undefined {
+  if (Buffer.byteLength(key) > MAX_NAME_BYTES) return `a RabbitMQ routing key is at most ${MAX_NAME_BYTES} bytes`;
+  if (CONTROL_CHARS.test(key)) return 'a RabbitMQ routing key cannot contain control characters';
+  return undefined;
+}
+
 /**
  * Queues named `amq.*` are reserved by the broker. Publishing to one through the default exchange
  * could reach a direct reply-to pseudo-queue (`amq.rabbitmq.reply-to.*`) and inject a forged reply

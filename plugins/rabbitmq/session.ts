@@ -4,7 +4,7 @@
  * one, so nothing from a dead connection (a channel, a cached check) is ever used again.
  */
 import type { ChannelModel } from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../core/plugins/contract.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import { errorText, nothingSent } from './errors.js';
 import { RpcClient } from './rpc-client.js';

@@ -27,7 +27,7 @@ faultSuite({
     const { default: mqtt } = (await import(PLUGIN_PACKAGE)) as { default: PluginFactory<Record<string, unknown>> };
     const consumer = mqtt.create(
       { url: `mqtt://127.0.0.1:${broker.port}`, clientId, shareGroup: 'busgate', queueSessionExpirySeconds: 3600, connectTimeoutMs: 5000, keepaliveSeconds: 30, reconnectPeriodMs: 1000 },
-      { name: 'faults-setup', logger: winston.createLogger({ silent: true }) },
+      { name: 'faults-setup', instanceId: 'test', logger: winston.createLogger({ silent: true }) },
     );
     await consumer.connect(new AbortController().signal);
     try {

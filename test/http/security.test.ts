@@ -31,6 +31,12 @@ const ROUTES = `routes:
     mode: pubsub
     destination: limited
     rateLimit: { perSecond: 2, burst: 2 }
+  - name: limited-per-client
+    path: /limited-per-client
+    broker: memory
+    mode: pubsub
+    destination: limited-per-client
+    rateLimit: { perSecond: 0.01, burst: 3 }
   - name: orders
     path: /orders
     broker: memory
@@ -133,6 +139,20 @@ describe('ingress security', function () {
     expect(answers.map((r) => r.status)).to.deep.equal([202, 202, 429, 429]);
     expect(answers[2]!.headers.get('retry-after')).to.equal('1');
     expect(await codeOf(answers[2]!)).to.equal('rate_limited');
+  });
+
+  it("one client flooding a rate-limited route never gets another client a 429", async () => {
+    const flood = Array.from({ length: 8 }, () => daemon.post('/limited-per-client', 'x', { 'x-api-key': BILLING }));
+    const other = Array.from({ length: 3 }, () => daemon.post('/limited-per-client', 'x', { 'x-api-key': WEB }));
+    const [flooded, others] = await Promise.all([Promise.all(flood), Promise.all(other)]);
+    expect(others.map((r) => r.status)).to.deep.equal([202, 202, 202]);
+    expect(flooded.filter((r) => r.status === 202)).to.have.length(3);
+    const refused = flooded.filter((r) => r.status === 429);
+    expect(refused).to.have.length(5);
+    expect(Number(refused[0]!.headers.get('retry-after'))).to.be.greaterThan(0);
+    expect(await codeOf(refused[0]!)).to.equal('rate_limited');
+    // Each client has its own bucket: the other one is now spent too, and only its own.
+    expect((await daemon.post('/limited-per-client', 'x', { 'x-api-key': WEB })).status).to.equal(429);
   });
 
   it('431 JSON for too many headers and for headers too large', async () => {

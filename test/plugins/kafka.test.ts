@@ -82,7 +82,7 @@ describe('kafka plugin (real broker)', function () {
   });
 
   async function connected(overrides: Record<string, unknown> = {}): Promise<BrokerPlugin> {
-    const plugin = kafka.create(pluginOptions(overrides), { name: 'kafka', logger });
+    const plugin = kafka.create(pluginOptions(overrides), { name: 'kafka', instanceId: 'test', logger });
     opened.push(plugin);
     await plugin.connect(AbortSignal.timeout(15_000));
     return plugin;
@@ -281,7 +281,7 @@ describe('kafka plugin (real broker)', function () {
 
   it('fails fast with broker_unavailable when the cluster is not there', async () => {
     const port = await closedPort();
-    const plugin = kafka.create(pluginOptions({ brokers: [`127.0.0.1:${port}`] }), { name: 'kafka', logger });
+    const plugin = kafka.create(pluginOptions({ brokers: [`127.0.0.1:${port}`] }), { name: 'kafka', instanceId: 'test', logger });
     opened.push(plugin);
     let started = Date.now();
     const onConnect = await rejection(plugin.connect(AbortSignal.timeout(20_000)));

@@ -9,6 +9,8 @@ import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import winston from 'winston';
 import { BusgateError } from '../../core/errors.js';
+import { catalogOf } from '../../core/brokers/instances.js';
+import { lintRoutes } from '../../core/routes/lint.js';
 import type { BrokerPlugin, InboundMessage, OutboundMessage, PluginFactory, SendContext } from '../../core/plugins/contract.js';
 import { eventually } from '../support/daemon.js';
 import { endpointOf, requireBroker } from '../support/require-broker.js';
@@ -37,7 +39,7 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     const options: Record<string, unknown> = { url, queueSessionExpirySeconds: 60, ...overrides };
     const validate = new Ajv({ useDefaults: true, strict: false }).compile(factory.optionsSchema);
     if (!validate(options)) throw new Error(`bad test options: ${JSON.stringify(validate.errors)}`);
-    const plugin = factory.create(options, { name: 'mqtt', logger });
+    const plugin = factory.create(options, { name: 'mqtt', instanceId: 'test', logger });
     open.push(plugin);
     await plugin.connect(new AbortController().signal);
     return plugin;
@@ -63,6 +65,15 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     expect(factory.checkDestination?.('orders/eu/created')).to.equal(undefined);
     for (const bad of ['a/b', '+', '#', '$share', 'a.b', 'é']) expect(factory.isSafeToken?.(bad, 'destination'), bad).to.equal(false);
     expect(factory.isSafeToken?.('tenant-42_x', 'destination')).to.equal(true);
+  });
+
+  it('has those rules applied to the routes file: a wildcard destination is a lint problem, not a 400 per request', () => {
+    const catalog = catalogOf(new Map([['mqtt', { name: 'mqtt', factory, options: {} }]]));
+    const lint = (destination: string): string[] =>
+      lintRoutes(`routes:\n  - path: /s/:id\n    broker: mqtt\n    mode: pubsub\n    destination: "${destination}"\n`, catalog).problems.map((p) => `${p.line}:${p.col} ${p.code}`);
+    expect(lint('sensors/#')).to.deep.equal(['5:18 bad_destination']);
+    expect(lint('sensors/+/{id}')).to.deep.equal(['5:18 bad_destination']);
+    expect(lint('sensors/{id}/temperature')).to.deep.equal([]);
   });
 
   it('point-to-point: with no session holding the topic, the broker kept nothing, so it is 502, not 202', async () => {

@@ -106,7 +106,7 @@ describe('nats plugin (NATS server)', function () {
   const plugins: BrokerPlugin[] = [];
 
   async function open(overrides: Partial<NatsOptions> = {}): Promise<BrokerPlugin> {
-    const plugin = nats.create(pluginOptions(overrides), { name: 'nats', logger });
+    const plugin = nats.create(pluginOptions(overrides), { name: 'nats', instanceId: 'test', logger });
     plugins.push(plugin);
     await plugin.connect(new AbortController().signal);
     return plugin;
@@ -318,6 +318,7 @@ describe('nats plugin (NATS server)', function () {
     const port = await closedPort();
     const plugin = nats.create(pluginOptions({ url: `nats://alice:s3cret@127.0.0.1:${port}`, connectTimeoutMs: 1000 }), {
       name: 'nats',
+      instanceId: 'test',
       logger,
     });
     plugins.push(plugin);

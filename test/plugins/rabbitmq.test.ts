@@ -88,7 +88,7 @@ describe('rabbitmq plugin (real broker)', function () {
   }
 
   async function plugin(options: Record<string, unknown> = {}, instance = name('broker')): Promise<BrokerPlugin> {
-    const created = rabbitmq.create({ url: AMQP_URL, ...options }, { name: instance, logger });
+    const created = rabbitmq.create({ url: AMQP_URL, ...options }, { name: instance, instanceId: 'test', logger });
     plugins.push(created);
     await created.connect(AbortSignal.timeout(5000));
     return created;
@@ -344,7 +344,7 @@ describe('rabbitmq plugin (real broker)', function () {
 
   describe('connection', () => {
     it('answers broker_unavailable quickly when nothing listens, without leaking the password', async () => {
-      const bus = rabbitmq.create({ url: 'amqp://busgate:s3cr3t-pw@127.0.0.1:1' }, { name: 'closed-port', logger });
+      const bus = rabbitmq.create({ url: 'amqp://busgate:s3cr3t-pw@127.0.0.1:1' }, { name: 'closed-port', instanceId: 'test', logger });
       plugins.push(bus);
       const started = Date.now();
       const error = await failure(bus.connect(AbortSignal.timeout(5000)), 'broker_unavailable');

@@ -186,6 +186,19 @@ for (const store of STORES) describe(`shared state store (${store.label}): two r
     expect(statuses.filter((status) => status === 202)).to.have.length(4);
     expect(statuses.slice(4)).to.deep.equal([429, 429, 429, 429]);
   });
+
+  if (store.broker === 'redis') it("the shared bucket is per client: alice's flood never gets bob a 429", async () => {
+    const send = (i: number, key: string): Promise<Response> => (i % 2 === 0 ? a : b).daemon.post('/limited', 'x', { 'x-api-key': key });
+    const [alice, bob] = await Promise.all([Promise.all(Array.from({ length: 6 }, (_, i) => send(i, ALICE))), Promise.all(Array.from({ length: 4 }, (_, i) => send(i, BOB)))]);
+    expect(bob.map((r) => r.status)).to.deep.equal([202, 202, 202, 202]);
+    // Alice's bucket holds 4 (fewer if the test above spent it): at least 2 of her 6 are refused.
+    const refused = alice.filter((r) => r.status === 429);
+    expect(refused.length).to.be.at.least(2);
+    expect(Number(refused[0]!.headers.get('retry-after'))).to.be.greaterThan(0);
+    // Bob's own bucket is spent now, on both replicas.
+    expect((await a.daemon.post('/limited', 'x', { 'x-api-key': BOB })).status).to.equal(429);
+    expect((await b.daemon.post('/limited', 'x', { 'x-api-key': BOB })).status).to.equal(429);
+  });
 });
 
 describe('shared state store down', function () {

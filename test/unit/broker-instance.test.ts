@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { BusgateError } from '../../core/errors.js';
 import { createLogger, maskSecrets } from '../../core/observability/logger.js';
 import { Metrics } from '../../core/observability/metrics.js';
-import type { BrokerPlugin, PluginFactory } from '../../core/plugins/contract.js';
+import type { BrokerPlugin, Logger, PluginContext, PluginFactory } from '../../core/plugins/contract.js';
+import { withFields } from '../../core/brokers/kit.js';
 import { BrokerInstance } from '../../core/brokers/instance.js';
 
 function fakePlugin(behaviour: { publish: () => Promise<{ id: string }> }): { plugin: BrokerPlugin; calls: () => number } {
@@ -32,6 +33,9 @@ function factoryOf(plugin: BrokerPlugin): PluginFactory<never> {
 const metrics = (): Metrics => new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() });
 const logger = createLogger({ level: 'error', format: 'json', silent: true });
 const request = { mode: 'pubsub' as const, destination: 'd', message: { id: '1', payload: Buffer.alloc(0), headers: {} }, timeoutMs: 200, options: {} };
+
+/** Symbol.for gives every copy of busgate the same brand; this stands for another copy's. */
+const OTHER_COPY_BRAND: unique symbol = Symbol.for('busgate.error');
 
 async function codeOf(promise: Promise<unknown>): Promise<BusgateError> {
   try {
@@ -74,6 +78,39 @@ describe('BrokerInstance', () => {
   it('turns an unexpected plugin exception into internal_error', async () => {
     const fake = fakePlugin({ publish: () => Promise.reject(new TypeError('oops')) });
     const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
+    await broker.start(100);
+    expect((await codeOf(broker.send(request))).code).to.equal('internal_error');
+    await broker.close();
+  });
+
+  it('maps an error from a second copy of busgate by its brand, with this registry\'s status', async () => {
+    // What another copy's BusgateError looks like here: not an instance of ours, but branded.
+    class OtherCopyError extends Error {
+      readonly [OTHER_COPY_BRAND] = true;
+      override readonly name = 'BusgateError';
+      readonly status = 500;
+      constructor(
+        readonly code: string,
+        message: string,
+      ) {
+        super(message);
+      }
+    }
+    const branded = [new OtherCopyError('broker_rejected', 'no such exchange'), { [OTHER_COPY_BRAND]: true, code: 'overloaded', message: 'busy' }];
+    const expected = [{ code: 'broker_rejected', status: 502, retryAfterSeconds: undefined }, { code: 'overloaded', status: 503, retryAfterSeconds: 1 }];
+    for (const [index, thrown] of branded.entries()) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the point: a branded plain object from another copy
+      const fake = fakePlugin({ publish: () => Promise.reject(thrown) });
+      const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
+      await broker.start(100);
+      const mapped = await codeOf(broker.send(request));
+      expect(mapped).to.be.instanceOf(BusgateError);
+      expect({ code: mapped.code, status: mapped.status, retryAfterSeconds: mapped.retryAfterSeconds }).to.deep.equal(expected[index]);
+      await broker.close();
+    }
+    // A code this copy does not know is not a busgate error: a bug worth internal_error.
+    const unknown = fakePlugin({ publish: () => Promise.reject(new OtherCopyError('from_the_future', 'x')) });
+    const broker = new BrokerInstance('fake', factoryOf(unknown.plugin), {}, { logger, metrics: metrics(), maxInFlight: 10 });
     await broker.start(100);
     expect((await codeOf(broker.send(request))).code).to.equal('internal_error');
     await broker.close();
@@ -148,6 +185,35 @@ describe('BrokerInstance: the one door', () => {
     await throwing.start(100);
     expect(await throwing.preflight('pubsub', 'd', {})).to.deep.equal({ ok: false, detail: 'gone' });
     await throwing.close();
+  });
+});
+
+describe('plugin context', () => {
+  it('gives the plugin the instance id and a minimal logger that withFields can label', () => {
+    const lines: unknown[][] = [];
+    const base: Logger = {
+      error: (...line) => lines.push(['error', ...line]),
+      warn: (...line) => lines.push(['warn', ...line]),
+      info: (...line) => lines.push(['info', ...line]),
+      debug: (...line) => lines.push(['debug', ...line]),
+    };
+    const labelled = withFields(base, { plugin: 'mybroker' });
+    labelled.warn('slow', { ms: 5 });
+    labelled.debug('quiet');
+    expect(lines).to.deep.equal([
+      ['warn', 'slow', { plugin: 'mybroker', ms: 5 }],
+      ['debug', 'quiet', { plugin: 'mybroker' }],
+    ]);
+    expect(labelled.isDebugEnabled).to.equal(undefined);
+    // winston's logger is one of these Loggers: the daemon passes it as it is.
+    const winstonLogger: Logger = logger;
+    expect(withFields(winstonLogger, {}).isDebugEnabled?.()).to.equal(false);
+
+    let seen: PluginContext | undefined;
+    const { plugin } = fakePlugin({ publish: () => Promise.resolve({ id: '1' }) });
+    const factory = { ...factoryOf(plugin), create: (_options: never, context: PluginContext) => ((seen = context), plugin) } as PluginFactory<never>;
+    new BrokerInstance('fake', factory, {}, { logger, metrics: metrics(), maxInFlight: 1, instanceId: 'busgate-2' });
+    expect(seen?.instanceId).to.equal('busgate-2');
   });
 });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { CircuitBreaker } from '../../core/brokers/circuit-breaker.js';
 import { MemoryIdempotencyStore } from '../../core/http/idempotency.js';
-import { TokenBucket } from '../../core/http/rate-limit.js';
+import { ClientBuckets, TokenBucket } from '../../core/http/rate-limit.js';
 import { sleep } from '../support/net.js';
 
 describe('circuit breaker', () => {
@@ -127,5 +127,24 @@ describe('token bucket', () => {
     now = 500;
     expect(bucket.take().ok).to.equal(true);
     expect(bucket.take().ok).to.equal(false);
+  });
+});
+
+describe('client buckets', () => {
+  it("give each client its own bucket: one client's burst leaves the others' whole", () => {
+    const buckets = new ClientBuckets({ perSecond: 1, burst: 2 }, 100, () => 0);
+    expect([buckets.take('a').ok, buckets.take('a').ok, buckets.take('a').ok]).to.deep.equal([true, true, false]);
+    expect([buckets.take('b').ok, buckets.take('b').ok]).to.deep.equal([true, true]);
+  });
+
+  it('keep at most maxClients buckets, dropping the least recently used (which then starts full)', () => {
+    const buckets = new ClientBuckets({ perSecond: 1, burst: 1 }, 2, () => 0);
+    buckets.take('a');
+    buckets.take('b');
+    expect(buckets.take('a').ok).to.equal(false);
+    buckets.take('c');
+    expect(buckets.size).to.equal(2);
+    expect(buckets.take('a').ok).to.equal(false);
+    expect(buckets.take('b').ok).to.equal(true);
   });
 });

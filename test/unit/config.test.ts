@@ -40,6 +40,13 @@ describe('daemon config', () => {
     expect(loadConfig({ env: { PORT: '9100' }, cwd, args: ['--port', '9200'] }).port).to.equal(9200);
   });
 
+  it('names this replica for plugins: instanceId from a file or BUSGATE_INSTANCE_ID, else the host name', () => {
+    expect(loadConfig({ env: {}, cwd: tempDir() }).instanceId).to.equal(os.hostname());
+    const cwd = tempDir({ 'config/default.yaml': 'instanceId: busgate-0\n' });
+    expect(loadConfig({ env: {}, cwd }).instanceId).to.equal('busgate-0');
+    expect(loadConfig({ env: { BUSGATE_INSTANCE_ID: 'busgate-1' }, cwd }).instanceId).to.equal('busgate-1');
+  });
+
   it('feeds NATS_URL, KAFKA_BROKERS (comma-separated) and AMQP_URL to the built-in instances', () => {
     const config = loadConfig({ env: { NATS_URL: 'nats://n:4222', KAFKA_BROKERS: 'k1:9092, k2:9092', AMQP_URL: 'amqp://u:p@r:5672' }, cwd: tempDir() });
     expect(config.brokers.nats!.options).to.deep.equal({ url: 'nats://n:4222' });

@@ -2,6 +2,11 @@ import fs from 'node:fs';
 import { expect } from 'chai';
 import { brokerNamesIn, lintRoutes, type BrokerCatalog } from '../../core/routes/lint.js';
 import { formatProblem } from '../../core/routes/model.js';
+import { catalogOf } from '../../core/brokers/instances.js';
+import type { PluginFactory } from '../../core/plugins/contract.js';
+import kafka from '../../plugins/kafka/index.js';
+import nats from '../../plugins/nats/index.js';
+import rabbitmq from '../../plugins/rabbitmq/index.js';
 
 const fixture = (name: string): string => fs.readFileSync(new URL(`../../../test/fixtures/routes/${name}`, import.meta.url), 'utf8');
 
@@ -81,5 +86,45 @@ describe('routes linter', () => {
 
   it('lists the broker names a file uses, so only their plugins load', () => {
     expect([...brokerNamesIn(fixture('broken.yaml'))].sort()).to.deep.equal(['limited', 'memory', 'nowhere']);
+  });
+
+  describe('naming rules the plugins declare, applied when the routes load', () => {
+    const declared = catalogOf(
+      new Map(
+        Object.entries({ nats, kafka, rabbitmq, memory: undefined }).map(([name, factory]) => [
+          name,
+          { name, factory: (factory ?? { modes: ['pubsub'] }) as PluginFactory<never>, options: {} },
+        ]),
+      ),
+    );
+    const lint = (route: string): string[] =>
+      lintRoutes(`routes:\n  - path: /x/:id\n${route}`, declared).problems.map((p) => `${p.line}:${p.col} ${p.code}`);
+
+    it('refuses a fixed destination its broker can never publish to, at the value', () => {
+      expect(lint('    broker: nats\n    mode: pubsub\n    destination: "orders.*"\n')).to.deep.equal(['5:18 bad_destination']);
+      expect(lint(`    broker: kafka\n    mode: pubsub\n    destination: ${'t'.repeat(250)}\n`)).to.deep.equal(['5:18 bad_destination']);
+      expect(lint('    broker: kafka\n    mode: pubsub\n    destination: __consumer_offsets\n')).to.deep.equal(['5:18 bad_destination']);
+    });
+
+    it('refuses a fixed key over its broker\'s limit', () => {
+      expect(lint(`    broker: rabbitmq\n    mode: pubsub\n    destination: amq.topic\n    key: ${'k'.repeat(256)}\n`)).to.deep.equal(['6:10 bad_key']);
+      expect(lint(`    broker: kafka\n    mode: pubsub\n    destination: orders\n    key: ${'k'.repeat(1025)}\n`)).to.deep.equal(['6:10 bad_key']);
+    });
+
+    it('refuses a template whose literal text fails whatever the request sends, and accepts what one value can make valid', () => {
+      expect(lint('    broker: nats\n    mode: pubsub\n    destination: "orders.>.{id}"\n')).to.deep.equal(['5:18 bad_destination']);
+      const message = lintRoutes('routes:\n  - path: /x/:id\n    broker: nats\n    mode: pubsub\n    destination: "$JS.{id}"\n', declared).problems[0]?.message;
+      expect(message).to.match(/cannot be valid on broker "nats" whatever the request sends/);
+      expect(lint('    broker: nats\n    mode: pubsub\n    destination: "orders.{id}"\n    key: "{id}"\n')).to.deep.equal([]);
+      expect(lint('    broker: kafka\n    mode: pubsub\n    destination: "orders.{id}"\n')).to.deep.equal([]);
+    });
+
+    it('checks every broker a route may choose, and leaves brokers without rules alone', () => {
+      const route = '    broker: "{b}"\n    brokers: [nats, rabbitmq]\n    mode: pubsub\n    destination: "a b"\n';
+      const problems = lintRoutes(`routes:\n  - path: /:b/:id\n${route}`, declared).problems;
+      expect(problems.map((p) => p.code)).to.deep.equal(['bad_destination']);
+      expect(problems[0]!.message).to.match(/broker "nats"/);
+      expect(lint('    broker: memory\n    mode: pubsub\n    destination: "any thing#"\n')).to.deep.equal([]);
+    });
   });
 });

@@ -44,7 +44,7 @@ export class MqttBroker implements BrokerPlugin {
     private readonly options: MqttOptions,
     private readonly context: PluginContext,
   ) {
-    this.consumers = { options, stem: clientIdStem(options), logger: context.logger, clients: new Set() };
+    this.consumers = { options, stem: clientIdStem(options, context.instanceId), logger: context.logger, clients: new Set() };
   }
 
   async connect(signal: AbortSignal): Promise<void> {
@@ -52,7 +52,7 @@ export class MqttBroker implements BrokerPlugin {
     const client = await openClient(this.options, { clientId, cleanStart: true, expirySeconds: 0 }, signal);
     const logger = this.context.logger;
     // While reconnecting, every failed attempt is an error event: one warning (offline) is enough.
-    client.on('error', (error) => logger.log(client.connected ? 'warn' : 'debug', 'MQTT connection error', { broker: this.context.name, error: describe(error) }));
+    client.on('error', (error) => logger[client.connected ? 'warn' : 'debug']('MQTT connection error', { broker: this.context.name, error: describe(error) }));
     client.on('offline', () => logger.warn('MQTT connection lost; reconnecting', { broker: this.context.name, server: endpointOf(this.options.url) }));
     client.on('message', (topic, _payload, packet) => {
       if (topic === this.inbox.topic) this.inbox.deliver(packet);

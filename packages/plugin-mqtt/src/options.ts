@@ -1,5 +1,4 @@
 /** The connection options of an MQTT broker instance, and their JSON Schema (defaults filled by the core). */
-import os from 'node:os';
 
 export interface MqttOptions {
   /** mqtt://host:port or mqtts://host:port; credentials may be given here or below. */
@@ -9,7 +8,8 @@ export interface MqttOptions {
   /**
    * The stem of every client id this instance uses. Point-to-point consumer sessions are named
    * from it and must be the same after a restart (the broker keeps their messages), and different
-   * for each replica (two live sessions with one id take each other over). Default: busgate-<host>.
+   * for each replica (two live sessions with one id take each other over). Default: busgate-<the
+   * busgate instance id> (BUSGATE_INSTANCE_ID, else the host name), which is both.
    */
   readonly clientId?: string;
   /** The MQTT 5 shared-subscription group that point-to-point consumers and responders join. */
@@ -41,6 +41,7 @@ export const optionsSchema = {
   },
 } as const;
 
-export function clientIdStem(options: MqttOptions): string {
-  return options.clientId ?? `busgate-${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-')}`;
+/** Without `clientId`: busgate's instance id, in the characters and length `clientId` itself allows. */
+export function clientIdStem(options: MqttOptions, instanceId: string): string {
+  return options.clientId ?? `busgate-${instanceId.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 100);
 }
