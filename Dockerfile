@@ -17,6 +17,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 # The MQTT workspace reaches `busgate` through a link that npm made for its devDependency
 # ("file:../..") and prune removes; a plugin installed from npm finds the real package instead.
+# tsconfig.build.json: core/, plugins/ and conformance/ only, so the image ships no test code.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && ln -sfn .. node_modules/busgate

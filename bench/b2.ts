@@ -149,7 +149,7 @@ async function rabbitClient(args: B2Args, c: Case): Promise<Client> {
     while (drained) await drained;
     await new Promise<void>((resolve, reject) => {
       const writable = channel.publish(exchange, routingKey, payload, options, (error: unknown) => {
-        if (error) reject(error instanceof Error ? error : new Error(String(error)));
+        if (error) reject(error instanceof Error ? error : new Error('publish not confirmed', { cause: error }));
         else resolve();
         settled?.();
       });

@@ -106,7 +106,7 @@ async function pluginFor(args: ConsumerArgs): Promise<BrokerPlugin> {
         : { brokers: e.kafkaBrokers.split(','), createTopics: true, clientId: 'busgate-bench-consumer', replyTopic: 'bench.consumer-replies' };
   const validate = new Ajv({ useDefaults: true, strict: false }).compile(factory.optionsSchema as Record<string, unknown>);
   if (!validate(raw)) throw new Error(`consumer options: ${JSON.stringify(validate.errors)}`);
-  const plugin = factory.create(raw as never, { name: `bench-${args.broker}`, logger });
+  const plugin = factory.create(raw, { name: `bench-${args.broker}`, logger });
   await plugin.connect(AbortSignal.timeout(30_000));
   return plugin;
 }
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   const stop = (): void => {
     clearInterval(keepAlive);
     setTimeout(() => process.exit(0), 4000).unref();
-    Promise.allSettled(closers.map((close) => close())).finally(() => process.exit(0));
+    void Promise.allSettled(closers.map((close) => close())).finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

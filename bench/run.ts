@@ -18,19 +18,17 @@ import {
   collectOutput,
   cpuSeconds,
   descendants,
-  freePort,
   installCleanup,
   machineBusySeconds,
   killAll,
   memoryStatus,
   runForResult,
-  sleep,
   spawnTracked,
   stopProcess,
-  tcpAnswers,
   waitForLine,
   waitUntil,
 } from './lib/proc.js';
+import { freePort, sleep, tcpReachable } from '../test/support/net.js';
 import {
   computeRatios,
   evaluateTargets,
@@ -384,7 +382,7 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
         const died = daemon!.death?.();
         result.reason = died ? `${errorText(error)}; ${died}` : errorText(error);
         log(`  ${result.id} failed: ${result.reason}`);
-        if (died) throw new Error(died);
+        if (died) throw new Error(died, { cause: error });
       }
     }
   } catch (error) {
@@ -536,7 +534,7 @@ async function brokerAvailability(endpoints: Endpoints): Promise<Record<BrokerNa
     if (!distPlugin(name)) return `plugins/${name} is not built`;
     const hp = hostPort(url.split(',')[0]!, port);
     if (hp.host !== '127.0.0.1' && hp.host !== 'localhost') return `${name} is configured at ${hp.host}, not on 127.0.0.1 (the bench keeps every load on loopback)`;
-    return (await tcpAnswers(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
+    return (await tcpReachable(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
   };
   return {
     memory: distPlugin('memory') ? undefined : 'plugins/memory is not built',
@@ -620,7 +618,7 @@ async function main(): Promise<number> {
     meta: {
       machine: machine(),
       versions: versions(),
-      brokers: {} as Record<string, string>,
+      brokers: {},
       command: `npm run bench --${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`,
       endpoints: { nats: hostPort(endpoints.natsUrl, 4222), rabbitmq: hostPort(endpoints.amqpUrl, 5672), kafka: hostPort(endpoints.kafkaBrokers, 9092) },
     },
@@ -790,7 +788,7 @@ async function main(): Promise<number> {
   }
 
   timings.total = Math.round((performance.now() - started) / 100) / 10;
-  (results.meta as Record<string, unknown>).loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  results.meta.loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
   const b0 = results.baselines.B0;
   const b1 = results.baselines.B1;
   if (b0 && b1) {

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
+import { parseByteSize } from './byte-size.js';
 import { parseDuration } from './duration.js';
 import { StartupError } from './errors.js';
-import { builtInManifests, type BuiltInSetting } from './plugins/built-ins.js';
+import { builtInManifests, claimStorePlugin, type BuiltInSetting } from './plugins/built-ins.js';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => YAML.parse(text) as unknown });
 
@@ -40,6 +41,24 @@ convict.addFormat({
   },
 });
 
+convict.addFormat({
+  name: 'state-store',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || (value !== '' && !/^rediss?:\/\/./.test(value))) {
+      throw new Error('must be empty (in memory) or a redis:// or rediss:// URL');
+    }
+  },
+});
+
+convict.addFormat({
+  name: 'idempotency-store',
+  validate(value: unknown) {
+    const scheme = typeof value === 'string' ? /^([a-z][a-z0-9+.-]*):\/\/./.exec(value)?.[1] : undefined;
+    if (value === '' || scheme === 'redis' || scheme === 'rediss' || (scheme !== undefined && claimStorePlugin(scheme) !== undefined)) return;
+    const served = builtInManifests().flatMap((manifest) => manifest.claimStoreSchemes ?? []);
+    throw new Error(`must be empty (in memory), a redis:// or rediss:// URL, or a URL of a store a built-in plugin serves (${served.map((s) => `${s}://`).join(', ') || 'none'})`);
+  },
+});
 
 const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
@@ -48,7 +67,7 @@ function brokerInstanceProblems(value: unknown): string[] {
     return ['must be a map of instance name to { plugin, options }'];
   }
   const problems: string[] = [];
-  for (const [name, instance] of Object.entries(value)) {
+  for (const [name, instance] of Object.entries(value as Record<string, unknown>)) {
     if (!INSTANCE_NAME.test(name)) problems.push(`"${name}": instance names are lower-case words`);
     if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) {
       problems.push(`"${name}": must be { plugin, options }`);
@@ -122,7 +141,19 @@ const coreSchema = {
       env: 'IDEMPOTENCY_WINDOW',
     },
     maxKeys: { doc: 'Most keys remembered at once (oldest forgotten first).', format: 'nat', default: 100000, env: 'IDEMPOTENCY_MAX_KEYS' },
+    maxBytes: { doc: 'Most bytes the in-memory store keeps (oldest forgotten first).', format: 'byte-size', default: '64mb', env: 'IDEMPOTENCY_MAX_BYTES' },
+    maxReplyBytes: {
+      doc: 'Largest request-reply body kept for replay; a repeat of a key whose reply was larger gets 409 idempotency_reply_not_kept.',
+      format: 'byte-size',
+      default: '64kb',
+      env: 'IDEMPOTENCY_MAX_REPLY_BYTES',
+    },
+    store: { doc: 'Shared store for keys across replicas (redis://host:6379/0, or a scheme a plugin serves); empty: this instance\'s memory.', format: 'idempotency-store', default: '', env: 'IDEMPOTENCY_STORE', sensitive: true },
   },
+  rateLimit: {
+    store: { doc: 'Shared store for route rate limits across replicas (redis://…); empty: a bucket per instance.', format: 'state-store', default: '', env: 'RATE_LIMIT_STORE', sensitive: true },
+  },
+  stateKeyPrefix: { doc: 'Prefix of every key busgate writes to a shared store (separates deployments on one Redis).', format: String, default: 'busgate:', env: 'STATE_KEY_PREFIX' },
   auth: {
     keys: {
       doc: 'API keys as name:secret pairs, comma-separated. When any key is configured, every route needs one.',
@@ -222,7 +253,17 @@ export interface DaemonConfig {
   readonly tapEnabled: boolean;
   readonly tracing: { readonly endpoint: string; readonly serviceName: string };
   readonly consoleEnabled: boolean;
-  readonly idempotency: { readonly windowMs: number; readonly maxKeys: number };
+  readonly idempotency: {
+    readonly windowMs: number;
+    readonly maxKeys: number;
+    readonly maxBytes: number;
+    readonly maxReplyBytes: number;
+    /** Shared store URL; "" keeps keys in this instance's memory. */
+    readonly store: string;
+  };
+  /** Shared store URL for rate-limit buckets; "" keeps them per instance. */
+  readonly rateLimitStore: string;
+  readonly stateKeyPrefix: string;
   /** Client name -> secret. Never logged. */
   readonly apiKeys: ReadonlyMap<string, string>;
   readonly protectOperational: boolean;
@@ -279,7 +320,15 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     tapEnabled: config.get('tap.enabled'),
     tracing: { endpoint: config.get('tracing.endpoint'), serviceName: config.get('tracing.serviceName') },
     consoleEnabled: config.get('console.enabled'),
-    idempotency: { windowMs: parseDuration(config.get('idempotency.window'))!, maxKeys: config.get('idempotency.maxKeys') },
+    idempotency: {
+      windowMs: parseDuration(config.get('idempotency.window'))!,
+      maxKeys: config.get('idempotency.maxKeys'),
+      maxBytes: parseByteSize(config.get('idempotency.maxBytes'))!,
+      maxReplyBytes: parseByteSize(config.get('idempotency.maxReplyBytes'))!,
+      store: config.get('idempotency.store'),
+    },
+    rateLimitStore: config.get('rateLimit.store'),
+    stateKeyPrefix: config.get('stateKeyPrefix'),
     apiKeys: readApiKeys(config.get('auth.keys'), config.get('auth.keysFile'), cwd),
     protectOperational: config.get('auth.protectOperational'),
     limits: {
@@ -288,7 +337,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
       headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
       requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
     },
-    brokers: withImplicitInstances(config.get('brokers') as Record<string, Partial<BrokerInstanceConfig>>, implicitInstances((key) => config.get(key as never) as unknown)),
+    brokers: withImplicitInstances(config.get('brokers'), implicitInstances((key) => config.get(key as never))),
     configDir,
   };
 }
@@ -359,4 +408,19 @@ function takeFlag(args: string[], flag: string): string | undefined {
   const value = args[index + 1];
   args.splice(index, 2);
   return value;
+}
+
+/** Every environment variable the daemon reads (deployment manifests are checked against it). */
+export function configEnvNames(): string[] {
+  const names = ['BUSGATE_CONFIG', 'NODE_ENV'];
+  const walk = (node: object): void => {
+    for (const value of Object.values(node) as unknown[]) {
+      if (typeof value !== 'object' || value === null) continue;
+      const env = (value as { env?: unknown }).env;
+      if (typeof env === 'string') names.push(env);
+      else walk(value);
+    }
+  };
+  walk({ ...builtInSchema(builtInSettings()), ...coreSchema });
+  return names;
 }

@@ -12,7 +12,6 @@ import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
 import { BusgateError, StartupError } from './errors.js';
 import { Authenticator } from './http/auth.js';
-import { IdempotencyStore } from './http/idempotency.js';
 import { parseByteSize } from './byte-size.js';
 import { RouteTable, createApp } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
@@ -25,6 +24,7 @@ import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
+import { createStateStores, type StateStores } from './state/stores.js';
 
 /**
  * Errors node's HTTP parser finds before express sees the request (oversized headers, slow
@@ -49,12 +49,13 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
 
 /**
  * Watches the routes file's folder (editors often replace the file rather than write it) and
- * calls back once a burst of changes has settled.
+ * calls back once a burst of changes has settled. In a Kubernetes ConfigMap volume the file is a
+ * link through `..data`, which the kubelet swaps atomically: that name changes, the file's never.
  */
 function watchFile(file: string, onChange: () => void): fs.FSWatcher {
   let timer: NodeJS.Timeout | undefined;
   const watcher = fs.watch(path.dirname(file), (_event, changed) => {
-    if (changed !== null && changed !== path.basename(file)) return;
+    if (changed !== null && changed !== path.basename(file) && changed !== '..data') return;
     clearTimeout(timer);
     timer = setTimeout(onChange, 250);
   });
@@ -92,6 +93,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
   const authenticator = new Authenticator(config.apiKeys);
+  const state = await createStateStores(config, { metrics, logger, connectWaitMs: options.connectWaitMs ?? 3000 });
   const ingressDeps: IngressDependencies = {
     brokers,
     metrics,
@@ -100,7 +102,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     bodyLimitBytes: parseByteSize(config.bodyLimit)!,
     defaultTimeoutMs: config.defaultTimeoutMs,
     authenticator,
-    idempotency: new IdempotencyStore(config.idempotency.windowMs, config.idempotency.maxKeys),
+    idempotency: state.idempotency,
+    rateLimits: state.rateLimits,
     maxHeaders: config.limits.maxHeaders,
     tracing,
   };
@@ -125,13 +128,14 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   });
   const requests = countActiveRequests(server);
   const port = await listen(server, config);
+  // Watching starts before "listening" is announced, so no edit made after it is missed.
+  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   lifecycle.accepting = true;
   logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
 
-  const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, tracing, watcher });
+    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, tracing, watcher, state });
     return shuttingDown;
   };
 
@@ -225,6 +229,7 @@ interface Running {
   readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly tracing: Tracing;
   readonly watcher: fs.FSWatcher | undefined;
+  readonly state: StateStores;
 }
 
 /** Shutdown in reverse: readiness down, (delay), refuse new requests, drain (bounded), close brokers. */
@@ -245,6 +250,7 @@ async function stop(reason: string, running: Running): Promise<void> {
   server.closeAllConnections();
   await closed;
   await Promise.all([...brokers.values()].map((broker) => broker.close()));
+  await running.state.close();
   await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));
   logger.info('stopped');
 }

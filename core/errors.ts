@@ -38,6 +38,18 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'The client did not send the whole request in time.',
   },
+  idempotency_in_progress: {
+    status: 409,
+    retryable: true,
+    summary:
+      'Another request with this Idempotency-Key is in flight on another instance (or just failed there); this one published nothing; retry after Retry-After.',
+  },
+  idempotency_reply_not_kept: {
+    status: 409,
+    retryable: false,
+    summary:
+      'The first request with this Idempotency-Key succeeded, but its reply was larger than idempotency.maxReplyBytes and was not kept; it is not sent again.',
+  },
   payload_too_large: {
     status: 413,
     retryable: false,
@@ -75,6 +87,12 @@ export const ERROR_CODES = {
     status: 503,
     retryable: true,
     summary: 'Too many requests in flight for this broker; nothing was published.',
+  },
+  idempotency_store_unavailable: {
+    status: 503,
+    retryable: true,
+    summary:
+      'The shared idempotency store is not reachable, so a request with an Idempotency-Key is refused; nothing was published.',
   },
   shutting_down: {
     status: 503,
@@ -125,12 +143,30 @@ export function isBusgateError(value: unknown): value is BusgateError {
   return value instanceof BusgateError;
 }
 
+/**
+ * Every code a start-up error can carry, printed as `busgate: CODE: message` before exit code 1.
+ * Scripts and deploy tooling match on them; the README's start-up table is checked against this.
+ */
+export const STARTUP_CODES = {
+  config_invalid: 'the configuration (file, environment, flags, API keys) is missing or invalid',
+  routes_unreadable: 'the routes file cannot be read',
+  routes_invalid: 'the routes file has lint problems; every one follows, one per line',
+  plugin_not_found: '`plugin:` is not a built-in plugin, a file or an installed npm package',
+  plugin_dependency_missing: 'the plugin needs an npm package that is not installed (the message names it)',
+  plugin_load_failed: 'the plugin threw while it was imported',
+  plugin_invalid: 'the plugin does not export a valid plugin factory',
+  plugin_api_version: "the plugin speaks another plugin API version than this busgate",
+  plugin_options_invalid: "a broker instance's `options:` do not match its plugin's schema",
+} as const satisfies Record<string, string>;
+
+export type StartupCode = keyof typeof STARTUP_CODES;
+
 /** Errors found before the daemon serves (config, routes, plugin loading). Never sent over HTTP. */
 export class StartupError extends Error {
-  readonly code: string;
+  readonly code: StartupCode;
   readonly details: readonly string[];
 
-  constructor(code: string, message: string, details: readonly string[] = [], cause?: unknown) {
+  constructor(code: StartupCode, message: string, details: readonly string[] = [], cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'StartupError';
     this.code = code;

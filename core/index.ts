@@ -7,3 +7,4 @@
 export * from './plugins/contract.js';
 export * from './brokers/kit.js';
 export { BusgateError, ERROR_CODES, isBusgateError, type ErrorCode } from './errors.js';
+export { claimLeaseEnd } from './state/shared-idempotency.js';

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Local brokers for development, tests and CI.
 #
-#   bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt ...]    (no names: all four)
+#   bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt|redis ...]    (no names: all five)
 #
 # start  Idempotent: a broker that already answers on its port is left alone; otherwise it is
 #        started and waited for. NATS, RabbitMQ and Mosquitto (MQTT, for the packages/plugin-mqtt
 #        plugin) come from Debian's packages; Kafka is not
 #        packaged, so its broker jars are fetched once from Maven Central (scripts/kafka/pom.xml)
-#        into .brokers/kafka/ and run as a single KRaft node.
+#        into .brokers/kafka/ and run as a single KRaft node. Redis (the shared state store of the
+#        replica suites) runs in memory only: no snapshot, no append-only file.
 # check  Exits non-zero naming every broker that does not answer.
 # stop   Stops only what this script started (it keeps pid files under .brokers/).
 #
@@ -17,7 +18,7 @@
 #          failover work by hand (the fault suites start their own): NATS with JetStream, RabbitMQ
 #          (classic_config peer discovery, one Erlang cookie; quorum queues span the 3 nodes), KRaft
 #          Kafka (replication factor 3, min.insync.replicas 2, -Xmx256m per broker). Built by the
-#          fault harness's launchers (test/faults/support/private-clusters.ts), so `npm run build`
+#          fault harness's launchers (test/faults/support/private-clusters.ts), so `npm run build:all`
 #          first, and Kafka's jars from `start kafka`. Prints the NATS_URL / AMQP_URL /
 #          KAFKA_BROKERS to use; state in .brokers/cluster-<kind>.json. Start one at a time.
 #
@@ -28,7 +29,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "${1:-}" = cluster ]; then
   shift
   cli="$ROOT/dist/test/faults/support/cluster-cli.js"
-  [ -f "$cli" ] || { echo "cluster: $cli is missing; run npm run build first" >&2; exit 1; }
+  [ -f "$cli" ] || { echo "cluster: $cli is missing; run npm run build:all first" >&2; exit 1; }
   exec node "$cli" "$@"
 fi
 STATE="$ROOT/.brokers"
@@ -39,6 +40,7 @@ RABBITMQ_PORT=5672
 KAFKA_PORT=9092
 MQTT_PORT=1883
 MOSQUITTO_CONF=${MOSQUITTO_CONF:-/etc/mosquitto/mosquitto.conf}
+REDIS_PORT=6379
 KAFKA_CONTROLLER_PORT=9093
 KAFKA_DIR="$STATE/kafka"
 KAFKA_JARS="$KAFKA_DIR/jars"
@@ -48,6 +50,7 @@ KAFKA_LOG="$KAFKA_DIR/kafka.log"
 NATS_PID="$STATE/nats-server.pid"
 RABBITMQ_MARK="$STATE/rabbitmq.started-by-script"
 MOSQUITTO_PID="$STATE/mosquitto.pid"
+REDIS_PID="$STATE/redis-server.pid"
 
 say() { printf '%-9s %s\n' "$1:" "$2"; }
 
@@ -279,24 +282,48 @@ stop_mqtt() {
   fi
 }
 
+# --------------------------------------------------------------------------------------- Redis
+start_redis() {
+  if answers 127.0.0.1 $REDIS_PORT; then say redis "running on 127.0.0.1:$REDIS_PORT"; return 0; fi
+  if ! command -v redis-server >/dev/null; then
+    say redis "FAILED: redis-server is missing (apt-get install redis-server)"; return 1
+  fi
+  mkdir -p "$STATE"
+  redis-server --daemonize yes --bind 127.0.0.1 --port $REDIS_PORT --save "" --appendonly no \
+    --pidfile "$REDIS_PID" --logfile "$STATE/redis.log" >/dev/null
+  if wait_for_port $REDIS_PORT "" ""; then
+    say redis "started on 127.0.0.1:$REDIS_PORT (in memory only, log $STATE/redis.log)"
+  else
+    say redis "FAILED to start; see $STATE/redis.log"; return 1
+  fi
+}
+
+stop_redis() {
+  if pid_alive "$REDIS_PID" redis-server; then
+    kill -TERM "$(cat "$REDIS_PID")"; rm -f "$REDIS_PID"; say redis "stopped"
+  else
+    rm -f "$REDIS_PID"; say redis "not started by this script; left alone"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------- main
 check_one() {
   local port
-  case "$1" in nats) port=$NATS_PORT ;; rabbitmq) port=$RABBITMQ_PORT ;; kafka) port=$KAFKA_PORT ;; mqtt) port=$MQTT_PORT ;; esac
+  case "$1" in nats) port=$NATS_PORT ;; rabbitmq) port=$RABBITMQ_PORT ;; kafka) port=$KAFKA_PORT ;; mqtt) port=$MQTT_PORT ;; redis) port=$REDIS_PORT ;; esac
   if answers 127.0.0.1 "$port"; then say "$1" "ok on 127.0.0.1:$port"; else say "$1" "MISSING: nothing answers on 127.0.0.1:$port"; return 1; fi
 }
 
 usage() {
-  echo "usage: bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt ...]" >&2
+  echo "usage: bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt|redis ...]" >&2
   echo "       bash scripts/brokers.sh cluster start|stop|status [nats|rabbitmq|kafka ...]" >&2
   exit 2
 }
 
 [ $# -ge 1 ] || usage
 action=$1; shift
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(nats rabbitmq kafka mqtt)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(nats rabbitmq kafka mqtt redis)
 for name in "${names[@]}"; do
-  case "$name" in nats | rabbitmq | kafka | mqtt) ;; *) echo "unknown broker: $name" >&2; usage ;; esac
+  case "$name" in nats | rabbitmq | kafka | mqtt | redis) ;; *) echo "unknown broker: $name" >&2; usage ;; esac
 done
 
 failed=()

@@ -5,7 +5,7 @@
 #   bash scripts/prometheus-check.sh         one line per check (ok / EMPTY / ERROR / FAIL)
 #
 # Installs Debian's prometheus package when it is missing and this runs as root with apt-get;
-# builds with `npm run build` unless SKIP_BUILD=1. Exit 0 when every check is ok.
+# builds with `npm run build:all` unless SKIP_BUILD=1. Exit 0 when every check is ok.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +21,6 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
 fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  npm run --silent build
+  npm run --silent build:all
 fi
 exec node dist/scripts/prometheus-check.js

@@ -3,7 +3,7 @@
  * rule must return data from a busgate under traffic.
  *
  *   bash scripts/prometheus-check.sh          (installs Debian's prometheus if missing, builds, runs this)
- *   node dist/scripts/prometheus-check.js     (after npm run build)
+ *   node dist/scripts/prometheus-check.js     (after npm run build:all)
  *
  * What it does, all on 127.0.0.1 and free ports, in a temp folder it removes afterwards:
  *  1. starts the busgate of this build (../core/cli.js) with routes on the embedded broker and one
@@ -30,11 +30,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { eventually, freePort, sleep } from '../test/support/net.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../core/cli.js', import.meta.url));
@@ -93,30 +93,13 @@ function report(outcome: Outcome, what: string, note = ''): void {
   console.log(`${outcome.padEnd(5)} ${what}${note ? `  (${note})` : ''}`);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function hasCommand(command: string): boolean {
   return spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
+/** Polls until `check` answers true; a failed request means "not yet". */
+function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  return eventually(() => check().catch(() => false), timeoutMs, what, 250);
 }
 
 function startProcess(command: string, args: string[], options: { cwd: string; log: string; env?: NodeJS.ProcessEnv }): ChildProcess {
@@ -350,7 +333,7 @@ async function main(): Promise<number> {
     }
   }
   if (!fs.existsSync(CLI)) {
-    console.error(`${CLI} is missing: build first (npm run build)`);
+    console.error(`${CLI} is missing: build first (npm run build:all)`);
     return 2;
   }
 

@@ -3,6 +3,7 @@
 #   chromium (+ fonts)  the web console's browser test (playwright-core drives it)
 #   prometheus          promtool and a real Prometheus for the dashboard/alert check
 #   wrk                 the benchmark's load generator
+#   redis-server        the shared state store of the replica suites (scripts/brokers.sh starts it)
 # Needs root and apt-get; without them it says what to install and exits 0, and the suites that
 # need a missing tool skip locally (and fail under CI=true).
 set -euo pipefail
@@ -11,9 +12,10 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test tools: chromium, prometheus, promtool and wrk are installed"
+  echo "test tools: chromium, prometheus, promtool, wrk and redis-server are installed"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
  * comes from a script: `<!-- generated:NAME -->` ... `<!-- /generated:NAME -->`.
  *   bench   <- bench/results/latest.md       (npm run bench)
  *   faults  <- test/faults/results/latest.md (the fault suites, run by npm test)
- * Usage: node dist/scripts/update-readme.js   (after npm run build)
+ * Usage: node dist/scripts/update-readme.js   (after npm run build:all)
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
+import { eventually } from '../../test/support/net.js';
 
 const tracked = new Set<ChildProcess>();
 
@@ -42,7 +42,7 @@ export function installCleanup(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       process.stderr.write(`\nbench: ${signal}: stopping every process it started\n`);
-      killAll(1000).finally(() => process.exit(130));
+      void killAll(1000).finally(() => process.exit(130));
     });
   }
 }
@@ -222,39 +222,15 @@ export function memoryStatus(pid: number): MemoryStatus | undefined {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export function tcpAnswers(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it resolves true or `timeoutMs` passes. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, alive?: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (alive && !isRunning(alive)) throw new Error(`${what}: the process exited (code ${alive.exitCode})`);
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+/** Polls `check` (a rejection counts as "not yet") until it resolves true, while `alive` runs. */
+export function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, alive?: ChildProcess): Promise<void> {
+  return eventually(
+    async () => {
+      if (alive && !isRunning(alive)) throw new Error(`${what}: the process exited (code ${alive.exitCode})`);
+      return check().catch(() => false);
+    },
+    timeoutMs,
+    what,
+    100,
+  );
 }

@@ -42,7 +42,7 @@ export async function loadInstances(
         checked.problems.map((problem) => problem.message),
       );
     }
-    loaded.set(name, { name, factory: factory as PluginFactory<never>, options: checked.value });
+    loaded.set(name, { name, factory, options: checked.value });
   }
   return loaded;
 }

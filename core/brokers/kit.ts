@@ -98,5 +98,5 @@ export function deadlineError(mode: Mode, destination: string, timeoutMs: number
  * nothing is parsed per message: this only names the type.
  */
 export function routeOptions<S extends TSchema>(_schema: S, options: Readonly<Record<string, unknown>> | undefined): Static<S> {
-  return (options ?? {}) as Static<S>;
+  return (options ?? {});
 }

@@ -38,11 +38,20 @@ export class Authenticator {
 
   /** undefined when the request may go on; otherwise the 401 or 403 to answer. */
   authorize(headers: IncomingHttpHeaders, allowed: readonly string[] | undefined): BusgateError | undefined {
-    if (!this.enabled) return undefined;
+    const outcome = this.admit(headers, allowed);
+    return typeof outcome === 'string' ? undefined : outcome;
+  }
+
+  /**
+   * The name of the client the request may go on as ("" when no keys are configured), or the
+   * 401 or 403 to answer. The name scopes what the client stores, such as idempotency answers.
+   */
+  admit(headers: IncomingHttpHeaders, allowed: readonly string[] | undefined): string | BusgateError {
+    if (!this.enabled) return '';
     const client = this.identify(headers);
     if (client === undefined) return new BusgateError('unauthorized', 'a valid API key is required (Authorization: Bearer <key> or X-Api-Key)');
     if (allowed !== undefined && !allowed.includes(client)) return new BusgateError('forbidden', `client "${client}" may not use this route`);
-    return undefined;
+    return client;
   }
 
   /** express middleware for busgate's own endpoints (tap, console, and optionally /ready, /metrics). */

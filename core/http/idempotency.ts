@@ -1,13 +1,21 @@
 /**
  * Idempotency-Key support: the first request with a key is sent; a repeat of the same key on the
- * same route within the window gets the first answer again and publishes nothing. A repeat that
- * arrives while the first is still in flight waits for it. Only successful answers are kept, so a
- * client may retry a key whose first attempt failed.
+ * same route by the same client within the window gets the first answer again and publishes
+ * nothing. A repeat that arrives while the first is still in flight waits for it. Only successful
+ * answers are kept, so a client may retry a key whose first attempt failed.
  *
- * The store is per daemon instance (memory). Across instances the broker's own dedupe covers
- * what it can (the key becomes the message id: JetStream's Nats-Msg-Id, the AMQP message-id,
- * the Kafka busgate-id header), and consumers can dedupe on it too.
+ * Keys are scoped by route AND client (the API key's name; "" when no keys are configured): one
+ * client can neither read another's answer nor block another's publish by guessing its keys.
+ *
+ * What is kept: 202 receipts always (small JSON); request-reply bodies only up to maxReplyBytes.
+ * A repeat of a key whose reply was larger gets 409 idempotency_reply_not_kept: the request is
+ * not sent twice, and the store does not hold megabytes per key for the whole window.
+ *
+ * Two implementations: MemoryIdempotencyStore (per instance, bounded in keys and bytes) below,
+ * and the shared Redis store in core/state/ for several replicas.
  */
+import { BusgateError } from '../errors.js';
+
 export interface StoredAnswer {
   readonly status: number;
   readonly contentType: string;
@@ -16,19 +24,86 @@ export interface StoredAnswer {
   readonly traceparent?: string | undefined;
 }
 
-interface Entry {
-  readonly expiresAt: number;
-  readonly answer: Promise<StoredAnswer>;
+/** What a store keeps of an answer: the body only when it is small enough to keep. */
+export interface KeptAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  /** undefined when the body was larger than maxReplyBytes. */
+  readonly body: Buffer | undefined;
+  readonly bodyBytes: number;
+  readonly messageId: string;
+  readonly traceparent?: string | undefined;
+}
+
+/** Who and what a key belongs to. */
+export interface IdempotencyScope {
+  readonly route: string;
+  /** The authenticated client's name; "" when the daemon has no API keys. */
+  readonly client: string;
+  readonly key: string;
+}
+
+export interface RunOptions {
+  /** How long a repeat may wait for a first attempt still in flight (shared store only). */
+  readonly waitMs: number;
+  /** How long a claim holds when its owner never finishes (a crashed replica). */
+  readonly leaseMs: number;
+}
+
+export interface IdempotencyStore {
+  /** Runs `produce` once per scope within the window; `replayed` says whether it was reused. */
+  run(scope: IdempotencyScope, produce: () => Promise<StoredAnswer>, options: RunOptions): Promise<{ answer: StoredAnswer; replayed: boolean }>;
 }
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:@-]{1,200}$/;
 
-export class IdempotencyStore {
+export function keep(answer: StoredAnswer, maxReplyBytes: number): KeptAnswer {
+  // A 202 body is busgate's own receipt: always small, always kept.
+  const kept = answer.status === 202 || answer.body.length <= maxReplyBytes;
+  return {
+    status: answer.status,
+    contentType: answer.contentType,
+    body: kept ? answer.body : undefined,
+    bodyBytes: answer.body.length,
+    messageId: answer.messageId,
+    traceparent: answer.traceparent,
+  };
+}
+
+/** The answer to send for a repeat; throws when the first answer's body was not kept. */
+export function replay(kept: KeptAnswer): StoredAnswer {
+  if (kept.body === undefined) {
+    throw new BusgateError(
+      'idempotency_reply_not_kept',
+      `the first request with this Idempotency-Key succeeded (id ${kept.messageId}), but its ${kept.bodyBytes}-byte reply was larger than idempotency.maxReplyBytes and was not kept; it is not sent again`,
+    );
+  }
+  return { status: kept.status, contentType: kept.contentType, body: kept.body, messageId: kept.messageId, traceparent: kept.traceparent };
+}
+
+/** Rough bytes of one entry: the id, the kept body and a fixed allowance for the object itself. */
+const ENTRY_OVERHEAD_BYTES = 256;
+
+interface Entry {
+  readonly expiresAt: number;
+  /** Settles with the kept answer; a repeat in flight waits on it. */
+  readonly kept: Promise<KeptAnswer>;
+  bytes: number;
+}
+
+export interface MemoryStoreLimits {
+  readonly windowMs: number;
+  readonly maxKeys: number;
+  readonly maxBytes: number;
+  readonly maxReplyBytes: number;
+}
+
+export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
+  private totalBytes = 0;
 
   constructor(
-    private readonly windowMs: number,
-    private readonly maxKeys: number,
+    private readonly limits: MemoryStoreLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -36,34 +111,61 @@ export class IdempotencyStore {
     return this.entries.size;
   }
 
-  /** Runs `produce` once per scope+key within the window; `replayed` says whether it was reused. */
-  async run(scope: string, key: string, produce: () => Promise<StoredAnswer>): Promise<{ answer: StoredAnswer; replayed: boolean }> {
-    const id = `${scope}\u0000${key}`;
+  /** What the kept entries take, as estimated for the byte bound. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  async run(scope: IdempotencyScope, produce: () => Promise<StoredAnswer>): Promise<{ answer: StoredAnswer; replayed: boolean }> {
+    // Route and client names cannot hold NUL, so the three parts cannot run into each other.
+    const id = `${scope.route}\u0000${scope.client}\u0000${scope.key}`;
     const existing = this.entries.get(id);
     if (existing && existing.expiresAt > this.now()) {
-      return { answer: await existing.answer, replayed: true };
+      return { answer: replay(await existing.kept), replayed: true };
     }
-    if (existing) this.entries.delete(id);
+    if (existing) this.remove(id, existing);
 
     const answer = produce();
-    const entry = { expiresAt: this.now() + this.windowMs, answer };
-    this.entries.set(id, entry);
-    this.evictOverflow();
+    const kept = answer.then((settled) => keep(settled, this.limits.maxReplyBytes));
+    // A repeat waiting on a failed first attempt sees the failure; nobody else needs it handled.
+    kept.catch(() => undefined);
+    const entry: Entry = { expiresAt: this.now() + this.limits.windowMs, kept, bytes: ENTRY_OVERHEAD_BYTES + id.length * 2 };
+    this.add(id, entry);
     try {
       const settled = await answer;
-      if (settled.status >= 300 && this.entries.get(id) === entry) this.entries.delete(id);
+      if (this.entries.get(id) === entry) {
+        if (settled.status >= 300) {
+          this.remove(id, entry);
+        } else {
+          const body = (await kept).body;
+          this.totalBytes += body?.length ?? 0;
+          entry.bytes += body?.length ?? 0;
+          this.evictOverflow();
+        }
+      }
       return { answer: settled, replayed: false };
     } catch (error) {
-      if (this.entries.get(id) === entry) this.entries.delete(id);
+      if (this.entries.get(id) === entry) this.remove(id, entry);
       throw error;
     }
   }
 
+  private add(id: string, entry: Entry): void {
+    this.entries.set(id, entry);
+    this.totalBytes += entry.bytes;
+    this.evictOverflow();
+  }
+
+  private remove(id: string, entry: Entry): void {
+    this.entries.delete(id);
+    this.totalBytes -= entry.bytes;
+  }
+
   private evictOverflow(): void {
     // Map iteration is insertion order: the first entries are the oldest.
-    for (const id of this.entries.keys()) {
-      if (this.entries.size <= this.maxKeys) return;
-      this.entries.delete(id);
+    for (const [id, entry] of this.entries) {
+      if (this.entries.size <= this.limits.maxKeys && this.totalBytes <= this.limits.maxBytes) return;
+      this.remove(id, entry);
     }
   }
 }

@@ -25,7 +25,7 @@ import { renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
 import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
-import { TokenBucket } from './rate-limit.js';
+import type { RateLimiter, RateLimits } from './rate-limit.js';
 import { readBody } from './read-body.js';
 import { sendError } from './send-error.js';
 
@@ -38,6 +38,7 @@ export interface IngressDependencies {
   readonly defaultTimeoutMs: number;
   readonly authenticator: Authenticator;
   readonly idempotency: IdempotencyStore;
+  readonly rateLimits: RateLimits;
   readonly maxHeaders: number;
   readonly tracing: Tracing;
 }
@@ -64,7 +65,7 @@ class CompiledRoute {
   private readonly fixedBroker: BrokerInstance | undefined;
   /** The route's options parsed for the fixed broker when the routes loaded. */
   private readonly fixedOptions: Readonly<Record<string, unknown>> | undefined;
-  private readonly bucket: TokenBucket | undefined;
+  private readonly bucket: RateLimiter | undefined;
   private readonly duration;
   private readonly statusCounters = new Map<number, { inc(): void }>();
 
@@ -76,7 +77,7 @@ class CompiledRoute {
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
     this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
-    this.bucket = spec.rateLimit ? new TokenBucket(spec.rateLimit.perSecond, spec.rateLimit.burst) : undefined;
+    this.bucket = spec.rateLimit ? deps.rateLimits.forRoute(spec.name, spec.rateLimit) : undefined;
     this.duration = deps.metrics.httpDuration.labels({ route: spec.name });
   }
 
@@ -85,7 +86,8 @@ class CompiledRoute {
     res.once('finish', () => this.observe(req, res, started));
     let trace: RequestTrace | undefined;
     try {
-      this.admit(req);
+      const client = this.admit(req);
+      if (this.bucket) await this.limit(this.bucket);
       const planned = this.plan({ params, headers: req.headers });
       const payload = await readBody(req, this.deps.bodyLimitBytes);
       trace = this.deps.tracing.start(
@@ -99,7 +101,10 @@ class CompiledRoute {
         answer = await this.deliver(planned, message, trace);
       } else {
         const currentTrace = trace;
-        const outcome = await this.deps.idempotency.run(this.spec.name, planned.idempotencyKey, () => this.deliver(planned, message, currentTrace));
+        const scope = { route: this.spec.name, client, key: planned.idempotencyKey };
+        // A repeat waits as long as the first attempt may take; a claim whose owner died holds longer.
+        const run = { waitMs: this.timeoutMs + 1000, leaseMs: this.timeoutMs + 10_000 };
+        const outcome = await this.deps.idempotency.run(scope, () => this.deliver(planned, message, currentTrace), run);
         answer = outcome.answer;
         replayed = outcome.replayed;
       }
@@ -118,17 +123,19 @@ class CompiledRoute {
     }
   }
 
-  /** Refusals that need neither the path parameters nor the body. */
-  private admit(req: IncomingMessage): void {
+  /** Refusals that need neither the path parameters nor the body; returns the client's name. */
+  private admit(req: IncomingMessage): string {
     if (this.deps.lifecycle.draining) throw new BusgateError('shutting_down', 'the daemon is shutting down', { retryAfterSeconds: 1 });
     // The server lets maxHeaders + 1 through, so that one more than allowed is seen here.
     if (req.rawHeaders.length / 2 > this.deps.maxHeaders) throw new BusgateError('headers_too_large', `more than ${this.deps.maxHeaders} headers`);
-    const refusal = this.deps.authenticator.authorize(req.headers, this.spec.clients);
-    if (refusal) throw refusal;
-    if (this.bucket) {
-      const taken = this.bucket.take();
-      if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second`, { retryAfterSeconds: taken.retryAfterSeconds });
-    }
+    const client = this.deps.authenticator.admit(req.headers, this.spec.clients);
+    if (typeof client !== 'string') throw client;
+    return client;
+  }
+
+  private async limit(bucket: RateLimiter): Promise<void> {
+    const taken = await bucket.take();
+    if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second`, { retryAfterSeconds: taken.retryAfterSeconds });
   }
 
   private choose<T extends string>(choice: Choice<T>, inputs: TemplateInputs, what: 'broker' | 'mode'): T {

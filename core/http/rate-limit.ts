@@ -1,9 +1,36 @@
 /**
  * Per-route rate limit: a token bucket refilled continuously at `perSecond`, holding at most
- * `burst` tokens. Per daemon instance; with N instances the route's total is N times the limit.
+ * `burst` tokens. TokenBucket is per daemon instance (with N instances the route's total is N
+ * times the limit); with RATE_LIMIT_STORE the bucket lives in the shared store (core/state/).
  */
 
-export class TokenBucket {
+export type TakeOutcome = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+/** One route's limiter: a local bucket answers at once, a shared one after a round trip. */
+export interface RateLimiter {
+  take(): TakeOutcome | Promise<TakeOutcome>;
+}
+
+/** Hands each route its limiter; the route name identifies a shared bucket across replicas. */
+export interface RateLimits {
+  forRoute(route: string, limit: RateLimit): RateLimiter;
+}
+
+export const localRateLimits: RateLimits = {
+  forRoute: (_route, limit) => new TokenBucket(limit.perSecond, limit.burst),
+};
+
+/** Seconds until one token is there again, at least 1 (Retry-After is in whole seconds). */
+export function secondsUntilToken(tokens: number, perSecond: number): number {
+  return Math.max(1, Math.ceil((1 - tokens) / perSecond));
+}
+
+export class TokenBucket implements RateLimiter {
   private tokens: number;
   private last: number;
 
@@ -17,7 +44,7 @@ export class TokenBucket {
   }
 
   /** Takes a token, or says how many seconds until one is there. */
-  take(): { ok: true } | { ok: false; retryAfterSeconds: number } {
+  take(): TakeOutcome {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
     this.last = now;
@@ -25,6 +52,6 @@ export class TokenBucket {
       this.tokens -= 1;
       return { ok: true };
     }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond)) };
+    return { ok: false, retryAfterSeconds: secondsUntilToken(this.tokens, this.perSecond) };
   }
 }

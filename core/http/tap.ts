@@ -35,7 +35,7 @@ export function mountTap(app: Express, deps: { brokers: ReadonlyMap<string, Brok
       const destination = String(req.params.destination);
       const problem = broker.destinationProblem(destination);
       if (!DESTINATION.test(destination) || problem !== undefined) throw new BusgateError('invalid_token', `destination "${destination.slice(0, 64)}" is not valid`);
-      const mode = req.query.mode === undefined ? 'pubsub' : String(req.query.mode);
+      const mode = req.query.mode ?? 'pubsub';
       if (mode !== 'pubsub' && mode !== 'point-to-point') throw new BusgateError('mode_not_allowed', 'mode must be pubsub or point-to-point');
 
       const subscription = await broker.subscribe(destination, { mode }, (message) => {

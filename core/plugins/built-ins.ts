@@ -34,6 +34,13 @@ export interface PluginManifest {
   readonly name: string;
   readonly description: string;
   readonly builtIn?: { readonly instance: string; readonly settings: readonly BuiltInSetting[] };
+  /** URL schemes of IDEMPOTENCY_STORE this plugin serves (its factory's claimStore opens them). */
+  readonly claimStoreSchemes?: readonly string[];
+}
+
+/** The built-in plugin that serves `scheme` as a shared idempotency store, if any. */
+export function claimStorePlugin(scheme: string): string | undefined {
+  return builtInManifests().find((manifest) => manifest.claimStoreSchemes?.includes(scheme))?.name;
 }
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

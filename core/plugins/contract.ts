@@ -159,5 +159,29 @@ export interface PluginFactory<Options = Record<string, unknown>> {
    * own (credentials, busgate-*, content-type...) for every broker.
    */
   readonly reservedHeaders?: readonly string[];
+  /**
+   * Optional: this broker as the shared idempotency store of several replicas
+   * (IDEMPOTENCY_STORE=<scheme>://…, the schemes listed as `claimStoreSchemes` in plugin.json).
+   * The core has Redis built in; see core/state/shared-idempotency.ts for the protocol.
+   */
+  readonly claimStore?: ClaimStoreProvider;
   create(options: Options, context: PluginContext): BrokerPlugin;
+}
+
+/**
+ * Idempotency claims shared by replicas. A value is either a claim (see claimLeaseEnd in the
+ * public entry point) or a kept answer; each method rejects when the store cannot be reached.
+ */
+export interface ClaimStore {
+  /** Stores `claim` under `key` if nothing (or an expired claim) is there; true when it did. */
+  claim(key: string, claim: string, leaseMs: number): Promise<boolean>;
+  /** The value under `key`, or null. */
+  read(key: string): Promise<string | null>;
+  /** Replaces `claim` by `value` (kept for windowMs), or deletes it when value is ""; only while the claim is still there. */
+  settle(key: string, claim: string, value: string, windowMs: number): Promise<void>;
+}
+
+export interface ClaimStoreProvider {
+  /** Opens the store; keys are any strings (the store encodes them as its names require). */
+  open(url: string, settings: { readonly keyPrefix: string; readonly windowMs: number }, context: { readonly logger: Logger }): Promise<ClaimStore & { close(): Promise<void> }>;
 }

@@ -8,6 +8,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pai
 import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
+import type { LintCode } from './lint-codes.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
 import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
@@ -80,7 +81,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
     const pos = lines.linePos(range?.[0] ?? 0);
     return { line: pos.line, col: pos.col };
   };
-  const report = (node: Node | Pair | null | undefined, code: string, message: string): void => {
+  const report = (node: Node | Pair | null | undefined, code: LintCode, message: string): void => {
     problems.push({ ...at(node), code, message });
   };
 
@@ -97,7 +98,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (key !== 'routes') report(pair.key as Node, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+    if (key !== 'routes') report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
   }
   const list = root.get('routes', true);
   if (!isSeq(list)) {
@@ -114,11 +115,12 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
     }
     // Duplicates are found from path and method alone, so they show even when a route has other problems.
     const path = item.get('path');
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML map prints as YAML; lintRoute reports it as bad_method
     const method = String(item.get('method') ?? 'POST').toUpperCase();
     if (typeof path === 'string') {
       const signature = `${method} ${path.replace(/[:*][A-Za-z0-9_]+/g, ':')}`;
       const first = seen.get(signature);
-      if (first !== undefined) report(item.get('path', true) as Node, 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
+      if (first !== undefined) report(item.get('path', true), 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
     const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
@@ -128,7 +130,7 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: string, message: string) => void;
+type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
 /**
  * One route's keys as the linter reads them: typed accessors that report a wrong type at the
@@ -154,7 +156,7 @@ class RouteFields {
   }
 
   node(key: RouteKey): Node | undefined {
-    return (this.item.get(key, true) as Node | undefined) ?? undefined;
+    return (this.item.get(key, true)) ?? undefined;
   }
 
   text(key: RouteKey): string | undefined {
@@ -340,7 +342,7 @@ function choice<T extends string>(
   fields: RouteFields,
   key: RouteKey,
   allowKey: RouteKey,
-  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [string, string]; defaultAllowed: readonly T[] | undefined },
+  rules: { isValid: (value: string) => boolean; invalid: (value: string) => [LintCode, string]; defaultAllowed: readonly T[] | undefined },
 ): Choice<T> | undefined {
   const source = fields.text(key);
   if (source === undefined) return undefined;

@@ -1,5 +1,6 @@
 /** A route after linting: every field checked, templates compiled, durations in milliseconds. */
 import type { Mode } from '../plugins/contract.js';
+import type { LintCode } from './lint-codes.js';
 import type { Template } from './template.js';
 
 /** A value fixed in routes.yaml, or chosen per request from an allow-list. */
@@ -40,7 +41,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export interface RouteProblem {
   readonly line: number;
   readonly col: number;
-  readonly code: string;
+  readonly code: LintCode;
   readonly message: string;
 }
 

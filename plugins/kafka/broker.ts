@@ -32,7 +32,7 @@ import { routeOptionsSchema, type KafkaOptions } from './options.js';
 import { groupsReading, judgeReaders, judgeTopic } from './preflight.js';
 import { ReplyRouter } from './reply-router.js';
 import { TopicCatalog } from './topic-catalog.js';
-import { checkDestination } from './names.js';
+import { checkDestination, replyGroupId } from './names.js';
 
 /** Short, bounded retries: connect() and sends against a down cluster fail in seconds, not minutes. */
 const CLIENT_RETRY = { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 };
@@ -87,7 +87,7 @@ export class KafkaBroker implements BrokerPlugin {
       (topic) => this.topics.forget(topic),
     );
     // Unique per process and per plugin instance: every daemon must see every reply.
-    const replyGroup = `busgate.replies.${options.clientId}.${hostname()}.${process.pid}.${randomUUID()}`;
+    const replyGroup = replyGroupId(options.clientId, `${hostname()}.${process.pid}.${randomUUID()}`);
     this.replies = new ReplyRouter(
       options.replyTopic,
       replyGroup,

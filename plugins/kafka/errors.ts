@@ -15,7 +15,7 @@ function chainOf(error: unknown): KafkaErrorShape[] {
   const chain: KafkaErrorShape[] = [];
   let current: unknown = error;
   while (current instanceof Error && chain.length < 10) {
-    chain.push(current as KafkaErrorShape);
+    chain.push(current);
     current = (current as KafkaErrorShape).cause;
   }
   return chain;

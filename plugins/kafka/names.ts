@@ -12,6 +12,16 @@ export const MAX_TOPIC_LENGTH = 249;
 /** Keys are bytes on the wire and may be long, but a templated key over 1 KiB is a mistake. */
 export const MAX_KEY_LENGTH = 1024;
 
+/**
+ * Every busgate reply consumer's group id starts with this. Such a group only ever reads a reply
+ * topic, so the preflight can leave it out when it asks who reads a request topic.
+ */
+export const REPLY_GROUP_PREFIX = 'busgate.replies.';
+
+export function replyGroupId(clientId: string, instance: string): string {
+  return `${REPLY_GROUP_PREFIX}${clientId}.${instance}`;
+}
+
 export function isSafeToken(value: string, field: 'destination' | 'key'): boolean {
   if (field === 'key') return value.length > 0 && value.length <= MAX_KEY_LENGTH && !CONTROL.test(value);
   return value.length > 0 && value.length <= MAX_TOPIC_LENGTH && TOKEN.test(value);

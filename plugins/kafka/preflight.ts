@@ -7,6 +7,7 @@ import kafkajs, { type Admin, type GroupDescription, type PartitionMetadata } fr
 import type { PreflightResult } from '../../core/plugins/contract.js';
 import { describeKafkaError } from './errors.js';
 import { missingTopicMessage } from './topic-catalog.js';
+import { REPLY_GROUP_PREFIX } from './names.js';
 
 /** What the admin client found about one topic, and what the instance would do if it is missing. */
 export interface TopicFacts {
@@ -88,7 +89,11 @@ async function lookForReaders(
 ): Promise<Readers> {
   const { groups } = await admin.listGroups();
   // Groups that only commit offsets (protocol type "") have no members, so they read nothing now.
-  const ids = groups.filter((group) => group.protocolType === 'consumer').map((group) => group.groupId);
+  // busgate's own reply groups (this check's among them, still joining while it runs) read reply
+  // topics only: counting them as "rebalancing" made the answer depend on when the check ran.
+  const ids = groups
+    .filter((group) => group.protocolType === 'consumer' && !group.groupId.startsWith(REPLY_GROUP_PREFIX))
+    .map((group) => group.groupId);
   // busgate.responders.<topic> and other groups named after the topic first (a stable sort).
   ids.sort((a, b) => Number(b.includes(topic)) - Number(a.includes(topic)));
   const unsettled: string[] = [];

@@ -38,7 +38,7 @@ export class MemoryBus {
     if (!subscribers) return 0;
     for (const handler of subscribers) {
       // Each subscriber runs on its own turn, as it would on a real broker connection.
-      setImmediate(() => handler(message).catch((error: unknown) => this.onHandlerError(error, message.destination)));
+      setImmediate(() => void handler(message).catch((error: unknown) => this.onHandlerError(error, message.destination)));
     }
     return subscribers.size;
   }

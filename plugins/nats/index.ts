@@ -5,6 +5,7 @@
 import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { NatsBroker } from './broker.js';
+import { claimStore } from './claim-store.js';
 import { optionsSchema, routeOptionsSchema, type NatsOptions } from './options.js';
 import { checkDestination, isSafeToken } from './names.js';
 
@@ -19,6 +20,8 @@ const nats: PluginFactory<NatsOptions> = {
   checkDestination,
   // JetStream reads Nats-Msg-Id, Nats-Expected-* and rollup headers as instructions.
   reservedHeaders: ['nats-*'],
+  // IDEMPOTENCY_STORE=nats://…: idempotency keys in a JetStream KV bucket (claim-store.ts).
+  claimStore,
   create: (options, context) => new NatsBroker(options, context),
 };
 

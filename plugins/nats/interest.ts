@@ -74,7 +74,7 @@ function subscriptionsIn(answer: unknown): ConnzSubscription[] | undefined {
   if (!Array.isArray(connections)) return undefined;
   return connections.flatMap((connection: unknown) => {
     if (!isRecord(connection) || !Array.isArray(connection.subscriptions_list_detail)) return [];
-    return (connection.subscriptions_list_detail as unknown[]).filter(isRecord) as ConnzSubscription[];
+    return (connection.subscriptions_list_detail as unknown[]).filter(isRecord);
   });
 }
 

@@ -82,48 +82,51 @@ export class NodeRotation {
   }
 
   /** amqplib's object form of a URL, each field read from the current node when amqplib asks. */
-  readonly target: Options.Connect = (() => {
-    const rotation = this;
-    const query = (name: string): string | undefined => rotation.current.searchParams.get(name) ?? undefined;
-    const integer = (name: string): number | undefined => {
-      const text = query(name);
-      return text === undefined ? undefined : Number.parseInt(text, 10);
-    };
-    return {
-      get protocol() {
-        return rotation.current.protocol.replace(/:$/, '');
-      },
-      get hostname() {
-        return rotation.current.hostname.replace(/^\[|\]$/g, '');
-      },
-      get port() {
-        return rotation.current.port === '' ? undefined : Number(rotation.current.port);
-      },
-      // Both undefined: amqplib's default guest/guest, as for a URL without credentials.
-      get username() {
-        const { username, password } = rotation.current;
-        return username === '' && password === '' ? undefined : decodeURIComponent(username);
-      },
-      get password() {
-        const { username, password } = rotation.current;
-        return username === '' && password === '' ? undefined : decodeURIComponent(password);
-      },
-      get vhost() {
-        const path = rotation.current.pathname;
-        return path.length > 1 ? path.slice(1) : undefined;
-      },
-      get locale() {
-        return query('locale');
-      },
-      get channelMax() {
-        return integer('channelMax');
-      },
-      get frameMax() {
-        return integer('frameMax');
-      },
-      get heartbeat() {
-        return integer('heartbeat');
-      },
-    };
-  })();
+  readonly target: Options.Connect = connectTarget(() => this.current);
+}
+
+function connectTarget(current: () => URL): Options.Connect {
+  const query = (name: string): string | undefined => current().searchParams.get(name) ?? undefined;
+  const integer = (name: string): number | undefined => {
+    const text = query(name);
+    return text === undefined ? undefined : Number.parseInt(text, 10);
+  };
+  const credentials = (): { username: string; password: string } | undefined => {
+    const { username, password } = current();
+    // Neither: amqplib's default guest/guest, as for a URL without credentials.
+    return username === '' && password === '' ? undefined : { username: decodeURIComponent(username), password: decodeURIComponent(password) };
+  };
+  return {
+    get protocol() {
+      return current().protocol.replace(/:$/, '');
+    },
+    get hostname() {
+      return current().hostname.replace(/^\[|\]$/g, '');
+    },
+    get port() {
+      return current().port === '' ? undefined : Number(current().port);
+    },
+    get username() {
+      return credentials()?.username;
+    },
+    get password() {
+      return credentials()?.password;
+    },
+    get vhost() {
+      const path = current().pathname;
+      return path.length > 1 ? path.slice(1) : undefined;
+    },
+    get locale() {
+      return query('locale');
+    },
+    get channelMax() {
+      return integer('channelMax');
+    },
+    get frameMax() {
+      return integer('frameMax');
+    },
+    get heartbeat() {
+      return integer('heartbeat');
+    },
+  };
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 import { brokersRequired } from '../support/require-broker.js';
 
 /** Debian's chromium; CHROMIUM_PATH points elsewhere (used to test the skip). */
@@ -221,11 +222,11 @@ describe('web console (chromium)', function () {
         if (tick % 9 === 0) calls.push(daemon.post('/events/bad.topic', 'x'));
         await Promise.all(calls);
         tick += 1;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     })();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 6000));
+      await sleep(6000);
       const least = eventsSent;
       await page.waitForFunction(
         ([count]) => {
@@ -245,7 +246,7 @@ describe('web console (chromium)', function () {
       await page.fill('#param-topic', 'orders');
       await page.fill('#body-input', '{"id":42,"customer":"c-17","total":99.5}');
       await sendFromPage(page, '202 Accepted');
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      await sleep(1200);
       const target = path.join(ROOT, 'docs', 'console.png');
       const refresh = process.env.BUSGATE_SCREENSHOT === '1' || !fs.existsSync(target);
       const file = refresh ? target : path.join(os.tmpdir(), 'busgate-console.png');

@@ -15,9 +15,8 @@ import type { Subscription } from '../../core/plugins/contract.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { Collector, drained, Ledger } from './ledger.js';
-import { LONG } from './support/net.js';
 import { SuiteResults } from './support/results.js';
-import { watchUnhandledRejections } from './support/scenario.js';
+import { LONG, watchUnhandledRejections } from './support/scenario.js';
 import { deleteStreamsHolding } from '../support/nats-streams.js';
 
 const N = LONG ? 5000 : 500;

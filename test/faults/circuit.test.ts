@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
-import { sleep } from './support/net.js';
+import { sleep } from '../support/net.js';
 import { control } from './support/switchable-plugin.js';
 
 const PLUGIN = fileURLToPath(new URL('./support/switchable-plugin.js', import.meta.url));

@@ -1,6 +1,6 @@
 /** Broker faults on a private single-node KRaft Kafka (own ports and log dir): see support/fault-suite.ts. */
 import { faultSuite } from './support/fault-suite.js';
-import { freePort } from './support/net.js';
+import { freePort } from '../support/net.js';
 import { PrivateKafka } from './support/private-brokers.js';
 import { FaultProxy } from './support/tcp-proxy.js';
 

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { InboundMessage } from '../../core/plugins/contract.js';
 import { RawHttpClient } from './support/raw-http.js';
+import { sleep } from '../support/net.js';
 
 export type Outcome = 'acknowledged' | 'refused' | 'unknown';
 
@@ -96,7 +97,7 @@ export class Ledger {
     const headers = { 'content-type': 'application/json', 'idempotency-key': key };
     const timeoutMs = this.options.clientTimeoutMs ?? 30_000;
     const startedAt = Date.now();
-    let status = 0;
+    let status: number;
     let code: string | undefined;
     let message: string | undefined;
     let retryAfter: string | null = null;
@@ -156,11 +157,11 @@ export class Ledger {
     const port = Number(new URL(this.options.baseUrl).port);
     const worker = async (_: unknown, index: number): Promise<void> => {
       // Clients join over rampMs rather than in one connection storm.
-      if (options.rampMs) await new Promise((resolve) => setTimeout(resolve, (index * options.rampMs!) / concurrency));
+      if (options.rampMs) await sleep((index * options.rampMs) / concurrency);
       const raw = options.raw ? new RawHttpClient(port) : undefined;
       while (running) {
         await this.send(raw);
-        if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
+        if (paceMs > 0) await sleep(paceMs);
       }
       raw?.close();
     };
@@ -277,12 +278,12 @@ export async function drained(ledger: Ledger, collector: Collector, timeoutMs = 
   const wanted = ledger.keysWith('acknowledged');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !wanted.every((key) => collector.count(key) > 0)) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   let last = -1;
   while (Date.now() < deadline && collector.total !== last) {
     last = collector.total;
-    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    await sleep(settleMs);
   }
 }
 

@@ -12,10 +12,10 @@ import type { Subscription } from '../../core/plugins/contract.js';
 import { startTestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { Collector, drained, Ledger } from './ledger.js';
-import { LONG, sleep } from './support/net.js';
+import { sleep } from '../support/net.js';
 import { startProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
-import { pollReadiness } from './support/scenario.js';
+import { LONG, pollReadiness } from './support/scenario.js';
 import { deleteStreamsHolding } from '../support/nats-streams.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;

@@ -5,22 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { expect } from 'chai';
+import { freePort, sleep } from '../support/net.js';
 import { brokersRequired } from '../support/require-broker.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 
 const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((file) => fs.existsSync(file));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 describe('a broker down at start-up', function () {
   this.timeout(30_000);
@@ -64,7 +54,7 @@ describe('a broker down at start-up', function () {
     const deadline = Date.now() + 20_000;
     let status = 0;
     while (status !== 200 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       status = (await fetch(`${daemon.url}/ready`)).status;
     }
     expect(status, '/ready after the broker came up').to.equal(200);

@@ -115,7 +115,7 @@ describe('busgate check --live', function () {
       encoding: 'utf8',
       timeout: 25_000,
     });
-    const lines = result.stdout.split('\n').filter((line) => /^(ok  |FAIL) /.test(line));
+    const lines = result.stdout.split('\n').filter((line) => /^(ok {2}|FAIL) /.test(line));
     return { status: result.status, lines, stdout: result.stdout, stderr: result.stderr };
   }
 

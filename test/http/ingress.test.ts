@@ -1,7 +1,8 @@
 /** Every status the ingress can answer, on the embedded broker. */
 import { expect } from 'chai';
 import { ERROR_CODES } from '../../core/errors.js';
-import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const ROUTES = `routes:
   - name: events

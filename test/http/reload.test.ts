@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const route = (name: string, broker = 'memory', mode = 'pubsub', extra = ''): string =>
   `  - name: ${name}\n    path: /${name}\n    broker: ${broker}\n    mode: ${mode}\n    destination: ${name}${extra}\n`;
@@ -72,12 +73,35 @@ describe('routes reload from the command line', function () {
   this.timeout(20_000);
   const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-  for (const trigger of ['SIGHUP', 'file watch'] as const) {
+  /**
+   * A Kubernetes ConfigMap volume: the kubelet writes a new timestamped folder, points the
+   * `..data_tmp` link at it and renames that over `..data`; routes.yaml is a link through `..data`,
+   * so the file's own name never shows up in the folder's change events.
+   */
+  const configMap = {
+    lay(dir: string, content: string): string {
+      fs.mkdirSync(path.join(dir, '..2026_01'));
+      fs.writeFileSync(path.join(dir, '..2026_01', 'routes.yaml'), content);
+      fs.symlinkSync('..2026_01', path.join(dir, '..data'));
+      fs.symlinkSync('..data/routes.yaml', path.join(dir, 'routes.yaml'));
+      return path.join(dir, 'routes.yaml');
+    },
+    update(dir: string, content: string): void {
+      fs.mkdirSync(path.join(dir, '..2026_02'));
+      fs.writeFileSync(path.join(dir, '..2026_02', 'routes.yaml'), content);
+      fs.symlinkSync('..2026_02', path.join(dir, '..data_tmp'));
+      fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+      fs.rmSync(path.join(dir, '..2026_01'), { recursive: true });
+    },
+  };
+
+  for (const trigger of ['SIGHUP', 'file watch', 'ConfigMap update'] as const) {
     it(`reloads on ${trigger}`, async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-reload-'));
-      const file = path.join(dir, 'routes.yaml');
-      fs.writeFileSync(file, 'routes:\n' + route('before'));
-      const env = { ...process.env, LOG_FORMAT: 'json', ROUTES_FILE: file, ROUTES_WATCH: trigger === 'file watch' ? 'true' : 'false' };
+      let file = path.join(dir, 'routes.yaml');
+      if (trigger === 'ConfigMap update') file = configMap.lay(dir, 'routes:\n' + route('before'));
+      else fs.writeFileSync(file, 'routes:\n' + route('before'));
+      const env = { ...process.env, LOG_FORMAT: 'json', ROUTES_FILE: file, ROUTES_WATCH: trigger === 'SIGHUP' ? 'false' : 'true' };
       const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--port', '0', '--host', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -85,7 +109,8 @@ describe('routes reload from the command line', function () {
         const deadline = Date.now() + 10_000;
         while (!/"port":(\d+)/.test(output) && Date.now() < deadline) await sleep(50);
         const port = Number(/"port":(\d+)/.exec(output)![1]);
-        fs.writeFileSync(file, 'routes:\n' + route('after'));
+        if (trigger === 'ConfigMap update') configMap.update(dir, 'routes:\n' + route('after'));
+        else fs.writeFileSync(file, 'routes:\n' + route('after'));
         if (trigger === 'SIGHUP') child.kill('SIGHUP');
         let status = 0;
         while (status !== 202 && Date.now() < deadline) {

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import winston from 'winston';
 import { createLogger } from '../../core/observability/logger.js';
 import { startTestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const SECRETS = ['nats-pass-8d1f3b', 'amqp-pass-77c2e0', 'kafka-sasl-pass-19ab', 'client-key-0123456789abcdef'];
 
@@ -61,7 +62,7 @@ describe('secrets stay secret', function () {
       }
       said.push(await (await fetch(`${daemon.url}/ready`)).text());
       said.push(await (await fetch(`${daemon.url}/metrics`)).text());
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // a few reconnect attempts get logged
+      await sleep(1500); // a few reconnect attempts get logged
     } finally {
       await daemon.shutdown('done');
     }

@@ -1,7 +1,8 @@
 /** Ingress security: API keys, per-route clients, rate limits, header limits, idempotency, secrets. */
 import net from 'node:net';
 import { expect } from 'chai';
-import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const BILLING = 'billing-secret-0123456789';
 const WEB = 'web-secret-0123456789abcdef';

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { InboundMessage } from '../../core/plugins/contract.js';
 import { parseTraceparent } from '../../core/observability/tracing.js';
-import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { sleep } from '../support/net.js';
 
 const ROUTES = `routes:
   - name: events

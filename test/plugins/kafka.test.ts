@@ -16,6 +16,7 @@ import { HealthBoard } from '../../plugins/kafka/health-board.js';
 import type { KafkaOptions } from '../../plugins/kafka/options.js';
 import { groupsReading, judgeReaders } from '../../plugins/kafka/preflight.js';
 import { startKafkaResponder } from '../../examples/responders/kafka-responder.js';
+import { eventually, sleep } from '../support/net.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 // BUSGATE_TEST_LOGS=1 shows the plugin's (and kafkajs's) warnings while debugging a failure.
@@ -44,14 +45,6 @@ function message(body: string, extra: Partial<OutboundMessage> = {}): OutboundMe
 
 function sendContext(timeoutMs = 10_000, options: Record<string, unknown> = {}): SendContext {
   return { signal: AbortSignal.timeout(timeoutMs), timeoutMs, options };
-}
-
-async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<BusgateError> {
@@ -118,7 +111,7 @@ describe('kafka plugin (real broker)', function () {
     }
     const sent = message('hello', { key: 'customer-7', contentType: 'text/plain', headers: { 'x-tenant': 'acme' } });
     await plugin.publish(topic, sent, sendContext());
-    await eventually(() => seen.every((inbox) => inbox.length === 1));
+    await eventually(() => seen.every((inbox) => inbox.length === 1), 10_000);
     for (const [got] of seen) {
       expect(got!.payload.toString()).to.equal('hello');
       expect(got!.key).to.equal('customer-7');
@@ -139,8 +132,8 @@ describe('kafka plugin (real broker)', function () {
     }
     const sent = Array.from({ length: 20 }, (_, i) => `job-${i}`);
     await Promise.all(sent.map((body, i) => plugin.enqueue(topic, message(body, { key: `k${i}` }), sendContext())));
-    await eventually(() => received[0].length + received[1].length >= sent.length);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // room for a duplicate to show up
+    await eventually(() => received[0].length + received[1].length >= sent.length, 10_000);
+    await sleep(500); // room for a duplicate to show up
     const all = [...received[0], ...received[1]];
     expect(all).to.have.length(sent.length);
     expect(new Set(all)).to.have.property('size', sent.length);
@@ -159,7 +152,7 @@ describe('kafka plugin (real broker)', function () {
     closers.push(() => subscription.close());
     await plugin.enqueue(topic, message('flaky'), sendContext());
     await plugin.enqueue(topic, message('after'), sendContext());
-    await eventually(() => attempts.length >= 3);
+    await eventually(() => attempts.length >= 3, 10_000);
     expect(attempts.slice(0, 3)).to.deep.equal(['flaky', 'flaky', 'after']);
   });
 
@@ -172,7 +165,7 @@ describe('kafka plugin (real broker)', function () {
       got.push(m.payload.toString());
     });
     closers.push(() => subscription.close());
-    await eventually(() => got.length === 1);
+    await eventually(() => got.length === 1, 10_000);
     expect(got).to.deep.equal(['early']);
   });
 
@@ -315,7 +308,7 @@ describe('kafka plugin (real broker)', function () {
   it('fails a waiting request when the plugin closes', async () => {
     const plugin = await connected();
     const pending = rejection(plugin.request(unique('never'), message('x'), sendContext()));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     await plugin.close();
     const error = await pending;
     expect(error.code).to.equal('shutting_down');
@@ -445,14 +438,14 @@ describe('kafka plugin (real broker)', function () {
     it('request-reply: says so, ok, when the consumer groups cannot be listed in time or at all', async () => {
       const hanging = { listGroups: () => new Promise<never>(() => undefined), describeGroups: () => new Promise<never>(() => undefined) };
       const started = Date.now();
-      const slow = await groupsReading(hanging as unknown as Admin, 'orders', 200);
+      const slow = await groupsReading(hanging, 'orders', 200);
       expect(Date.now() - started).to.be.below(1000);
       expect(slow).to.deep.equal({ kind: 'unknown', reason: 'the cluster did not list and describe its consumer groups within 200 ms' });
       const denied = {
         listGroups: () => Promise.reject(new Error('Not authorized to access group: Cluster authorization failed')),
         describeGroups: () => Promise.reject(new Error('unused')),
       };
-      const verdict = judgeReaders('orders', await groupsReading(denied as unknown as Admin, 'orders', 200), 'topic orders: 1 partition(s)');
+      const verdict = judgeReaders('orders', await groupsReading(denied, 'orders', 200), 'topic orders: 1 partition(s)');
       expect(verdict).to.deep.equal({
         ok: true,
         detail: 'topic orders: 1 partition(s); consumer groups not checked: Not authorized to access group: Cluster authorization failed',
@@ -506,7 +499,7 @@ describe('kafka batching producer (no broker)', () => {
       connect: async () => undefined,
       disconnect: async () => undefined,
       sendBatch: async ({ topicMessages = [] }: ProducerBatch): Promise<RecordMetadata[]> => {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await sleep(5);
         batches.push(topicMessages.reduce((n, t) => n + t.messages.length, 0));
         return topicMessages.map(({ topic, messages }) => {
           const base = nextOffset.get(topic) ?? 0;

@@ -16,6 +16,7 @@ import { FlushCoalescer } from '../../plugins/nats/flush-coalescer.js';
 import type { NatsOptions } from '../../plugins/nats/options.js';
 import { streamNameFor } from '../../plugins/nats/names.js';
 import { startNatsResponder } from '../../examples/responders/nats-responder.js';
+import { eventually, sleep } from '../support/net.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 const logger = winston.createLogger({ silent: true });
@@ -49,14 +50,6 @@ async function rejection(work: Promise<unknown>): Promise<BusgateError> {
     return error as BusgateError;
   }
   throw new Error('expected a rejection');
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -98,7 +91,7 @@ describe('nats plugin: subject rules and flush coalescing', () => {
     flushes[0]!.resolve();
     await first;
     expect(settled).to.deep.equal(['first']);
-    await waitFor(() => flushes.length === 2);
+    await eventually(() => flushes.length === 2);
     flushes[1]!.resolve();
     await Promise.all(during);
     expect(flushes).to.have.length(2);
@@ -176,7 +169,7 @@ describe('nats plugin (NATS server)', function () {
     expect(started, 'flushes for 40 publishes').to.be.within(1, 2);
     expect(Math.min(...flushedBeforeReceipt)).to.be.greaterThan(0);
     expect(receipts[0]).to.include({ subject, persisted: false });
-    await waitFor(() => seen.every((inbox) => inbox.length === 40));
+    await eventually(() => seen.every((inbox) => inbox.length === 40));
     for (const inbox of seen) {
       const first = inbox.find((m) => m.payload.toString() === 'm0')!;
       expect(first.contentType).to.equal('text/plain');
@@ -243,11 +236,11 @@ describe('nats plugin (NATS server)', function () {
       Array.from({ length: 27 }, (_, i) => producer.enqueue(subject, message(`later${i}`), sendContext())),
     );
     const sentIds = [...early, ...later].map((r) => r.id);
-    await waitFor(() => deliveries.length >= 30);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await eventually(() => deliveries.length >= 30);
+    await sleep(300);
     expect(deliveries).to.have.length(30);
     expect(new Set(deliveries.map((d) => d.id))).to.deep.equal(new Set(sentIds));
-    await waitFor(async () => (await jsm.streams.info(stream)).state.messages === 0);
+    await eventually(async () => (await jsm.streams.info(stream)).state.messages === 0);
   });
 
   it('a rejected point-to-point message comes back; with createStreams off a missing stream is refused', async () => {
@@ -260,7 +253,7 @@ describe('nats plugin (NATS server)', function () {
       if (attempts === 1) throw new Error('not yet');
     });
     await plugin.enqueue(subject, message('retry me'), sendContext());
-    await waitFor(() => attempts === 2, 4000);
+    await eventually(() => attempts === 2, 4000);
 
     const strict = await open({ createStreams: false });
     const error = await rejection(strict.enqueue(unique('strict'), message('x'), sendContext()));
@@ -314,7 +307,7 @@ describe('nats plugin (NATS server)', function () {
 
     const subject = unique('slow');
     await client.respond(subject, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 800));
+      await sleep(800);
       return { payload: Buffer.from('late'), headers: {} };
     });
     const slow = await rejection(client.request(subject, message('x'), sendContext({}, 200)));
@@ -346,7 +339,7 @@ describe('nats plugin (NATS server)', function () {
       const subject = unique('drop');
       await plugin.publish(subject, message('before'), sendContext());
       await proxy.cut();
-      await waitFor(() => !plugin.health().up, 3000);
+      await eventually(() => !plugin.health().up, 3000);
       for (const send of [
         () => plugin.publish(subject, message('x'), sendContext()),
         () => plugin.enqueue(subject, message('x'), sendContext()),
@@ -358,7 +351,7 @@ describe('nats plugin (NATS server)', function () {
         expect(Date.now() - started).to.be.below(100);
       }
       await proxy.resume();
-      await waitFor(() => plugin.health().up, 5000);
+      await eventually(() => plugin.health().up, 5000);
       const receipt = await plugin.publish(subject, message('after'), sendContext());
       expect(receipt).to.include({ persisted: false });
     } finally {
@@ -484,7 +477,7 @@ describe('nats plugin (NATS server)', function () {
       const both = await client.preflight!('request-reply', subject, { persistent: false });
       expect(both.detail).to.contain('1 plain subscription(s)');
       wildcard.unsubscribe();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       expect(requests, 'preflight sends nothing to the subject').to.equal(0);
     });
   });

@@ -12,6 +12,7 @@ import { BusgateError, type ErrorCode } from '../../core/errors.js';
 import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from '../../core/plugins/contract.js';
 import { startResponder } from '../../examples/responders/rabbitmq-responder.js';
 import rabbitmq from '../../plugins/rabbitmq/index.js';
+import { eventually, sleep } from '../support/net.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -112,14 +113,6 @@ describe('rabbitmq plugin (real broker)', function () {
     expect.fail(`expected ${code}, but it succeeded`);
   }
 
-  async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error('condition not met in time');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
   describe('pubsub', () => {
     it('fans a message out to every subscriber and returns a receipt after the confirm', async () => {
       const bus = await plugin();
@@ -134,7 +127,7 @@ describe('rabbitmq plugin (real broker)', function () {
       const sent = message('{"order":42}', { contentType: 'application/json', headers: { 'x-trace': 't-1' }, key: 'order-created' });
       const receipt = await bus.publish(topic, sent, context());
       expect(receipt).to.deep.equal({ id: sent.id, exchange: topic, routingKey: 'order-created' });
-      await waitFor(() => seen.every((inbox) => inbox.length === 1));
+      await eventually(() => seen.every((inbox) => inbox.length === 1));
       for (const [received] of seen) {
         expect(received!.payload.toString()).to.equal('{"order":42}');
         expect(received!.contentType).to.equal('application/json');
@@ -214,7 +207,7 @@ describe('rabbitmq plugin (real broker)', function () {
       });
       cleanups.push(() => subscription.close());
       await bus.publish(declared, message('hello'), context(3000, { exchangeType: 'fanout' }));
-      await waitFor(() => seen.length === 1);
+      await eventually(() => seen.length === 1);
     });
 
     it('confirms 300 concurrent publishes', async () => {
@@ -238,7 +231,7 @@ describe('rabbitmq plugin (real broker)', function () {
       for (const inbox of received) {
         const subscription = await bus.subscribe(work, { mode: 'point-to-point' }, async (m) => {
           inbox.push(m.payload.toString());
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          await sleep(5);
         });
         cleanups.push(() => subscription.close());
       }
@@ -246,8 +239,8 @@ describe('rabbitmq plugin (real broker)', function () {
       const receipts = await Promise.all(sent.map((body) => bus.enqueue(work, message(body), context())));
       expect(receipts[0]).to.have.keys('id', 'queue');
       expect(receipts[0]!.queue).to.equal(work);
-      await waitFor(() => received[0]!.length + received[1]!.length === sent.length);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await eventually(() => received[0]!.length + received[1]!.length === sent.length);
+      await sleep(100);
       const all = [...received[0]!, ...received[1]!];
       expect(all.sort()).to.deep.equal([...sent].sort());
       expect(received[0]!.length).to.be.above(0);
@@ -264,7 +257,7 @@ describe('rabbitmq plugin (real broker)', function () {
         seen.push(m.payload.toString());
       });
       cleanups.push(() => subscription.close());
-      await waitFor(() => seen.length === 1);
+      await eventually(() => seen.length === 1);
       expect(seen).to.deep.equal(['waiting']);
     });
 
@@ -278,7 +271,7 @@ describe('rabbitmq plugin (real broker)', function () {
       });
       cleanups.push(() => subscription.close());
       await bus.enqueue(work, message('retry me'), context());
-      await waitFor(() => attempts === 2);
+      await eventually(() => attempts === 2);
     });
 
     it('rejects a message for a missing queue with broker_rejected', async () => {
@@ -339,7 +332,7 @@ describe('rabbitmq plugin (real broker)', function () {
       const bus = await plugin();
       const requests = unusedQueueName();
       const responder = await bus.respond(requests, async () => {
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await sleep(1000);
         return { payload: Buffer.from('late'), headers: {} };
       });
       cleanups.push(() => responder.close());
@@ -411,22 +404,22 @@ describe('rabbitmq plugin (real broker)', function () {
               otherErrors.push(String(outcome.reason));
             }
           });
-          if (outcomes.some((o) => o.status === 'rejected')) await new Promise((resolve) => setTimeout(resolve, 20));
+          if (outcomes.some((o) => o.status === 'rejected')) await sleep(20);
         }
       })();
 
-      await waitFor(() => confirmed.length > 100);
+      await eventually(() => confirmed.length > 100);
       await closeServerSide(`busgate ${instance}`);
       cut = true;
-      await waitFor(() => !bus.health().up, 5000).catch(() => undefined);
-      await waitFor(() => bus.health().up && okAfterCut > 100, 10000);
+      await eventually(() => !bus.health().up, 5000).catch(() => undefined);
+      await eventually(() => bus.health().up && okAfterCut > 100, 10000);
       stop = true;
       await stream;
 
       expect(otherErrors).to.deep.equal([]);
       expect(notSent.length + unknown.length, 'sends during the outage must fail').to.be.above(0);
       // Every confirmed message reaches the re-established consumer; none that was never sent does.
-      await waitFor(() => confirmed.every((id) => received.has(id)), 10000);
+      await eventually(() => confirmed.every((id) => received.has(id)), 10000);
       expect(notSent.filter((id) => received.has(id))).to.deep.equal([]);
       if (process.env.RABBITMQ_TEST_LOG !== undefined) {
         console.log(`confirmed ${confirmed.length}, not sent ${notSent.length}, outcome unknown ${unknown.length}`);

@@ -90,7 +90,7 @@ describe('BrokerInstance: the one door', () => {
         new Promise((_, reject) => {
           context.signal.addEventListener('abort', () => {
             seen = context.signal.reason;
-            reject(context.signal.reason);
+            reject(context.signal.reason as Error);
           });
         }),
     };

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { CircuitBreaker } from '../../core/brokers/circuit-breaker.js';
-import { IdempotencyStore } from '../../core/http/idempotency.js';
+import { MemoryIdempotencyStore } from '../../core/http/idempotency.js';
 import { TokenBucket } from '../../core/http/rate-limit.js';
+import { sleep } from '../support/net.js';
 
 describe('circuit breaker', () => {
   let now = 0;
@@ -56,41 +57,64 @@ describe('circuit breaker', () => {
 
 describe('idempotency store', () => {
   const answer = (id: string, status = 202) => ({ status, contentType: 'application/json', body: Buffer.from(id), messageId: id });
+  const limits = (windowMs: number, maxKeys: number) => ({ windowMs, maxKeys, maxBytes: 1024 * 1024, maxReplyBytes: 1024 });
+  const at = (route: string, key: string, client = '') => ({ route, client, key });
 
   it('runs once per key within the window, and concurrent repeats wait for the first', async () => {
-    const store = new IdempotencyStore(1000, 10);
+    const store = new MemoryIdempotencyStore(limits(1000, 10));
     let runs = 0;
     const produce = async () => {
       runs += 1;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       return answer('first');
     };
-    const [a, b] = await Promise.all([store.run('r', 'k', produce), store.run('r', 'k', produce)]);
-    const c = await store.run('r', 'k', produce);
+    const [a, b] = await Promise.all([store.run(at('r', 'k'), produce), store.run(at('r', 'k'), produce)]);
+    const c = await store.run(at('r', 'k'), produce);
     expect(runs).to.equal(1);
     expect([a.replayed, b.replayed, c.replayed]).to.deep.equal([false, true, true]);
     expect(c.answer.body.toString()).to.equal('first');
-    await store.run('other-route', 'k', produce);
+    await store.run(at('other-route', 'k'), produce);
     expect(runs).to.equal(2);
   });
 
   it('forgets failures, so the client may retry the key', async () => {
-    const store = new IdempotencyStore(1000, 10);
-    await store.run('r', 'k', () => Promise.reject(new Error('broker down'))).catch(() => undefined);
-    await store.run('r', 'k2', () => Promise.resolve(answer('x', 503)));
+    const store = new MemoryIdempotencyStore(limits(1000, 10));
+    await store.run(at('r', 'k'), () => Promise.reject(new Error('broker down'))).catch(() => undefined);
+    await store.run(at('r', 'k2'), () => Promise.resolve(answer('x', 503)));
     expect(store.size).to.equal(0);
-    expect((await store.run('r', 'k', () => Promise.resolve(answer('second')))).replayed).to.equal(false);
+    expect((await store.run(at('r', 'k'), () => Promise.resolve(answer('second')))).replayed).to.equal(false);
   });
 
   it('expires keys after the window and bounds how many it keeps', async () => {
     let now = 0;
-    const store = new IdempotencyStore(1000, 2, () => now);
-    await store.run('r', 'a', () => Promise.resolve(answer('a')));
+    const store = new MemoryIdempotencyStore(limits(1000, 2), () => now);
+    await store.run(at('r', 'a'), () => Promise.resolve(answer('a')));
     now = 1000;
-    expect((await store.run('r', 'a', () => Promise.resolve(answer('a2')))).replayed).to.equal(false);
-    await store.run('r', 'b', () => Promise.resolve(answer('b')));
-    await store.run('r', 'c', () => Promise.resolve(answer('c')));
+    expect((await store.run(at('r', 'a'), () => Promise.resolve(answer('a2')))).replayed).to.equal(false);
+    await store.run(at('r', 'b'), () => Promise.resolve(answer('b')));
+    await store.run(at('r', 'c'), () => Promise.resolve(answer('c')));
     expect(store.size).to.equal(2);
+  });
+
+  it('keeps keys apart per client', async () => {
+    const store = new MemoryIdempotencyStore(limits(1000, 10));
+    await store.run(at('r', 'k', 'alice'), () => Promise.resolve(answer('alice')));
+    const bob = await store.run(at('r', 'k', 'bob'), () => Promise.resolve(answer('bob')));
+    expect(bob.replayed).to.equal(false);
+    expect(bob.answer.body.toString()).to.equal('bob');
+  });
+
+  it('is bounded in bytes: keeps small answers, not large reply bodies, and forgets the oldest', async () => {
+    const store = new MemoryIdempotencyStore({ windowMs: 60_000, maxKeys: 1000, maxBytes: 8 * 1024, maxReplyBytes: 1024 });
+    const reply = (size: number) => Promise.resolve({ status: 200, contentType: 'text/plain', body: Buffer.alloc(size, 1), messageId: 'm' });
+    await store.run(at('r', 'large'), () => reply(100_000));
+    expect(store.bytes).to.be.below(1024);
+    const repeat = await store.run(at('r', 'large'), () => reply(1)).catch((error: unknown) => error);
+    expect((repeat as { code?: string }).code).to.equal('idempotency_reply_not_kept');
+    for (let i = 0; i < 50; i += 1) await store.run(at('r', `small-${i}`), () => reply(1000));
+    expect(store.bytes).to.be.at.most(8 * 1024);
+    expect((await store.run(at('r', 'small-49'), () => reply(1))).replayed).to.equal(true);
+    expect((await store.run(at('r', 'small-0'), () => reply(1))).replayed).to.equal(false);
   });
 });
 

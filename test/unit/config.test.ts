@@ -64,4 +64,12 @@ describe('daemon config', () => {
     expect(refusal(() => loadConfig({ env: {}, cwd: tempDir({ 'config/default.yaml': 'brokers:\n  x:\n    plugn: memory\n' }) })).details.join()).to.include('unknown key "plugn"');
     expect(refusal(() => loadConfig({ env: {}, cwd: tempDir(), args: ['--config', 'missing.yaml'] })).message).to.include('not found');
   });
+
+  it('takes shared state stores as URLs: Redis for both, NATS (JetStream KV) for idempotency only', () => {
+    const config = loadConfig({ env: { IDEMPOTENCY_STORE: 'nats://127.0.0.1:4222', RATE_LIMIT_STORE: 'redis://127.0.0.1:6379', IDEMPOTENCY_MAX_BYTES: '8mb' }, cwd: tempDir() });
+    expect(config.idempotency).to.include({ store: 'nats://127.0.0.1:4222', maxBytes: 8 * 1024 * 1024, maxReplyBytes: 64 * 1024 });
+    expect(config.rateLimitStore).to.equal('redis://127.0.0.1:6379');
+    expect(refusal(() => loadConfig({ env: { IDEMPOTENCY_STORE: 'http://redis:6379' }, cwd: tempDir() })).details.join()).to.include('redis://');
+    expect(refusal(() => loadConfig({ env: { RATE_LIMIT_STORE: 'nats://127.0.0.1:4222' }, cwd: tempDir() })).details.join()).to.include('redis://');
+  });
 });

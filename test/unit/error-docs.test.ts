@@ -1,9 +1,24 @@
-/** The README's error table and the error registry must say the same thing. */
+/** The README's code tables (errors, lint problems, start-up errors) and the registries must agree. */
 import fs from 'node:fs';
 import { expect } from 'chai';
-import { ERROR_CODES } from '../../core/errors.js';
+import { ERROR_CODES, STARTUP_CODES } from '../../core/errors.js';
+import { LINT_CODES } from '../../core/routes/lint-codes.js';
 
 const readme = fs.readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+
+/** code -> meaning, from the README table whose header row is `| <title> | meaning |`. */
+function codeTable(title: string): Map<string, string> {
+  const start = readme.indexOf(`| ${title} | meaning |`);
+  expect(start, `README table "${title}"`).to.be.greaterThan(-1);
+  const rows = readme.slice(start).split('\n\n')[0]!.split('\n').slice(2);
+  return new Map(
+    rows.map((row) => {
+      const match = /^\| `([a-z_]+)` \| (.*) \|$/.exec(row);
+      expect(match, `README row "${row}"`).to.not.equal(null);
+      return [match![1]!, match![2]!];
+    }),
+  );
+}
 
 describe('error documentation', () => {
   const rows = new Map(
@@ -18,5 +33,13 @@ describe('error documentation', () => {
 
   it('documents no code that does not exist', () => {
     expect([...rows.keys()].filter((code) => !(code in ERROR_CODES))).to.deep.equal([]);
+  });
+
+  it('documents every lint code, with the registry meaning, and no other', () => {
+    expect(Object.fromEntries(codeTable('lint code'))).to.deep.equal(LINT_CODES);
+  });
+
+  it('documents every start-up code, with the registry meaning, and no other', () => {
+    expect(Object.fromEntries(codeTable('start-up code'))).to.deep.equal(STARTUP_CODES);
   });
 });

@@ -147,7 +147,7 @@ export class QueueMember {
   private async dispatch(message: InboundMessage): Promise<boolean> {
     let pauseMs = RETRY_FIRST_MS;
     while (this.handlers.length > 0) {
-      const handler = this.handlers[this.turn++ % this.handlers.length]!;
+      const handler = this.handlers[this.turn++ % this.handlers.length];
       try {
         await handler(message);
         return true;
@@ -181,5 +181,5 @@ export async function openResponder(settings: ConsumerSettings, topic: string, o
     }),
   );
   let closing: Promise<void> | undefined;
-  return { close: () => (closing ??= closeClient(settings, client!)) };
+  return { close: () => (closing ??= closeClient(settings, client)) };
 }

@@ -1,13 +1,13 @@
 /**
  * Starts and stops the private three-node clusters outside the test suites, for trying things by
  * hand: `bash scripts/brokers.sh cluster start|stop|status nats|rabbitmq|kafka` runs this (after
- * npm run build). The members are the fault suites' own launchers (private-clusters.ts): temporary
+ * npm run build:all). The members are the fault suites' own launchers (private-clusters.ts): temporary
  * folders, free ports, nothing shared. What was started is written to .brokers/cluster-<kind>.json;
  * stop signals those pids only (each checked against its command line first) and removes the folders.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { sleep } from './net.js';
+import { sleep } from '../../support/net.js';
 import { repoRoot } from './private-brokers.js';
 import { KafkaCluster, NatsCluster, RabbitMqCluster, type PrivateCluster } from './private-clusters.js';
 

@@ -14,7 +14,7 @@ import type { BrokerInstanceConfig } from '../../../core/config.js';
 import type { TestDaemon } from '../../support/daemon.js';
 import type { LedgerResult } from '../ledger.js';
 import { drainAndCompare, expectRideThrough, resultRow, ROUTE_TIMEOUT_MS, startFaultDaemon, trackFailures } from './fault-suite.js';
-import { waitFor } from './net.js';
+import { eventually } from '../../support/net.js';
 import { requirePrivateBroker, type PrivateBroker } from './private-brokers.js';
 import type { PrivateCluster } from './private-clusters.js';
 import { SuiteResults } from './results.js';
@@ -77,7 +77,9 @@ export function clusterFaultSuite<Cluster extends PrivateCluster>(spec: ClusterF
       } catch (error) {
         // A cluster that cannot form fails the suite (under CI and locally alike), with the members' logs.
         failures.failed = true;
-        throw new Error(`the private ${spec.kind} cluster did not form: ${error instanceof Error ? error.message : String(error)}\n${cluster.logTail()}`);
+        throw new Error(`the private ${spec.kind} cluster did not form: ${error instanceof Error ? error.message : String(error)}\n${cluster.logTail()}`, {
+          cause: error,
+        });
       }
       daemon = await startFaultDaemon('clustered', '/c', spec.instance(cluster), spec.destination);
     });
@@ -89,7 +91,11 @@ export function clusterFaultSuite<Cluster extends PrivateCluster>(spec: ClusterF
       await cluster?.dispose(failures.keepLogs());
     });
 
-    const scenario = (name: 'leader' | 'rolling', title: string, fault: (c: Cluster, replica: string) => { inject(): Promise<void>; afterwards(): Promise<void> }): void => {
+    const scenario = (
+      name: 'leader' | 'rolling',
+      title: string,
+      fault: (c: Cluster, replica: string) => { inject(): Promise<void>; afterwards(): Promise<void> },
+    ): void => {
       const unsupported = spec.unsupported?.[name];
       if (unsupported !== undefined) {
         it(`${title}: not run on ${spec.kind}: ${unsupported}`);
@@ -105,12 +111,17 @@ export function clusterFaultSuite<Cluster extends PrivateCluster>(spec: ClusterF
         // One acknowledged request first, so the destination exists (and has a leader) before the
         // fault; the first send to a destination may outlast the deadline (metadata, a new leader).
         let warm = '';
-        await waitFor(`a first 202 on /c/${name}`, async () => {
-          const first = await fetch(`${d.url}/c/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":"warm-up"}' });
-          warm = `${first.status} ${await first.text()}`;
-          return first.status === 202;
-        }, 30_000, 500).catch((error: unknown) => {
-          throw new Error(`${String(error)}; last answer: ${warm}`);
+        await eventually(
+          async () => {
+            const first = await fetch(`${d.url}/c/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":"warm-up"}' });
+            warm = `${first.status} ${await first.text()}`;
+            return first.status === 202;
+          },
+          30_000,
+          `a first 202 on /c/${name}`,
+          500,
+        ).catch((error: unknown) => {
+          throw new Error(`${String(error)}; last answer: ${warm}`, { cause: error });
         });
         const plan = fault(c, replica);
         let outcome: ScenarioOutcome | undefined;
@@ -119,7 +130,12 @@ export function clusterFaultSuite<Cluster extends PrivateCluster>(spec: ClusterF
         try {
           // The fault's whole story happens in inject(); the cluster recovers by itself, so the
           // recovery clock starts right after it.
-          outcome = await runScenario({ baseUrl: d.url, path: `/c/${name}`, fault: { name, inject: () => plan.inject(), holdMs: 0, recover: () => undefined }, recoveryBoundMs: spec.recoveryBoundMs });
+          outcome = await runScenario({
+            baseUrl: d.url,
+            path: `/c/${name}`,
+            fault: { name, inject: () => plan.inject(), holdMs: 0, recover: () => undefined },
+            recoveryBoundMs: spec.recoveryBoundMs,
+          });
           notes = `longest stretch without 2xx ${longestGapWithout2xx(outcome, outcome.faultStartedAt, outcome.first2xxAfter ? outcome.first2xxAfter.startedAt + outcome.first2xxAfter.latencyMs : Date.now())} ms`;
           await plan.afterwards();
           result = await drainAndCompare(d, 'clustered', destination, outcome, spec.drainTimeoutMs ?? 30_000);

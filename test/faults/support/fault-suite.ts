@@ -13,11 +13,10 @@ import type { BrokerInstanceConfig } from '../../../core/config.js';
 import type { Subscription } from '../../../core/plugins/contract.js';
 import { startTestDaemon, type TestDaemon } from '../../support/daemon.js';
 import { Collector, drained, type LedgerResult } from '../ledger.js';
-import { LONG } from './net.js';
 import type { PrivateBroker } from './private-brokers.js';
 import { requirePrivateBroker } from './private-brokers.js';
 import { SuiteResults, type ResultRow } from './results.js';
-import { runScenario, watchUnhandledRejections, type FaultPlan, type ScenarioOutcome } from './scenario.js';
+import { LONG, runScenario, watchUnhandledRejections, type FaultPlan, type ScenarioOutcome } from './scenario.js';
 import type { FaultProxy } from './tcp-proxy.js';
 
 export const ROUTE_TIMEOUT_MS = 1000;
@@ -85,7 +84,7 @@ export function faultSuite(spec: FaultSuiteSpec): void {
         const d = daemon!;
         const before = rejections.seen.length;
         const connectionsBefore = p.connections;
-        let connectionsAfter = connectionsBefore;
+        let connectionsAfter: number;
         let held: string | undefined;
         let outcome: ScenarioOutcome | undefined;
         let result: LedgerResult | undefined;

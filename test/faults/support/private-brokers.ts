@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { brokersRequired } from '../../support/require-broker.js';
-import { freePort, sleep, tcpAnswers, waitFor } from './net.js';
+import { eventually, freePort, sleep, tcpReachable } from '../../support/net.js';
 
 /** The repository root (this file is at <out>/test/faults/support/). */
 export function repoRoot(): string {
@@ -139,7 +139,7 @@ abstract class Launcher implements PrivateBroker {
   async stop(timeoutMs = 30_000): Promise<void> {
     const pid = this.pid();
     signal(pid, 'SIGTERM');
-    const gone = await waitFor(`private ${this.kind} on port ${this.port} to stop`, () => !alive(pid), timeoutMs, 100).then(
+    const gone = await eventually(() => !alive(pid), timeoutMs, `private ${this.kind} on port ${this.port} to stop`, 100).then(
       () => true,
       () => false,
     );
@@ -213,10 +213,10 @@ abstract class Launcher implements PrivateBroker {
     this.child = child;
     this.started.add(child);
     child.once('exit', () => this.started.delete(child));
-    await waitFor(`private ${this.kind} on port ${this.port}`, async () => {
+    await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`private ${this.kind} exited with ${child.exitCode}:\n${this.logTail()}`);
       return this.ready();
-    }, this.bootTimeoutMs, 200);
+    }, this.bootTimeoutMs, `private ${this.kind} on port ${this.port}`, 200);
   }
 }
 
@@ -280,7 +280,7 @@ export class PrivateNats extends Launcher {
   }
 
   protected ready(): Promise<boolean> {
-    return tcpAnswers(this.port);
+    return tcpReachable('127.0.0.1', this.port, 1000);
   }
 }
 
@@ -304,7 +304,7 @@ export class PrivateMosquitto extends Launcher {
   }
 
   protected ready(): Promise<boolean> {
-    return tcpAnswers(this.port);
+    return tcpReachable('127.0.0.1', this.port, 1000);
   }
 }
 
@@ -418,7 +418,7 @@ export class PrivateRabbitMq extends Launcher {
         // not written yet
       }
     }
-    return this.beamPid !== undefined && (await tcpAnswers(this.port));
+    return this.beamPid !== undefined && (await tcpReachable('127.0.0.1', this.port, 1000));
   }
 
   override async dispose(keep = false): Promise<void> {
@@ -542,7 +542,7 @@ export class PrivateKafka extends Launcher {
 
   /** A metadata round trip on the direct listener: the port alone opens before the broker serves. */
   protected async ready(): Promise<boolean> {
-    if (!(await tcpAnswers(this.directPort))) return false;
+    if (!(await tcpReachable('127.0.0.1', this.directPort, 1000))) return false;
     const admin = new kafkajs.Kafka({
       brokers: [`127.0.0.1:${this.directPort}`],
       logLevel: kafkajs.logLevel.NOTHING,

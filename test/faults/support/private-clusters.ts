@@ -10,7 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import amqplib from 'amqplib';
 import kafkajs from 'kafkajs';
 import { connect } from '@nats-io/transport-node';
-import { freePort, waitFor } from './net.js';
+import { eventually, freePort } from '../../support/net.js';
 import { kafkaClusterId, PrivateKafka, PrivateNats, PrivateRabbitMq, type PrivateBroker } from './private-brokers.js';
 
 export const CLUSTER_SIZE = 3;
@@ -93,14 +93,19 @@ export class NatsCluster extends ClusterBase<PrivateNats> {
 
   /** JetStream answers account requests only once the meta group elected a leader. */
   protected async formed(): Promise<void> {
-    await waitFor('the NATS cluster to elect a JetStream meta leader', async () => {
-      try {
-        await this.withManager((jsm) => jsm.getAccountInfo());
-        return true;
-      } catch {
-        return false;
-      }
-    }, 60_000, 500);
+    await eventually(
+      async () => {
+        try {
+          await this.withManager((jsm) => jsm.getAccountInfo());
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      'the NATS cluster to elect a JetStream meta leader',
+      500,
+    );
   }
 
   private indexOf(serverName: string | undefined): number {
@@ -117,15 +122,20 @@ export class NatsCluster extends ClusterBase<PrivateNats> {
 
   async rejoined(index: number, stream: string): Promise<void> {
     const name = this.nodes[index]!.seat?.serverName;
-    await waitFor(`member ${name} to catch up on stream ${stream}`, async () => {
-      try {
-        const info = await this.withManager((jsm) => jsm.streams.info(stream));
-        if (info.cluster?.leader === name) return true;
-        return (info.cluster?.replicas ?? []).some((replica) => replica.name === name && replica.current && !replica.offline);
-      } catch {
-        return false;
-      }
-    }, 60_000, 250);
+    await eventually(
+      async () => {
+        try {
+          const info = await this.withManager((jsm) => jsm.streams.info(stream));
+          if (info.cluster?.leader === name) return true;
+          return (info.cluster?.replicas ?? []).some((replica) => replica.name === name && replica.current && !replica.offline);
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      `member ${name} to catch up on stream ${stream}`,
+      250,
+    );
   }
 }
 
@@ -158,12 +168,17 @@ export class RabbitMqCluster extends ClusterBase<PrivateRabbitMq> {
   }
 
   protected async formed(): Promise<void> {
-    await waitFor('all 3 RabbitMQ nodes to run in one cluster', async () => {
-      const status = await this.tool(RABBITMQCTL, ['cluster_status', '--formatter', 'json']).catch(() => undefined);
-      if (status === undefined) return false;
-      const running = (JSON.parse(status) as { running_nodes?: string[] }).running_nodes ?? [];
-      return this.nodes.every((node) => running.includes(node.nodeName));
-    }, 60_000, 1000);
+    await eventually(
+      async () => {
+        const status = await this.tool(RABBITMQCTL, ['cluster_status', '--formatter', 'json']).catch(() => undefined);
+        if (status === undefined) return false;
+        const running = (JSON.parse(status) as { running_nodes?: string[] }).running_nodes ?? [];
+        return this.nodes.every((node) => running.includes(node.nodeName));
+      },
+      60_000,
+      'all 3 RabbitMQ nodes to run in one cluster',
+      1000,
+    );
   }
 
   /** Runs a RabbitMQ CLI tool against the first member that answers it. */
@@ -208,10 +223,15 @@ export class RabbitMqCluster extends ClusterBase<PrivateRabbitMq> {
 
   async rejoined(index: number, queue: string): Promise<void> {
     const name = this.nodes[index]!.nodeName;
-    await waitFor(`${name} to follow quorum queue ${queue} again`, async () => {
-      const states = await this.raftStates(queue).catch(() => new Map<string, string>());
-      return ['leader', 'follower'].includes(states.get(name) ?? '');
-    }, 90_000, 1000);
+    await eventually(
+      async () => {
+        const states = await this.raftStates(queue).catch(() => new Map<string, string>());
+        return ['leader', 'follower'].includes(states.get(name) ?? '');
+      },
+      90_000,
+      `${name} to follow quorum queue ${queue} again`,
+      1000,
+    );
   }
 }
 
@@ -229,7 +249,9 @@ export class KafkaCluster extends ClusterBase<PrivateKafka> {
     for (let i = 0; i < CLUSTER_SIZE; i += 1) ports.push({ direct: await freePort(), controller: await freePort() });
     const clusterId = kafkaClusterId();
     const voters = ports.map((port, id) => `${id}@127.0.0.1:${port.controller}`).join(',');
-    return new KafkaCluster(ports.map((port, nodeId) => PrivateKafka.member({ clusterId, nodeId, voters, replicas: CLUSTER_SIZE }, port.direct, port.controller)));
+    return new KafkaCluster(
+      ports.map((port, nodeId) => PrivateKafka.member({ clusterId, nodeId, voters, replicas: CLUSTER_SIZE }, port.direct, port.controller)),
+    );
   }
 
   /** What the plugin's brokers option gets: every member. */
@@ -246,19 +268,30 @@ export class KafkaCluster extends ClusterBase<PrivateKafka> {
     // UNKNOWN_TOPIC_OR_PARTITION (it retries only LEADER_NOT_AVAILABLE); each broker is asked below.
     await this.withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: CLUSTER_SIZE }], waitForLeaders: false }));
     for (const broker of this.brokers) {
-      await waitFor(`broker ${broker} to know topic ${topic}`, async () => {
-        try {
-          const metadata = await this.withAdmin((admin) => admin.fetchTopicMetadata({ topics: [topic] }), [broker]);
-          return (metadata.topics[0]?.partitions[0]?.leader ?? -1) >= 0;
-        } catch {
-          return false;
-        }
-      }, 30_000, 250);
+      await eventually(
+        async () => {
+          try {
+            const metadata = await this.withAdmin((admin) => admin.fetchTopicMetadata({ topics: [topic] }), [broker]);
+            return (metadata.topics[0]?.partitions[0]?.leader ?? -1) >= 0;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        `broker ${broker} to know topic ${topic}`,
+        250,
+      );
     }
   }
 
   private async withAdmin<T>(use: (admin: kafkajs.Admin) => Promise<T>, brokers = this.brokers): Promise<T> {
-    const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 1 }, connectionTimeout: 1000, requestTimeout: 3000 }).admin();
+    const admin = new kafkajs.Kafka({
+      brokers,
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 1 },
+      connectionTimeout: 1000,
+      requestTimeout: 3000,
+    }).admin();
     try {
       await admin.connect();
       return await use(admin);
@@ -268,13 +301,18 @@ export class KafkaCluster extends ClusterBase<PrivateKafka> {
   }
 
   protected async formed(): Promise<void> {
-    await waitFor('all 3 Kafka brokers to register', async () => {
-      try {
-        return (await this.withAdmin((admin) => admin.describeCluster())).brokers.length === CLUSTER_SIZE;
-      } catch {
-        return false;
-      }
-    }, 90_000, 1000);
+    await eventually(
+      async () => {
+        try {
+          return (await this.withAdmin((admin) => admin.describeCluster())).brokers.length === CLUSTER_SIZE;
+        } catch {
+          return false;
+        }
+      },
+      90_000,
+      'all 3 Kafka brokers to register',
+      1000,
+    );
   }
 
   private async partitionZero(topic: string): Promise<{ leader: number; isr: number[] }> {
@@ -290,12 +328,17 @@ export class KafkaCluster extends ClusterBase<PrivateKafka> {
   }
 
   async rejoined(index: number, topic: string): Promise<void> {
-    await waitFor(`broker ${index} back in the in-sync replicas of ${topic}`, async () => {
-      try {
-        return (await this.partitionZero(topic)).isr.includes(index);
-      } catch {
-        return false;
-      }
-    }, 90_000, 500);
+    await eventually(
+      async () => {
+        try {
+          return (await this.partitionZero(topic)).isr.includes(index);
+        } catch {
+          return false;
+        }
+      },
+      90_000,
+      `broker ${index} back in the in-sync replicas of ${topic}`,
+      500,
+    );
   }
 }

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep, waitFor } from './net.js';
+import { eventually, freePort, sleep } from '../../support/net.js';
 
 /** The CLI of the same build as this file (dist/ under npm test, dist-faults/ when built there). */
 const CLI = fileURLToPath(new URL('../../../core/cli.js', import.meta.url));
 
 /** Settings that would override the generated config file if the caller's environment had them. */
-const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV)$/;
+const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|RATE_LIMIT_STORE|STATE_KEY_PREFIX|SHUTDOWN_DELAY|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV)$/;
 
 export interface ProcessDaemon {
   readonly url: string;
@@ -44,8 +44,8 @@ export async function startProcessDaemon(options: { config: string; routes: stri
     output += chunk.toString();
     if (output.length > 200_000) output = output.slice(-100_000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
@@ -58,14 +58,14 @@ export async function startProcessDaemon(options: { config: string; routes: stri
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('the daemon process to serve /health', async () => {
+    await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${output}`);
       try {
         return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })).status === 200;
       } catch {
         return false;
       }
-    }, options.startTimeoutMs ?? 20_000, 100);
+    }, options.startTimeoutMs ?? 20_000, 'the daemon process to serve /health', 100);
   } catch (error) {
     await dispose();
     throw error;

@@ -4,7 +4,10 @@
  * throughout. The caller drains the broker and judges the result.
  */
 import { Ledger, type LedgerEntry } from '../ledger.js';
-import { LONG, sleep } from './net.js';
+import { sleep } from '../../support/net.js';
+
+/** Whether FAULTS_LONG=1 asks for the long variants. */
+export const LONG = process.env.FAULTS_LONG === '1';
 
 export interface ReadinessSample {
   /** When the probe was sent. */
@@ -63,7 +66,7 @@ export function pollReadiness(baseUrl: string, timing: { intervalMs: number; tim
   let polling = true;
   const poller = (async () => {
     while (polling) {
-      let status = 0;
+      let status: number;
       const sentAt = Date.now();
       try {
         const res = await fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(timing.timeoutMs) });

@@ -1,0 +1,29 @@
+/**
+ * Every problem code the routes linter reports. Like the HTTP error codes (core/errors.ts), they
+ * are stable — editors and CI scripts match on them — and the README's lint table is checked
+ * against this registry by a test, so the two cannot drift.
+ */
+export const LINT_CODES = {
+  yaml_syntax: 'the file is not valid YAML',
+  wrong_type: 'a value has the wrong type (a list where a string belongs...)',
+  missing_key: 'a required key is missing (`path`, `broker`, `mode`, `destination`; `brokers` for a chosen broker)',
+  unknown_key: 'a key busgate does not know (typos are caught, not ignored)',
+  bad_path: 'not a valid express path',
+  bad_method: 'not GET, POST, PUT, PATCH or DELETE',
+  unknown_broker: 'no such broker instance',
+  unknown_mode: 'not `pubsub`, `point-to-point` or `request-reply`',
+  mode_not_supported: "the broker's plugin cannot do that mode",
+  duplicate_route: 'the same method and path twice (parameter names do not matter)',
+  bad_template: 'a destination/key/broker/mode template is malformed',
+  unknown_param: 'a template names a parameter the path does not have',
+  bad_duration: '`timeout` is not like `500ms`, `2s`, `1m`',
+  bad_header_name: 'an entry of `headers:` is not a header name',
+  bad_option: "`options:` does not match the plugin's route options schema",
+  reserved_path: '`/health`, `/ready`, `/metrics`, `/tap` and `/console` belong to busgate',
+  reserved_header:
+    '`headers:` names a header busgate sets (`busgate-*`, `idempotency-key`, `content-type`), one the route\'s broker reserves (declared by its plugin), or a credential (`authorization`, `x-api-key`, `cookie`)',
+  unknown_client: '`clients:` names an API key that is not configured',
+  bad_rate_limit: '`rateLimit:` is not `{ perSecond, burst }`',
+} as const satisfies Record<string, string>;
+
+export type LintCode = keyof typeof LINT_CODES;
