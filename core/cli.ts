@@ -3,6 +3,8 @@
  *   busgate [start] [--port N] [--routes FILE] [--config FILE]   run the daemon
  *   busgate check [--live] [FILE]                                 lint a routes file, start nothing;
  *                                                                 --live also asks the brokers
+ *   busgate openapi [FILE] | busgate asyncapi [FILE]              print the route file's OpenAPI 3.1
+ *                                                                 or AsyncAPI 3.0 document
  */
 import path from 'node:path';
 import { loadConfig } from './config.js';
@@ -12,6 +14,9 @@ import { StartupError, describeError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { formatPreflightLine, preflight } from './preflight.js';
 import { formatProblem } from './routes/model.js';
+import { buildAsyncApi } from './contracts/asyncapi.js';
+import { declarationsOf } from './contracts/describe.js';
+import { buildOpenApi } from './contracts/openapi.js';
 
 async function check(argv: string[]): Promise<number> {
   const live = argv.includes('--live');
@@ -35,6 +40,20 @@ async function check(argv: string[]): Promise<number> {
   const failures = lines.filter((line) => !line.ok).length;
   console.log(failures === 0 ? `live check: every route can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
   return failures === 0 ? 0 : 1;
+}
+
+/** `busgate openapi|asyncapi [FILE]`: the document of a routes file on stdout; lint problems fail it. */
+async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Promise<number> {
+  const file = argv.find((arg) => !arg.startsWith('-'));
+  const config = loadConfig({ args: file === undefined ? argv : argv.filter((arg) => arg !== file) });
+  const target = file === undefined ? config.routesFile : path.resolve(file);
+  const name = path.relative(process.cwd(), target) || target;
+  const result = await checkRoutesFile(target, config);
+  for (const problem of result.problems) console.error(formatProblem(name, problem));
+  if (result.problems.length > 0) return 1;
+  const document = kind === 'openapi' ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, declarationsOf(result.loaded));
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+  return 0;
 }
 
 async function start(args: string[]): Promise<number> {
@@ -74,8 +93,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === 'check') return check(args);
   if (command === 'start') return start(args);
+  if (command === 'openapi' || command === 'asyncapi') return printDocument(command, args);
   if (command === undefined || command.startsWith('-')) return start(argv);
-  console.error(`busgate: unknown command "${command}" (use start or check)`);
+  console.error(`busgate: unknown command "${command}" (use start, check, openapi or asyncapi)`);
   return 2;
 }
 

@@ -197,6 +197,12 @@ const coreSchema = {
       default: false,
       env: 'TAP_ENABLED',
     },
+    allowInProduction: {
+      doc: 'The tap is a development aid: with NODE_ENV=production the daemon refuses to start with it on unless this is true.',
+      format: Boolean,
+      default: false,
+      env: 'TAP_ALLOW_IN_PRODUCTION',
+    },
   },
   console: {
     enabled: { doc: 'Serve the web console at GET / (routes, broker status, rates, test sends).', format: Boolean, default: false, env: 'CONSOLE_ENABLED' },
@@ -297,6 +303,11 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
   try {
     for (const file of files) config.loadFile(file);
     config.validate({ allowed: 'strict' });
+    if (env.NODE_ENV === 'production' && config.get('tap.enabled') && !config.get('tap.allowInProduction')) {
+      throw new Error(
+        'tap.enabled: the tap is a development aid (it shows message contents and a point-to-point tap takes messages from real consumers); it is refused with NODE_ENV=production unless tap.allowInProduction is true',
+      );
+    }
     const problems = brokerInstanceProblems(config.get('brokers'));
     if (problems.length > 0) throw new Error(problems.map((problem) => `brokers: ${problem}`).join('\n'));
   } catch (error) {

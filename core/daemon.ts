@@ -7,15 +7,15 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
-import { BusgateError, StartupError } from './errors.js';
+import { StartupError } from './errors.js';
 import { Authenticator } from './http/auth.js';
 import { parseByteSize } from './byte-size.js';
 import { RouteTable, createApp } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import { Lifecycle } from './http/lifecycle.js';
+import { answerProtocolEdges } from './http/protocol-edges.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { otlpTracing, propagationOnly, type Tracing } from './observability/tracing.js';
@@ -25,27 +25,6 @@ import { Reloader, type ReloadResult } from './reloader.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
 import { createStateStores, type StateStores } from './state/stores.js';
-
-/**
- * Errors node's HTTP parser finds before express sees the request (oversized headers, slow
- * clients, malformed requests) still get a JSON error with a documented code.
- */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable || (error.code === 'ECONNRESET' && !socket.writable)) {
-    socket.destroy();
-    return;
-  }
-  const failure =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new BusgateError('headers_too_large', 'the request headers are too large')
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new BusgateError('request_timeout', 'the request was not received in time')
-        : new BusgateError('bad_request', 'the request is not valid HTTP');
-  const body = JSON.stringify(failure.toJSON());
-  socket.end(
-    `HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
 
 /**
  * Watches the routes file's folder (editors often replace the file rather than write it) and
@@ -126,6 +105,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
+  answerProtocolEdges(server, { bodyLimitBytes: ingressDeps.bodyLimitBytes, logger });
   const requests = countActiveRequests(server);
   const port = await listen(server, config);
   // Watching starts before "listening" is announced, so no edit made after it is missed.
@@ -188,7 +168,6 @@ function createServer(config: DaemonConfig, handle: http.RequestListener): http.
   server.requestTimeout = config.limits.requestTimeoutMs;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = config.limits.maxHeaders + 1;
-  server.on('clientError', answerClientError);
   return server;
 }
 

@@ -25,6 +25,17 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The client chose a mode the route does not allow, or the broker cannot do.',
   },
+  invalid_cloudevent: {
+    status: 400,
+    retryable: false,
+    summary: 'A CloudEvent lacks a required attribute (id, source, type, specversion 1.0) or has a malformed one.',
+  },
+  exceeds_broker_limit: {
+    status: 400,
+    retryable: false,
+    summary:
+      'A destination, key, header or the header table is longer than the broker accepts (see its limits on /ready); nothing was sent.',
+  },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
@@ -54,6 +65,32 @@ export const ERROR_CODES = {
     status: 413,
     retryable: false,
     summary: 'The body is larger than the configured limit.',
+  },
+  too_many_entries: {
+    status: 413,
+    retryable: false,
+    summary: "A batch has more entries than the route's batch.maxEntries.",
+  },
+  message_too_large: {
+    status: 413,
+    retryable: false,
+    summary:
+      "The message is larger than the broker's own limit (read from the broker at connect time, see /ready); nothing was sent.",
+  },
+  unsupported_media_type: {
+    status: 415,
+    retryable: false,
+    summary: 'The Content-Type does not fit the route (a batch route needs NDJSON or a CloudEvents batch; a route with cloudevents: required needs an event).',
+  },
+  expectation_failed: {
+    status: 417,
+    retryable: false,
+    summary: 'The request has an Expect header other than 100-continue.',
+  },
+  invalid_body: {
+    status: 422,
+    retryable: false,
+    summary: "The body is not valid JSON or does not match the route's schema; details lists the failing JSON pointers.",
   },
   rate_limited: {
     status: 429,
@@ -114,17 +151,20 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+
 export class BusgateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryable: boolean;
   /** Seconds a client should wait before retrying; sent as Retry-After. */
   readonly retryAfterSeconds: number | undefined;
+  /** Bounded, client-safe specifics (e.g. failing JSON pointers); sent as error.details. */
+  readonly details: readonly object[] | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number; details?: readonly object[] } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BusgateError';
@@ -132,10 +172,12 @@ export class BusgateError extends Error {
     this.status = ERROR_CODES[code].status;
     this.retryable = ERROR_CODES[code].retryable;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
   }
 
-  toJSON(): { error: { code: ErrorCode; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  toJSON(): { error: { code: ErrorCode; message: string; details?: readonly object[] } } {
+    if (this.details === undefined) return { error: { code: this.code, message: this.message } };
+    return { error: { code: this.code, message: this.message, details: this.details } };
   }
 }
 

@@ -20,6 +20,7 @@ import type {
   Mode,
   OutboundMessage,
   PluginFactory,
+  ContractDeclarations,
   PreflightResult,
   Receipt,
   Reply,
@@ -92,6 +93,11 @@ export class BrokerInstance {
   /** The plugin's name (`nats`, a path or a package), for logs and the console. */
   get pluginName(): string {
     return this.#factory.name;
+  }
+
+  /** What the contract features read: CloudEvents binding, receipt schema, AsyncAPI bindings. */
+  get contracts(): ContractDeclarations {
+    return this.#factory;
   }
 
   /** What this broker can do, as its plugin declares. */

@@ -50,11 +50,16 @@ export async function loadInstances(
 /** What the routes linter needs: every declared instance, with modes known where loaded. */
 export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCatalog {
   return new Map(
-    [...loaded].map(([name, instance]) => [name, {
+    [...loaded].map(([name, instance]) => [
+      name,
+      {
         modes: instance.factory.modes,
         routeOptionsSchema: instance.factory.routeOptionsSchema,
         reservedHeaders: instance.factory.reservedHeaders,
-      }]),
+        reservedDestinations: instance.factory.reservedDestinations?.(instance.options as never) ?? [],
+        ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
+      },
+    ]),
   );
 }
 

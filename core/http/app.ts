@@ -16,6 +16,7 @@ import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
 import { mountConsole } from './console.js';
+import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
 export interface AppDependencies {
   readonly routeTable: RouteTable;
@@ -73,8 +74,10 @@ export function createApp(deps: AppDependencies): Express {
   mountOperationalEndpoints(app, deps);
   if (deps.tapEnabled) {
     app.use('/tap', anyClient);
-    mountTap(app, deps);
+    mountTap(app, { brokers: deps.brokers, logger: deps.logger, authenticator: deps.authenticator, routes: () => deps.routeTable.routes });
   }
+  if (deps.protectOperational) app.use([...DOCUMENT_PATHS], anyClient);
+  mountContractDocuments(app, deps);
   if (deps.consoleEnabled) mountConsole(app, deps);
 
   // The configured routes are served by the ingress before express sees a request (see

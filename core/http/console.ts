@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import type { Express, Request, Response } from 'express';
 import { parse, type Token } from 'path-to-regexp';
 import type { Logger } from 'winston';
+import { componentName } from '../contracts/describe.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
@@ -65,6 +66,8 @@ export interface RouteView {
   readonly forwardHeaders: readonly string[];
   /** Headers the templates read (destination, key, broker or mode choice). */
   readonly templateHeaders: readonly string[];
+  /** The route's operation in /openapi.json: the send form takes content types and an example body from it. */
+  readonly operationId: string;
   /** Allowed values of path parameters that choose the broker or the mode. */
   readonly paramChoices: Readonly<Record<string, readonly string[]>>;
   readonly clients: readonly string[] | null;
@@ -133,6 +136,7 @@ export function routeView(route: RouteSpec, defaultTimeoutMs: number): RouteView
   const chosenTemplates = [route.broker, route.mode].map((choice) => (choice.kind === 'chosen' ? choice.template : undefined));
   return {
     name: route.name,
+    operationId: componentName(route),
     method: route.method,
     path: route.path,
     pathParts: parts,

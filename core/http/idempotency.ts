@@ -22,6 +22,8 @@ export interface StoredAnswer {
   readonly body: Buffer;
   readonly messageId: string;
   readonly traceparent?: string | undefined;
+  /** A batch none of whose entries was accepted for a retryable reason: sent as Retry-After. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 /** What a store keeps of an answer: the body only when it is small enough to keep. */
@@ -58,8 +60,8 @@ export interface IdempotencyStore {
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:@-]{1,200}$/;
 
 export function keep(answer: StoredAnswer, maxReplyBytes: number): KeptAnswer {
-  // A 202 body is busgate's own receipt: always small, always kept.
-  const kept = answer.status === 202 || answer.body.length <= maxReplyBytes;
+  // A 202 body is busgate's own receipt: always small, always kept; a 207 is a batch's receipts.
+  const kept = answer.status === 202 || answer.status === 207 || answer.body.length <= maxReplyBytes;
   return {
     status: answer.status,
     contentType: answer.contentType,

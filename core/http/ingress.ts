@@ -8,7 +8,8 @@
  *   draining? header count? -> API key, client allow-list -> rate limit
  *   -> plan: broker, mode, destination, key, headers from the path and headers only (400s here:
  *      the body is never read, so nothing can be published)
- *   -> body, size-capped (413) -> broker (BrokerInstance: deadline, bounds, circuit, the broker's rules)
+ *   -> body, size-capped (413) -> contract: schema, CloudEvent, batch (core/contracts/; 400/415/422)
+ *   -> broker (BrokerInstance: deadline, bounds, circuit, the broker's rules)
  *   -> 202 + receipt | 200 + reply | JSON error, only once the broker acknowledged or replied.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,8 +19,8 @@ import type { Logger } from 'winston';
 import { BusgateError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
-import type { Mode, OutboundMessage } from '../plugins/contract.js';
-import type { BrokerInstance } from '../brokers/instance.js';
+import type { Mode, OutboundMessage, Receipt } from '../plugins/contract.js';
+import type { BrokerInstance, SendResult } from '../brokers/instance.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
 import { renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
@@ -27,6 +28,9 @@ import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './ide
 import type { Lifecycle } from './lifecycle.js';
 import type { RateLimiter, RateLimits } from './rate-limit.js';
 import { readBody } from './read-body.js';
+import { interpretBody, type BodyEntry } from '../contracts/request-body.js';
+import { HTTP_BINDING, cloudEventHeaders } from '../contracts/cloudevents.js';
+import { NoEntryAccepted, batchEntryId, checkEntryKeys, deliverBatch, unlessNoneAccepted } from './batch.js';
 import { sendError } from './send-error.js';
 
 export interface IngressDependencies {
@@ -58,6 +62,15 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+function writeAnswer(res: ServerResponse, answer: StoredAnswer, replayed: boolean): void {
+  const headers: Record<string, string | number> = { 'Content-Type': answer.contentType, 'Content-Length': answer.body.length, 'X-Busgate-Id': answer.messageId };
+  if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
+  if (replayed) headers['Idempotent-Replayed'] = 'true';
+  if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
+  res.writeHead(answer.status, headers);
+  res.end(answer.body);
+}
+
 /** One compiled route: everything that can be decided at load time is decided here. */
 class CompiledRoute {
   readonly matches: MatchFunction<Partial<Record<string, string | string[]>>>;
@@ -73,7 +86,10 @@ class CompiledRoute {
     readonly spec: RouteSpec,
     private readonly deps: IngressDependencies,
   ) {
-    this.matches = match(spec.path, { decode: decodeURIComponent });
+    // Request targets arrive percent-encoded (`/caf%C3%A9`): a route path written with non-ASCII
+    // text (`/café`) is matched in that form (hex case ignored, as path-to-regexp matches
+    // case-insensitively).
+    this.matches = match(encodeNonAscii(spec.path), { decode: decodeURIComponent });
     this.timeoutMs = spec.timeoutMs ?? deps.defaultTimeoutMs;
     this.fixedBroker = spec.broker.kind === 'fixed' ? deps.brokers.get(spec.broker.value) : undefined;
     this.fixedOptions = spec.broker.kind === 'fixed' ? spec.brokerOptions.get(spec.broker.value) : undefined;
@@ -90,31 +106,38 @@ class CompiledRoute {
       if (this.bucket) await this.limit(this.bucket);
       const planned = this.plan({ params, headers: req.headers });
       const payload = await readBody(req, this.deps.bodyLimitBytes);
+      const body = interpretBody(this.spec.contract, req.headers, payload, this.spec.forwardHeaders);
       trace = this.deps.tracing.start(
         { traceparent: firstValue(req.headers.traceparent), tracestate: firstValue(req.headers.tracestate) },
         { route: this.spec.name, method: this.spec.method, broker: planned.broker.name, mode: planned.mode, destination: planned.destination },
       );
-      const message = this.message(planned, req.headers, payload, trace);
+      if (body.kind === 'batch' && planned.mode === 'request-reply') throw new BusgateError('mode_not_allowed', 'a batch cannot be sent as request-reply');
+      if (body.kind === 'batch') checkEntryKeys(body.entries, planned.broker.tokenRule('key'));
+      const currentTrace = trace;
+      const send = (): Promise<StoredAnswer> =>
+        body.kind === 'single'
+          ? this.deliver(planned, this.message(planned, req.headers, body.entry, currentTrace, planned.idempotencyKey ?? randomUUID()), currentTrace)
+          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, batchEntryId(planned.idempotencyKey, index))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent).then(unlessNoneAccepted);
       let answer: StoredAnswer;
       let replayed = false;
       if (planned.idempotencyKey === undefined) {
-        answer = await this.deliver(planned, message, trace);
+        answer = await send();
       } else {
-        const currentTrace = trace;
         const scope = { route: this.spec.name, client, key: planned.idempotencyKey };
         // A repeat waits as long as the first attempt may take; a claim whose owner died holds longer.
         const run = { waitMs: this.timeoutMs + 1000, leaseMs: this.timeoutMs + 10_000 };
-        const outcome = await this.deps.idempotency.run(scope, () => this.deliver(planned, message, currentTrace), run);
+        const outcome = await this.deps.idempotency.run(scope, send, run);
         answer = outcome.answer;
         replayed = outcome.replayed;
       }
-      const headers: Record<string, string | number> = { 'Content-Type': answer.contentType, 'Content-Length': answer.body.length, 'X-Busgate-Id': answer.messageId };
-      if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
-      if (replayed) headers['Idempotent-Replayed'] = 'true';
-      res.writeHead(answer.status, headers);
-      res.end(answer.body);
+      writeAnswer(res, answer, replayed);
       trace.finish({ status: answer.status });
     } catch (error) {
+      if (error instanceof NoEntryAccepted) {
+        writeAnswer(res, error.answer, false);
+        trace?.finish({ status: error.answer.status });
+        return;
+      }
       const extra: Record<string, string> = trace ? { traceparent: trace.traceparent } : {};
       if (isBusgateError(error) && error.code === 'unauthorized') Object.assign(extra, CHALLENGE);
       if (isBusgateError(error) && (error.code === 'payload_too_large' || error.code === 'shutting_down')) extra.Connection = 'close';
@@ -173,32 +196,48 @@ class CompiledRoute {
     return { broker, mode, destination, key, headers, idempotencyKey };
   }
 
-  private message(planned: Plan, requestHeaders: IncomingHttpHeaders, payload: Buffer, trace: RequestTrace): OutboundMessage {
-    const headers: Record<string, string> = { ...planned.headers, traceparent: trace.traceparent };
+  private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, id: string): OutboundMessage {
+    const headers: Record<string, string> = { ...planned.headers, ...entry.headers, traceparent: trace.traceparent };
+    if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.contracts.cloudEvents ?? HTTP_BINDING));
     if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
     // The body is passed on as sent; a compressed body keeps its encoding so consumers can read it.
     const encoding = requestHeaders['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') headers['content-encoding'] = encoding;
-    const contentType = requestHeaders['content-type'];
+    const contentType = entry.contentType;
     return {
       // The client's Idempotency-Key becomes the message id, so broker-side dedupe (JetStream
       // msgID) and consumers see the same id on every retry.
-      id: planned.idempotencyKey ?? randomUUID(),
-      payload,
+      id,
+      payload: entry.payload,
       headers,
       ...(contentType === undefined ? {} : { contentType }),
-      ...(planned.key === undefined ? {} : { key: planned.key }),
+      ...((entry.key ?? planned.key) === undefined ? {} : { key: entry.key ?? planned.key }),
     };
   }
 
   private async deliver(planned: Plan, message: OutboundMessage, trace: RequestTrace): Promise<StoredAnswer> {
-    const result = await planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.optionsFor(planned.broker) });
+    const result = await this.send(planned, message);
     if (result.kind === 'reply') {
       const replied = parseTraceparent(result.reply.headers.traceparent) ? result.reply.headers.traceparent : trace.traceparent;
       return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id, traceparent: replied };
     }
-    const receipt = { ...result.receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
+    const receipt = this.receipt(planned, message, result.receipt);
     return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id, traceparent: trace.traceparent };
+  }
+
+  /** One entry of a batch: its receipt (batches are never request-reply, see the linter). */
+  private async deliverEntry(planned: Plan, message: OutboundMessage): Promise<Record<string, unknown>> {
+    const result = await this.send(planned, message);
+    if (result.kind === 'reply') throw new BusgateError('mode_not_allowed', 'a batch cannot be sent as request-reply');
+    return this.receipt(planned, message, result.receipt);
+  }
+
+  private send(planned: Plan, message: OutboundMessage): Promise<SendResult> {
+    return planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.optionsFor(planned.broker) });
+  }
+
+  private receipt(planned: Plan, message: OutboundMessage, receipt: Receipt): Record<string, unknown> {
+    return { ...receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
   }
 
   private optionsFor(broker: BrokerInstance): Readonly<Record<string, unknown>> {
@@ -215,10 +254,29 @@ class CompiledRoute {
     counter.inc();
     this.duration.observe(seconds);
     if (this.deps.logger.isDebugEnabled()) {
-      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: req.url, status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
+      // The query string is left out: clients put secrets there (`?api_key=`), and routes never read it.
+      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: pathOf(req.url), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     }
   }
 }
+
+function encodeNonAscii(path: string): string {
+  return path.replace(/[^\u0000-\u007f]+/gu, (text) => encodeURIComponent(text));
+}
+
+/**
+ * The request target's path: without the query string, and without scheme and host when the
+ * client sent the absolute form (`POST http://host/orders`), which HTTP/1.1 servers must accept.
+ */
+function pathOf(url: string | undefined): string {
+  let target = url ?? '/';
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority !== null) target = target.slice(authority[0].length) || '/';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 /** Every route of one routes file; a reload builds a new one and swaps it in. */
 export class Ingress {
@@ -236,9 +294,7 @@ export class Ingress {
    * only the method differs. Returns false when no route has the path (express answers then).
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
+    const path = pathOf(req.url);
     let allowed: string[] | undefined;
     for (const route of this.routes) {
       let found;

@@ -80,6 +80,13 @@ export interface BrokerHealth {
   readonly up: boolean;
   /** One short line for /ready; never credentials. */
   readonly detail?: string;
+  /**
+   * What the plugin refuses before sending because its broker would close the connection or
+   * channel over it (bytes; some read from the broker at connect time). /ready shows them.
+   * A plugin refuses such a message with `exceeds_broker_limit` (400) or `message_too_large`
+   * (413), never by letting the broker drop a connection every other client shares.
+   */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 export interface BrokerPlugin {
@@ -130,6 +137,20 @@ export interface BrokerPlugin {
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
+/** The plugin declarations the contract features (core/contracts/) read. */
+export type ContractDeclarations = Pick<PluginFactory, 'cloudEvents' | 'receiptSchema' | 'asyncApi'>;
+
+export interface AsyncApiBindings {
+  readonly channel?: Readonly<Record<string, unknown>>;
+  readonly operation?: Readonly<Record<string, unknown>>;
+  readonly message?: Readonly<Record<string, unknown>>;
+}
+
+export interface AsyncApiDeclaration {
+  readonly protocol: string;
+  bindings?(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>, hasKey: boolean): AsyncApiBindings;
+}
+
 export interface PluginContext {
   /** The broker instance name from the config (e.g. `kafka` or `kafka-eu`); use it in logs. */
   readonly name: string;
@@ -153,6 +174,26 @@ export interface PluginFactory<Options = Record<string, unknown>> {
   isSafeToken?(value: string, field: 'destination' | 'key'): boolean;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
+  /**
+   * How CloudEvents attributes travel on this broker (its CloudEvents protocol binding, binary
+   * mode): each attribute becomes a header named prefix + attribute, e.g. `ce_id` on Kafka.
+   * Absent: `ce-`, percent-encoded, as over HTTP. The data content type is the message's content type.
+   */
+  readonly cloudEvents?: { readonly attributePrefix: string; readonly percentEncoded?: boolean };
+  /** The broker details a receipt adds to id/broker/mode/destination (for the OpenAPI document). */
+  readonly receiptSchema?: JsonSchema;
+  /**
+   * How this broker appears in the AsyncAPI document: its protocol name (`kafka`, `amqp`,
+   * `nats`...) and, where AsyncAPI 3 has bindings for it, the binding objects of a route's
+   * channel, send operation and message. Absent: the channels carry no bindings.
+   */
+  readonly asyncApi?: AsyncApiDeclaration;
+  /**
+   * Destinations only the plugin itself may use with these instance options (Kafka: the shared
+   * reply topic, which carries every client's replies). A route whose destination template could
+   * render one is refused by the linter, and the tap never reads one.
+   */
+  reservedDestinations?(options: Options): readonly string[];
   /**
    * Header names a route may not forward to this broker because the plugin or the broker gives
    * them meaning (lower case; an entry ending in `*` is a prefix, e.g. `nats-*`). The core adds its

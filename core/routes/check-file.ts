@@ -1,5 +1,6 @@
 /** Reads and lints a routes file, loading (never connecting) the plugins it names. */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
 import { catalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
@@ -22,7 +23,7 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   }
   const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()] });
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
   return { routes, problems, loaded, file };
 }
 

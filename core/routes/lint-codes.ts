@@ -19,11 +19,18 @@ export const LINT_CODES = {
   bad_duration: '`timeout` is not like `500ms`, `2s`, `1m`',
   bad_header_name: 'an entry of `headers:` is not a header name',
   bad_option: "`options:` does not match the plugin's route options schema",
-  reserved_path: '`/health`, `/ready`, `/metrics`, `/tap` and `/console` belong to busgate',
+  reserved_path: '`/health`, `/ready`, `/metrics`, `/tap`, `/console`, `/openapi.json` and `/asyncapi.json` belong to busgate',
+  reserved_destination:
+    "the destination template could render a destination the broker's plugin reserves for itself (such as a reply topic that carries every client's replies)",
   reserved_header:
     '`headers:` names a header busgate sets (`busgate-*`, `idempotency-key`, `content-type`), one the route\'s broker reserves (declared by its plugin), or a credential (`authorization`, `x-api-key`, `cookie`)',
   unknown_client: '`clients:` names an API key that is not configured',
   bad_rate_limit: '`rateLimit:` is not `{ perSecond, burst }`',
+  schema_not_found: '`schema:` names a file that cannot be read (relative to the routes file)',
+  schema_invalid:
+    'the schema file is not valid JSON/YAML (its own line and column follow the file name), or not a usable draft 2020-12 JSON Schema (unknown keyword, bad `$ref`...)',
+  bad_cloudevents: '`cloudevents:` is not `required`, `accepted` or `off`',
+  bad_batch: '`batch:` is not `true`, `false` or `{ maxEntries: 1..1000 }`, or the route is request-reply',
 } as const satisfies Record<string, string>;
 
 export type LintCode = keyof typeof LINT_CODES;

@@ -5,17 +5,21 @@
  */
 import { parse as parsePath } from 'path-to-regexp';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { CONTRACT_KEYS, lintContract } from '../contracts/route-contract.js';
 import { parseDuration } from '../duration.js';
 import { MODES, isMode, type JsonSchema, type Mode } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
 import type { LintCode } from './lint-codes.js';
 import { HTTP_METHODS, type Choice, type HttpMethod, type RouteProblem, type RouteSpec } from './model.js';
-import { isTemplate, parseTemplate, templateParams, type Template } from './template.js';
+import { canRender, isDefaultSafeToken, isTemplate, parseTemplate, templateParams, type Template } from './template.js';
 
 /** What the linter needs to know of a broker instance: nothing that requires a connection. */
 export interface BrokerCatalogEntry {
   readonly modes: readonly Mode[];
   readonly routeOptionsSchema?: JsonSchema | undefined;
+  /** Destinations only the plugin may use (see PluginFactory.reservedDestinations). */
+  readonly reservedDestinations?: readonly string[];
+  readonly isSafeToken?: (value: string, field: 'destination' | 'key') => boolean;
   /** Headers the plugin reserves (see PluginFactory.reservedHeaders). */
   readonly reservedHeaders?: readonly string[] | undefined;
 }
@@ -27,12 +31,12 @@ export interface LintResult {
   readonly problems: RouteProblem[];
 }
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit'] as const;
+const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
 /** Paths the daemon serves itself; a route there would be shadowed or would shadow them. */
-export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console'];
+export const RESERVED_PATHS = ['/health', '/ready', '/metrics', '/tap', '/console', '/openapi.json', '/asyncapi.json'];
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -53,6 +57,8 @@ export interface LintOptions {
   readonly declared?: readonly string[];
   /** API-key client names configured; routes' `clients:` must use these. */
   readonly clients?: readonly string[];
+  /** Where relative `schema:` files are found: the routes file's folder (default: the working folder). */
+  readonly baseDir?: string;
 }
 
 /** The broker instance names a routes file mentions, so the daemon loads only their plugins. */
@@ -123,14 +129,14 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
       if (first !== undefined) report(item.get('path', true), 'duplicate_route', `${method} ${path} is already defined at line ${first}`);
       else seen.set(signature, at(item).line);
     }
-    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line);
+    const route = lintRoute(item, catalog, declared, options.clients ?? [], report, at(item).line, options.baseDir ?? process.cwd());
     if (route) routes.push(route);
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { routes: problems.length === 0 ? routes : [], problems };
 }
 
-type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
+export type Report = (node: Node | Pair | null | undefined, code: LintCode, message: string) => void;
 
 /**
  * One route's keys as the linter reads them: typed accessors that report a wrong type at the
@@ -201,7 +207,7 @@ class RouteFields {
   }
 }
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number): RouteSpec | undefined {
+function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number, baseDir: string): RouteSpec | undefined {
   const fields = new RouteFields(item, report);
   lintKeys(fields);
   const path = lintPath(fields);
@@ -210,14 +216,16 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
   if (!method) fields.report(fields.node('method'), 'bad_method', `method must be one of ${HTTP_METHODS.join(', ')}`);
   const { broker, mode, possibleBrokers } = lintBrokerAndMode(fields, catalog, declared);
   const destination = fields.compile('destination');
+  if (destination) lintReservedDestinations(fields, destination, possibleBrokers, catalog);
   const key = fields.compile('key');
   const timeoutMs = lintTimeout(fields);
   const headers = lintHeaders(fields, [...CORE_RESERVED_HEADERS, ...possibleBrokers.flatMap((name) => catalog.get(name)?.reservedHeaders ?? [])]);
   const clients = lintClients(fields, knownClients);
   const rateLimit = lintRateLimit(fields.node('rateLimit'), fields.report);
   const options = lintOptions(fields.node('options'), possibleBrokers, catalog, fields.report);
+  const contract = lintContract(item, baseDir, fields.report);
 
-  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null) return undefined;
+  if (fields.problemCount > 0 || !path || !method || !broker || !mode || !destination || !options || rateLimit === null || !contract) return undefined;
   return {
     name: fields.text('name') ?? `${method} ${path}`,
     method,
@@ -232,6 +240,7 @@ function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly str
     brokerOptions: options.byBroker,
     clients,
     rateLimit,
+    contract,
     line,
   };
 }
@@ -287,6 +296,18 @@ function lintBrokerAndMode(
     }
   }
   return { broker, mode, possibleBrokers };
+}
+
+/** A destination template must not reach what a plugin keeps for itself (Kafka's reply topic). */
+function lintReservedDestinations(fields: RouteFields, destination: Template, possibleBrokers: readonly string[], catalog: BrokerCatalog): void {
+  for (const name of possibleBrokers) {
+    const entry = catalog.get(name);
+    const token = entry?.isSafeToken ? (value: string) => entry.isSafeToken!(value, 'destination') : isDefaultSafeToken;
+    const reached = (entry?.reservedDestinations ?? []).find((reserved) => canRender(destination, reserved, token));
+    if (reached !== undefined) {
+      fields.report(fields.node('destination'), 'reserved_destination', `"${destination.source}" could render "${reached}", which broker "${name}" reserves for itself (e.g. its reply topic)`);
+    }
+  }
 }
 
 function lintTimeout(fields: RouteFields): number | undefined {

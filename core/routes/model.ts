@@ -1,5 +1,6 @@
 /** A route after linting: every field checked, templates compiled, durations in milliseconds. */
 import type { Mode } from '../plugins/contract.js';
+import type { RouteContract } from '../contracts/route-contract.js';
 import type { LintCode } from './lint-codes.js';
 import type { Template } from './template.js';
 
@@ -30,6 +31,8 @@ export interface RouteSpec {
   /** API-key client names allowed on this route; undefined = any authenticated client. */
   readonly clients: readonly string[] | undefined;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /** Body schema, CloudEvents policy and batching (core/contracts/). */
+  readonly contract: RouteContract;
   /** Where the route starts in the file, for log lines. */
   readonly line: number;
 }

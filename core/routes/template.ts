@@ -93,3 +93,22 @@ export function renderTemplate(
 export function templateParams(template: Template): string[] {
   return template.parts.flatMap((part) => (part.kind === 'param' ? [part.name] : []));
 }
+
+/**
+ * Whether some request could make `template` render exactly `target`, each placeholder taking
+ * one value that `isSafeToken` accepts. Used to keep routes off a plugin's reserved destinations
+ * and to decide which destinations a client may tap. Placeholders are tried both shortest-first
+ * and longest-first, which settles every template whose placeholders are separated by literals.
+ */
+export function canRender(template: Template, target: string, isSafeToken: (value: string) => boolean): boolean {
+  if (template.isStatic) return template.source === target;
+  return [true, false].some((lazy) => {
+    const pattern = template.parts.map((part) => (part.kind === 'literal' ? escapeRegExp(part.text) : lazy ? '(.+?)' : '(.+)')).join('');
+    const match = new RegExp(`^${pattern}$`, 's').exec(target);
+    return match !== null && match.slice(1).every((value) => isSafeToken(value));
+  });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

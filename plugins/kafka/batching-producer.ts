@@ -12,8 +12,9 @@ import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
 import { pluginClosed } from '../../core/brokers/kit.js';
 import type { Receipt } from '../../core/plugins/contract.js';
-import { describeKafkaError, isConnectivityFailure, isProducerDisconnected, isUnknownTopic, toBusgateError } from './errors.js';
+import { describeKafkaError, isConnectivityFailure, isProducerDisconnected, isRefusal, isUnknownTopic, toBusgateError } from './errors.js';
 import type { HealthBoard } from './health-board.js';
+import { recordBytes, singleBatchBytes } from './limits.js';
 
 const { Partitioners } = kafkajs;
 
@@ -35,6 +36,8 @@ export interface ProduceRequest {
 export interface BatchingProducerSettings {
   readonly maxMessages: number;
   readonly lingerMs: number;
+  /** No batch is larger (see limits.ts); read per batch, as the cluster's limit is learnt at connect time. */
+  readonly maxBatchBytes: () => number;
   /** A send that takes longer is given up: its callers get broker_timeout, the producer is replaced. */
   readonly stuckAfterMs: number;
   readonly allowAutoTopicCreation: boolean;
@@ -42,6 +45,8 @@ export interface BatchingProducerSettings {
 
 interface Queued {
   readonly request: ProduceRequest;
+  /** What the record adds to a record batch. */
+  readonly bytes: number;
   readonly resolve: (receipt: KafkaReceipt) => void;
   readonly reject: (error: BusgateError) => void;
   state: 'queued' | 'sending' | 'settled';
@@ -98,6 +103,7 @@ export class BatchingProducer {
       };
       const entry: Queued = {
         request,
+        bytes: recordBytes(request.record),
         resolve,
         reject,
         state: 'queued',
@@ -139,7 +145,7 @@ export class BatchingProducer {
 
   private flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    const batch = this.queue.splice(0, this.settings.maxMessages);
+    const batch = this.queue.splice(0, this.batchLength());
     if (batch.length === 0) return Promise.resolve();
     this.flushing = this.sendBatch(batch).finally(() => {
       this.flushing = undefined;
@@ -147,6 +153,25 @@ export class BatchingProducer {
       if (this.queue.length > 0) void this.flush();
     });
     return this.flushing;
+  }
+
+  /**
+   * How many queued messages fit one produce request: at most maxMessages, and at most
+   * maxBatchBytes together (Kafka refuses a whole record batch over message.max.bytes). The first
+   * always goes: the plugin refused anything that does not fit on its own.
+   */
+  private batchLength(): number {
+    const limit = this.settings.maxBatchBytes();
+    const first = this.queue[0];
+    if (first === undefined) return 0;
+    let size = singleBatchBytes(first.request.record);
+    let count = 1;
+    while (count < this.queue.length && count < this.settings.maxMessages) {
+      size += this.queue[count]!.bytes;
+      if (size > limit) break;
+      count += 1;
+    }
+    return count;
   }
 
   private async sendBatch(batch: Queued[]): Promise<void> {
@@ -172,6 +197,16 @@ export class BatchingProducer {
           this.logger.warn(`Kafka producer was left disconnected; replacing it and resending the batch`);
           this.discardProducer(producer);
           continue;
+        }
+        const waiting = batch.filter((entry) => entry.state !== 'settled');
+        if (waiting.length > 1 && isRefusal(error)) {
+          // The broker looked at the batch and refused it (a message over a topic's own size
+          // limit, a topic that went away...): nothing of it was stored. Which message was at
+          // fault is not said, so each is sent again alone and gets its own answer; the
+          // innocent ones are stored, only the faulty one fails.
+          this.logger.warn(`Kafka refused a batch of ${waiting.length} messages (${describeKafkaError(error)}); sending them one by one`);
+          for (const entry of waiting) await this.sendBatch([entry]);
+          return;
         }
         this.afterFailure(producer, error, batch);
         return;

@@ -26,6 +26,7 @@ import { BatchingProducer, type KafkaReceipt } from './batching-producer.js';
 import { describeKafkaError, toBusgateError } from './errors.js';
 import { GroupConsumer, type GroupConsumerSpec } from './group-consumer.js';
 import { HealthBoard } from './health-board.js';
+import { checkRecord, DEFAULT_MESSAGE_MAX_BYTES, kafkaLimits, readMessageMaxBytes, type KafkaLimits } from './limits.js';
 import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
 import { HEADER_CORRELATION_ID, HEADER_REPLY_TO, outboundHeaders } from './messages.js';
 import { routeOptionsSchema, type KafkaOptions } from './options.js';
@@ -50,6 +51,8 @@ export class KafkaBroker implements BrokerPlugin {
   private readonly subscriptions = new Set<GroupConsumer>();
   private readonly healthBoard: HealthBoard;
   private closing: Promise<void> | undefined;
+  /** message.max.bytes is read from the cluster at connect time; the default until then. */
+  private limits: KafkaLimits;
 
   constructor(
     private readonly options: KafkaOptions,
@@ -69,6 +72,7 @@ export class KafkaBroker implements BrokerPlugin {
       logCreator: kafkaLogCreator(logger),
     });
     this.admin = this.kafka.admin({ retry: ADMIN_RETRY });
+    this.limits = kafkaLimits(DEFAULT_MESSAGE_MAX_BYTES, options.batch.maxBytes);
     this.healthBoard = new HealthBoard(options.brokers.join(','), logger);
     this.topics = new TopicCatalog(this.admin, {
       createTopics: options.createTopics,
@@ -79,6 +83,7 @@ export class KafkaBroker implements BrokerPlugin {
       {
         maxMessages: options.batch.maxMessages,
         lingerMs: options.batch.lingerMs,
+        maxBatchBytes: () => this.limits.maxBatchBytes,
         stuckAfterMs: options.requestTimeoutMs + 1000,
         allowAutoTopicCreation: options.createTopics,
       },
@@ -102,16 +107,19 @@ export class KafkaBroker implements BrokerPlugin {
   }
 
   publish(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    this.refuseReplyTopic(destination);
     return this.produce(destination, message, context);
   }
 
   /** Same produce as publish: what makes it a work queue is the consumers sharing one group. */
   enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
+    this.refuseReplyTopic(destination);
     return this.produce(destination, message, context);
   }
 
   async request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     this.assertOpen();
+    this.refuseReplyTopic(destination);
     await untilAborted(this.startReplies(), context.signal, 'starting the reply consumer');
     const correlationId = randomUUID();
     const pending = this.replies.wait(correlationId, context.timeoutMs, context.signal);
@@ -134,6 +142,7 @@ export class KafkaBroker implements BrokerPlugin {
   ): Promise<Subscription> {
     this.assertOpen();
     this.assertTopic(destination);
+    this.refuseReplyTopic(destination);
     await this.connectAdmin();
     await this.topics.ensure(destination);
     const pubsub = options.mode === 'pubsub';
@@ -193,7 +202,7 @@ export class KafkaBroker implements BrokerPlugin {
   }
 
   health(): BrokerHealth {
-    return this.closing ? { up: false, detail: 'closed' } : this.healthBoard.snapshot();
+    return this.closing ? { up: false, detail: 'closed' } : { ...this.healthBoard.snapshot(), limits: { ...this.limits } };
   }
 
   close(): Promise<void> {
@@ -209,6 +218,7 @@ export class KafkaBroker implements BrokerPlugin {
 
   private async connectParts(): Promise<void> {
     await this.connectAdmin();
+    await this.readLimits();
     await this.producer.connect();
     // The reply consumer starts now so the first request does not pay for a group join. A
     // missing reply topic must not keep pubsub routes down: request() retries the start.
@@ -216,6 +226,18 @@ export class KafkaBroker implements BrokerPlugin {
       if (!(error instanceof BusgateError) || error.code !== 'broker_rejected') throw error;
       this.context.logger.warn(`${error.message} (request-reply on this broker will fail until it exists)`);
     });
+  }
+
+  /** A cluster that does not let busgate read its configuration keeps Kafka's default limit. */
+  private async readLimits(): Promise<void> {
+    try {
+      const messageMaxBytes = await readMessageMaxBytes(this.admin);
+      if (messageMaxBytes !== undefined) this.limits = kafkaLimits(messageMaxBytes, this.options.batch.maxBytes);
+    } catch (error) {
+      this.context.logger.warn(
+        `Kafka: cannot read message.max.bytes (${describeKafkaError(error)}); assuming Kafka's default ${DEFAULT_MESSAGE_MAX_BYTES}`,
+      );
+    }
   }
 
   private async startReplies(): Promise<void> {
@@ -240,11 +262,6 @@ export class KafkaBroker implements BrokerPlugin {
   ): Promise<KafkaReceipt> {
     this.assertOpen();
     this.assertTopic(topic);
-    await untilAborted(
-      this.connectAdmin().then(() => this.topics.ensure(topic)),
-      context.signal,
-      `checking topic "${topic}"`,
-    );
     const { partition } = routeOptions(routeOptionsSchema, context.options);
     const record: Message = {
       value: message.payload,
@@ -252,6 +269,13 @@ export class KafkaBroker implements BrokerPlugin {
       ...(message.key !== undefined ? { key: message.key } : {}),
       ...(partition !== undefined ? { partition } : {}),
     };
+    // Before the topic check: an oversized message must not even create a topic.
+    checkRecord(topic, record, this.limits);
+    await untilAborted(
+      this.connectAdmin().then(() => this.topics.ensure(topic)),
+      context.signal,
+      `checking topic "${topic}"`,
+    );
     return this.producer.send({ id: message.id, topic, record, signal: context.signal });
   }
 
@@ -327,6 +351,17 @@ export class KafkaBroker implements BrokerPlugin {
 
   private assertOpen(): void {
     if (this.closing) throw pluginClosed('Kafka');
+  }
+
+  /**
+   * The reply topic carries every client's replies: a message sent there by a client could
+   * answer someone else's request, and a tap on it would read them all. The linter keeps routes
+   * off it; this holds for anything else that reaches the plugin.
+   */
+  private refuseReplyTopic(topic: string): void {
+    if (topic === this.options.replyTopic) {
+      throw new BusgateError('invalid_token', `Kafka topic "${topic}" is busgate's reply topic; only busgate writes to it`);
+    }
   }
 
   private assertTopic(topic: string): void {

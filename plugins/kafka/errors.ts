@@ -21,10 +21,11 @@ function chainOf(error: unknown): KafkaErrorShape[] {
   return chain;
 }
 
+/** The broker refused the record batch for its size. */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
 /** Protocol errors where the broker looked at the message and said no: retrying will not help. */
 const REJECTIONS = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
   'INVALID_RECORD',
   'CORRUPT_MESSAGE',
   'INVALID_TOPIC_EXCEPTION',
@@ -57,6 +58,12 @@ export function isProducerDisconnected(error: unknown): boolean {
   return chainOf(error).some((e) => /producer is disconnected/i.test(e.message));
 }
 
+/** The broker looked at what was sent and refused it: nothing of that request was stored. */
+export function isRefusal(error: unknown): boolean {
+  const code = classify(error);
+  return code === 'broker_rejected' || code === 'message_too_large';
+}
+
 /** Errors that say the cluster could not be reached (as opposed to a refusal or a timeout). */
 export function isConnectivityFailure(error: unknown): boolean {
   return classify(error) === 'broker_unavailable';
@@ -66,6 +73,7 @@ function classify(error: unknown): ErrorCode {
   const chain = chainOf(error);
   if (isUnknownTopic(error)) return 'broker_rejected';
   for (const e of chain) {
+    if (typeof e.type === 'string' && TOO_LARGE.has(e.type)) return 'message_too_large';
     if (typeof e.type === 'string' && REJECTIONS.has(e.type)) return 'broker_rejected';
     if (e.type === 'REQUEST_TIMED_OUT') return 'broker_timeout';
     if (e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout') return 'broker_timeout';
@@ -89,6 +97,6 @@ export function toBusgateError(error: unknown, doing: string, maybeStored = fals
   const reason = describeKafkaError(error);
   let message = `Kafka: ${doing} failed: ${reason}`;
   if (isUnknownTopic(error)) message = `Kafka: ${doing} failed: the topic does not exist (${reason})`;
-  if (maybeStored && code !== 'broker_rejected') message += '; the outcome is unknown, the message may be stored';
+  if (maybeStored && code !== 'broker_rejected' && code !== 'message_too_large') message += '; the outcome is unknown, the message may be stored';
   return new BusgateError(code, message, { cause: error });
 }

@@ -2,6 +2,7 @@
  * Apache Kafka through kafkajs. Tested against Apache Kafka 3.9 (KRaft); see README.md for
  * options, how each mode maps to Kafka, and the responder contract.
  */
+import { kafkaContracts } from './contracts.js';
 import manifest from './plugin.json' with { type: 'json' };
 import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { KafkaBroker } from './broker.js';
@@ -18,6 +19,9 @@ const kafka: PluginFactory<KafkaOptions> = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  ...kafkaContracts,
+  // Every client's replies travel on it: no route may write to it, no tap may read it.
+  reservedDestinations: (options) => [options.replyTopic],
   reservedHeaders: PLUGIN_HEADERS,
   create: (options, context) => new KafkaBroker(options, context),
 };

@@ -39,6 +39,9 @@ export const optionsSchema = Type.Object(
         maxMessages: Type.Integer({ minimum: 1, default: 500 }),
         // 0: an idle producer sends at once; while a send is in flight, new messages gather anyway.
         lingerMs: Type.Integer({ minimum: 0, default: 0 }),
+        // Like the Java producer's max.request.size: no produce request (nor record batch) is
+        // larger, and the broker's message.max.bytes, read at connect time, lowers it further.
+        maxBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -5,6 +5,7 @@
 import { BusgateError } from '../../core/errors.js';
 import { MESSAGE_ID_HEADER, pluginClosed } from '../../core/brokers/kit.js';
 import type {
+  BrokerHealth,
   BrokerPlugin,
   InboundMessage,
   Mode,
@@ -16,6 +17,7 @@ import type {
   Subscription,
 } from '../../core/plugins/contract.js';
 import { MemoryBus } from './bus.js';
+import { checkOutbound, DEFAULT_MAX_MESSAGE_BYTES, memoryLimits, type MemoryLimits } from './limits.js';
 import type { MemoryOptions } from './options.js';
 
 function inbound(destination: string, message: OutboundMessage): InboundMessage {
@@ -39,8 +41,10 @@ function echo(message: InboundMessage): Promise<Reply> {
 export class MemoryBroker implements BrokerPlugin {
   private readonly bus: MemoryBus;
   private closed = false;
+  private readonly limits: MemoryLimits;
 
   constructor(private readonly options: MemoryOptions, onHandlerError: (error: unknown, destination: string) => void) {
+    this.limits = memoryLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     this.bus = new MemoryBus(options.queueLimit, onHandlerError);
     for (const destination of options.echoResponders) this.bus.respond(destination, echo);
   }
@@ -52,18 +56,21 @@ export class MemoryBroker implements BrokerPlugin {
 
   publish(destination: string, message: OutboundMessage): Promise<Receipt> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     const subscribers = this.bus.publish(inbound(destination, message));
     return Promise.resolve({ id: message.id, subscribers });
   }
 
   enqueue(destination: string, message: OutboundMessage): Promise<Receipt> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     const depth = this.bus.enqueue(inbound(destination, message));
     return Promise.resolve({ id: message.id, queue: destination, depth });
   }
 
   request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     return this.bus.request(inbound(destination, message), context.signal);
   }
 
@@ -85,10 +92,10 @@ export class MemoryBroker implements BrokerPlugin {
     return Promise.resolve(responders > 0 ? { ok: true, detail: `${responders} responder(s)` } : { ok: false, detail: 'no responder listens here' });
   }
 
-  health(): { up: boolean; detail?: string } {
+  health(): BrokerHealth {
     if (this.closed) return { up: false, detail: 'closed' };
     if (this.options.unavailable) return { up: false, detail: 'configured as unavailable' };
-    return { up: true, detail: 'embedded' };
+    return { up: true, detail: 'embedded', limits: { ...this.limits } };
   }
 
   close(): Promise<void> {

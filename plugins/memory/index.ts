@@ -13,6 +13,12 @@ const memoryPlugin: PluginFactory<MemoryOptions> = {
   description: manifest.description,
   modes: ['pubsub', 'point-to-point', 'request-reply'],
   optionsSchema,
+  // CloudEvents attributes travel as `ce-` headers, as over HTTP; the embedded bus has no binding of its own.
+  cloudEvents: { attributePrefix: 'ce-', percentEncoded: true },
+  receiptSchema: {
+    type: 'object',
+    properties: { subscribers: { type: 'integer', description: 'pubsub: how many got it' }, queue: { type: 'string' }, depth: { type: 'integer' } },
+  },
   create(options, context) {
     return new MemoryBroker(options, (error, destination) =>
       context.logger.warn('memory consumer failed; message handed back', { broker: context.name, destination, error: String(error) }),

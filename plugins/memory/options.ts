@@ -1,5 +1,6 @@
 /** The embedded broker's options: one TypeBox schema, from which the JSON Schema and the type derive. */
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './limits.js';
 
 export const optionsSchema = Type.Object(
   {
@@ -9,6 +10,8 @@ export const optionsSchema = Type.Object(
     echoResponders: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** Makes connect() fail, to exercise the daemon's broker-down paths without a real outage. */
     unavailable: Type.Boolean({ default: false }),
+    /** Largest message (payload plus headers) one send may hand over; it is held in this process. */
+    maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_MAX_MESSAGE_BYTES })),
   },
   { additionalProperties: false },
 );

@@ -42,6 +42,7 @@ import {
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
 import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
+import { checkDerivedStreamName, checkMessage, checkSubject, natsLimits, type NatsLimits } from './limits.js';
 import { preflightRoute } from './preflight.js';
 import { parseServers, routeOptionsSchema, type NatsOptions, type ServerList } from './options.js';
 import { StreamDirectory } from './stream-directory.js';
@@ -63,6 +64,8 @@ interface Link {
   readonly batch: PublishBatch;
   readonly streams: StreamDirectory;
   readonly workQueues: WorkQueues;
+  /** What this server closes the connection over, read from its INFO when the link opened. */
+  readonly limits: NatsLimits;
 }
 
 export class NatsBroker implements BrokerPlugin {
@@ -99,6 +102,7 @@ export class NatsBroker implements BrokerPlugin {
     const route = routeOptions(routeOptionsSchema, context.options);
     if (route.persistent) return this.publishPersistent(link, destination, message, context, route.stream);
     const headers = toNatsHeaders(message);
+    checkMessage(destination, headers, message.payload, link.limits, false);
     const stops = this.stops(context, 'flush', destination);
     try {
       await raceAbort(link.batch.publish(destination, message.payload, headers, context.signal), stops);
@@ -110,7 +114,10 @@ export class NatsBroker implements BrokerPlugin {
 
   async enqueue(destination: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const link = this.ready(context, destination);
-    const stream = routeOptions(routeOptionsSchema, context.options).stream ?? streamNameFor(this.options.streamPrefix, destination);
+    const named = routeOptions(routeOptionsSchema, context.options).stream;
+    const stream = named ?? streamNameFor(this.options.streamPrefix, destination);
+    if (named === undefined) checkDerivedStreamName(stream);
+    checkMessage(destination, toNatsHeaders(message), message.payload, link.limits, true);
     await this.wait(link.workQueues.ensureStream(stream, destination), context, 'jetstream-api', destination);
     try {
       return await this.publishToStream(link, destination, message, context, stream);
@@ -131,6 +138,7 @@ export class NatsBroker implements BrokerPlugin {
   async request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     const link = this.ready(context, destination);
     const headers = toNatsHeaders(message);
+    checkMessage(destination, headers, message.payload, link.limits, false);
     try {
       const answer = link.nc.request(destination, message.payload, { timeout: timeoutOf(context), headers });
       return toReply(await raceAbort(answer, this.stops(context, 'reply', destination)));
@@ -145,6 +153,7 @@ export class NatsBroker implements BrokerPlugin {
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
     const link = this.ready();
+    checkSubject(destination, link.limits);
     const subscription =
       options.mode === 'point-to-point'
         ? await this.consumeWorkQueue(link, destination, options, onMessage)
@@ -154,6 +163,7 @@ export class NatsBroker implements BrokerPlugin {
 
   async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
     const link = this.ready();
+    checkSubject(destination, link.limits);
     const sub = link.nc.subscribe(destination, {
       queue: RESPONDER_QUEUE,
       callback: (error, msg) => {
@@ -183,7 +193,7 @@ export class NatsBroker implements BrokerPlugin {
     if (this.link === undefined) {
       return { up: false, detail: this.lastConnectError ?? `not connected to ${this.servers.display}` };
     }
-    return { up: this.state.up, detail: this.state.detail };
+    return { up: this.state.up, detail: this.state.detail, limits: { ...this.link.limits } };
   }
 
   close(): Promise<void> {
@@ -239,6 +249,7 @@ export class NatsBroker implements BrokerPlugin {
       batch: new PublishBatch(nc),
       streams: new StreamDirectory(manager),
       workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas),
+      limits: natsLimits(nc.info?.max_payload, this.options.maxControlLine),
     };
     this.lastConnectError = undefined;
     this.state.markUp(nc.getServer());
@@ -297,6 +308,7 @@ export class NatsBroker implements BrokerPlugin {
     context: SendContext,
     stream: string | undefined,
   ): Promise<Receipt> {
+    checkMessage(subject, toNatsHeaders(message), message.payload, link.limits, true);
     if (stream === undefined) {
       const found = await this.wait(link.streams.streamFor(subject), context, 'jetstream-api', subject);
       if (found === undefined) {

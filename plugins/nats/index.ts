@@ -2,6 +2,7 @@
  * busgate's NATS plugin: core NATS for pubsub and request-reply, JetStream for persistent pubsub
  * and for point-to-point work queues. See README.md in this folder for the mapping and contract.
  */
+import { natsContracts } from './contracts.js';
 import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { NatsBroker } from './broker.js';
@@ -18,6 +19,7 @@ const nats: PluginFactory<NatsOptions> = {
   routeOptionsSchema,
   isSafeToken: (value) => isSafeToken(value),
   checkDestination,
+  ...natsContracts,
   // JetStream reads Nats-Msg-Id, Nats-Expected-* and rollup headers as instructions.
   reservedHeaders: ['nats-*'],
   // IDEMPOTENCY_STORE=nats://…: idempotency keys in a JetStream KV bucket (claim-store.ts).

@@ -42,6 +42,12 @@ export const optionsSchema = Type.Object(
       default: 5000,
       description: 'Timeout of JetStream management calls (stream lookup and creation).',
     }),
+    maxControlLine: Type.Integer({
+      minimum: 512,
+      default: 4096,
+      description:
+        "The server's max_control_line (it is not announced in INFO): subjects that would make a longer protocol line are refused with 400 instead of the server closing the connection.",
+    }),
   },
   { additionalProperties: false },
 );

@@ -24,6 +24,7 @@ import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
 import { NodeRotation, scrubSecrets } from './endpoint.js';
 import { errorText, missingExchange, nothingSent } from './errors.js';
+import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js';
 import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './names.js';
@@ -41,6 +42,8 @@ export class RabbitMqBroker implements BrokerPlugin {
   private lastProblem: string | undefined;
   private blockedBecause: string | undefined;
   private serverVersion: string | undefined;
+  /** frame_max is negotiated per connection; until the first one, RabbitMQ's default. */
+  private limits: RabbitMqLimits;
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly consumers: Consumers;
@@ -56,6 +59,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     this.nodes = new NodeRotation(options.url, options.heartbeatSeconds);
     this.scrub = scrubSecrets(options.url);
     this.log = context.logger.child({ broker: context.name, plugin: 'rabbitmq' });
+    this.limits = rabbitMqLimits(undefined, options.maxMessageBytes);
     this.consumers = new Consumers({
       options,
       logger: this.log,
@@ -145,7 +149,11 @@ export class RabbitMqBroker implements BrokerPlugin {
         if (this.blockedBecause !== undefined) {
           return { up: false, detail: `RabbitMQ at ${this.endpoint} blocks publishing: ${this.blockedBecause}` };
         }
-        return { up: true, detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}` };
+        return {
+          up: true,
+          detail: `connected to ${this.endpoint}${this.serverVersion ? ` (RabbitMQ ${this.serverVersion})` : ''}`,
+          limits: { ...this.limits },
+        };
       case 'reconnecting':
         return { up: false, detail: `reconnecting to ${this.endpoint}: ${this.lastProblem ?? 'connection lost'}` };
       case 'connecting':
@@ -241,6 +249,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     model.on('error', () => undefined);
     const version = model.connection.serverProperties.version;
     this.serverVersion = typeof version === 'string' ? version : undefined;
+    this.limits = rabbitMqLimits((model.connection as { frameMax?: number }).frameMax, this.options.maxMessageBytes);
     this.prepared = await Session.open(model, this.options.declare, this.log);
   }
 
@@ -292,6 +301,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     const session = this.liveSession();
     const route = routeOptions(routeOptionsSchema, context.options);
     const routingKey = message.key ?? route.routingKey ?? '';
+    checkOutbound(destination, routingKey, message, this.limits);
     await session.topology.ensureExchange(destination, route.exchangeType ?? 'topic');
     const publisher = await session.confirmPublisher();
     await publisher.publish(
@@ -314,6 +324,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async publishToQueue(queue: string, message: OutboundMessage, context: SendContext): Promise<Receipt> {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    checkOutbound('', queue, message, this.limits);
     const session = this.liveSession();
     await session.topology.ensureQueue(queue);
     const publisher = await session.confirmPublisher();
@@ -334,6 +345,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async requestReply(queue: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     const problem = checkQueueName(queue);
     if (problem !== undefined) throw new BusgateError('broker_rejected', problem);
+    checkOutbound('', queue, message, this.limits);
     const rpc = await this.liveSession().rpcClient();
     return rpc.request(queue, message, context);
   }

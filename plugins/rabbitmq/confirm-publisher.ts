@@ -206,6 +206,12 @@ function sendFailure(error: unknown): BusgateError {
   if (error instanceof RangeError) {
     return new BusgateError('bad_request', `the message cannot be encoded for AMQP: ${error.message}`);
   }
+  // amqplib's argument checks (a short string over 255 bytes...) also throw before writing. The
+  // plugin's limits (limits.ts) refuse these first; should one slip through, it is still the
+  // request's fault, never a broker failure for the circuit breaker.
+  if (error instanceof TypeError) {
+    return new BusgateError('exceeds_broker_limit', `the message cannot be encoded for AMQP: ${error.message}; nothing was sent`);
+  }
   return nothingSent(`the channel refused the publish: ${errorText(error)}`, error);
 }
 

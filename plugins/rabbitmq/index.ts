@@ -1,4 +1,5 @@
 /** busgate's built-in RabbitMQ plugin (AMQP 0-9-1 via amqplib). See README.md next to this file. */
+import { rabbitmqContracts } from './contracts.js';
 import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { RabbitMqBroker } from './broker.js';
@@ -14,6 +15,7 @@ const rabbitmq: PluginFactory = {
   routeOptionsSchema,
   isSafeToken,
   checkDestination,
+  ...rabbitmqContracts,
   create: (options, context) => new RabbitMqBroker(resolveOptions(options), context),
 };
 

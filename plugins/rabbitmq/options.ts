@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './limits.js';
 
 export const EXCHANGE_TYPES = ['fanout', 'topic', 'direct', 'headers'] as const;
 export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
@@ -53,6 +54,12 @@ export const optionsSchema = Type.Object(
       minimum: 0,
       default: 5_000,
       description: 'How long close() waits for unconfirmed publishes and pending replies.',
+    }),
+    maxMessageBytes: Type.Integer({
+      minimum: 1,
+      default: DEFAULT_MAX_MESSAGE_BYTES,
+      description:
+        "The server's max_message_size (AMQP does not announce it; RabbitMQ's default is 128 MiB): larger bodies are refused with 413 before sending.",
     }),
   },
   { additionalProperties: false },

@@ -50,6 +50,15 @@ const ROUTES = `routes:
     mode: request-reply
     destination: demo.echo
     timeout: 2s
+  - name: orders
+    path: /orders
+    broker: memory
+    mode: pubsub
+    destination: orders
+    schema:
+      type: object
+      required: [sku, qty]
+      properties: { sku: { type: string }, qty: { type: integer, minimum: 2 }, note: { type: string } }
   - name: send
     path: /send/:destination
     broker: memory
@@ -138,7 +147,7 @@ describe('web console (chromium)', function () {
 
   it('lists the routes with broker, mode and destination, and the broker as connected', async () => {
     await page.waitForSelector('#routes-body tr[data-route="send"]');
-    expect(await page.locator('#routes-body tr[data-route]').count()).to.equal(4);
+    expect(await page.locator('#routes-body tr[data-route]').count()).to.equal(5);
     const events = page.locator('#routes-body tr[data-route="events"]');
     expect(await events.locator('td').nth(1).textContent()).to.equal('memory');
     expect(await events.locator('.mode').textContent()).to.equal('pubsub');
@@ -190,6 +199,19 @@ describe('web console (chromium)', function () {
     await modeField.selectOption('point-to-point');
     const result = await sendFromPage(page, '202 Accepted');
     expect(JSON.parse(result.body)).to.include({ mode: 'point-to-point', destination: 'greetings' });
+  });
+
+  it('a route with a schema: content types and an example body come from /openapi.json', async () => {
+    await page.selectOption('#route-select', 'orders');
+    const typeField = page.locator('#headers select.header-value[data-name="content-type"]');
+    expect(await typeField.locator('option').allTextContents()).to.deep.equal(['application/json', 'application/cloudevents+json']);
+    expect(JSON.parse(await page.locator('#body-input').inputValue())).to.deep.equal({ sku: 'xxxx', qty: 2 });
+    expect(JSON.parse((await sendFromPage(page, '202 Accepted')).body)).to.include({ destination: 'orders' });
+    await typeField.selectOption('application/cloudevents+json');
+    const event = JSON.parse(await page.locator('#body-input').inputValue()) as { specversion: string; data: unknown };
+    expect(event).to.include({ specversion: '1.0' });
+    expect(event.data).to.deep.equal({ sku: 'xxxx', qty: 2 });
+    expect(JSON.parse((await sendFromPage(page, '202 Accepted')).body)).to.include({ destination: 'orders' });
   });
 
   it('an error answer is shown with its code; a missing parameter is caught before sending', async () => {
@@ -289,7 +311,7 @@ describe('web console with API keys (chromium)', function () {
     expect((await fetch(`${daemon.url}/console/api/state`, { headers: { 'x-api-key': 'wrong-wrong-wrong-wrong' } })).status).to.equal(401);
     const state = (await (await fetch(`${daemon.url}/console/api/state`, { headers: { 'x-api-key': API_KEY } })).json()) as { auth: boolean; routes: unknown[] };
     expect(state.auth).to.equal(true);
-    expect(state.routes).to.have.length(4);
+    expect(state.routes).to.have.length(5);
   });
 
   it('asks for a key, refuses a wrong one, then sends with X-Api-Key', async () => {

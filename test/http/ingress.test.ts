@@ -139,7 +139,10 @@ describe('HTTP ingress (embedded broker)', function () {
     expect((await fetch(`${daemon.url}/health`)).status).to.equal(200);
     const ready = await fetch(`${daemon.url}/ready`);
     expect(ready.status).to.equal(200);
-    expect(await ready.json()).to.deep.equal({ status: 'ready', brokers: { memory: { up: true, detail: 'embedded' } } });
+    expect(await ready.json()).to.deep.equal({
+      status: 'ready',
+      brokers: { memory: { up: true, detail: 'embedded', limits: { maxDestinationBytes: 1024, maxKeyBytes: 1024, maxMessageBytes: 16 * 1024 * 1024 } } },
+    });
     const metrics = await fetch(`${daemon.url}/metrics`);
     expect(metrics.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
     const text = await metrics.text();

@@ -1,6 +1,12 @@
 /** Ingress security: API keys, per-route clients, rate limits, header limits, idempotency, secrets. */
 import net from 'node:net';
+import { Writable } from 'node:stream';
 import { expect } from 'chai';
+import winston from 'winston';
+import { createLogger } from '../../core/observability/logger.js';
+import { catalogOf } from '../../core/brokers/instances.js';
+import { lintRoutes } from '../../core/routes/lint.js';
+import kafka from '../../plugins/kafka/index.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { sleep } from '../support/net.js';
 
@@ -30,6 +36,11 @@ const ROUTES = `routes:
     broker: memory
     mode: point-to-point
     destination: orders
+  - name: events
+    path: /events/:topic
+    broker: memory
+    mode: pubsub
+    destination: events.{topic}
 `;
 
 async function codeOf(res: Response): Promise<string> {
@@ -92,6 +103,30 @@ describe('ingress security', function () {
     expect((await fetch(`${daemon.url}/tap/memory/any`)).status).to.equal(401);
   });
 
+  /** Opens a tap and closes it as soon as it streams. */
+  async function tap(pathname: string, key?: string): Promise<Response> {
+    const controller = new AbortController();
+    const res = await fetch(`${daemon.url}${pathname}`, { headers: key ? { 'x-api-key': key } : {}, signal: controller.signal });
+    if (res.status === 200) controller.abort();
+    return res;
+  }
+
+  it('tap: 403 for a destination whose routes are limited to another client, 200 for that client', async () => {
+    const other = await tap('/tap/memory/billing?mode=point-to-point', WEB);
+    expect(other.status).to.equal(403);
+    expect(await codeOf(other)).to.equal('forbidden');
+    const own = await tap('/tap/memory/billing?mode=point-to-point', BILLING);
+    expect(own.status).to.equal(200);
+    expect(own.headers.get('content-type')).to.match(/^text\/event-stream/);
+  });
+
+  it('tap: 403 for a destination no route sends to, and the same answer for an unknown broker', async () => {
+    expect((await tap('/tap/memory/events.orders', WEB)).status).to.equal(200);
+    expect(await codeOf(await tap('/tap/memory/secrets', WEB))).to.equal('forbidden');
+    expect(await codeOf(await tap('/tap/memory/events.a.b', WEB))).to.equal('forbidden');
+    expect(await codeOf(await tap('/tap/nowhere/events.orders', WEB))).to.equal('forbidden');
+  });
+
   it('429 with Retry-After over the route rate limit', async () => {
     const answers = [];
     for (let i = 0; i < 4; i += 1) answers.push(await daemon.post('/limited', 'x', { 'x-api-key': WEB }));
@@ -150,5 +185,109 @@ describe('ingress security', function () {
     expect(received).to.deep.equal(['order-7781']);
     const bad = await daemon.post('/orders', 'pay', { 'x-api-key': WEB, 'idempotency-key': 'no spaces allowed' });
     expect(await codeOf(bad)).to.equal('bad_request');
+  });
+});
+
+describe('ingress security: protocol edges, logs, paths and reserved destinations', function () {
+  this.timeout(15_000);
+  let daemon: TestDaemon;
+  const logged: string[] = [];
+
+  before(async () => {
+    const capture = new Writable({
+      write(chunk: Buffer, _encoding, next) {
+        logged.push(chunk.toString());
+        next();
+      },
+    });
+    const base = createLogger({ level: 'debug', format: 'json', silent: true });
+    const logger = winston.createLogger({ level: 'debug', format: base.format, transports: [new winston.transports.Stream({ stream: capture })] });
+    daemon = await startTestDaemon({
+      routes: `routes:
+  - name: any
+    path: /any
+    broker: memory
+    mode: pubsub
+    destination: any
+  - name: cafe
+    path: /café/:id
+    broker: memory
+    mode: pubsub
+    destination: cafe.{id}
+`,
+      brokers: { memory: { plugin: 'memory', options: {} } },
+      overrides: { bodyLimit: '1kb' },
+      logger,
+    });
+  });
+  after(async () => daemon?.shutdown('done'));
+
+  it('Expect: 100-continue with a declared length over the limit: 413 at once, no 100 Continue', async () => {
+    const answer = await rawRequest(daemon.port, 'POST /any HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000000\r\n\r\n');
+    expect(answer).to.not.include('100 Continue');
+    expect(answer).to.match(/^HTTP\/1\.1 413/);
+    expect(answer).to.include('"code":"payload_too_large"');
+  });
+
+  it('Expect: 100-continue within the limit: invited, then accepted', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(daemon.port, '127.0.0.1', () => socket.write('POST /any HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString();
+        if (text.startsWith('HTTP/1.1 100') && !text.includes('hello-sent')) {
+          text += 'hello-sent';
+          socket.write('hello');
+        }
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).to.match(/^HTTP\/1\.1 100 Continue/);
+    expect(answer).to.include('HTTP/1.1 202');
+  });
+
+  it('Expect: 200-ok gets a JSON 417', async () => {
+    const answer = await rawRequest(daemon.port, 'POST /any HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx');
+    expect(answer).to.match(/^HTTP\/1\.1 417/);
+    expect(answer).to.include('"code":"expectation_failed"');
+  });
+
+  it('CONNECT gets a JSON 405 instead of a closed socket', async () => {
+    const answer = await rawRequest(daemon.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    expect(answer).to.match(/^HTTP\/1\.1 405/);
+    expect(answer).to.include('"code":"method_not_allowed"');
+  });
+
+  it('a request in absolute form (POST http://host/path) reaches its route', async () => {
+    const answer = await rawRequest(daemon.port, 'POST http://busgate.example/any HTTP/1.1\r\nHost: busgate.example\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx');
+    expect(answer).to.match(/^HTTP\/1\.1 202/);
+  });
+
+  it('a route path with non-ASCII text matches its percent-encoded form', async () => {
+    expect((await daemon.post('/caf%C3%A9/1', 'x')).status).to.equal(202);
+    expect((await daemon.post('/caf%c3%a9/2', 'x')).status).to.equal(202);
+    expect((await daemon.post('/cafe/3', 'x')).status).to.equal(404);
+  });
+
+  it('debug logs leave out the query string (a secret in ?api_key= stays out of the log)', async () => {
+    await (await daemon.post('/any?api_key=query-secret-4f1e9a', 'x')).arrayBuffer();
+    await (await fetch(`${daemon.url}/nothing?token=query-secret-4f1e9a`)).arrayBuffer();
+    await sleep(50);
+    expect(logged.join('\n')).to.include('"path":"/any"');
+    expect(logged.join('\n')).to.not.include('query-secret-4f1e9a');
+  });
+
+  it("refuses a route whose destination could render a plugin's reserved destination (Kafka's reply topic)", () => {
+    const catalog = (replyTopic: string) =>
+      catalogOf(new Map([['kafka', { name: 'kafka', factory: kafka, options: { brokers: ['127.0.0.1:9092'], replyTopic, batch: {} } }]]));
+    const route = (destination: string) => `routes:\n  - path: /send/:topic\n    broker: kafka\n    mode: pubsub\n    destination: "${destination}"\n`;
+    const codes = (destination: string, replyTopic: string) => lintRoutes(route(destination), catalog(replyTopic)).problems.map((p) => p.code);
+    expect(codes('busgate.{topic}', 'busgate.replies')).to.deep.equal(['reserved_destination']);
+    expect(codes('busgate.replies', 'busgate.replies')).to.deep.equal(['reserved_destination']);
+    expect(codes('{topic}', 'replies')).to.deep.equal(['reserved_destination']);
+    // A value cannot carry a "." on Kafka, so "{topic}" never reaches "busgate.replies".
+    expect(codes('{topic}', 'busgate.replies')).to.deep.equal([]);
+    expect(codes('orders.{topic}', 'busgate.replies')).to.deep.equal([]);
   });
 });

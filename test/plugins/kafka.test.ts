@@ -483,7 +483,7 @@ describe('kafka topic and key rules (no broker)', () => {
       clientId: 'busgate',
       replyTopic: 'busgate.replies',
       createTopics: false,
-      batch: { maxMessages: 500, lingerMs: 0 },
+      batch: { maxMessages: 500, lingerMs: 0, maxBytes: 1_048_576 },
       connectionTimeoutMs: 1000,
       requestTimeoutMs: 5000,
     });
@@ -531,7 +531,7 @@ describe('kafka batching producer (no broker)', () => {
     const { kafka: fake, batches } = fakeKafka();
     const producer = new BatchingProducer(
       fake,
-      { maxMessages: 500, lingerMs: 0, stuckAfterMs: 5000, allowAutoTopicCreation: false },
+      { maxMessages: 500, lingerMs: 0, maxBatchBytes: () => 1_048_576, stuckAfterMs: 5000, allowAutoTopicCreation: false },
       new HealthBoard('fake', logger),
       logger,
       () => undefined,
@@ -553,7 +553,7 @@ describe('kafka batching producer (no broker)', () => {
     const { kafka: fake, batches } = fakeKafka();
     const producer = new BatchingProducer(
       fake,
-      { maxMessages: 500, lingerMs: 50, stuckAfterMs: 5000, allowAutoTopicCreation: false },
+      { maxMessages: 500, lingerMs: 50, maxBatchBytes: () => 1_048_576, stuckAfterMs: 5000, allowAutoTopicCreation: false },
       new HealthBoard('fake', logger),
       logger,
       () => undefined,

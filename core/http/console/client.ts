@@ -304,6 +304,93 @@ function render(state: ConsoleState): void {
   }
 }
 
+// ------------------------------------------------------------------------------- OpenAPI
+
+type Schema = { readonly [key: string]: unknown };
+interface OpenApiDocument {
+  readonly paths?: Record<string, Record<string, { readonly operationId?: string; readonly requestBody?: { readonly content?: Record<string, { readonly schema?: Schema }> } }>>;
+  readonly components?: { readonly schemas?: Record<string, Schema> };
+}
+let openApi: OpenApiDocument | undefined;
+
+async function loadOpenApi(): Promise<void> {
+  try {
+    const response = await fetch('/openapi.json', { headers: authHeaders() });
+    openApi = response.ok ? ((await response.json()) as OpenApiDocument) : undefined;
+  } catch {
+    openApi = undefined;
+  }
+}
+
+/** The request body content types of the route's operation (`*` + `/*` left out), in document order. */
+function requestContent(route: RouteView): Record<string, { readonly schema?: Schema }> {
+  for (const operations of Object.values(openApi?.paths ?? {})) {
+    for (const operation of Object.values(operations)) if (operation.operationId === route.operationId) return operation.requestBody?.content ?? {};
+  }
+  return {};
+}
+
+function resolveRef(ref: string): Schema | undefined {
+  let node: unknown = openApi;
+  for (const segment of ref.replace(/^#\//, '').split('/')) {
+    node = (node as Record<string, unknown> | undefined)?.[segment.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return node as Schema | undefined;
+}
+
+/** A value that fits the schema where that is easy (types, required keys, enums, formats): a start to edit, not a promise. */
+function exampleOf(schema: Schema | undefined, name = '', depth = 0): unknown {
+  if (!schema || depth > 8) return null;
+  if (typeof schema.$ref === 'string') return exampleOf(resolveRef(schema.$ref), name, depth + 1);
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
+  if ('default' in schema) return schema.default;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  for (const key of ['allOf', 'oneOf', 'anyOf']) {
+    const list = schema[key];
+    if (!Array.isArray(list) || list.length === 0) continue;
+    if (key !== 'allOf') return exampleOf(list[0] as Schema, name, depth + 1);
+    return Object.assign({}, ...list.map((part) => exampleOf(part as Schema, name, depth + 1)).filter((value) => typeof value === 'object' && value !== null));
+  }
+  const types = Array.isArray(schema.type) ? (schema.type as string[]).filter((t) => t !== 'null') : [schema.type ?? (schema.properties ? 'object' : undefined)];
+  switch (types[0]) {
+    case 'object': {
+      const properties = (schema.properties ?? {}) as Record<string, Schema>;
+      const wanted = new Set([...((schema.required as string[] | undefined) ?? []), ...('data' in properties ? ['data'] : [])]);
+      return Object.fromEntries([...wanted].map((key) => [key, exampleOf(properties[key], key, depth + 1)]));
+    }
+    case 'array':
+      return Number(schema.minItems ?? 1) > 0 ? [exampleOf(schema.items as Schema | undefined, name, depth + 1)] : [];
+    case 'integer':
+    case 'number':
+      return Math.max(Number(schema.minimum ?? 1), 1);
+    case 'boolean':
+      return true;
+    case 'string':
+      if (schema.format === 'email') return 'someone@example.com';
+      if (schema.format === 'date-time') return new Date().toISOString();
+      if (schema.format === 'uri' || schema.format === 'uri-reference') return name === 'source' ? '/busgate/console' : 'https://example.com/';
+      if (name === 'id') return crypto.randomUUID();
+      if (name === 'type') return 'com.example.console';
+      return 'x'.repeat(Math.max(Number(schema.minLength ?? 4), 4));
+    default:
+      return { id: 1, note: 'sent from the busgate console' };
+  }
+}
+
+/** The body to start from for a content type the route's operation lists. */
+function exampleBody(route: RouteView, contentType: string | undefined): string | undefined {
+  const content = requestContent(route);
+  if (contentType === undefined || !(contentType in content)) return undefined;
+  if (contentType.endsWith('ndjson')) {
+    const line = JSON.stringify(exampleOf(openApi?.components?.schemas?.[`${route.operationId}.body`]) ?? { id: 1 });
+    return `${line}\n${line}\n`;
+  }
+  const schema = content[contentType]?.schema;
+  if (!schema || Object.keys(schema).length === 0) return undefined;
+  return JSON.stringify(exampleOf(schema), null, 2);
+}
+
 // ------------------------------------------------------------------------------- send form
 
 function currentRoute(): RouteView | undefined {
@@ -392,7 +479,10 @@ function selectRoute(name: string): void {
 
   const rows: HTMLElement[] = [];
   const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
-  if (hasBody) rows.push(headerRow('content-type', route.mode.fixed === 'request-reply' ? 'text/plain' : 'application/json'));
+  // "*/*" (any bytes) is offered as the type the form used before it read the document.
+  const fallbackType = route.mode.fixed === 'request-reply' ? 'text/plain' : 'application/json';
+  const contentTypes = [...new Set(Object.keys(requestContent(route)).map((type) => (type === '*/*' ? fallbackType : type)))];
+  if (hasBody) rows.push(headerRow('content-type', contentTypes[0] ?? fallbackType, contentTypes.length > 1 ? contentTypes : undefined));
   const choices = new Map<string, readonly string[]>();
   for (const choice of [route.broker, route.mode]) if (choice.from?.kind === 'header' && choice.allowed) choices.set(choice.from.name, choice.allowed);
   for (const name of route.templateHeaders) rows.push(headerRow(name, '', choices.get(name), 'required by the route'));
@@ -400,7 +490,13 @@ function selectRoute(name: string): void {
   byId('headers').replaceChildren(...rows);
 
   const body = byId<HTMLTextAreaElement>('body-input');
-  body.value = hasBody ? defaultBody(route) : '';
+  body.value = hasBody ? (exampleBody(route, contentTypes[0]) ?? defaultBody(route)) : '';
+  byId('headers')
+    .querySelector('select[data-name="content-type"]')
+    ?.addEventListener('change', (event) => {
+      body.value = exampleBody(route, (event.target as HTMLSelectElement).value) ?? defaultBody(route);
+      updateRequestLine();
+    });
   body.disabled = !hasBody;
   setText('send-error', '');
   updateRequestLine();
@@ -522,7 +618,11 @@ async function poll(): Promise<void> {
     }
     if (!response.ok) throw new Error(`the daemon answered ${response.status}`);
     hideKeyGate();
-    render((await response.json()) as ConsoleState);
+    const state = (await response.json()) as ConsoleState;
+    // The send form takes content types and example bodies from the routes' OpenAPI document,
+    // fetched before the routes are drawn so the form never changes under the user's hands.
+    if (JSON.stringify(state.routes) !== routesSignature) await loadOpenApi();
+    render(state);
   } catch (error) {
     const status = byId('status');
     status.textContent = 'unreachable';

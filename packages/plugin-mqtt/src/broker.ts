@@ -20,12 +20,13 @@ import type {
 } from 'busgate';
 import { BusgateError, pluginClosed } from 'busgate';
 import { randomBytes } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
+import type { IConnackPacket, MqttClient } from 'mqtt';
 import { endClient, endpointOf, openClient } from './connection.js';
 import { openResponder, openSubscriber, QueueMember, type ConsumerSettings } from './consumers.js';
 import { describe, NO_MATCHING_SUBSCRIBERS, unavailable } from './errors.js';
 import { outboundProperties } from './messages.js';
 import { clientIdStem, type MqttOptions } from './options.js';
+import { checkOutbound, mqttLimits, type MqttLimits } from './limits.js';
 import { AckedPublisher } from './publisher.js';
 import { ReplyInbox } from './replies.js';
 
@@ -36,6 +37,8 @@ export class MqttBroker implements BrokerPlugin {
   private readonly queues = new Map<string, QueueMember>();
   private readonly consumers: ConsumerSettings;
   private closing: Promise<void> | undefined;
+  /** The server's Maximum Packet Size comes with CONNACK. */
+  private limits: MqttLimits = mqttLimits(undefined);
 
   constructor(
     private readonly options: MqttOptions,
@@ -66,6 +69,11 @@ export class MqttBroker implements BrokerPlugin {
       throw unavailable('closed');
     }
     this.main = client;
+    // mqtt.js keeps the CONNACK it connected with (not in its types); a reconnect brings a new one.
+    this.limits = mqttLimits((client as unknown as { connackPacket?: IConnackPacket }).connackPacket?.properties?.maximumPacketSize);
+    client.on('connect', (connack) => {
+      this.limits = mqttLimits(connack.properties?.maximumPacketSize);
+    });
     this.publisher = new AckedPublisher(client);
   }
 
@@ -115,7 +123,7 @@ export class MqttBroker implements BrokerPlugin {
 
   health(): BrokerHealth {
     if (this.closing) return { up: false, detail: 'closed' };
-    if (this.main?.connected) return { up: true, detail: `MQTT 5 at ${endpointOf(this.options.url)}` };
+    if (this.main?.connected) return { up: true, detail: `MQTT 5 at ${endpointOf(this.options.url)}`, limits: { ...this.limits } };
     return { up: false, detail: `not connected to ${endpointOf(this.options.url)}` };
   }
 
@@ -135,6 +143,7 @@ export class MqttBroker implements BrokerPlugin {
 
   private send(destination: string, message: OutboundMessage, context: SendContext, extra: { responseTopic?: string; correlationData?: Buffer }, onBareAbort: 'broker_timeout' | 'reply_timeout' = 'broker_timeout'): Promise<number> {
     this.assertOpen();
+    checkOutbound(destination, message, this.limits);
     if (this.publisher === undefined) return Promise.reject(unavailable('not connected yet'));
     // The core aborts with its own typed reason; this fallback words a bare abort only.
     const fallback = (): BusgateError => new BusgateError(onBareAbort, `the send to "${destination}" was aborted`);

@@ -4,6 +4,7 @@
  */
 import { PLUGIN_API_VERSION, type PluginFactory } from 'busgate';
 import { MqttBroker } from './broker.js';
+import { mqttContracts } from './contracts.js';
 import { checkDestination, isSafeToken } from './names.js';
 import { optionsSchema, type MqttOptions } from './options.js';
 
@@ -15,6 +16,7 @@ const mqttPlugin: PluginFactory<MqttOptions> = {
   optionsSchema,
   isSafeToken,
   checkDestination,
+  ...mqttContracts,
   create: (options, context) => new MqttBroker(options, context),
 };
 
