@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub] [-- --skip-cluster] [-- --skip-profile]`
+ * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub] [-- --skip-cluster] [-- --skip-profile] [-- --skip-egress]`
  *
  * Measures, in one run on 127.0.0.1: the baselines B0 (bare node:http) and B1 (bare express), then
  * for every broker x mode the broker client alone (B2) and the busgate daemon, then two daemons
- * behind one port; evaluates the targets, profiles the cases that miss one, and writes
+ * behind one port; evaluates the targets, profiles the cases that miss one, measures egress
+ * (webhook deliveries per second against the plugin's consumer alone, bench/egress.ts), and writes
  * bench/results/<stamp>-<quick|full>.{json,md}, latest.md and latest.svg. See bench/README.md.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -44,6 +45,7 @@ import {
 } from './lib/report.js';
 import type { B2Args, B2Output, BrokerName, CaseMode, Endpoints, OpenLoopArgs, OpenLoopOutput, Phases, WrkSummary } from './lib/types.js';
 import { runWrk, writeWrkScript, wrkVersion } from './lib/wrk.js';
+import { egressMarkdown, runEgressBench } from './egress.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -575,6 +577,7 @@ async function main(): Promise<number> {
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean);
   const skipCluster = argv.includes('--skip-cluster');
   const skipProfile = argv.includes('--skip-profile');
+  const skipEgress = argv.includes('--skip-egress');
   const phases = quick ? QUICK : FULL;
   const renderFile = argv.find((a) => a.startsWith('--render='))?.slice('--render='.length);
   if (renderFile) return render(renderFile);
@@ -799,10 +802,12 @@ async function main(): Promise<number> {
   }
   results.notes.push('Latency targets compare each side at 50% of its own capacity: router p99 vs 1.3 x (B1 p99 + B2 p99).');
 
+  const egressRows = skipEgress ? [] : await runEgressBench({ quick, ...(only ? { only } : {}) });
+
   fs.mkdirSync(resultsDir, { recursive: true });
   const base = path.join(resultsDir, `${stamp}-${results.kind}`);
-  fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  const md = markdown(results);
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, egress: egressRows }, null, 2)}\n`);
+  const md = markdown(results) + (egressRows.length > 0 ? `\n${egressMarkdown(egressRows, new Date())}` : '');
   fs.writeFileSync(`${base}.md`, md);
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), md);
   // The chart is drawn from the JSON just written, so it can be redrawn from any results file.

@@ -32,13 +32,13 @@ async function check(argv: string[]): Promise<number> {
     console.error(`${name}: ${result.problems.length} problem(s)`);
     return 1;
   }
-  console.log(`${name}: ok (${result.routes.length} routes)`);
+  console.log(`${name}: ok (${result.routes.length} routes${result.subscriptions.length > 0 ? `, ${result.subscriptions.length} subscriptions` : ''})`);
   if (!live) return 0;
   const logger = createLogger({ level: 'error', format: 'json', silent: true });
-  const lines = await preflight(result.routes, result.loaded, config, logger);
+  const lines = await preflight(result.routes, result.loaded, config, logger, 5000, result.subscriptions);
   for (const line of lines) console.log(formatPreflightLine(line));
   const failures = lines.filter((line) => !line.ok).length;
-  console.log(failures === 0 ? `live check: every route can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
+  console.log(failures === 0 ? `live check: every route${result.subscriptions.length > 0 ? ' and subscription' : ''} can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
   return failures === 0 ? 0 : 1;
 }
 

@@ -16,6 +16,8 @@ import { RouteTable, createApp } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { answerProtocolEdges } from './http/protocol-edges.js';
+import { Egress } from './egress/egress.js';
+import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { otlpTracing, propagationOnly, type Tracing } from './observability/tracing.js';
@@ -50,6 +52,7 @@ export interface Daemon {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly routes: readonly RouteSpec[];
+  readonly egress: Egress;
   /** Re-reads the routes file; keeps the old routes when the new file is not valid. */
   reload(reason: string): Promise<ReloadResult>;
   /** Idempotent; resolves when every plugin is closed. */
@@ -88,6 +91,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   };
   const routeTable = new RouteTable(new Ingress(checked.routes, ingressDeps));
   metrics.routesLoaded.set(checked.routes.length);
+  const egress = new Egress(brokers, new EgressMetrics(metrics.registry), logger);
   const app = createApp({
     routeTable,
     brokers,
@@ -100,8 +104,10 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     authenticator,
     protectOperational: config.protectOperational,
     maxHeaders: config.limits.maxHeaders,
+    egress,
   });
-  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000);
+  await egress.apply(checked.subscriptions);
+  const reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
@@ -111,11 +117,11 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   // Watching starts before "listening" is announced, so no edit made after it is missed.
   const watcher = config.watchRoutes ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   lifecycle.accepting = true;
-  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, brokers: [...brokers.keys()] });
+  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, subscriptions: checked.subscriptions.length, brokers: [...brokers.keys()] });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, tracing, watcher, state });
+    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, tracing, watcher, state });
     return shuttingDown;
   };
 
@@ -129,6 +135,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     get routes() {
       return routeTable.routes;
     },
+    egress,
     reload: (reason: string) => reloader.reload(reason),
     shutdown,
   };
@@ -206,12 +213,13 @@ interface Running {
   readonly server: http.Server;
   readonly requests: { readonly active: number };
   readonly brokers: ReadonlyMap<string, BrokerInstance>;
+  readonly egress: Egress;
   readonly tracing: Tracing;
   readonly watcher: fs.FSWatcher | undefined;
   readonly state: StateStores;
 }
 
-/** Shutdown in reverse: readiness down, (delay), refuse new requests, drain (bounded), close brokers. */
+/** Shutdown in reverse: readiness down, (delay), refuse new requests, drain (bounded), stop subscriptions, close brokers. */
 async function stop(reason: string, running: Running): Promise<void> {
   const { config, logger, lifecycle, server, requests, brokers, tracing } = running;
   logger.info('shutting down', { reason, inFlight: requests.active });
@@ -228,6 +236,9 @@ async function stop(reason: string, running: Running): Promise<void> {
   if (requests.active > 0) logger.warn('shutdown deadline reached with requests in flight', { inFlight: requests.active });
   server.closeAllConnections();
   await closed;
+  // POSTs on the wire finish and settle their message; every other held message goes back to
+  // its broker unacknowledged, for the next instance (or this one, restarted).
+  await running.egress.stop();
   await Promise.all([...brokers.values()].map((broker) => broker.close()));
   await running.state.close();
   await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));

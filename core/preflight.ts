@@ -1,12 +1,14 @@
 /**
  * `busgate check --live`: connect to every broker the routes use and confirm that each route can
- * work, one line per route and broker/mode choice. Read-only; exits non-zero on any failure.
+ * work, one line per route and broker/mode choice, and two per subscription (its source and its
+ * dead letter). Read-only; exits non-zero on any failure.
  */
 import type { Logger } from 'winston';
 import type { DaemonConfig } from './config.js';
 import { Metrics } from './observability/metrics.js';
 import type { Mode } from './plugins/contract.js';
 import { createBrokers, type LoadedInstance } from './brokers/instances.js';
+import type { SubscriptionSpec } from './egress/model.js';
 import type { RouteSpec } from './routes/model.js';
 
 export interface PreflightLine {
@@ -24,6 +26,7 @@ export async function preflight(
   config: Pick<DaemonConfig, 'maxInFlightPerBroker'>,
   logger: Logger,
   connectWaitMs = 5000,
+  subscriptions: readonly SubscriptionSpec[] = [],
 ): Promise<PreflightLine[]> {
   const metrics = new Metrics({ defaultMetrics: false, brokerStatus: () => new Map() });
   const brokers = createBrokers(loaded, { logger, metrics, maxInFlight: config.maxInFlightPerBroker });
@@ -44,6 +47,15 @@ export async function preflight(
           }
         }
       }
+    }
+    // A subscription needs its source and its dead letter; both are checked as a route to them would be.
+    for (const subscription of subscriptions) {
+      const broker = brokers.get(subscription.broker)!;
+      const checks = [
+        { route: `subscription ${subscription.name}`, mode: subscription.mode, destination: subscription.source, options: subscription.sourceCheckOptions },
+        { route: `subscription ${subscription.name} dead letter`, mode: 'point-to-point' as const, destination: subscription.deadLetter, options: subscription.deadLetterOptions },
+      ];
+      for (const { options, ...base } of checks) lines.push({ ...base, broker: subscription.broker, ...(await broker.preflight(base.mode, base.destination, options)) });
     }
     return lines;
   } finally {

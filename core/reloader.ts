@@ -3,6 +3,7 @@
  * of brokers it newly uses are loaded and connected first; only then is the router swapped, in
  * one assignment. A bad file keeps the old routes and logs every problem with its line and
  * column. Brokers no longer used are closed once their in-flight requests have finished.
+ * Subscriptions are added, changed and removed in the same step (see core/egress/egress.ts).
  */
 import path from 'node:path';
 import type { Logger } from 'winston';
@@ -11,6 +12,7 @@ import { checkRoutesFile } from './routes/check-file.js';
 import { describeError } from './errors.js';
 import type { RouteTable } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
+import type { Egress } from './egress/egress.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
@@ -33,6 +35,7 @@ export class Reloader {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly connectWaitMs: number,
+    private readonly egress: Egress,
   ) {}
 
   /** Reloads one at a time: a second SIGHUP waits for the first. */
@@ -68,6 +71,7 @@ export class Reloader {
     }
     this.routeTable.swap(ingress);
     this.metrics.routesLoaded.set(checked.routes.length);
+    const subscriptions = await this.egress.apply(checked.subscriptions);
 
     const unused = [...this.brokers.keys()].filter((instance) => !checked.loaded.has(instance));
     for (const instance of unused) {
@@ -75,7 +79,7 @@ export class Reloader {
       this.brokers.delete(instance);
       void this.retire(broker);
     }
-    this.logger.info('routes reloaded', { reason, routes: checked.routes.length, brokersAdded: [...fresh.keys()], brokersRemoved: unused });
+    this.logger.info('routes reloaded', { reason, routes: checked.routes.length, brokersAdded: [...fresh.keys()], brokersRemoved: unused, subscriptions });
     return this.finish('ok', [], reason, checked.routes.length);
   }
 

@@ -7,7 +7,9 @@
  *
  * What it does, all on 127.0.0.1 and free ports, in a temp folder it removes afterwards:
  *  1. starts the busgate of this build (../core/cli.js) with routes on the embedded broker and one
- *     on a broker instance configured `unavailable: true` (so busgate_broker_connected has a 0);
+ *     on a broker instance configured `unavailable: true` (so busgate_broker_connected has a 0),
+ *     and a subscription delivering to a local webhook receiver that refuses some messages (so
+ *     the egress metrics, dead letters included, have data);
  *  2. drives traffic at it the whole time: 2xx on each mode, 400, 404 and 503;
  *  3. `promtool check metrics` on a /metrics scrape, `promtool check rules` on the alert rules,
  *     `promtool check config` on deploy/prometheus/prometheus.yml and on the temp config;
@@ -30,6 +32,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +77,13 @@ const ROUTES = `routes:
     broker: down
     mode: pubsub
     destination: lost
+subscriptions:
+  - name: notify
+    broker: memory
+    source: jobs.hooks
+    mode: point-to-point
+    deliver: { url: "WEBHOOK_URL" }
+    deadLetter: jobs.dlq
 `;
 
 const CONFIG = `brokers:
@@ -156,6 +166,8 @@ function driveTraffic(base: string): Traffic {
     ['/events/orders', '{"id":1}', { 'content-type': 'application/json' }],
     ['/events/payments', '{"id":2}', { 'content-type': 'application/json' }],
     ['/jobs/resize', 'photo.png', {}],
+    ['/jobs/hooks', 'order', {}], // delivered to the webhook receiver
+    ['/jobs/hooks', 'reject', {}], // answered 422 by the receiver: a dead letter
     ['/echo', 'ping', {}],
     ['/events/not.one.token', 'x', {}], // 400 invalid_token
     ['/lost', 'x', {}], // 503 broker_unavailable
@@ -341,11 +353,21 @@ async function main(): Promise<number> {
   let daemon: ChildProcess | undefined;
   let prometheusProcess: ChildProcess | undefined;
   let traffic: Traffic | undefined;
+  let stopReceiver: (() => Promise<void>) | undefined;
   const daemonLog = path.join(dir, 'busgate.log');
   const prometheusLog = path.join(dir, 'prometheus.log');
   try {
     // 1. busgate
-    fs.writeFileSync(path.join(dir, 'routes.yaml'), ROUTES);
+    // A webhook receiver: 204, or 422 for a body saying "reject" (which busgate dead-letters).
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => res.writeHead(Buffer.concat(chunks).toString() === 'reject' ? 422 : 204).end());
+    });
+    const receiverPort = await freePort();
+    await new Promise<void>((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
+    stopReceiver = () => new Promise<void>((resolve) => receiver.close(() => resolve()));
+    fs.writeFileSync(path.join(dir, 'routes.yaml'), ROUTES.replace('WEBHOOK_URL', `http://127.0.0.1:${receiverPort}/hooks`));
     fs.writeFileSync(path.join(dir, 'busgate.yaml'), CONFIG);
     const busgatePort = await freePort();
     const busgate = `http://127.0.0.1:${busgatePort}`;
@@ -429,6 +451,7 @@ async function main(): Promise<number> {
     await traffic?.stop();
     await stopProcess(prometheusProcess);
     await stopProcess(daemon);
+    await stopReceiver?.();
   }
 
   const failed = results.filter((result) => result.outcome !== 'ok');

@@ -280,6 +280,7 @@ export class BrokerInstance {
         });
         return closed;
       },
+      ...(subscription.backlog ? { backlog: () => subscription.backlog!() } : {}),
     };
     this.#subscriptions.add(tracked);
     gauge.inc();

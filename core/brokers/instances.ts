@@ -6,6 +6,7 @@ import type { Logger } from 'winston';
 import type { BrokerInstanceConfig } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { EgressCatalog } from '../egress/lint.js';
 import type { BrokerCatalog } from '../routes/lint.js';
 import type { PluginFactory } from '../plugins/contract.js';
 import { loadPlugin } from '../plugins/load-plugin.js';
@@ -60,6 +61,13 @@ export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCa
         ...(instance.factory.isSafeToken ? { isSafeToken: instance.factory.isSafeToken.bind(instance.factory) } : {}),
       },
     ]),
+  );
+}
+
+/** What the subscriptions linter needs: egress capabilities and destination rules. */
+export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): EgressCatalog {
+  return new Map(
+    [...loaded].map(([name, { factory }]) => [name, { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) }]),
   );
 }
 

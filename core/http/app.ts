@@ -15,6 +15,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
+import type { Egress } from '../egress/egress.js';
 import { mountConsole } from './console.js';
 import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
@@ -30,6 +31,8 @@ export interface AppDependencies {
   readonly authenticator: Authenticator;
   readonly protectOperational: boolean;
   readonly maxHeaders: number;
+  /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
+  readonly egress?: Pick<Egress, 'statuses' | 'overview'>;
 }
 
 const UNMATCHED = '(unmatched)';

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import type { Express, Request, Response } from 'express';
 import { parse, type Token } from 'path-to-regexp';
 import type { Logger } from 'winston';
+import type { Egress, SubscriptionOverview } from '../egress/egress.js';
 import { componentName } from '../contracts/describe.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
@@ -35,6 +36,7 @@ export interface ConsoleDependencies {
   readonly lifecycle: Lifecycle;
   readonly authenticator: Authenticator;
   readonly defaultTimeoutMs: number;
+  readonly egress?: Pick<Egress, 'overview'>;
 }
 
 /** A path token as the page needs it to build a URL: text, a parameter, or an optional group. */
@@ -90,6 +92,8 @@ export interface ConsoleState {
   }[];
   /** Per route name (plus "(unmatched)"): answers by status class, and the latency sum and count. */
   readonly requests: Readonly<Record<string, { total: number; byStatus: Record<string, number>; seconds: number; count: number }>>;
+  /** Egress subscriptions: state, delivered and dead-lettered counts, broker backlog. */
+  readonly subscriptions: readonly SubscriptionOverview[];
   /** Per broker instance: messages by mode and outcome. */
   readonly messages: readonly { readonly broker: string; readonly mode: string; readonly outcome: string; readonly count: number }[];
 }
@@ -154,11 +158,12 @@ export function routeView(route: RouteSpec, defaultTimeoutMs: number): RouteView
 }
 
 export async function consoleState(deps: ConsoleDependencies): Promise<ConsoleState> {
-  const [requests, durations, messages, inFlight] = await Promise.all([
+  const [requests, durations, messages, inFlight, subscriptions] = await Promise.all([
     deps.metrics.httpRequests.get(),
     deps.metrics.httpDuration.get(),
     deps.metrics.messages.get(),
     deps.metrics.inFlight.get(),
+    deps.egress?.overview() ?? Promise.resolve([]),
   ]);
 
   const perRoute: Record<string, { total: number; byStatus: Record<string, number>; seconds: number; count: number }> = {};
@@ -196,6 +201,7 @@ export async function consoleState(deps: ConsoleDependencies): Promise<ConsoleSt
     uptimeSeconds: Math.round(process.uptime()),
     routes: deps.routeTable.routes.map((route) => routeView(route, deps.defaultTimeoutMs)),
     brokers,
+    subscriptions,
     requests: perRoute,
     messages: messages.values.map(({ labels, value }) => ({
       broker: String(labels.broker),

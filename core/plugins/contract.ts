@@ -32,6 +32,21 @@ export interface InboundMessage {
   readonly headers: Readonly<Record<string, string>>;
   readonly contentType?: string;
   readonly key?: string;
+  /** Where the message came from, for consumers that need it (egress); absent on replies. */
+  readonly delivery?: DeliveryInfo;
+}
+
+/**
+ * What a consumer may learn about one delivery. Each field is filled where the broker has it:
+ * egress puts the id in `webhook-id`, the position in `busgate-position`, and counts redeliveries.
+ */
+export interface DeliveryInfo {
+  /** A stable id for the message, the same on every redelivery (busgate-id, or a broker id). */
+  readonly messageId?: string;
+  /** The source position as name=value pairs: Kafka `partition`/`offset`, JetStream `stream`/`seq`. */
+  readonly position?: Readonly<Record<string, string>>;
+  /** How many times the broker delivered this message before (0 = first delivery), if it knows. */
+  readonly redeliveries?: number;
 }
 
 /** What the broker said when it accepted a message: the id plus broker details (partition, seq...). */
@@ -64,10 +79,29 @@ export interface SubscribeOptions {
   readonly mode: 'pubsub' | 'point-to-point';
   /** Route-style options (the same shape as a route's `options:`), e.g. an exchange type. */
   readonly options?: Readonly<Record<string, unknown>>;
+  /**
+   * A durable, named consumer (egress): the Kafka group, the JetStream durable, the RabbitMQ
+   * queue bound to a pubsub exchange. Subscribers with the same group share its messages, across
+   * daemons; it keeps its place while nobody is subscribed. Only for plugins declaring
+   * `egress.durableGroups`; absent: the plugin's own default (a private pubsub subscriber).
+   */
+  readonly group?: string;
+  /**
+   * Most handler calls left unsettled at once (default 1). Plugins declaring
+   * `egress.concurrentHandlers` call the handler for the next message while earlier ones are
+   * still pending, in delivery order, and never exceed this bound (RabbitMQ prefetch, JetStream
+   * pull size, Kafka in-flight window); others call it one at a time.
+   */
+  readonly maxInFlight?: number;
 }
 
 export interface Subscription {
   close(): Promise<void>;
+  /**
+   * Messages waiting in the broker for this subscriber and not handed to it yet (Kafka consumer
+   * lag, JetStream pending, queue depth), for egress metrics. Absent or undefined: unknown.
+   */
+  backlog?(): Promise<number | undefined>;
 }
 
 export interface PreflightResult {
@@ -108,6 +142,11 @@ export interface BrokerPlugin {
    * Consume a destination. The handler's promise settling is the acknowledgement: resolve to ack,
    * reject to hand the message back for redelivery where the broker can. Resolves when the
    * subscription is live (a message published afterwards will reach it).
+   *
+   * While a handler's promise is pending the plugin holds the message for it, however long that
+   * takes (egress retries with backoff inside the handler): it keeps the broker from redelivering
+   * it elsewhere (JetStream in-progress acks, Kafka heartbeats, an unacked AMQP delivery) and
+   * takes no more than `maxInFlight` messages.
    */
   subscribe(
     destination: string,
@@ -132,6 +171,27 @@ export interface BrokerPlugin {
 
   /** Idempotent. Finishes or fails what is in flight, then releases every connection. */
   close(): Promise<void>;
+}
+
+/**
+ * What a plugin can do for egress (broker -> HTTP), declared as data: the core lints
+ * subscriptions against it and never asks which plugin it is talking to.
+ */
+export interface EgressCapabilities {
+  /** `group` names a durable consumer shared across daemons (see SubscribeOptions.group). */
+  readonly durableGroups: boolean;
+  /** The handler is called concurrently, up to `maxInFlight` (see SubscribeOptions.maxInFlight). */
+  readonly concurrentHandlers: boolean;
+  /** What fills InboundMessage.key, the ordering key of `ordering: key` (one line, for docs/lint). */
+  readonly orderingKey: string;
+  /** Whether a pending handler holds its message for as long as it takes (else: a bound, in ms). */
+  readonly holdLimitMs?: number;
+  /**
+   * Route options under which `preflight(mode, source)` checks what a subscription of that mode
+   * reads, when that differs from a plain route (NATS: a pubsub subscription reads a stream, as a
+   * persistent route writes one).
+   */
+  readonly sourceCheckOptions?: Partial<Record<'pubsub' | 'point-to-point', Readonly<Record<string, unknown>>>>;
 }
 
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */
@@ -172,6 +232,8 @@ export interface PluginFactory<Options = Record<string, unknown>> {
    * (no separators, wildcards or reserved prefixes). Absent: the core's conservative default.
    */
   isSafeToken?(value: string, field: 'destination' | 'key'): boolean;
+  /** Egress support; absent: the plugin cannot be the source of a subscription. */
+  readonly egress?: EgressCapabilities;
   /** A whole destination check, e.g. Kafka's topic charset and length. Returns a problem or undefined. */
   checkDestination?(destination: string): string | undefined;
   /**

@@ -3,13 +3,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DaemonConfig } from '../config.js';
 import { StartupError, describeError } from '../errors.js';
-import { catalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
+import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '../brokers/instances.js';
+import { lintSubscriptions, subscriptionBrokersIn } from '../egress/lint.js';
+import type { SubscriptionProblem } from '../egress/lint-codes.js';
+import type { SubscriptionSpec } from '../egress/model.js';
 import { brokerNamesIn, lintRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
 export interface CheckedRoutes {
   readonly routes: RouteSpec[];
-  readonly problems: RouteProblem[];
+  readonly subscriptions: SubscriptionSpec[];
+  readonly problems: (RouteProblem | SubscriptionProblem)[];
   readonly loaded: Map<string, LoadedInstance>;
   readonly file: string;
 }
@@ -21,9 +25,12 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
-  const used = [...brokerNamesIn(text)].filter((name) => name in config.brokers);
+  const used = [...new Set([...brokerNamesIn(text), ...subscriptionBrokersIn(text)])].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
-  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared: Object.keys(config.brokers), clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
-  return { routes, problems, loaded, file };
+  const declared = Object.keys(config.brokers);
+  const { routes, problems } = lintRoutes(text, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
+  const egress = lintSubscriptions(text, egressCatalogOf(loaded), { declared });
+  const all = [...problems, ...egress.problems].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], problems: all, loaded, file };
 }
 

@@ -31,6 +31,9 @@ export interface LintResult {
   readonly problems: RouteProblem[];
 }
 
+/** `subscriptions` is linted by core/egress/lint.ts. */
+const TOP_LEVEL_KEYS = ['routes', 'subscriptions'];
+
 const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
@@ -104,9 +107,11 @@ export function lintRoutes(text: string, catalog: BrokerCatalog, options: LintOp
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (key !== 'routes') report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected "routes")`);
+    if (!TOP_LEVEL_KEYS.includes(key)) report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected ${TOP_LEVEL_KEYS.map((k) => `"${k}"`).join(' or ')})`);
   }
   const list = root.get('routes', true);
+  // A file may only subscribe (egress; core/egress/lint.ts checks that part).
+  if (list === undefined && root.has('subscriptions')) return { routes: [], problems };
   if (!isSeq(list)) {
     report(list ?? root, list ? 'wrong_type' : 'missing_key', list ? '"routes" must be a list' : 'the file has no "routes" list');
     return { routes: [], problems };

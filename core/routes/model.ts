@@ -48,6 +48,7 @@ export interface RouteProblem {
   readonly message: string;
 }
 
-export function formatProblem(file: string, problem: RouteProblem): string {
+/** Any linter's finding (routes, subscriptions) as FILE:LINE:COL code message. */
+export function formatProblem(file: string, problem: Omit<RouteProblem, 'code'> & { readonly code: string }): string {
   return `${file}:${problem.line}:${problem.col} ${problem.code} ${problem.message}`;
 }

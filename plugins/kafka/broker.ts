@@ -146,18 +146,21 @@ export class KafkaBroker implements BrokerPlugin {
     await this.connectAdmin();
     await this.topics.ensure(destination);
     const pubsub = options.mode === 'pubsub';
+    const group = options.group;
     const consumer = await this.startConsumer({
       topic: destination,
-      // pubsub: a group per subscriber, so each gets every message; point-to-point: one shared
-      // group, so each message goes to one member.
-      groupId: pubsub
-        ? `busgate.subscriber.${destination}.${randomUUID()}`
-        : (routeOptions(routeOptionsSchema, options.options).group ?? `busgate.${destination}`),
+      // A named group (egress) is shared by its members and keeps its offsets. Otherwise pubsub:
+      // a group per subscriber, so each gets every message; point-to-point: one shared group, so
+      // each message goes to one member.
+      groupId:
+        group ??
+        (pubsub ? `busgate.subscriber.${destination}.${randomUUID()}` : (routeOptions(routeOptionsSchema, options.options).group ?? `busgate.${destination}`)),
       // A work queue keeps what was enqueued before its first consumer came; a new pubsub
-      // subscriber hears only what is published from now on.
+      // subscriber (or a new named pubsub group) hears only what is published from now on.
       startAt: pubsub ? 'end' : 'earliest',
-      uniqueGroup: pubsub,
+      uniqueGroup: pubsub && group === undefined,
       onMessage,
+      ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     });
     return this.subscriptionOf(consumer);
   }
@@ -337,6 +340,7 @@ export class KafkaBroker implements BrokerPlugin {
         this.subscriptions.delete(consumer);
         await consumer.close();
       },
+      backlog: () => consumer.backlog(),
     };
   }
 

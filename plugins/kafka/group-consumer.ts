@@ -16,7 +16,7 @@ import type { Logger } from 'winston';
 import { BusgateError } from '../../core/errors.js';
 import type { InboundMessage, Subscription } from '../../core/plugins/contract.js';
 import { describeKafkaError, toBusgateError } from './errors.js';
-import { inboundMessage } from './messages.js';
+import { HEADER_ID, inboundMessage } from './messages.js';
 
 export interface GroupConsumerSpec {
   readonly topic: string;
@@ -25,6 +25,12 @@ export interface GroupConsumerSpec {
   /** The group id was made up for this member alone: it cannot have committed offsets. */
   readonly uniqueGroup: boolean;
   readonly onMessage: (message: InboundMessage) => Promise<void>;
+  /**
+   * Handler calls left unsettled at once, over all partitions (egress). Above 1, messages of a
+   * partition are handed out before earlier ones settle, and offsets are committed only up to the
+   * first unsettled one; while any is held the member keeps heartbeating.
+   */
+  readonly maxInFlight?: number;
   /** kafkajs gave up on the consumer for good (it restarts by itself after retriable errors). */
   readonly onFatalCrash?: (error: Error) => void;
 }
@@ -38,12 +44,19 @@ export interface GroupConsumerSettings {
 /** Restarts after a crash back off from 500 ms, so a down broker is not hammered by every consumer. */
 const CONSUMER_RETRY = { retries: 5, initialRetryTime: 500, maxRetryTime: 5000 };
 
+/** How often a member holding messages heartbeats (the group's session timeout is 6 s). */
+const HOLD_HEARTBEAT_MS = 1000;
+
 export class GroupConsumer implements Subscription {
   private readonly pausedTimers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
+  /** Handlers running now, over all partitions (bounded by spec.maxInFlight). */
+  private running = 0;
+  private readonly slotFreed = new Set<() => void>();
 
   private constructor(
     private readonly consumer: Consumer,
+    private readonly admin: Admin,
     private readonly spec: GroupConsumerSpec,
     private readonly settings: GroupConsumerSettings,
     private readonly logger: Logger,
@@ -76,7 +89,7 @@ export class GroupConsumer implements Subscription {
       rebalanceTimeout: 10_000,
       retry: CONSUMER_RETRY,
     });
-    const member = new GroupConsumer(consumer, spec, settings, logger);
+    const member = new GroupConsumer(consumer, admin, spec, settings, logger);
     try {
       await member.run(seekTo);
     } catch (error) {
@@ -84,6 +97,23 @@ export class GroupConsumer implements Subscription {
       throw toBusgateError(error, `subscribing to "${spec.topic}" as group "${spec.groupId}"`);
     }
     return member;
+  }
+
+  /** Consumer lag: per partition, the end offset minus the group's committed offset (or the start). */
+  async backlog(): Promise<number | undefined> {
+    try {
+      const [ends, committed] = await Promise.all([
+        this.admin.fetchTopicOffsets(this.spec.topic),
+        this.admin.fetchOffsets({ groupId: this.spec.groupId, topics: [this.spec.topic] }),
+      ]);
+      const done = new Map((committed[0]?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
+      return ends.reduce((sum, { partition, high, low }) => {
+        const at = done.get(partition);
+        return sum + Math.max(0, Number(high) - (at !== undefined && at >= 0 ? at : Number(low)));
+      }, 0);
+    } catch {
+      return undefined;
+    }
   }
 
   close(): Promise<void> {
@@ -131,7 +161,12 @@ export class GroupConsumer implements Subscription {
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [topic], fromBeginning: this.spec.startAt === 'earliest' });
-    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
+    const window = this.spec.maxInFlight ?? 1;
+    await this.consumer.run(
+      window > 1
+        ? { eachBatchAutoResolve: false, partitionsConsumedConcurrently: Math.min(window, 64), eachBatch: (payload) => this.handleBatchConcurrently(payload, window) }
+        : { eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) },
+    );
 
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -153,19 +188,98 @@ export class GroupConsumer implements Subscription {
           `Kafka handler for "${batch.topic}" partition ${batch.partition} rejected offset ${record.offset}; ` +
             `redelivering in ${this.settings.redeliveryDelayMs} ms: ${describeKafkaError(error)}`,
         );
-        this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: record.offset });
-        const resume = pause();
-        const timer = setTimeout(() => {
-          this.pausedTimers.delete(timer);
-          resume();
-        }, this.settings.redeliveryDelayMs);
-        this.pausedTimers.add(timer);
+        this.rewind(batch.topic, batch.partition, record.offset, pause);
         return;
       }
       resolveOffset(record.offset);
       await heartbeat();
     }
   }
+
+  /**
+   * Up to `window` handlers at once (over all partitions), started in offset order. Offsets are
+   * resolved as far as every earlier message has settled; the first rejection rewinds the
+   * partition to it (later ones that succeeded meanwhile come again: at-least-once). While
+   * handlers hold messages the member heartbeats, so a long retry does not cost its partitions.
+   */
+  private async handleBatchConcurrently(payload: EachBatchPayload, window: number): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    const states: { offset: string; state: 'running' | 'done' | 'failed' }[] = [];
+    let resolvedUpTo = 0;
+    let failed: string | undefined;
+    const advance = (): void => {
+      while (resolvedUpTo < states.length && states[resolvedUpTo]!.state === 'done') resolveOffset(states[resolvedUpTo++]!.offset);
+      const stuck = states[resolvedUpTo];
+      if (stuck?.state === 'failed') failed ??= stuck.offset;
+    };
+    const beat = async (): Promise<void> => {
+      try {
+        await heartbeat();
+      } catch {
+        // A rebalance is under way: kafkajs rejoins once this batch returns.
+      }
+    };
+    for (const record of batch.messages) {
+      if (!isRunning() || isStale() || failed !== undefined) break;
+      while (this.running >= window) await this.untilSlotFree(HOLD_HEARTBEAT_MS).then(beat);
+      const entry = { offset: record.offset, state: 'running' as 'running' | 'done' | 'failed' };
+      states.push(entry);
+      this.running += 1;
+      void Promise.resolve()
+        .then(() => this.spec.onMessage(withPosition(inboundMessage(batch.topic, record), batch.topic, batch.partition, record.offset)))
+        .then(
+          () => (entry.state = 'done'),
+          (error: unknown) => {
+            entry.state = 'failed';
+            this.logger.warn(`Kafka handler for "${batch.topic}" partition ${batch.partition} rejected offset ${record.offset}; redelivering: ${describeKafkaError(error)}`);
+          },
+        )
+        .finally(() => {
+          this.running -= 1;
+          advance();
+          for (const wake of [...this.slotFreed]) wake();
+        });
+    }
+    // The batch ends when everything it started has settled; meanwhile the member stays alive.
+    while (states.some((entry) => entry.state === 'running')) await this.untilSlotFree(HOLD_HEARTBEAT_MS).then(beat);
+    advance();
+    if (failed !== undefined) this.rewind(batch.topic, batch.partition, failed, pause);
+    await beat();
+  }
+
+  /** The partition starts again at `offset` after a short pause (Kafka keeps its order). */
+  private rewind(topic: string, partition: number, offset: string, pause: EachBatchPayload['pause']): void {
+    this.consumer.seek({ topic, partition, offset });
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.pausedTimers.delete(timer);
+      resume();
+    }, this.settings.redeliveryDelayMs);
+    this.pausedTimers.add(timer);
+  }
+
+  private untilSlotFree(maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.slotFreed.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      this.slotFreed.add(done);
+    });
+  }
+}
+
+/** Egress names a record by topic, partition and offset unless busgate gave it an id. */
+function withPosition(message: InboundMessage, topic: string, partition: number, offset: string): InboundMessage {
+  return {
+    ...message,
+    delivery: {
+      messageId: message.headers[HEADER_ID] ?? `${topic}-${partition}-${offset}`,
+      position: { partition: String(partition), offset },
+    },
+  };
 }
 
 async function startOffsets(admin: Admin, spec: GroupConsumerSpec): Promise<Map<number, string>> {

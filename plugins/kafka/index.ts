@@ -23,6 +23,8 @@ const kafka: PluginFactory<KafkaOptions> = {
   // Every client's replies travel on it: no route may write to it, no tap may read it.
   reservedDestinations: (options) => [options.replyTopic],
   reservedHeaders: PLUGIN_HEADERS,
+  // A held message keeps its partition's offset uncommitted; the member heartbeats meanwhile.
+  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key' },
   create: (options, context) => new KafkaBroker(options, context),
 };
 

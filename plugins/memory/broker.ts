@@ -14,6 +14,7 @@ import type {
   Receipt,
   Reply,
   SendContext,
+  SubscribeOptions,
   Subscription,
 } from '../../core/plugins/contract.js';
 import { MemoryBus } from './bus.js';
@@ -36,6 +37,12 @@ function echo(message: InboundMessage): Promise<Reply> {
     headers: { 'x-echoed-by': 'busgate-memory' },
     contentType: message.contentType ?? 'application/octet-stream',
   });
+}
+
+/** The id busgate gave the message on the way in; the memory broker has no positions. */
+function withDelivery(message: InboundMessage): InboundMessage {
+  const id = message.headers[MESSAGE_ID_HEADER];
+  return id === undefined ? message : { ...message, delivery: { messageId: id } };
 }
 
 export class MemoryBroker implements BrokerPlugin {
@@ -74,10 +81,16 @@ export class MemoryBroker implements BrokerPlugin {
     return this.bus.request(inbound(destination, message), context.signal);
   }
 
-  subscribe(destination: string, options: { mode: 'pubsub' | 'point-to-point' }, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
+  subscribe(destination: string, options: SubscribeOptions, onMessage: (m: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpen();
-    const stop = options.mode === 'pubsub' ? this.bus.subscribe(destination, onMessage) : this.bus.consume(destination, onMessage);
-    return Promise.resolve({ close: () => Promise.resolve(stop()) });
+    const handler = (message: InboundMessage): Promise<void> => onMessage(withDelivery(message));
+    if (options.mode === 'pubsub') {
+      const stop = this.bus.subscribe(destination, handler);
+      // A topic keeps nothing: what a subscriber has not taken is not waiting anywhere.
+      return Promise.resolve({ close: () => Promise.resolve(stop()), backlog: () => Promise.resolve(0) });
+    }
+    const stop = this.bus.consume(destination, handler, options.maxInFlight);
+    return Promise.resolve({ close: () => Promise.resolve(stop()), backlog: () => Promise.resolve(this.bus.depth(destination)) });
   }
 
   respond(destination: string, onRequest: (m: InboundMessage) => Promise<Reply>): Promise<Subscription> {

@@ -13,7 +13,9 @@ type Responder = (message: InboundMessage) => Promise<Reply>;
 
 interface Consumer {
   readonly handler: Handler;
-  busy: boolean;
+  /** Messages handed to it and not settled yet; at most `capacity`. */
+  busy: number;
+  readonly capacity: number;
 }
 
 interface Queue {
@@ -91,9 +93,10 @@ export class MemoryBus {
     };
   }
 
-  consume(destination: string, handler: Handler): () => void {
+  /** `capacity`: messages one consumer holds unsettled at once (a prefetch). */
+  consume(destination: string, handler: Handler, capacity = 1): () => void {
     const queue = this.queue(destination);
-    const consumer: Consumer = { handler, busy: false };
+    const consumer: Consumer = { handler, busy: 0, capacity: Math.max(1, capacity) };
     queue.consumers.push(consumer);
     this.dispatch(queue);
     return () => {
@@ -127,24 +130,24 @@ export class MemoryBus {
     return queue;
   }
 
-  /** Hands queued messages to idle consumers, one in flight per consumer (prefetch 1). */
+  /** Hands queued messages to consumers with room, up to each one's capacity (a prefetch). */
   private dispatch(queue: Queue): void {
     while (queue.messages.length > 0) {
       const consumer = this.idleConsumer(queue);
       if (!consumer) return;
       const message = queue.messages.shift()!;
-      consumer.busy = true;
+      consumer.busy += 1;
       setImmediate(() => {
         consumer.handler(message).then(
           () => {
-            consumer.busy = false;
+            consumer.busy -= 1;
             this.dispatch(queue);
           },
           (error: unknown) => {
             // Not acknowledged: the message goes back to the head of the queue for another try.
             this.onHandlerError(error, message.destination);
             queue.messages.unshift(message);
-            consumer.busy = false;
+            consumer.busy -= 1;
             this.dispatch(queue);
           },
         );
@@ -155,7 +158,7 @@ export class MemoryBus {
   private idleConsumer(queue: Queue): Consumer | undefined {
     for (let tried = 0; tried < queue.consumers.length; tried += 1) {
       const consumer = queue.consumers[queue.next++ % queue.consumers.length]!;
-      if (!consumer.busy) return consumer;
+      if (consumer.busy < consumer.capacity) return consumer;
     }
     return undefined;
   }

@@ -19,6 +19,10 @@ const memoryPlugin: PluginFactory<MemoryOptions> = {
     type: 'object',
     properties: { subscribers: { type: 'integer', description: 'pubsub: how many got it' }, queue: { type: 'string' }, depth: { type: 'integer' } },
   },
+  // No durable groups: a memory pubsub subscriber gets what is published while it listens, and
+  // nothing survives a restart. Pubsub handlers are called as messages come (unbounded: they are
+  // in this process already); a queue consumer holds at most maxInFlight.
+  egress: { durableGroups: false, concurrentHandlers: true, orderingKey: "the route's key" },
   create(options, context) {
     return new MemoryBroker(options, (error, destination) =>
       context.logger.warn('memory consumer failed; message handed back', { broker: context.name, destination, error: String(error) }),

@@ -11,6 +11,7 @@ import {
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamPublishOptions,
+  type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { Logger } from 'winston';
@@ -48,6 +49,7 @@ import { parseServers, routeOptionsSchema, type NatsOptions, type ServerList } f
 import { StreamDirectory } from './stream-directory.js';
 import { streamNameFor } from './names.js';
 import { WorkQueues } from './work-queues.js';
+import { startGroupConsumer } from './group-consumer.js';
 
 export const RESPONDER_QUEUE = 'busgate.responders';
 // Messages a point-to-point subscriber holds unacknowledged; small, so competing subscribers share.
@@ -66,6 +68,7 @@ interface Link {
   readonly workQueues: WorkQueues;
   /** What this server closes the connection over, read from its INFO when the link opened. */
   readonly limits: NatsLimits;
+  readonly manager: JetStreamManager;
 }
 
 export class NatsBroker implements BrokerPlugin {
@@ -154,6 +157,7 @@ export class NatsBroker implements BrokerPlugin {
   ): Promise<Subscription> {
     const link = this.ready();
     checkSubject(destination, link.limits);
+    if (options.group !== undefined) return this.track(await this.subscribeGroup(link, destination, options, options.group, onMessage));
     const subscription =
       options.mode === 'point-to-point'
         ? await this.consumeWorkQueue(link, destination, options, onMessage)
@@ -250,6 +254,7 @@ export class NatsBroker implements BrokerPlugin {
       streams: new StreamDirectory(manager),
       workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas),
       limits: natsLimits(nc.info?.max_payload, this.options.maxControlLine),
+      manager,
     };
     this.lastConnectError = undefined;
     this.state.markUp(nc.getServer());
@@ -368,6 +373,43 @@ export class NatsBroker implements BrokerPlugin {
         await loop.catch(() => undefined);
       },
     };
+  }
+
+  /**
+   * A named durable consumer (egress): on the work-queue stream for point-to-point, on the stream
+   * capturing the subject for pubsub (which must exist: busgate creates no pubsub streams).
+   */
+  private async subscribeGroup(
+    link: Link,
+    subject: string,
+    options: SubscribeOptions,
+    group: string,
+    onMessage: (message: InboundMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    const route = routeOptions(routeOptionsSchema, options.options);
+    let stream: string;
+    if (options.mode === 'point-to-point') {
+      stream = route.stream ?? streamNameFor(this.options.streamPrefix, subject);
+      try {
+        await link.workQueues.ensureStream(stream, subject);
+      } catch (error) {
+        throw toBusgateError(error, 'jetstream-api', subject);
+      }
+    } else {
+      const found = route.stream ?? (await link.streams.streamFor(subject).catch((error: unknown) => {
+        throw toBusgateError(error, 'jetstream-api', subject);
+      }));
+      if (found === undefined) {
+        throw new BusgateError('broker_rejected', `no JetStream stream captures subject "${subject}": a pubsub subscription reads a stream; create one`);
+      }
+      stream = found;
+    }
+    return startGroupConsumer(
+      link.js,
+      link.manager,
+      { stream, subject, group, deliverPolicy: options.mode === 'point-to-point' ? 'all' : 'new', maxInFlight: Math.max(1, options.maxInFlight ?? 1), onMessage },
+      this.logger,
+    );
   }
 
   private async consumeWorkQueue(

@@ -24,6 +24,14 @@ const nats: PluginFactory<NatsOptions> = {
   reservedHeaders: ['nats-*'],
   // IDEMPOTENCY_STORE=nats://…: idempotency keys in a JetStream KV bucket (claim-store.ts).
   claimStore,
+  // Groups are JetStream durables; a pending handler is kept alive with in-progress acks.
+  egress: {
+    durableGroups: true,
+    concurrentHandlers: true,
+    orderingKey: "the busgate-key header (set from a route's key)",
+    // A pubsub subscription reads the stream a persistent route writes: check for that stream.
+    sourceCheckOptions: { pubsub: { persistent: true } },
+  },
   create: (options, context) => new NatsBroker(options, context),
 };
 

@@ -9,6 +9,8 @@ import { BusgateError } from '../../core/errors.js';
 
 export const ID_HEADER = MESSAGE_ID_HEADER;
 export const CONTENT_TYPE_HEADER = 'content-type';
+/** NATS messages have no key; a route's key travels in this header (egress orders by it). */
+export const KEY_HEADER = 'busgate-key';
 
 export function isControlHeader(name: string): boolean {
   return name.toLowerCase().startsWith('nats-');
@@ -19,6 +21,7 @@ export interface HeaderSource {
   readonly contentType?: string;
   /** busgate's message id; when absent (a reply), a `busgate-id` among the headers is kept. */
   readonly id?: string;
+  readonly key?: string;
 }
 
 export function toNatsHeaders(source: HeaderSource): MsgHdrs {
@@ -31,9 +34,11 @@ export function toNatsHeaders(source: HeaderSource): MsgHdrs {
       // busgate's own headers come from the message itself, never from client input.
       if (isControlHeader(lower) || lower === CONTENT_TYPE_HEADER) continue;
       if (lower === ID_HEADER && source.id !== undefined) continue;
+      if (lower === KEY_HEADER && source.key !== undefined) continue;
       result.set(lower, value);
     }
     if (source.id !== undefined) result.set(ID_HEADER, source.id);
+    if (source.key !== undefined) result.set(KEY_HEADER, source.key);
     if (contentType !== undefined) result.set(CONTENT_TYPE_HEADER, contentType);
   } catch (error) {
     if (error instanceof InvalidArgumentError) {
@@ -47,6 +52,7 @@ export function toNatsHeaders(source: HeaderSource): MsgHdrs {
 export interface ReadHeaders {
   readonly headers: Record<string, string>;
   readonly contentType?: string;
+  readonly key?: string;
 }
 
 /** Header names come back lower case; repeated values are joined as HTTP does. */
@@ -61,5 +67,6 @@ export function fromNatsHeaders(source: MsgHdrs | undefined): ReadHeaders {
     if (lower === CONTENT_TYPE_HEADER) contentType = value;
     else headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
   }
-  return contentType === undefined ? { headers } : { headers, contentType };
+  const key = headers[KEY_HEADER];
+  return { headers, ...(contentType === undefined ? {} : { contentType }), ...(key === undefined ? {} : { key }) };
 }

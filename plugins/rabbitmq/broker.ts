@@ -22,6 +22,7 @@ import type {
 } from '../../core/plugins/contract.js';
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
+import { KEY_HEADER } from './messages.js';
 import { NodeRotation, scrubSecrets } from './endpoint.js';
 import { errorText, missingExchange, nothingSent } from './errors.js';
 import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js';
@@ -106,7 +107,14 @@ export class RabbitMqBroker implements BrokerPlugin {
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
     this.refuseWhenClosed();
-    return this.consumers.add({ kind: options.mode, destination, route: routeOptions(routeOptionsSchema, options.options), onMessage });
+    return this.consumers.add({
+      kind: options.mode,
+      destination,
+      route: routeOptions(routeOptionsSchema, options.options),
+      onMessage,
+      ...(options.group !== undefined ? { group: options.group } : {}),
+      ...(options.maxInFlight !== undefined ? { prefetch: options.maxInFlight } : {}),
+    });
   }
 
   async respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription> {
@@ -333,7 +341,8 @@ export class RabbitMqBroker implements BrokerPlugin {
         exchange: '',
         routingKey: queue,
         content: message.payload,
-        properties: storedMessageProperties(message),
+        // The routing key names the queue here, so a route's key travels in a header instead.
+        properties: storedMessageProperties(message, message.key === undefined ? {} : { [KEY_HEADER]: message.key }),
         whenReturned: (replyText) =>
           new BusgateError('broker_rejected', `RabbitMQ has no queue "${queue}" (${replyText}); nothing was stored`),
       },
@@ -375,11 +384,11 @@ export class RabbitMqBroker implements BrokerPlugin {
   }
 }
 
-function storedMessageProperties(message: OutboundMessage): Options.Publish & { messageId: string } {
+function storedMessageProperties(message: OutboundMessage, extraHeaders: Readonly<Record<string, string>> = {}): Options.Publish & { messageId: string } {
   return {
     messageId: message.id,
     contentType: message.contentType,
-    headers: { ...message.headers },
+    headers: { ...message.headers, ...extraHeaders },
     persistent: true,
     timestamp: Math.floor(Date.now() / 1000),
   };

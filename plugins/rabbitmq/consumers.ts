@@ -20,6 +20,13 @@ export type ConsumerSpec =
       readonly destination: string;
       readonly route: RouteOptions;
       readonly onMessage: (message: InboundMessage) => Promise<void>;
+      /**
+       * pubsub: a durable queue of this name, bound to the exchange, shared by every subscriber
+       * of the group and kept while none is connected. point-to-point: the queue is the group.
+       */
+      readonly group?: string;
+      /** Unacknowledged deliveries this consumer holds (the handler's maxInFlight). */
+      readonly prefetch?: number;
     }
   | {
       readonly kind: 'respond';
@@ -50,6 +57,7 @@ export class Consumers {
         this.active.delete(consumer);
         await consumer.close();
       },
+      backlog: () => consumer.backlog(),
     };
   }
 
@@ -67,6 +75,8 @@ export class Consumers {
 
 class Consumer {
   private channel: Channel | undefined;
+  /** The queue consumed (server-named for a private pubsub subscriber). */
+  private queue: string | undefined;
   private attaching: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failedAttempts = 0;
@@ -87,6 +97,17 @@ class Consumer {
 
   reattach(model: ChannelModel): void {
     this.ensureAttached(model).catch((error: unknown) => this.retryLater(error));
+  }
+
+  /** Ready messages in the queue (not the unacked ones this consumer holds). */
+  async backlog(): Promise<number | undefined> {
+    const channel = this.channel;
+    if (channel === undefined || this.queue === undefined) return undefined;
+    try {
+      return (await channel.checkQueue(this.queue)).messageCount;
+    } catch {
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {
@@ -121,9 +142,10 @@ class Consumer {
       this.retryLater(new Error('channel closed'));
     });
     try {
-      await channel.prefetch(this.deps.options.prefetch);
+      await channel.prefetch(this.spec.kind === 'respond' ? this.deps.options.prefetch : (this.spec.prefetch ?? this.deps.options.prefetch));
       const queue = await this.prepareQueue(model, channel);
       await channel.consume(queue, (message) => this.deliver(channel, message));
+      this.queue = queue;
     } catch (error) {
       channel.close().catch(() => undefined);
       throw this.attachFailure(error);
@@ -145,6 +167,12 @@ class Consumer {
     }
     const type = spec.route.exchangeType ?? 'topic';
     if (this.deps.options.declare) await declareExchangeIfMissing(model, spec.destination, type);
+    if (spec.group !== undefined) {
+      // Durable and named: messages published while no member is connected wait in it.
+      await declareQueueIfMissing(model, spec.group);
+      await channel.bindQueue(spec.group, spec.destination, bindingKeyFor(type, spec.route));
+      return spec.group;
+    }
     // Server-named, exclusive, auto-delete: one private queue per subscriber, gone with it.
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
     await channel.bindQueue(queue, spec.destination, bindingKeyFor(type, spec.route));
@@ -203,8 +231,10 @@ class Consumer {
         );
       return;
     }
+    const id: unknown = message.properties.messageId;
+    const delivered = typeof id === 'string' && id !== '' ? { ...inbound, delivery: { messageId: id } } : inbound;
     Promise.resolve()
-      .then(() => spec.onMessage(inbound))
+      .then(() => spec.onMessage(delivered))
       .then(
         () => settle(() => channel.ack(message)),
         () => settle(() => channel.nack(message, false, true)),

@@ -34,13 +34,17 @@ function contentTypeOf(message: Message): string | undefined {
   return typeof type === 'string' && type !== '' ? type : undefined;
 }
 
+/** A point-to-point message's key (its routing key is the queue name); see publishToQueue. */
+export const KEY_HEADER = 'busgate-key';
+
 export function toInbound(destination: string, message: Message): InboundMessage {
+  const headers = stringHeaders(message.properties.headers);
   return {
     destination,
     payload: message.content,
-    headers: stringHeaders(message.properties.headers),
+    headers,
     contentType: contentTypeOf(message),
-    key: message.fields.routingKey,
+    key: headers[KEY_HEADER] ?? message.fields.routingKey,
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { deleteKafkaTopics } from '../support/kafka-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { runConformance } from '../../conformance/index.js';
 
@@ -18,15 +18,5 @@ runConformance({
   // Kafka cannot tell that nobody consumes a topic: a request without responder times out.
   detectsNoResponders: false,
   deliveryTimeoutMs: 10_000,
-  async cleanup(destinations) {
-    const admin = new Kafka({ clientId: 'conformance-cleanup', brokers, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const topics = [...destinations, replyTopic].filter((topic) => existing.has(topic));
-      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-    } finally {
-      await admin.disconnect();
-    }
-  },
+  cleanup: (destinations) => deleteKafkaTopics(brokers, [...destinations, replyTopic]),
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import amqplib from 'amqplib';
+import { deleteRabbitObjects } from '../support/rabbitmq-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { runConformance } from '../../conformance/index.js';
 
@@ -15,20 +15,5 @@ runConformance({
   destination: (mode) => `conformance-${mode}-${randomUUID().slice(0, 8)}`,
   unsafeTokens: ['a#', 'amq.x'],
   detectsNoResponders: true,
-  async cleanup(destinations) {
-    const connection = await amqplib.connect(url);
-    try {
-      for (const name of destinations) {
-        // Each on its own channel: deleting what does not exist closes the channel.
-        const channel = await connection.createChannel();
-        channel.on('error', () => undefined);
-        await channel.deleteQueue(name).catch(() => undefined);
-        const again = await connection.createChannel();
-        again.on('error', () => undefined);
-        await again.deleteExchange(name).catch(() => undefined);
-      }
-    } finally {
-      await connection.close().catch(() => undefined);
-    }
-  },
+  cleanup: (destinations) => deleteRabbitObjects(url, destinations, { exchanges: true }),
 });

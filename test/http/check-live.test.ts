@@ -143,6 +143,39 @@ describe('busgate check --live', function () {
     expect(result.status).to.equal(0);
   });
 
+  it('checks the source and the dead letter of each subscription', () => {
+    const file = path.join(dir, 'subscriptions.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        'subscriptions:',
+        '  - name: notify',
+        '    broker: rabbitmq',
+        `    source: ${existingQueue}`,
+        '    mode: point-to-point',
+        '    deliver: { url: "http://127.0.0.1:9/hooks" }',
+        `    deadLetter: ${missingQueue}`,
+        '',
+      ].join('\n'),
+    );
+    const result = checkLive(file);
+    expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(2);
+    expect(result.lines[0]).to.match(new RegExp(`^ok   subscription notify -> rabbitmq point-to-point ${existingQueue}: queue ${existingQueue} exists`));
+    expect(result.lines[1]).to.match(new RegExp(`^FAIL subscription notify dead letter -> rabbitmq point-to-point ${missingQueue}: RabbitMQ has no queue`));
+    expect(result.status).to.equal(1);
+  });
+
+  it('checks that a NATS pubsub subscription has a stream to read', () => {
+    const file = path.join(dir, 'nats-subscription.yaml');
+    fs.writeFileSync(
+      file,
+      ['subscriptions:', '  - name: fan', '    broker: nats', `    source: ${subject}.nostream`, '    mode: pubsub', '    deliver: { url: "http://127.0.0.1:9/hooks" }', `    deadLetter: ${subject}.dlq`, ''].join('\n'),
+    );
+    const result = checkLive(file);
+    expect(result.lines[0], result.stdout + result.stderr).to.match(new RegExp(`^FAIL subscription fan -> nats pubsub ${subject}.nostream: no JetStream stream captures`));
+    expect(result.status).to.equal(1);
+  });
+
   describe('kafka routes', () => {
     let kafkaAdmin: Admin | undefined;
 

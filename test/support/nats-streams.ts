@@ -13,3 +13,14 @@ export async function deleteStreamsHolding(url: string, subjects: readonly strin
     await nc.close();
   }
 }
+
+/** A limits-retention stream capturing `subject`, as an operator creates one for persistent pubsub. */
+export async function createStream(url: string, name: string, subject: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name, subjects: [subject] });
+  } finally {
+    await nc.close();
+  }
+}

@@ -289,12 +289,41 @@ function renderMessages(state: ConsoleState): void {
   body.replaceChildren(...cells);
 }
 
+/** Delivered counts of the previous poll, for the rate. */
+const previousDelivered = new Map<string, { time: number; count: number }>();
+
+function renderSubscriptions(state: ConsoleState): void {
+  const rows = state.subscriptions.map((subscription) => {
+    const before = previousDelivered.get(subscription.name);
+    previousDelivered.set(subscription.name, { time: state.time, count: subscription.delivered });
+    const seconds = before ? (state.time - before.time) / 1000 : 0;
+    const rate = before && seconds > 0 ? Math.max(0, subscription.delivered - before.count) / seconds : undefined;
+    const paused = subscription.endpoint !== 'closed';
+    const stateText = !subscription.up ? 'subscribing' : subscription.endpoint === 'open' ? 'endpoint down: paused' : subscription.endpoint === 'half-open' ? 'probing endpoint' : 'delivering';
+    return h(
+      'tr',
+      { attrs: { 'data-subscription': subscription.name } },
+      h('td', { text: subscription.name }),
+      h('td', { class: 'dest', text: `${subscription.broker} ${subscription.source}` }),
+      h('td', {}, h('span', { class: `pill ${subscription.up && !paused ? 'pill-ok' : paused ? 'pill-bad' : 'pill-warn'}`, text: stateText, attrs: { title: subscription.detail ?? '' } })),
+      h('td', { class: 'num', text: formatRate(rate) }),
+      h('td', { class: 'num', text: formatCount(subscription.delivered) }),
+      h('td', { class: `num ${subscription.deadLettered > 0 ? 'errors-bad' : ''}`, text: formatCount(subscription.deadLettered) }),
+      h('td', { class: 'num', text: subscription.backlog === null ? '–' : formatCount(subscription.backlog), attrs: { title: 'messages waiting in the broker' } }),
+      h('td', { class: 'num', text: formatCount(subscription.held), attrs: { title: 'taken from the broker, not settled yet' } }),
+    );
+  });
+  if (rows.length === 0) rows.push(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: '8' }, text: 'no subscriptions are configured' })));
+  byId('subscriptions-body').replaceChildren(...rows);
+}
+
 function render(state: ConsoleState): void {
   lastState = state;
   record(state);
   renderSummary(state);
   renderRoutes(state);
   renderBrokers(state);
+  renderSubscriptions(state);
   renderMessages(state);
   showKeyState(state.auth);
   const signature = JSON.stringify(state.routes);

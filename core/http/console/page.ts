@@ -79,6 +79,17 @@ export const CONSOLE_HTML = `<!doctype html>
       <ul id="brokers" class="brokers"></ul>
     </section>
 
+    <section class="card" aria-labelledby="subscriptions-title">
+      <div class="card-head">
+        <h2 id="subscriptions-title">Subscriptions</h2>
+        <span class="muted">webhook deliveries from the brokers</span>
+      </div>
+      <table class="routes messages subscriptions">
+        <thead><tr><th>subscription</th><th>source</th><th>state</th><th class="num">msg/s</th><th class="num">delivered</th><th class="num">dead letters</th><th class="num">lag</th><th class="num">held</th></tr></thead>
+        <tbody id="subscriptions-body"></tbody>
+      </table>
+    </section>
+
     <section class="card" aria-labelledby="messages-title">
       <div class="card-head">
         <h2 id="messages-title">Messages</h2>

@@ -10,8 +10,10 @@
  */
 import { expect } from 'chai';
 import type { BrokerInstanceConfig } from '../../../core/config.js';
+import { BusgateError } from '../../../core/errors.js';
 import type { Subscription } from '../../../core/plugins/contract.js';
 import { startTestDaemon, type TestDaemon } from '../../support/daemon.js';
+import { eventually } from '../../support/net.js';
 import { Collector, drained, type LedgerResult } from '../ledger.js';
 import type { PrivateBroker } from './private-brokers.js';
 import { requirePrivateBroker } from './private-brokers.js';
@@ -126,7 +128,26 @@ export async function drainAndCompare(daemon: TestDaemon, broker: string, destin
   const collector = new Collector();
   let subscription: Subscription | undefined;
   try {
-    subscription = await daemon.brokers.get(broker)!.subscribe(destination, { mode: 'point-to-point' }, collector.handler);
+    // Right after a broker came back, a subscribe may meet a retryable refusal (Kafka: the group
+    // coordinator is still loading); the drain is not what is judged, so it tries again.
+    let lastError: unknown;
+    await eventually(
+      async () => {
+        try {
+          subscription = await daemon.brokers.get(broker)!.subscribe(destination, { mode: 'point-to-point' }, collector.handler);
+          return true;
+        } catch (error) {
+          lastError = error;
+          if (!(error instanceof BusgateError) || !error.retryable) throw error;
+          return false;
+        }
+      },
+      timeoutMs,
+      `a consumer on ${destination}`,
+      1000,
+    ).catch((error: unknown) => {
+      throw lastError ?? error;
+    });
     await drained(outcome.ledger, collector, timeoutMs, 500);
   } finally {
     await subscription?.close().catch(() => undefined);
