@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrokerInstanceConfig, DaemonConfig } from '../core/config.js';
-import { startDaemon, type Daemon } from '../core/daemon.js';
+import { startDaemon, type Daemon, type StartOptions } from '../core/daemon.js';
 import { createLogger, type Logger } from '../core/observability/logger.js';
 
 export interface TestDaemon extends Daemon {
@@ -24,6 +24,8 @@ export async function startTestDaemon(options: {
   connectWaitMs?: number;
   /** Where the daemon logs; silent unless BUSGATE_TEST_LOG_LEVEL is set. */
   logger?: Logger;
+  /** Stream limits other than the defaults. */
+  streamLimits?: StartOptions['streamLimits'];
 }): Promise<TestDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-test-'));
   const routesFile = path.join(dir, 'routes.yaml');
@@ -56,7 +58,7 @@ export async function startTestDaemon(options: {
     ...options.overrides,
   };
   const logger = options.logger ?? createLogger({ level: process.env.BUSGATE_TEST_LOG_LEVEL ?? 'error', format: 'json', silent: process.env.BUSGATE_TEST_LOG_LEVEL === undefined });
-  const daemon = await startDaemon(config, { logger, defaultMetrics: false, connectWaitMs: options.connectWaitMs ?? 10_000 });
+  const daemon = await startDaemon(config, { logger, defaultMetrics: false, connectWaitMs: options.connectWaitMs ?? 10_000, ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}) });
   const url = `http://127.0.0.1:${daemon.port}`;
   return Object.assign(daemon, {
     url,

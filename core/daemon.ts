@@ -17,6 +17,8 @@ import { Ingress, type IngressDependencies } from './http/ingress.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { answerProtocolEdges } from './http/protocol-edges.js';
 import { Egress } from './egress/egress.js';
+import { StreamServer } from './streams/stream-server.js';
+import type { StreamLimits, StreamSpec } from './streams/model.js';
 import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -55,6 +57,8 @@ export interface Daemon {
   readonly lifecycle: Lifecycle;
   readonly routes: readonly RouteSpec[];
   readonly egress: Egress;
+  /** Live streams over Server-Sent Events (openStreams counts the connected clients). */
+  readonly streams: StreamServer;
   /** Re-reads the routes file; keeps the old routes when the new file is not valid. */
   reload(reason: string): Promise<ReloadResult>;
   /** Idempotent; resolves when every plugin is closed. */
@@ -69,6 +73,8 @@ export interface StartOptions {
   readonly connectWaitMs?: number;
   /** A worker of `busgate start` with WORKERS > 1: reloads, /ready and /metrics go through the primary. */
   readonly clusterWorker?: boolean;
+  /** Stream limits other than the defaults (tests use small ones). */
+  readonly streamLimits?: Partial<StreamLimits>;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
@@ -80,7 +86,9 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const lifecycle = new Lifecycle();
   const authenticator = new Authenticator(config.apiKeys);
   const state = await createStateStores(config, { metrics, logger, connectWaitMs: options.connectWaitMs ?? 3000 });
+  let streamSpecs: readonly StreamSpec[] = checked.streams;
   const ingressDeps: IngressDependencies = {
+    servedElsewhere: (path) => streamSpecs.some((stream) => stream.path === path),
     brokers,
     metrics,
     logger,
@@ -107,6 +115,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
         abortReload: () => reloader!.abort(),
       })
     : undefined;
+  const streams = new StreamServer({ brokers, logger, authenticator, streams: () => streamSpecs, ...(options.streamLimits ? { limits: options.streamLimits } : {}) });
   const app = createApp({
     cluster,
     routeTable,
@@ -121,9 +130,10 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     protectOperational: config.protectOperational,
     maxHeaders: config.limits.maxHeaders,
     egress,
+    streams,
   });
   await egress.apply(checked.subscriptions);
-  reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress);
+  reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress, (specs) => (streamSpecs = specs));
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
@@ -138,7 +148,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, tracing, watcher, state });
+    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, streams, tracing, watcher, state });
     return shuttingDown;
   };
 
@@ -153,6 +163,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
       return routeTable.routes;
     },
     egress,
+    streams,
     reload: (reason: string) => reloader.reload(reason),
     shutdown,
   };
@@ -232,6 +243,7 @@ interface Running {
   readonly requests: { readonly active: number };
   readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly egress: Egress;
+  readonly streams: StreamServer;
   readonly tracing: Tracing;
   readonly watcher: fs.FSWatcher | undefined;
   readonly state: StateStores;
@@ -247,6 +259,8 @@ async function stop(reason: string, running: Running): Promise<void> {
   lifecycle.stopping = true;
   if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
   lifecycle.draining = true;
+  // Streams never end by themselves: end them so the drain below is not held up by them.
+  running.streams.stop();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const deadline = Date.now() + config.shutdownTimeoutMs;

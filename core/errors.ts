@@ -44,6 +44,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'A route has this path, but not for this method (see the Allow header).',
   },
+  not_acceptable: {
+    status: 406,
+    retryable: false,
+    summary: 'A stream path answers only Accept: text/event-stream.',
+  },
   request_timeout: {
     status: 408,
     retryable: true,
@@ -96,6 +101,11 @@ export const ERROR_CODES = {
     status: 429,
     retryable: true,
     summary: "The client is over the route's rate limit, which is per client (see Retry-After).",
+  },
+  too_many_streams: {
+    status: 429,
+    retryable: true,
+    summary: 'The instance, or this API key on it, has as many streams open as allowed (see Retry-After).',
   },
   headers_too_large: {
     status: 431,

@@ -14,6 +14,7 @@ import type { RouteTable } from './http/app.js';
 import { Ingress, type IngressDependencies } from './http/ingress.js';
 import type { Egress } from './egress/egress.js';
 import type { SubscriptionSpec } from './egress/model.js';
+import type { StreamSpec } from './streams/model.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
@@ -30,6 +31,7 @@ export interface ReloadResult {
 interface Prepared {
   readonly ingress: Ingress;
   readonly subscriptions: readonly SubscriptionSpec[];
+  readonly streams: readonly StreamSpec[];
   readonly fresh: ReadonlyMap<string, BrokerInstance>;
   readonly used: ReadonlySet<string>;
   readonly routes: number;
@@ -50,6 +52,7 @@ export class Reloader {
     private readonly logger: Logger,
     private readonly connectWaitMs: number,
     private readonly egress: Egress,
+    private readonly applyStreams: (streams: readonly StreamSpec[]) => void = () => undefined,
   ) {}
 
   /** Reloads one at a time: a second SIGHUP waits for the first. */
@@ -127,7 +130,7 @@ export class Reloader {
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    return { ingress, subscriptions: checked.subscriptions, fresh, used: new Set(checked.loaded.keys()), routes: checked.routes.length, reason };
+    return { ingress, subscriptions: checked.subscriptions, streams: checked.streams, fresh, used: new Set(checked.loaded.keys()), routes: checked.routes.length, reason };
   }
 
   /**
@@ -138,6 +141,7 @@ export class Reloader {
     this.routeTable.swap(prepared.ingress);
     this.metrics.routesLoaded.set(prepared.routes);
     const subscriptions = await this.egress.apply(prepared.subscriptions);
+    this.applyStreams(prepared.streams);
 
     const unused = [...this.brokers.keys()].filter((instance) => !prepared.used.has(instance));
     for (const instance of unused) {

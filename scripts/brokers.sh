@@ -12,10 +12,26 @@
 # check  Exits non-zero naming every broker that does not answer.
 # stop   Stops only what this script started (it keeps pid files under .brokers/).
 #
+#   bash scripts/brokers.sh cluster start|stop|status [nats|rabbitmq|kafka ...]
+#
+# cluster  Three-node clusters on this one machine, on free ports in temporary folders, for
+#          failover work by hand (the fault suites start their own): NATS with JetStream, RabbitMQ
+#          (classic_config peer discovery, one Erlang cookie; quorum queues span the 3 nodes), KRaft
+#          Kafka (replication factor 3, min.insync.replicas 2, -Xmx256m per broker). Built by the
+#          fault harness's launchers (test/faults/support/private-clusters.ts), so `npm run build:all`
+#          first, and Kafka's jars from `start kafka`. Prints the NATS_URL / AMQP_URL /
+#          KAFKA_BROKERS to use; state in .brokers/cluster-<kind>.json. Start one at a time.
+#
 # One status line per broker. Environment: BROKERS_WAIT_SECONDS (default 90) bounds each wait.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = cluster ]; then
+  shift
+  cli="$ROOT/dist/test/faults/support/cluster-cli.js"
+  [ -f "$cli" ] || { echo "cluster: $cli is missing; run npm run build:all first" >&2; exit 1; }
+  exec node "$cli" "$@"
+fi
 STATE="$ROOT/.brokers"
 WAIT_SECONDS=${BROKERS_WAIT_SECONDS:-90}
 
@@ -297,7 +313,11 @@ check_one() {
   if answers 127.0.0.1 "$port"; then say "$1" "ok on 127.0.0.1:$port"; else say "$1" "MISSING: nothing answers on 127.0.0.1:$port"; return 1; fi
 }
 
-usage() { echo "usage: bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt|redis ...]" >&2; exit 2; }
+usage() {
+  echo "usage: bash scripts/brokers.sh start|check|stop [nats|rabbitmq|kafka|mqtt|redis ...]" >&2
+  echo "       bash scripts/brokers.sh cluster start|stop|status [nats|rabbitmq|kafka ...]" >&2
+  exit 2
+}
 
 [ $# -ge 1 ] || usage
 action=$1; shift

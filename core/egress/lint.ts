@@ -55,8 +55,13 @@ const parsed = (source: string | ParsedRoutes): ParsedRoutes => (typeof source =
 
 /** The broker instance names the subscriptions of a routes file use (their plugins get loaded). */
 export function subscriptionBrokersIn(source: string | ParsedRoutes): Set<string> {
+  return brokersOfSection(source, 'subscriptions');
+}
+
+/** The `broker:` names in one top-level list of a routes file (subscriptions, streams). */
+export function brokersOfSection(source: string | ParsedRoutes, section: string): Set<string> {
   const names = new Set<string>();
-  const list = parsed(source).doc.get('subscriptions');
+  const list = parsed(source).doc.get(section);
   if (!isSeq(list)) return names;
   for (const item of list.items) {
     const broker = isMap(item) ? item.get('broker') : undefined;

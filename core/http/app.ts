@@ -17,6 +17,7 @@ import { mountOperationalEndpoints } from './operational-endpoints.js';
 import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
 import type { Egress } from '../egress/egress.js';
+import type { StreamServer } from '../streams/stream-server.js';
 import { mountConsole } from './console.js';
 import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
@@ -36,6 +37,8 @@ export interface AppDependencies {
   readonly cluster?: ClusterLink | undefined;
   /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
   readonly egress?: Pick<Egress, 'statuses' | 'overview' | 'specs'>;
+  /** Live streams (GET on a stream path); absent where none are served. */
+  readonly streams?: Pick<StreamServer, 'handle'>;
 }
 
 const OPERATIONAL = '(busgate)';
@@ -84,6 +87,7 @@ export function createApp(deps: AppDependencies): Express {
   if (deps.protectOperational) app.use([...DOCUMENT_PATHS], anyClient);
   mountContractDocuments(app, deps);
   if (deps.consoleEnabled) mountConsole(app, deps);
+  if (deps.streams) app.use(deps.streams.handle);
 
   // The configured routes are served by the ingress before express sees a request (see
   // core/http/ingress.ts); what reaches this point matched no route path.

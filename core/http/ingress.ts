@@ -48,6 +48,8 @@ export interface IngressDependencies {
   readonly rateLimits: RateLimits;
   readonly maxHeaders: number;
   readonly tracing: Tracing;
+  /** Paths another handler serves (live streams, on express): passed on instead of answered 404. */
+  readonly servedElsewhere?: (path: string) => boolean;
 }
 
 interface Plan {
@@ -349,7 +351,7 @@ export class Ingress {
       (allowed ??= []).push(route.spec.method);
     }
     if (allowed === undefined) {
-      if (servedByExpress(path)) return false;
+      if (servedByExpress(path) || this.deps.servedElsewhere?.(path) === true) return false;
       this.notFound(req, res, path);
       return true;
     }

@@ -17,6 +17,7 @@ import type { BrokerInstance } from '../brokers/instance.js';
 import type { RouteSpec } from '../routes/model.js';
 import { canRender } from '../routes/template.js';
 import type { Authenticator } from './auth.js';
+import { encodeBody } from './message-body.js';
 import { sendError } from './send-error.js';
 
 // The tap takes a destination from a URL path: plain characters only. Length and every other
@@ -32,15 +33,12 @@ export interface TapDependencies {
 }
 
 function describe(message: InboundMessage): string {
-  const text = message.payload.toString('utf8');
-  const isText = Buffer.from(text, 'utf8').equals(message.payload) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
   return JSON.stringify({
     destination: message.destination,
     headers: message.headers,
     contentType: message.contentType,
     key: message.key,
-    encoding: isText ? 'utf8' : 'base64',
-    body: isText ? text : message.payload.toString('base64'),
+    ...encodeBody(message.payload),
   });
 }
 

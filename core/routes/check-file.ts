@@ -7,13 +7,17 @@ import { catalogOf, egressCatalogOf, loadInstances, type LoadedInstance } from '
 import { lintSubscriptions, subscriptionBrokersIn } from '../egress/lint.js';
 import type { SubscriptionProblem } from '../egress/lint-codes.js';
 import type { SubscriptionSpec } from '../egress/model.js';
+import { lintStreams, streamBrokersIn } from '../streams/lint.js';
+import type { StreamProblem } from '../streams/lint-codes.js';
+import type { StreamSpec } from '../streams/model.js';
 import { brokerNamesIn, lintRoutes, parseRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
 export interface CheckedRoutes {
   readonly routes: RouteSpec[];
   readonly subscriptions: SubscriptionSpec[];
-  readonly problems: (RouteProblem | SubscriptionProblem)[];
+  readonly streams: StreamSpec[];
+  readonly problems: (RouteProblem | SubscriptionProblem | StreamProblem)[];
   readonly loaded: Map<string, LoadedInstance>;
   readonly file: string;
 }
@@ -27,12 +31,13 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   }
   // Parsed once: the route and subscription broker names and both linters read the same document.
   const document = parseRoutes(text);
-  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document)])].filter((name) => name in config.brokers);
+  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document)])].filter((name) => name in config.brokers);
   const loaded = await loadInstances(used, config.brokers, config.configDir);
   const declared = Object.keys(config.brokers);
   const { routes, problems } = lintRoutes(document, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
   const egress = lintSubscriptions(document, egressCatalogOf(loaded), { declared });
-  const all = [...problems, ...egress.problems].sort((a, b) => a.line - b.line || a.col - b.col);
-  return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], problems: all, loaded, file };
+  const streams = lintStreams(text, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
+  const all = [...problems, ...egress.problems, ...streams.problems].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], streams: all.length === 0 ? streams.streams : [], problems: all, loaded, file };
 }
 

@@ -252,7 +252,7 @@ export class NatsBroker implements BrokerPlugin {
       flusher: new FlushCoalescer(() => nc.flush()),
       batch: new PublishBatch(nc),
       streams: new StreamDirectory(manager),
-      workQueues: new WorkQueues(manager, this.options.createStreams, this.logger),
+      workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas),
       limits: natsLimits(nc.info?.max_payload, this.options.maxControlLine),
       manager,
     };

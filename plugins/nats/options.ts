@@ -29,6 +29,12 @@ export const optionsSchema = Type.Object(
       default: 'BUSGATE',
       description: 'Prefix of the work-queue stream names busgate derives from subjects.',
     }),
+    streamReplicas: Type.Integer({
+      minimum: 1,
+      maximum: 5,
+      default: 1,
+      description: 'Replicas of the work-queue streams busgate creates (3 on a 3-node cluster: a PubAck then means a quorum stored it). Existing streams are used as they are.',
+    }),
     connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'How long one connection attempt may take.' }),
     reconnectWaitMs: Type.Integer({ minimum: 10, default: 1000, description: 'Pause between reconnection attempts to the same server.' }),
     jetstreamTimeoutMs: Type.Integer({

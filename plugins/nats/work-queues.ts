@@ -66,6 +66,8 @@ export class WorkQueues {
     private readonly manager: JetStreamManager,
     private readonly createStreams: boolean,
     private readonly logger: Logger,
+    /** Replicas of the streams this creates; existing streams keep theirs. */
+    private readonly streamReplicas = 1,
   ) {}
 
   /** Resolves once `stream` is a work-queue stream that captures `subject`. */
@@ -116,8 +118,9 @@ export class WorkQueues {
           subjects: [subject],
           retention: RetentionPolicy.Workqueue,
           storage: StorageType.File,
+          num_replicas: this.streamReplicas,
         });
-        this.logger.info('created JetStream work-queue stream', { stream, subject });
+        this.logger.info('created JetStream work-queue stream', { stream, subject, replicas: this.streamReplicas });
         return;
       } catch (error) {
         // Another busgate instance may have created it a moment ago; judge what exists now.

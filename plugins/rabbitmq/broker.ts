@@ -25,7 +25,7 @@ import type {
 import { backoffDelay } from './backoff.js';
 import { Consumers } from './consumers.js';
 import { KEY_HEADER } from './messages.js';
-import { connectionUrl, describeEndpoint, scrubSecrets } from './endpoint.js';
+import { NodeRotation, scrubSecrets } from './endpoint.js';
 import { errorText, missingExchange, missingQueue, nothingSent } from './errors.js';
 import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js';
 import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
@@ -60,7 +60,8 @@ export class RabbitMqBroker implements BrokerPlugin {
   /** With declare: true, what the routes need declared; set up on every connection before it serves. */
   private topologyPlans: readonly DeclarePlan[] = [];
   private readonly consumers: Consumers;
-  private readonly endpoint: string;
+  /** The node the next (re)connection goes to; the url option may list a cluster's nodes. */
+  private readonly nodes: NodeRotation;
   private readonly scrub: (message: string) => string;
   private readonly log: Logger;
 
@@ -68,7 +69,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     private readonly options: RabbitMqOptions,
     private readonly context: PluginContext,
   ) {
-    this.endpoint = describeEndpoint(options.url);
+    this.nodes = new NodeRotation(options.url, options.heartbeatSeconds);
     this.scrub = scrubSecrets(options.url);
     this.log = withFields(context.logger, { broker: context.name, plugin: 'rabbitmq' });
     this.limits = rabbitMqLimits(undefined, options.maxMessageBytes);
@@ -77,6 +78,10 @@ export class RabbitMqBroker implements BrokerPlugin {
       logger: this.log,
       currentModel: () => (this.state === 'up' ? this.session?.model : undefined),
     });
+  }
+
+  private get endpoint(): string {
+    return this.nodes.describe();
   }
 
   connect(signal: AbortSignal): Promise<void> {
@@ -213,7 +218,7 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async openConnection(signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw nothingSent('connect cancelled');
     this.state = 'connecting';
-    const connection = await connect(connectionUrl(this.options.url, this.options.heartbeatSeconds), {
+    const connection = await connect(this.nodes.target, {
       // Confirms and replies are small frames: Nagle's algorithm would only add latency.
       noDelay: true,
       keepAlive: true,
@@ -259,6 +264,8 @@ export class RabbitMqBroker implements BrokerPlugin {
     connection.on('disconnect', (error: Error) => this.disconnected(error));
     connection.on('connect-failed', (error: Error) => {
       this.lastProblem = this.scrub(errorText(error));
+      // The next attempt (recovery's, or the core's next connect()) goes to the next node.
+      this.nodes.advance();
     });
     connection.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => {
       this.log.warn(`rabbitmq: reconnect attempt ${info.attempt} to ${this.endpoint} in ${info.delay} ms (${this.lastProblem ?? 'connection lost'})`);
@@ -330,6 +337,8 @@ export class RabbitMqBroker implements BrokerPlugin {
     this.state = 'reconnecting';
     this.lastProblem = this.scrub(errorText(error));
     this.log.warn(`rabbitmq: lost the connection to ${this.endpoint}: ${this.lastProblem}`);
+    // The node may be gone: recovery reconnects to the next one (the same one when there is one).
+    this.nodes.advance();
   }
 
   private async shutdown(): Promise<void> {

@@ -125,9 +125,19 @@ export class ConfirmPublisher {
       const returned = entry.returnedWith;
       entry.settle(returned === undefined ? undefined : entry.request.whenReturned(returned));
     } else if (errorText(error) === 'message nacked') {
+      // A nack says a queue could not take the message right now: a queue whose leader died
+      // and is being replaced (rabbitmq-server #1893, #4888), or a full one with overflow
+      // reject-publish. Both pass, so it is a 503 to retry, not a refusal for good.
       entry.settle(
-        new BusgateError('broker_rejected', 'RabbitMQ refused the message (negative acknowledgement: e.g. a full queue with overflow reject-publish)'),
+        new BusgateError(
+          'broker_unavailable',
+          'RabbitMQ did not take the message (negative acknowledgement: a queue it routes to is unavailable, e.g. electing a new leader, or full with overflow reject-publish); retry',
+          { retryAfterSeconds: 1 },
+        ),
       );
+      // After a node died, this channel's queue clients may keep aiming at the dead leader; a
+      // fresh channel (opened on the next send) looks the queue's current leader up again.
+      void this.close();
     } else {
       // amqplib calls every outstanding callback with "channel closed" before emitting 'close'.
       entry.settle(this.closeFailureFor(entry.request));

@@ -33,7 +33,8 @@ export const optionsSchema = Type.Object(
     url: Type.String({
       pattern: '^amqps?://',
       default: 'amqp://guest:guest@127.0.0.1:5672',
-      description: 'AMQP URL (env AMQP_URL). Its password is never logged nor shown in /ready.',
+      description:
+        'AMQP URL (env AMQP_URL), or a cluster\'s nodes as a comma-separated list of them: a lost connection reconnects to the next node. Passwords are never logged nor shown in /ready.',
     }),
     heartbeatSeconds: Type.Integer({
       minimum: 0,

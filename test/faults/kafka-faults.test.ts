@@ -11,7 +11,7 @@ faultSuite({
     // client opens (bootstrap and partition leaders alike) goes through the proxy.
     const proxyPort = await freePort();
     const broker = await PrivateKafka.create(proxyPort);
-    const proxy = await FaultProxy.start({ host: '127.0.0.1', port: broker.proxiedPort }, proxyPort);
+    const proxy = await FaultProxy.start({ host: '127.0.0.1', port: broker.proxiedPort! }, proxyPort);
     await broker.start();
     return { broker, proxy };
   },

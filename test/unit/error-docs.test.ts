@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { ERROR_CODES, STARTUP_CODES } from '../../core/errors.js';
 import { SUBSCRIPTION_LINT_CODES } from '../../core/egress/lint-codes.js';
 import { LINT_CODES } from '../../core/routes/lint-codes.js';
+import { STREAM_LINT_CODES } from '../../core/streams/lint-codes.js';
 
 const readme = fs.readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
@@ -42,6 +43,10 @@ describe('error documentation', () => {
 
   it('documents every subscription lint code, with the registry meaning, and no other', () => {
     expect(Object.fromEntries(codeTable('lint code (subscriptions)'))).to.deep.equal(SUBSCRIPTION_LINT_CODES);
+  });
+
+  it('documents every stream lint code, with the registry meaning, and no other', () => {
+    expect(Object.fromEntries(codeTable('lint code (streams)'))).to.deep.equal(STREAM_LINT_CODES);
   });
 
   it('documents every start-up code, with the registry meaning, and no other', () => {

@@ -35,6 +35,8 @@ export interface PrivateBroker {
   start(): Promise<void>;
   /** kill -9 of the broker process. */
   kill(): void;
+  /** SIGTERM (a graceful stop, as in a rolling restart); resolves once the process exited (SIGKILL after `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<void>;
   freeze(): void;
   thaw(): void;
   /** Starts again on the same ports and data; resolves once it serves clients. */
@@ -43,6 +45,8 @@ export interface PrivateBroker {
   dispose(keep?: boolean): Promise<void>;
   /** The folder with its data and logs. */
   readonly folder: string;
+  /** Lets the broker outlive this process (scripts/brokers.sh cluster start): no kill on exit. */
+  release(): void;
   /** The tail of the broker's log, for failure messages. */
   logTail(): string;
 }
@@ -107,6 +111,11 @@ abstract class Launcher implements PrivateBroker {
     live.add(this);
   }
 
+  /** Lets the broker outlive this process (scripts/brokers.sh cluster start): no kill on exit. */
+  release(): void {
+    live.delete(this);
+  }
+
   /** SIGKILL to the process group of the running broker (the launcher's own child). */
   killGroup(): void {
     const child = this.child;
@@ -126,6 +135,17 @@ abstract class Launcher implements PrivateBroker {
 
   kill(): void {
     signal(this.pid(), 'SIGKILL');
+  }
+
+  async stop(timeoutMs = 30_000): Promise<void> {
+    const pid = this.pid();
+    signal(pid, 'SIGTERM');
+    const gone = await eventually(() => !alive(pid), timeoutMs, `private ${this.kind} on port ${this.port} to stop`, 100).then(
+      () => true,
+      () => false,
+    );
+    if (!gone) signal(pid, 'SIGKILL');
+    await this.exited();
   }
 
   freeze(): void {
@@ -201,6 +221,16 @@ abstract class Launcher implements PrivateBroker {
   }
 }
 
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function signal(pid: number | undefined, name: NodeJS.Signals): void {
   if (pid === undefined) return;
   try {
@@ -212,11 +242,27 @@ function signal(pid: number | undefined, name: NodeJS.Signals): void {
 
 // ------------------------------------------------------------------------------------------ NATS
 
+/** A NATS server's place in a cluster: its names and route port, and the other members' route ports. */
+export interface NatsClusterSeat {
+  readonly clusterName: string;
+  readonly serverName: string;
+  readonly routePort: number;
+  readonly peerRoutePorts: readonly number[];
+}
+
 export class PrivateNats extends Launcher {
   readonly kind = 'nats' as const;
 
-  static async create(): Promise<PrivateNats> {
-    return new PrivateNats(await freeStablePort());
+  private constructor(
+    port: number,
+    /** Set for a member of a cluster (private-clusters.ts); a lone server has none. */
+    readonly seat?: NatsClusterSeat,
+  ) {
+    super(port);
+  }
+
+  static async create(seat?: NatsClusterSeat, port?: number): Promise<PrivateNats> {
+    return new PrivateNats(port ?? (await freeStablePort()), seat);
   }
 
   protected async prepare(): Promise<void> {
@@ -224,7 +270,14 @@ export class PrivateNats extends Launcher {
   }
 
   protected command(): { file: string; args: string[] } {
-    return { file: NATS_SERVER, args: ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', path.join(this.dir, 'jetstream')] };
+    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', path.join(this.dir, 'jetstream')];
+    const seat = this.seat;
+    if (seat !== undefined) {
+      // JetStream in a cluster needs a stable server name and cluster name on every member.
+      const routes = seat.peerRoutePorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
+      args.push('--server_name', seat.serverName, '--cluster_name', seat.clusterName, '--cluster', `nats://127.0.0.1:${seat.routePort}`, '--routes', routes);
+    }
+    return { file: NATS_SERVER, args };
   }
 
   protected ready(): Promise<boolean> {
@@ -258,6 +311,12 @@ export class PrivateMosquitto extends Launcher {
 
 // -------------------------------------------------------------------------------------- RabbitMQ
 
+/** A RabbitMQ node's place in a cluster: the shared Erlang cookie and every member's node name. */
+export interface RabbitMqClusterSeat {
+  readonly cookie: string;
+  readonly members: readonly string[];
+}
+
 /**
  * A second RabbitMQ node (`busgate-fault-<n>@localhost`) run as root straight from
  * /usr/lib/rabbitmq/bin (the /usr/sbin wrapper would switch to the rabbitmq user), with its own
@@ -272,12 +331,28 @@ export class PrivateRabbitMq extends Launcher {
   private constructor(
     port: number,
     private readonly distPort: number,
+    /** Set for a member of a cluster (private-clusters.ts); a lone node has none. */
+    readonly seat?: RabbitMqClusterSeat,
   ) {
     super(port);
   }
 
-  static async create(): Promise<PrivateRabbitMq> {
-    return new PrivateRabbitMq(await freeStablePort(), await freeStablePort());
+  static async create(seat?: RabbitMqClusterSeat, port?: number): Promise<PrivateRabbitMq> {
+    return new PrivateRabbitMq(port ?? (await freeStablePort()), await freeStablePort(), seat);
+  }
+
+  /** The node's Erlang name, derived from its AMQP port (so peers can be named before they start). */
+  static nodeNameFor(port: number): string {
+    return `busgate-fault-${process.pid}-${port}@localhost`;
+  }
+
+  get nodeName(): string {
+    return PrivateRabbitMq.nodeNameFor(this.port);
+  }
+
+  /** The environment rabbitmqctl and rabbitmq-queues need to talk to this node (its cookie). */
+  get toolEnv(): NodeJS.ProcessEnv {
+    return { PATH: process.env.PATH, HOME: path.join(this.dir, 'home'), ERL_EPMD_ADDRESS: '127.0.0.1' };
   }
 
   get url(): string {
@@ -292,12 +367,18 @@ export class PrivateRabbitMq extends Launcher {
     fs.mkdirSync(path.join(this.dir, 'home'), { recursive: true });
     fs.writeFileSync(path.join(this.dir, 'enabled_plugins'), '[].\n');
     fs.writeFileSync(path.join(this.dir, 'rabbitmq-env.conf'), '');
-    fs.writeFileSync(path.join(this.dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${this.port}\n`);
-  }
-
-  /** The node's name; RabbitMQ also reports it as cluster_name in every AMQP handshake. */
-  get nodeName(): string {
-    return `busgate-fault-${process.pid}-${this.port}@localhost`;
+    const config = [`listeners.tcp.local = 127.0.0.1:${this.port}`];
+    const seat = this.seat;
+    if (seat !== undefined) {
+      // Erlang distribution admits only nodes with the same cookie; classic_config names the peers,
+      // and a node that finds one of them running joins its cluster.
+      const cookie = path.join(this.dir, 'home', '.erlang.cookie');
+      fs.writeFileSync(cookie, seat.cookie);
+      fs.chmodSync(cookie, 0o400);
+      config.push('cluster_formation.peer_discovery_backend = classic_config');
+      seat.members.forEach((member, index) => config.push(`cluster_formation.classic_config.nodes.${index + 1} = ${member}`));
+    }
+    fs.writeFileSync(path.join(this.dir, 'rabbitmq.conf'), `${config.join('\n')}\n`);
   }
 
   protected command(): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
@@ -369,7 +450,9 @@ export class PrivateRabbitMq extends Launcher {
     // The default cluster name is the node's name with the machine's host name after the @.
     const name = String(connection.connection.serverProperties.cluster_name);
     await connection.close().catch(() => undefined);
-    if (name.split('@')[0] !== this.nodeName.split('@')[0]) throw new Error(`port ${this.port} answers as RabbitMQ node "${name}", not as ${this.nodeName}: another broker took the port`);
+    // A cluster member reports the cluster's name, which is one of its members' node names.
+    const expected = (this.seat?.members ?? [this.nodeName]).map((node) => node.split('@')[0]);
+    if (!expected.includes(name.split('@')[0])) throw new Error(`port ${this.port} answers as RabbitMQ node "${name}", not as ${this.nodeName}: another broker took the port`);
     return true;
   }
 
@@ -382,28 +465,50 @@ export class PrivateRabbitMq extends Launcher {
 
 // ----------------------------------------------------------------------------------------- Kafka
 
+/** A KRaft node's place in a 3-node cluster: the shared cluster id, its node id and every controller. */
+export interface KafkaClusterSeat {
+  readonly clusterId: string;
+  readonly nodeId: number;
+  /** controller.quorum.voters, e.g. `0@127.0.0.1:9001,1@127.0.0.1:9002,2@127.0.0.1:9003`. */
+  readonly voters: string;
+  readonly replicas: number;
+}
+
+/** A KRaft cluster id: 16 random bytes, base64url; never starting with "-" (StorageTool would read it as an option). */
+export function kafkaClusterId(): string {
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  return clusterId;
+}
+
 /**
- * A single KRaft node (broker + controller) from the jars scripts/brokers.sh fetched, with
- * -Xmx256m and three listeners: PLAINTEXT (direct, inter-broker), CONTROLLER, and PROXIED, whose
- * advertised address is `proxyPort`, so a client bootstrapped through the fault proxy keeps using
- * the proxy for every connection that metadata sends it to.
+ * A KRaft node (broker + controller) from the jars scripts/brokers.sh fetched, with -Xmx256m.
+ * Alone (fault suites): three listeners, PLAINTEXT (direct, inter-broker), CONTROLLER, and PROXIED,
+ * whose advertised address is `proxyPort`, so a client bootstrapped through the fault proxy keeps
+ * using the proxy for every connection that metadata sends it to. As a cluster member (with a
+ * seat, private-clusters.ts): PLAINTEXT and CONTROLLER only, replication factor 3 everywhere.
  */
 export class PrivateKafka extends Launcher {
   readonly kind = 'kafka' as const;
-  protected override readonly bootTimeoutMs = 90_000;
+  protected override readonly bootTimeoutMs = 120_000;
 
   private constructor(
     readonly directPort: number,
-    private readonly controllerPort: number,
+    readonly controllerPort: number,
     /** The PROXIED listener; the proxy forwards proxyPort -> proxiedPort. */
-    readonly proxiedPort: number,
-    readonly proxyPort: number,
+    readonly proxiedPort: number | undefined,
+    readonly proxyPort: number | undefined,
+    readonly seat?: KafkaClusterSeat,
   ) {
     super(directPort);
   }
 
   static async create(proxyPort: number): Promise<PrivateKafka> {
     return new PrivateKafka(await freeStablePort(), await freeStablePort(), await freeStablePort(), proxyPort);
+  }
+
+  static member(seat: KafkaClusterSeat, directPort: number, controllerPort: number): PrivateKafka {
+    return new PrivateKafka(directPort, controllerPort, undefined, undefined, seat);
   }
 
   private java(): string[] {
@@ -419,39 +524,50 @@ export class PrivateKafka extends Launcher {
     ];
   }
 
+  private properties(): string[] {
+    const seat = this.seat;
+    const replicas = seat?.replicas ?? 1;
+    const listeners = [`PLAINTEXT://127.0.0.1:${this.directPort}`, `CONTROLLER://127.0.0.1:${this.controllerPort}`];
+    const advertised = [`PLAINTEXT://127.0.0.1:${this.directPort}`];
+    if (this.proxiedPort !== undefined && this.proxyPort !== undefined) {
+      listeners.push(`PROXIED://127.0.0.1:${this.proxiedPort}`);
+      advertised.push(`PROXIED://127.0.0.1:${this.proxyPort}`);
+    }
+    return [
+      'process.roles=broker,controller',
+      `node.id=${seat?.nodeId ?? 1}`,
+      `controller.quorum.voters=${seat?.voters ?? `1@127.0.0.1:${this.controllerPort}`}`,
+      `listeners=${listeners.join(',')}`,
+      `advertised.listeners=${advertised.join(',')}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+      'controller.listener.names=CONTROLLER',
+      `log.dirs=${path.join(this.dir, 'data')}`,
+      'num.partitions=1',
+      `default.replication.factor=${replicas}`,
+      // With 3 replicas: an acks=all write is on at least 2 of them, so one broker's death loses nothing.
+      `min.insync.replicas=${replicas > 1 ? 2 : 1}`,
+      `offsets.topic.replication.factor=${replicas}`,
+      'offsets.topic.num.partitions=1',
+      `transaction.state.log.replication.factor=${replicas}`,
+      `transaction.state.log.min.isr=${replicas > 1 ? 2 : 1}`,
+      'transaction.state.log.num.partitions=1',
+      'auto.create.topics.enable=false',
+      'group.initial.rebalance.delay.ms=0',
+      'num.network.threads=2',
+      'num.io.threads=2',
+      'log.retention.hours=1',
+      // A member killed with -9 comes back under the same id: its old registration must expire fast.
+      ...(seat ? ['broker.session.timeout.ms=3000', 'broker.heartbeat.interval.ms=1000'] : []),
+      '',
+    ];
+  }
+
   protected async prepare(): Promise<void> {
     const props = path.join(this.dir, 'server.properties');
-    fs.writeFileSync(
-      props,
-      [
-        'process.roles=broker,controller',
-        'node.id=1',
-        `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
-        `listeners=PLAINTEXT://127.0.0.1:${this.directPort},CONTROLLER://127.0.0.1:${this.controllerPort},PROXIED://127.0.0.1:${this.proxiedPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${this.directPort},PROXIED://127.0.0.1:${this.proxyPort}`,
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT',
-        'inter.broker.listener.name=PLAINTEXT',
-        'controller.listener.names=CONTROLLER',
-        `log.dirs=${path.join(this.dir, 'data')}`,
-        'num.partitions=1',
-        'default.replication.factor=1',
-        'min.insync.replicas=1',
-        'offsets.topic.replication.factor=1',
-        'offsets.topic.num.partitions=1',
-        'transaction.state.log.replication.factor=1',
-        'transaction.state.log.min.isr=1',
-        'transaction.state.log.num.partitions=1',
-        'auto.create.topics.enable=false',
-        'group.initial.rebalance.delay.ms=0',
-        'num.network.threads=2',
-        'num.io.threads=2',
-        'log.retention.hours=1',
-        '',
-      ].join('\n'),
-    );
-    let clusterId = randomBytes(16).toString('base64url');
-    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-    const format = spawnSync('java', [...this.java(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8', timeout: 60_000 });
+    fs.writeFileSync(props, this.properties().join('\n'));
+    const clusterId = this.seat?.clusterId ?? kafkaClusterId();
+    const format = spawnSync('java', [...this.java(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8', timeout: 120_000 });
     if (format.status !== 0) throw new Error(`formatting private Kafka storage failed:\n${format.stdout}\n${format.stderr}`);
   }
 

@@ -1,0 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import { deleteKafkaTopics } from '../support/kafka-cleanup.js';
+import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+import { runStreamConformance } from './suite.js';
+
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+
+runStreamConformance({
+  name: 'kafka',
+  plugin: 'kafka',
+  // createTopics: the first publish creates the suite's topic.
+  options: () => ({ brokers, createTopics: true }),
+  require: (context) => requireBroker(context, 'kafka', brokerEndpoints.kafka()),
+  destination: () => `streams-${randomUUID().slice(0, 8)}`,
+  // Group joins take seconds.
+  subscribeTimeoutMs: 30_000,
+  cleanup: (destinations) => deleteKafkaTopics(brokers, destinations),
+});

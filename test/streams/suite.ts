@@ -1,0 +1,132 @@
+/**
+ * The streams conformance suite: live Server-Sent Events on every broker, end to end. Messages
+ * are POSTed to a pubsub route of the daemon and read back from a stream of the same source.
+ * "Subscribed" is read from the busgate_subscriptions gauge, never from a timer.
+ */
+import { expect } from 'chai';
+import { eventually, eventuallyAsync, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { SseClient } from '../support/sse-client.js';
+
+export interface StreamTarget {
+  readonly name: string;
+  readonly plugin: string;
+  options(): Record<string, unknown>;
+  require?(context: Mocha.Context): Promise<void>;
+  /** A fresh source name (no two tests share one). */
+  destination(): string;
+  cleanup?(destinations: readonly string[]): Promise<void>;
+  /** A pubsub publish nobody is subscribed to is refused as unroutable (RabbitMQ's mandatory flag). */
+  readonly unroutableWithoutSubscribers?: boolean;
+  /** Longest a subscription may take to become live (Kafka group joins are slow). */
+  readonly subscribeTimeoutMs?: number;
+}
+
+const KEYS = new Map([
+  ['dashboard', 'secret-dashboard'],
+  ['other', 'secret-other'],
+]);
+const AS_DASHBOARD = { authorization: 'Bearer secret-dashboard' };
+/** Not UTF-8: only byte-exact handling gets it through unchanged. */
+const BINARY = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d, 0x0a, 0xff]);
+
+export function runStreamConformance(target: StreamTarget): void {
+  const wait = target.subscribeTimeoutMs ?? 10_000;
+
+  describe(`streams conformance: ${target.name}`, function () {
+    this.timeout(Math.max(30_000, wait * 4));
+    let daemon: TestDaemon;
+    const sources: string[] = [];
+    const clients: SseClient[] = [];
+    let source = '';
+
+    const subscriptions = async (): Promise<number> =>
+      (await daemon.metrics.subscriptions.get()).values.filter(({ labels }) => labels.broker === target.name).reduce((sum, { value }) => sum + value, 0);
+    const open = async (headers: Record<string, string> = AS_DASHBOARD, path = '/streams/live'): Promise<SseClient> => {
+      const client = await SseClient.open(`${daemon.url}${path}`, headers);
+      clients.push(client);
+      return client;
+    };
+    const publish = async (body: string | Buffer, headers: Record<string, string> = {}): Promise<string> => {
+      const res = await daemon.post('/pub', body, { ...AS_DASHBOARD, 'content-type': 'application/x-stream-test', 'x-tenant': 'acme', ...headers });
+      expect(res.status, await res.clone().text()).to.equal(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+
+    before(async function () {
+      if (target.require) await target.require(this);
+      source = target.destination();
+      sources.push(source);
+      const routes =
+        `routes:\n  - path: /pub\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${source}"\n    headers: [x-tenant]\n` +
+        `streams:\n  - path: /streams/live\n    broker: ${target.name}\n    source: "${source}"\n    clients: [dashboard]\n`;
+      daemon = await startTestDaemon({ brokers: { [target.name]: { plugin: target.plugin, options: target.options() } }, routes, overrides: { apiKeys: KEYS } });
+      // Some brokers create the source on first publish; this message predates every stream.
+      const first = await daemon.post('/pub', 'before anyone watched', { ...AS_DASHBOARD, 'x-tenant': 'acme' });
+      expect(first.status, await first.text()).to.equal(target.unroutableWithoutSubscribers ? 502 : 202);
+    });
+
+    afterEach(async () => {
+      for (const client of clients.splice(0)) client.close();
+      await eventuallyAsync(async () => (await subscriptions()) === 0, wait, 'every stream subscription closed');
+    });
+
+    after(async () => {
+      await daemon?.shutdown('streams conformance done');
+      await target.cleanup?.(sources).catch(() => undefined);
+    });
+
+    it('delivers every message published after the client connected, live only, with id, body, type, headers and position', async () => {
+      const client = await open();
+      expect(client.response.status).to.equal(200);
+      expect(client.response.headers.get('content-type')).to.match(/^text\/event-stream/);
+      await eventuallyAsync(async () => (await subscriptions()) === 1, wait, 'the stream subscribed');
+      const textId = await publish('{"order":42,"note":"crème brûlée"}', { 'x-tenant': 'acme' });
+      const binaryId = await publish(BINARY);
+      await eventually(() => client.messages().length >= 2, wait, 'two messages on the stream');
+      const [text, binary] = client.messages();
+      expect(client.messages()).to.have.length(2, 'the message from before the connection is not replayed');
+      expect(text).to.include({ id: textId, encoding: 'utf8', body: '{"order":42,"note":"crème brûlée"}', contentType: 'application/x-stream-test' });
+      expect((text!.headers as Record<string, string>)['x-tenant']).to.equal('acme');
+      expect(text).to.have.property('position');
+      expect(binary).to.include({ id: binaryId, encoding: 'base64', body: BINARY.toString('base64') });
+      expect(client.events.filter((event) => event.event === 'message').map((event) => event.id)).to.deep.equal([textId, binaryId]);
+    });
+
+    it('gives each connected client every message', async () => {
+      const first = await open();
+      const second = await open();
+      await eventuallyAsync(async () => (await subscriptions()) === 2, wait, 'both streams subscribed');
+      const id = await publish('fan-out');
+      await eventually(() => first.messages().length === 1 && second.messages().length === 1, wait, 'both clients got the message');
+      expect(first.messages()[0]!.id).to.equal(id);
+      expect(second.messages()[0]!.id).to.equal(id);
+    });
+
+    it('closes the subscription when the client leaves', async () => {
+      const before = await subscriptions();
+      const client = await open();
+      await eventuallyAsync(async () => (await subscriptions()) === before + 1, wait, 'the stream subscribed');
+      client.close();
+      await eventuallyAsync(async () => (await subscriptions()) === before, wait, 'the subscription closed');
+      await eventually(() => daemon.streams.openStreams === 0, wait, 'no stream open');
+    });
+
+    it('refuses without subscribing: no key, a client not listed, no Accept, another method', async () => {
+      const before = await subscriptions();
+      const noKey = await open({});
+      expect(noKey.response.status).to.equal(401);
+      expect(((await noKey.response.json()) as { error: { code: string } }).error.code).to.equal('unauthorized');
+      const other = await open({ authorization: 'Bearer secret-other' });
+      expect(other.response.status).to.equal(403);
+      expect(((await other.response.json()) as { error: { code: string } }).error.code).to.equal('forbidden');
+      const plain = await fetch(`${daemon.url}/streams/live`, { headers: { ...AS_DASHBOARD, accept: 'application/json' } });
+      expect(plain.status).to.equal(406);
+      expect(((await plain.json()) as { error: { code: string } }).error.code).to.equal('not_acceptable');
+      const post = await fetch(`${daemon.url}/streams/live`, { method: 'POST', headers: { ...AS_DASHBOARD, accept: 'text/event-stream' } });
+      expect(post.status).to.equal(405);
+      expect(post.headers.get('allow')).to.equal('GET');
+      expect(await subscriptions()).to.equal(before);
+      expect(daemon.streams.openStreams).to.equal(0);
+    });
+  });
+}
