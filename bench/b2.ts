@@ -75,17 +75,20 @@ class SharedFlush {
     const batch = this.waiting;
     this.waiting = [];
     this.running = true;
-    this.nc.flush().then(
-      () => {
-        for (const w of batch) w.resolve();
-      },
-      (error: unknown) => {
-        for (const w of batch) w.reject(error);
-      },
-    ).finally(() => {
-      this.running = false;
-      if (this.waiting.length > 0) this.run();
-    });
+    this.nc
+      .flush()
+      .then(
+        () => {
+          for (const w of batch) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of batch) w.reject(error);
+        },
+      )
+      .finally(() => {
+        this.running = false;
+        if (this.waiting.length > 0) this.run();
+      });
   }
 }
 
@@ -101,7 +104,11 @@ async function natsClient(args: B2Args, c: Case): Promise<Client> {
     h.set('content-type', CONTENT_TYPE);
     return h;
   };
-  const common = { client: `@nats-io/transport-node ${versionOf('@nats-io/transport-node')}, @nats-io/jetstream ${versionOf('@nats-io/jetstream')}`, server: `nats-server ${nc.info?.version ?? '?'}`, close: () => nc.close() };
+  const common = {
+    client: `@nats-io/transport-node ${versionOf('@nats-io/transport-node')}, @nats-io/jetstream ${versionOf('@nats-io/jetstream')}`,
+    server: `nats-server ${nc.info?.version ?? '?'}`,
+    close: () => nc.close(),
+  };
   switch (c.mode) {
     case 'pubsub':
       return {
@@ -168,9 +175,17 @@ async function rabbitClient(args: B2Args, c: Case): Promise<Client> {
   const common = { client: `amqplib ${versionOf('amqplib')}`, server, close: () => model.close().catch(() => undefined) };
   switch (c.mode) {
     case 'pubsub':
-      return { ...common, description: 'confirm channel publish to the exchange, confirm awaited', op: () => publish(c.destination, '', properties(randomUUID())) };
+      return {
+        ...common,
+        description: 'confirm channel publish to the exchange, confirm awaited',
+        op: () => publish(c.destination, '', properties(randomUUID())),
+      };
     case 'point-to-point':
-      return { ...common, description: 'confirm channel publish to the queue, confirm awaited', op: () => publish('', c.destination, properties(randomUUID())) };
+      return {
+        ...common,
+        description: 'confirm channel publish to the queue, confirm awaited',
+        op: () => publish('', c.destination, properties(randomUUID())),
+      };
     case 'request-reply': {
       const waiting = new Map<string, () => void>();
       await channel.consume(
@@ -204,7 +219,12 @@ async function rabbitClient(args: B2Args, c: Case): Promise<Client> {
 async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
   const { Kafka, logLevel, Partitioners } = kafkajs;
   const kafka = new Kafka({ clientId: 'busgate-bench-b2', brokers: args.endpoints.kafkaBrokers.split(','), logLevel: logLevel.WARN });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const payload = Buffer.from(args.body);
   const batcher = new Coalescer<Message>((messages) => producer.sendBatch({ acks: -1, topicMessages: [{ topic: c.destination, messages }] }));
@@ -254,7 +274,10 @@ async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
 // ----------------------------------------------------------------------------------------- memory
 async function memoryClient(args: B2Args, c: Case): Promise<Client> {
   const logger = winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
-  const plugin: BrokerPlugin = memoryPlugin.create({ queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false }, { name: 'memory', instanceId: 'bench', logger });
+  const plugin: BrokerPlugin = memoryPlugin.create(
+    { queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false },
+    { name: 'memory', instanceId: 'bench', logger },
+  );
   await plugin.connect(new AbortController().signal);
   const payload = Buffer.from(args.body);
   const context: SendContext = { signal: new AbortController().signal, timeoutMs: 5000, options: {} };
@@ -265,7 +288,11 @@ async function memoryClient(args: B2Args, c: Case): Promise<Client> {
       return { ...common, description: 'plugin.publish, no subscriber', op: async () => void (await plugin.publish(c.destination, message(), context)) };
     case 'point-to-point':
       await plugin.subscribe(c.destination, { mode: 'point-to-point' }, () => Promise.resolve());
-      return { ...common, description: 'plugin.enqueue, one in-process consumer', op: async () => void (await plugin.enqueue(c.destination, message(), context)) };
+      return {
+        ...common,
+        description: 'plugin.enqueue, one in-process consumer',
+        op: async () => void (await plugin.enqueue(c.destination, message(), context)),
+      };
     case 'request-reply':
       return { ...common, description: 'plugin.request to the echo responder', op: async () => void (await plugin.request(c.destination, message(), context)) };
     default:

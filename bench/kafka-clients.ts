@@ -59,19 +59,31 @@ async function kafkajsSides(): Promise<Side[]> {
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }], waitForLeaders: true });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: IDEMPOTENT, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: IDEMPOTENT,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const coalescer = new Coalescer<kafkajs.Message>((messages) => producer.sendBatch({ acks: -1, topicMessages: [{ topic: TOPIC, messages }] }));
   const close = (): Promise<void> => producer.disconnect();
   return [
     { name: 'kafkajs coalesced', send: () => coalescer.send({ value: VALUE, headers: headers() }), close: async () => undefined },
-    { name: 'kafkajs single', send: async () => void (await producer.send({ acks: -1, topic: TOPIC, messages: [{ value: VALUE, headers: headers() }] })), close },
+    {
+      name: 'kafkajs single',
+      send: async () => void (await producer.send({ acks: -1, topic: TOPIC, messages: [{ value: VALUE, headers: headers() }] })),
+      close,
+    },
   ];
 }
 
 async function platformaticSides(): Promise<Side[]> {
   const name = '@platformatic/kafka';
-  type Producer = { send(options: { messages: Array<{ topic: string; value: string; headers: Record<string, string> }>; acks?: number }): Promise<unknown>; close(): Promise<void> };
+  type Producer = {
+    send(options: { messages: Array<{ topic: string; value: string; headers: Record<string, string> }>; acks?: number }): Promise<unknown>;
+    close(): Promise<void>;
+  };
   let module: { Producer: new (options: Record<string, unknown>) => Producer; stringSerializers: unknown; ProduceAcks: { ALL: number } };
   try {
     module = (await import(name)) as typeof module;
@@ -79,11 +91,24 @@ async function platformaticSides(): Promise<Side[]> {
     console.log(`${name} is not installed: npm i --no-save ${name}`);
     return [];
   }
-  const producer = new module.Producer({ clientId: 'busgate-bench-clients-p', bootstrapBrokers: BROKERS, idempotent: IDEMPOTENT, acks: module.ProduceAcks.ALL, serializers: module.stringSerializers, autocreateTopics: false });
-  const coalescer = new Coalescer<{ topic: string; value: string; headers: Record<string, string> }>((messages) => producer.send({ messages, acks: module.ProduceAcks.ALL }));
+  const producer = new module.Producer({
+    clientId: 'busgate-bench-clients-p',
+    bootstrapBrokers: BROKERS,
+    idempotent: IDEMPOTENT,
+    acks: module.ProduceAcks.ALL,
+    serializers: module.stringSerializers,
+    autocreateTopics: false,
+  });
+  const coalescer = new Coalescer<{ topic: string; value: string; headers: Record<string, string> }>((messages) =>
+    producer.send({ messages, acks: module.ProduceAcks.ALL }),
+  );
   return [
     { name: `${name} coalesced`, send: () => coalescer.send({ topic: TOPIC, value: VALUE, headers: headers() }), close: async () => undefined },
-    { name: `${name} single`, send: async () => void (await producer.send({ messages: [{ topic: TOPIC, value: VALUE, headers: headers() }], acks: module.ProduceAcks.ALL })), close: () => producer.close() },
+    {
+      name: `${name} single`,
+      send: async () => void (await producer.send({ messages: [{ topic: TOPIC, value: VALUE, headers: headers() }], acks: module.ProduceAcks.ALL })),
+      close: () => producer.close(),
+    },
   ];
 }
 
@@ -95,7 +120,12 @@ async function main(): Promise<void> {
     for (const side of sides) results.get(side.name)!.push(await rate(side, SECONDS));
   }
   for (const side of sides) await side.close();
-  console.log(`Kafka client alone, ${CALLERS} callers, acks=all, ${IDEMPOTENT ? 'idempotent' : 'not idempotent'}, ${SECONDS} s x 2 rounds alternating; load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  console.log(
+    `Kafka client alone, ${CALLERS} callers, acks=all, ${IDEMPOTENT ? 'idempotent' : 'not idempotent'}, ${SECONDS} s x 2 rounds alternating; load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(1))
+      .join(' ')}`,
+  );
   for (const [name, runs] of results) console.log(`  ${name.padEnd(32)} ${runs.join(', ')} msg/s`);
 }
 

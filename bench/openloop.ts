@@ -133,7 +133,10 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpuBefore);
     const wallMs = performance.now() - wallBefore;
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    outputs.push({ ...result, generator: { cpuSeconds, cpuShareOfOneCore: Math.round((cpuSeconds / (wallMs / 1000)) * 100) / 100, wallMs: Math.round(wallMs) } });
+    outputs.push({
+      ...result,
+      generator: { cpuSeconds, cpuShareOfOneCore: Math.round((cpuSeconds / (wallMs / 1000)) * 100) / 100, wallMs: Math.round(wallMs) },
+    });
   }
   for (const c of connections) c.close();
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(outputs)}\n`);

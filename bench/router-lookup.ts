@@ -24,7 +24,9 @@ function nsPerCall(lookup: Lookup, path: string, iterations: number): number {
 
 async function findMyWay(): Promise<Lookup | undefined> {
   const name = 'find-my-way';
-  let module: { default: (options: Record<string, unknown>) => { on(method: string, path: string, handler: () => void): void; find(method: string, path: string): unknown } };
+  let module: {
+    default: (options: Record<string, unknown>) => { on(method: string, path: string, handler: () => void): void; find(method: string, path: string): unknown };
+  };
   try {
     module = (await import(name)) as typeof module;
   } catch {

@@ -58,9 +58,17 @@ const UNMATCHED_PATH = '/no/such/route';
 function writeFiles(dir: string, count: number, port: number): string {
   fs.mkdirSync(dir, { recursive: true });
   const lines = ['routes:'];
-  for (let i = 0; i < count; i++) lines.push(`  - name: r${i}`, `    path: /r${i}/:topic`, '    broker: memory', '    mode: pubsub', '    destination: "bench.{topic}"');
+  for (let i = 0; i < count; i++)
+    lines.push(`  - name: r${i}`, `    path: /r${i}/:topic`, '    broker: memory', '    mode: pubsub', '    destination: "bench.{topic}"');
   fs.writeFileSync(path.join(dir, 'routes.yaml'), `${lines.join('\n')}\n`);
-  const config = { port, host: '127.0.0.1', routesFile: path.join(dir, 'routes.yaml'), logLevel: 'warn', logFormat: 'json', brokers: { memory: { plugin: 'memory', options: {} } } };
+  const config = {
+    port,
+    host: '127.0.0.1',
+    routesFile: path.join(dir, 'routes.yaml'),
+    logLevel: 'warn',
+    logFormat: 'json',
+    brokers: { memory: { plugin: 'memory', options: {} } },
+  };
   const file = path.join(dir, 'busgate.yaml');
   fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
   return file;
@@ -112,10 +120,16 @@ export async function routeCountBench(setup: RouteBenchSetup, log: (line: string
     for (let round = 0; round < setup.rounds; round++) {
       for (const d of daemons) {
         const base = `http://127.0.0.1:${d.port}`;
-        last.get(d.count)!.push((await runWrk({ url: base + lastPath(d.count), connections: setup.connections, durationS: setup.durationS, script: setup.script })).rate);
-        unmatched.get(d.count)!.push((await runWrk({ url: base + UNMATCHED_PATH, connections: setup.connections, durationS: setup.durationS, script: setup.script })).rate);
+        last
+          .get(d.count)!
+          .push((await runWrk({ url: base + lastPath(d.count), connections: setup.connections, durationS: setup.durationS, script: setup.script })).rate);
+        unmatched
+          .get(d.count)!
+          .push((await runWrk({ url: base + UNMATCHED_PATH, connections: setup.connections, durationS: setup.durationS, script: setup.script })).rate);
       }
-      log(`  round ${round + 1}: ${daemons.map((d) => `${d.count} routes ${last.get(d.count)!.at(-1)} / unmatched ${unmatched.get(d.count)!.at(-1)}`).join('; ')}`);
+      log(
+        `  round ${round + 1}: ${daemons.map((d) => `${d.count} routes ${last.get(d.count)!.at(-1)} / unmatched ${unmatched.get(d.count)!.at(-1)}`).join('; ')}`,
+      );
     }
     return {
       sides: daemons.map((d) => ({
@@ -143,9 +157,30 @@ export function routeCountTargets(result: RouteCountResult): TargetResult[] {
   const last = ratio(many.lastRoute.rate, one.lastRoute.rate);
   const none = ratio(many.unmatched.rate, one.unmatched.rate);
   return [
-    { target: 'route count: last of 10,000 routes >= 0.9 x 1 route', caseId: 'routes', value: last, limit: 0.9, pass: last >= 0.9, detail: `${many.lastRoute.rate} vs ${one.lastRoute.rate} req/s` },
-    { target: 'route count: unmatched path with 10,000 routes >= 0.9 x 1 route', caseId: 'routes', value: none, limit: 0.9, pass: none >= 0.9 && many.unmatched.status404, detail: `${many.unmatched.rate} vs ${one.unmatched.rate} req/s${many.unmatched.status404 ? '' : ' (did not answer 404)'}` },
-    { target: 'route count: start-up with 10,000 routes < 2 s', caseId: 'routes', value: many.startupS, limit: 2, pass: many.startupS < 2, detail: `spawn to /ready 200, ${many.startupCpuS} s of it CPU; 1 route: ${one.startupS} s (${one.startupCpuS} s CPU)` },
+    {
+      target: 'route count: last of 10,000 routes >= 0.9 x 1 route',
+      caseId: 'routes',
+      value: last,
+      limit: 0.9,
+      pass: last >= 0.9,
+      detail: `${many.lastRoute.rate} vs ${one.lastRoute.rate} req/s`,
+    },
+    {
+      target: 'route count: unmatched path with 10,000 routes >= 0.9 x 1 route',
+      caseId: 'routes',
+      value: none,
+      limit: 0.9,
+      pass: none >= 0.9 && many.unmatched.status404,
+      detail: `${many.unmatched.rate} vs ${one.unmatched.rate} req/s${many.unmatched.status404 ? '' : ' (did not answer 404)'}`,
+    },
+    {
+      target: 'route count: start-up with 10,000 routes < 2 s',
+      caseId: 'routes',
+      value: many.startupS,
+      limit: 2,
+      pass: many.startupS < 2,
+      detail: `spawn to /ready 200, ${many.startupCpuS} s of it CPU; 1 route: ${one.startupS} s (${one.startupCpuS} s CPU)`,
+    },
   ];
 }
 
@@ -155,6 +190,9 @@ export function routeCountTable(result: RouteCountResult): string {
     '| routes in file | start-up s (CPU s) | last route req/s | unmatched path (404) req/s |',
     '|---:|---:|---:|---:|',
   ];
-  for (const s of result.sides) lines.push(`| ${s.routes} | ${s.startupS} (${s.startupCpuS}) | ${s.lastRoute.rate} (${s.lastRoute.runs.join(', ')}) | ${s.unmatched.rate} (${s.unmatched.runs.join(', ')}) |`);
+  for (const s of result.sides)
+    lines.push(
+      `| ${s.routes} | ${s.startupS} (${s.startupCpuS}) | ${s.lastRoute.rate} (${s.lastRoute.runs.join(', ')}) | ${s.unmatched.rate} (${s.unmatched.runs.join(', ')}) |`,
+    );
   return lines.join('\n');
 }

@@ -49,10 +49,23 @@ async function measure(store: 'redis' | 'memory'): Promise<Measured> {
   try {
     await sleep(2000);
     const idle = memoryStatus(daemon.child.pid!)!;
-    const load = await postKeyed(daemon.port, { paths: ['/nats', '/kafka', '/rabbitmq', '/memory'], requests: REQUESTS, concurrency: CONCURRENCY, keyPrefix: `rss-${run}` });
+    const load = await postKeyed(daemon.port, {
+      paths: ['/nats', '/kafka', '/rabbitmq', '/memory'],
+      requests: REQUESTS,
+      concurrency: CONCURRENCY,
+      keyPrefix: `rss-${run}`,
+    });
     await sleep(2000);
     const after = memoryStatus(daemon.child.pid!)!;
-    return { store, idleRssMb: round(idle.rssMb), peakRssMb: round(after.hwmMb), afterRssMb: round(after.rssMb), requests: REQUESTS, non2xx: load.non2xx, seconds: round(load.seconds) };
+    return {
+      store,
+      idleRssMb: round(idle.rssMb),
+      peakRssMb: round(after.hwmMb),
+      afterRssMb: round(after.rssMb),
+      requests: REQUESTS,
+      non2xx: load.non2xx,
+      seconds: round(load.seconds),
+    };
   } finally {
     await daemon.stop();
     await deleteQueue(`rss-${run}`);
@@ -71,7 +84,9 @@ const round = (value: number): number => Math.round(value * 10) / 10;
 installCleanup();
 try {
   const results = [await measure('redis'), await measure('memory')];
-  console.log(`busgate RSS, ${new Date().toISOString()}, ${REQUESTS} requests with unique Idempotency-Keys at ${CONCURRENCY} connections, routes on NATS, Kafka, RabbitMQ and memory`);
+  console.log(
+    `busgate RSS, ${new Date().toISOString()}, ${REQUESTS} requests with unique Idempotency-Keys at ${CONCURRENCY} connections, routes on NATS, Kafka, RabbitMQ and memory`,
+  );
   console.log('| idempotency store | idle RSS MB | peak RSS MB | RSS after MB | non-2xx | seconds |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.store} | ${r.idleRssMb} | ${r.peakRssMb} | ${r.afterRssMb} | ${r.non2xx} | ${r.seconds} |`);

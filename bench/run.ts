@@ -70,8 +70,30 @@ const KAFKA_B2_REPLY_TOPIC = 'bench.replies.b2';
 const HEADERS = { 'Content-Type': 'application/json', 'X-Source': 'bench' };
 
 // quick: a smoke run of every case in under two minutes; numbers are rough (short windows).
-const QUICK: Phases = { warmS: 0, capacityS: 1, openMs: 500, rssS: 1, b2WarmMs: 100, b2CapacityMs: 400, b2OpenMs: 300, clusterS: 1, profileS: 2, adjacentB1S: 0 };
-const FULL: Phases = { warmS: 3, capacityS: 10, openMs: 6000, rssS: 5, b2WarmMs: 1000, b2CapacityMs: 5000, b2OpenMs: 3000, clusterS: 8, profileS: 8, adjacentB1S: 3 };
+const QUICK: Phases = {
+  warmS: 0,
+  capacityS: 1,
+  openMs: 500,
+  rssS: 1,
+  b2WarmMs: 100,
+  b2CapacityMs: 400,
+  b2OpenMs: 300,
+  clusterS: 1,
+  profileS: 2,
+  adjacentB1S: 0,
+};
+const FULL: Phases = {
+  warmS: 3,
+  capacityS: 10,
+  openMs: 6000,
+  rssS: 5,
+  b2WarmMs: 1000,
+  b2CapacityMs: 5000,
+  b2OpenMs: 3000,
+  clusterS: 8,
+  profileS: 8,
+  adjacentB1S: 3,
+};
 
 interface CaseDef {
   readonly broker: BrokerName;
@@ -175,7 +197,12 @@ function writeDaemonFiles(dir: string, group: readonly CaseDef[], endpoints: End
   return file;
 }
 
-async function startDaemon(dir: string, group: readonly CaseDef[], endpoints: Endpoints, options: { nodeArgs?: string[]; workers?: number } = {}): Promise<Server> {
+async function startDaemon(
+  dir: string,
+  group: readonly CaseDef[],
+  endpoints: Endpoints,
+  options: { nodeArgs?: string[]; workers?: number } = {},
+): Promise<Server> {
   const port = await freePort();
   const config = writeDaemonFiles(dir, group, endpoints, port);
   // Several workers: busgate's own WORKERS (node:cluster behind one port, core/cluster.ts).
@@ -250,7 +277,12 @@ async function burst(port: number, urlPath: string, total = 600, concurrency = 2
   );
 }
 
-async function capacityRun(server: Server, url: string, durationS: number, script: string): Promise<{ wrk: WrkSummary; serverCpu: number; otherLoadCores: number }> {
+async function capacityRun(
+  server: Server,
+  url: string,
+  durationS: number,
+  script: string,
+): Promise<{ wrk: WrkSummary; serverCpu: number; otherLoadCores: number }> {
   const cpuBefore = sum(server.pids().map(cpuSeconds));
   const busyBefore = machineBusySeconds();
   const wrk = await runWrk({ url, connections: CONNECTIONS, durationS, script });
@@ -325,7 +357,14 @@ function baselineResult(label: 'B0' | 'B1', runs: HttpMeasurement[]): BaselineRe
  * Quick runs: a group per broker (one daemon serving a route per mode), to fit in two minutes.
  */
 async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases: Phases, script: string, tmp: string): Promise<CaseResult[]> {
-  const results: CaseResult[] = group.map((c) => ({ id: caseId(c), broker: c.broker, mode: c.mode, path: pathOf(c), destination: destinationOf(c), status: 'failed' }));
+  const results: CaseResult[] = group.map((c) => ({
+    id: caseId(c),
+    broker: c.broker,
+    mode: c.mode,
+    path: pathOf(c),
+    destination: destinationOf(c),
+    status: 'failed',
+  }));
   const broker = group[0]!.broker;
   let consumer: ChildProcess | undefined;
   let daemon: Server | undefined;
@@ -333,7 +372,17 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
     // The consumer (which prepares the destinations) and the daemon start side by side: both
     // mostly wait on the broker (Kafka group joins), and an idle daemon costs B2 nothing.
     const consumerStarting = broker !== 'memory' ? startConsumer(consumerArgs(group, endpoints)) : Promise.resolve(undefined);
-    const daemonStarting = startDaemon(path.join(tmp, results.map((r) => r.id.replace('/', '-')).join('+').slice(0, 80)), group, endpoints);
+    const daemonStarting = startDaemon(
+      path.join(
+        tmp,
+        results
+          .map((r) => r.id.replace('/', '-'))
+          .join('+')
+          .slice(0, 80),
+      ),
+      group,
+      endpoints,
+    );
     const [startedConsumer, startedDaemon] = await Promise.allSettled([consumerStarting, daemonStarting]);
     if (startedConsumer.status === 'fulfilled') consumer = startedConsumer.value;
     if (startedDaemon.status === 'fulfilled') daemon = startedDaemon.value;
@@ -352,7 +401,11 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
       kafkaReplyTopic: KAFKA_B2_REPLY_TOPIC,
     };
     try {
-      const outputs = await runForResult<Array<B2Output & { error?: string }>>(NODE, [path.join(binDir, 'b2.js'), JSON.stringify(b2Args)], 60_000 * group.length);
+      const outputs = await runForResult<Array<B2Output & { error?: string }>>(
+        NODE,
+        [path.join(binDir, 'b2.js'), JSON.stringify(b2Args)],
+        60_000 * group.length,
+      );
       outputs.forEach((output, i) => {
         if (output.error !== undefined) results[i]!.b2Error = output.error;
         else results[i]!.b2 = output;
@@ -367,7 +420,8 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
         const url = `http://127.0.0.1:${b1.port}/bench/pubsub/pubsub`;
         await runWrk({ url, connections: CONNECTIONS, durationS: 1, script });
         const run = await capacityRun(b1, url, phases.adjacentB1S, script);
-        for (const r of results) r.adjacentB1 = { rate: run.wrk.rate, cpuSecondsPerRequest: run.serverCpu / Math.max(1, run.wrk.requests), otherLoadCores: run.otherLoadCores };
+        for (const r of results)
+          r.adjacentB1 = { rate: run.wrk.rate, cpuSecondsPerRequest: run.serverCpu / Math.max(1, run.wrk.requests), otherLoadCores: run.otherLoadCores };
       } finally {
         await stopProcess(b1.child);
       }
@@ -381,7 +435,9 @@ async function runGroup(group: readonly CaseDef[], endpoints: Endpoints, phases:
         // RSS at 500 connections: per case in full runs; once per daemon (its first route) in quick ones.
         result.router = await measureHttp(daemon!, pathOf(c), phases, script, group.length === 1 || i === 0);
         result.status = 'ok';
-        log(`  ${result.id}: ${result.router.capacity.rate} req/s, p99@50% ${result.router.open50.latency.p99Ms} ms; B2 ${result.b2?.capacity.rate ?? '-'} ops/s`);
+        log(
+          `  ${result.id}: ${result.router.capacity.rate} req/s, p99@50% ${result.router.open50.latency.p99Ms} ms; B2 ${result.b2?.capacity.rate ?? '-'} ops/s`,
+        );
       } catch (error) {
         result.status = 'failed';
         const died = daemon!.death?.();
@@ -423,7 +479,14 @@ async function clusterSide(c: CaseDef, endpoints: Endpoints, phases: Phases, scr
   }
 }
 
-async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phases, script: string, tmp: string, why: string): Promise<{ file: string; top: string[]; stages: StageSplit }> {
+async function profileCase(
+  c: CaseDef | 'B1',
+  endpoints: Endpoints,
+  phases: Phases,
+  script: string,
+  tmp: string,
+  why: string,
+): Promise<{ file: string; top: string[]; stages: StageSplit }> {
   const id = c === 'B1' ? 'B1' : caseId(c);
   const slug = id.replace(/\//g, '-');
   const dir = path.join(tmp, `profile-${slug}`);
@@ -454,7 +517,14 @@ async function profileCase(c: CaseDef | 'B1', endpoints: Endpoints, phases: Phas
     const profiles = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     if (profiles.length === 0) throw new Error('no .cpuprofile written');
     const summary = summariseProfile(path.join(dir, profiles[0]!), 30, { fromUs, toUs });
-    const stages = stageSplit(id, path.join(dir, profiles[0]!), { fromUs, toUs }, cpuUsed, wrk.requests, os.loadavg().map((v) => Math.round(v * 10) / 10));
+    const stages = stageSplit(
+      id,
+      path.join(dir, profiles[0]!),
+      { fromUs, toUs },
+      cpuUsed,
+      wrk.requests,
+      os.loadavg().map((v) => Math.round(v * 10) / 10),
+    );
     const text = formatProfile(
       `CPU profile of ${c === 'B1' ? 'B1 (bare express)' : `the busgate daemon, ${id}`} under closed-loop load (wrk, ${CONNECTIONS} connections, ${wrk.durationS} s, ${wrk.rate} req/s while profiling)`,
       summary,
@@ -540,7 +610,8 @@ async function brokerAvailability(endpoints: Endpoints): Promise<Record<BrokerNa
   const check = async (name: BrokerName, url: string, port: number): Promise<string | undefined> => {
     if (!distPlugin(name)) return `plugins/${name} is not built`;
     const hp = hostPort(url.split(',')[0]!, port);
-    if (hp.host !== '127.0.0.1' && hp.host !== 'localhost') return `${name} is configured at ${hp.host}, not on 127.0.0.1 (the bench keeps every load on loopback)`;
+    if (hp.host !== '127.0.0.1' && hp.host !== 'localhost')
+      return `${name} is configured at ${hp.host}, not on 127.0.0.1 (the bench keeps every load on loopback)`;
     return (await tcpReachable(hp.host, hp.port)) ? undefined : `${name} does not answer on ${hp.host}:${hp.port} (bash scripts/brokers.sh start ${name})`;
   };
   return {
@@ -598,7 +669,11 @@ async function main(): Promise<number> {
     return 2;
   }
   installCleanup();
-  const profileOnly = argv.find((a) => a.startsWith('--profile-case='))?.slice('--profile-case='.length).split(',').filter(Boolean);
+  const profileOnly = argv
+    .find((a) => a.startsWith('--profile-case='))
+    ?.slice('--profile-case='.length)
+    .split(',')
+    .filter(Boolean);
 
   const endpoints: Endpoints = {
     natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
@@ -674,7 +749,16 @@ async function main(): Promise<number> {
       await section('routes', async () => {
         log('route count: 1, 100 and 10,000 routes, alternating');
         results.routes = await routeCountBench(
-          { node: NODE, cli: path.join(binDir, '..', 'core', 'cli.js'), env: daemonEnv(), script, dir: path.join(tmp, 'routes'), connections: CONNECTIONS, durationS: Math.max(1, Math.round(phases.capacityS / 2)), rounds: quick ? 1 : 3 },
+          {
+            node: NODE,
+            cli: path.join(binDir, '..', 'core', 'cli.js'),
+            env: daemonEnv(),
+            script,
+            dir: path.join(tmp, 'routes'),
+            connections: CONNECTIONS,
+            durationS: Math.max(1, Math.round(phases.capacityS / 2)),
+            rounds: quick ? 1 : 3,
+          },
           log,
         );
       });
@@ -688,14 +772,15 @@ async function main(): Promise<number> {
     }
     const b0Runs: HttpMeasurement[] = [];
     const b1Runs: HttpMeasurement[] = [];
-    if (brokerCasesWanted) await section('baselines', async () => {
-      log('B0 bare node:http');
-      b0Runs.push(await baseline('B0', phases, script));
-      log(`  B0 ${b0Runs[0]!.capacity.rate} req/s`);
-      log('B1 bare express');
-      b1Runs.push(await baseline('B1', phases, script));
-      log(`  B1 ${b1Runs[0]!.capacity.rate} req/s`);
-    });
+    if (brokerCasesWanted)
+      await section('baselines', async () => {
+        log('B0 bare node:http');
+        b0Runs.push(await baseline('B0', phases, script));
+        log(`  B0 ${b0Runs[0]!.capacity.rate} req/s`);
+        log('B1 bare express');
+        b1Runs.push(await baseline('B1', phases, script));
+        log(`  B1 ${b1Runs[0]!.capacity.rate} req/s`);
+      });
 
     await section('cases', async () => {
       const selected: CaseDef[] = [];
@@ -791,7 +876,9 @@ async function main(): Promise<number> {
           missed.set(t.caseId, [...(missed.get(t.caseId) ?? []), `${t.target}${t.stretch ? ' (stretch)' : ''}: ${t.value} vs ${t.limit}`]);
         }
         // Capacity misses first (they name the component that eats the time), then the rest.
-        const order = [...missed.keys()].sort((a, b) => Number(missed.get(b)!.some((w) => w.startsWith('capacity'))) - Number(missed.get(a)!.some((w) => w.startsWith('capacity'))));
+        const order = [...missed.keys()].sort(
+          (a, b) => Number(missed.get(b)!.some((w) => w.startsWith('capacity'))) - Number(missed.get(a)!.some((w) => w.startsWith('capacity'))),
+        );
         const limit = quick ? 1 : 6;
         for (const id of order.slice(0, limit)) {
           const c = CASES.find((x) => caseId(x) === id)!;
@@ -855,8 +942,15 @@ async function main(): Promise<number> {
   console.log(stdoutTable(results));
   for (const text of sections) console.log(`\n${text}`);
   console.log('');
-  console.log(`wrote ${path.relative(process.cwd(), `${base}.json`)}, ${path.relative(process.cwd(), `${base}.md`)}, bench/results/latest.md, bench/results/latest.svg`);
-  console.log(`time: ${timings.total} s (${Object.entries(timings).filter(([n]) => !n.startsWith('group ') && n !== 'total').map(([n, s]) => `${n} ${s} s`).join(', ')})`);
+  console.log(
+    `wrote ${path.relative(process.cwd(), `${base}.json`)}, ${path.relative(process.cwd(), `${base}.md`)}, bench/results/latest.md, bench/results/latest.svg`,
+  );
+  console.log(
+    `time: ${timings.total} s (${Object.entries(timings)
+      .filter(([n]) => !n.startsWith('group ') && n !== 'total')
+      .map(([n, s]) => `${n} ${s} s`)
+      .join(', ')})`,
+  );
   await sleep(10);
   return 0;
 }

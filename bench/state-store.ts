@@ -34,7 +34,12 @@ async function measure(label: string, config: string, keyed: boolean): Promise<s
     const redis = redisPid();
     const cpuBefore = cpuSeconds(daemon.child.pid!)!;
     const redisBefore = redis === undefined ? undefined : cpuSeconds(redis);
-    const load = await postKeyed(daemon.port, { paths: ['/jobs'], requests: REQUESTS, concurrency: CONCURRENCY, ...(keyed ? { keyPrefix: `bench-${run}` } : {}) });
+    const load = await postKeyed(daemon.port, {
+      paths: ['/jobs'],
+      requests: REQUESTS,
+      concurrency: CONCURRENCY,
+      ...(keyed ? { keyPrefix: `bench-${run}` } : {}),
+    });
     const cpuUs = ((cpuSeconds(daemon.child.pid!)! - cpuBefore) / REQUESTS) * 1e6;
     const redisUs = redis === undefined || redisBefore === undefined ? undefined : ((cpuSeconds(redis)! - redisBefore) / REQUESTS) * 1e6;
     const redisText = label.includes('redis') && redisUs !== undefined ? redisUs.toFixed(0) : '-';
@@ -62,7 +67,9 @@ try {
     await measure('key, redis store', 'idempotency:\n  store: "redis://127.0.0.1:6379"\nstateKeyPrefix: "busgate-bench-{run}:"\n', true),
     await measure('key, JetStream KV store', 'idempotency:\n  store: "nats://127.0.0.1:4222"\nstateKeyPrefix: "busgate_bench_{run}_"\n', true),
   ];
-  console.log(`busgate idempotency store cost, ${new Date().toISOString()}, ${REQUESTS} POSTs at ${CONCURRENCY} connections, memory-broker pubsub route, ${process.arch} ${(await import('node:os')).cpus().length} cores`);
+  console.log(
+    `busgate idempotency store cost, ${new Date().toISOString()}, ${REQUESTS} POSTs at ${CONCURRENCY} connections, memory-broker pubsub route, ${process.arch} ${(await import('node:os')).cpus().length} cores`,
+  );
   console.log('| case | req/s | daemon CPU µs/req | redis-server CPU µs/req | non-2xx |');
   console.log('|---|---|---|---|---|');
   for (const row of rows) console.log(row);

@@ -57,8 +57,15 @@ export async function startTestDaemon(options: {
     configDir: dir,
     ...options.overrides,
   };
-  const logger = options.logger ?? createLogger({ level: process.env.BUSGATE_TEST_LOG_LEVEL ?? 'error', format: 'json', silent: process.env.BUSGATE_TEST_LOG_LEVEL === undefined });
-  const daemon = await startDaemon(config, { logger, defaultMetrics: false, connectWaitMs: options.connectWaitMs ?? 10_000, ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}) });
+  const logger =
+    options.logger ??
+    createLogger({ level: process.env.BUSGATE_TEST_LOG_LEVEL ?? 'error', format: 'json', silent: process.env.BUSGATE_TEST_LOG_LEVEL === undefined });
+  const daemon = await startDaemon(config, {
+    logger,
+    defaultMetrics: false,
+    connectWaitMs: options.connectWaitMs ?? 10_000,
+    ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
+  });
   const url = `http://127.0.0.1:${daemon.port}`;
   return Object.assign(daemon, {
     url,

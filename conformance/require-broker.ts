@@ -39,11 +39,7 @@ export function endpointOf(address: string, defaultPort: number): { host: string
   return { host: url.hostname || '127.0.0.1', port: url.port ? Number(url.port) : defaultPort };
 }
 
-export async function requireBroker(
-  context: SkippableContext,
-  name: string,
-  endpoint: { host: string; port: number },
-): Promise<void> {
+export async function requireBroker(context: SkippableContext, name: string, endpoint: { host: string; port: number }): Promise<void> {
   if (await tcpReachable(endpoint.host, endpoint.port)) return;
   const reason = `${name} is not reachable at ${endpoint.host}:${endpoint.port} (start it with scripts/brokers.sh start)`;
   if (brokersRequired()) throw new Error(`${reason}; CI requires every broker`);

@@ -116,11 +116,19 @@ export function runConformance(target: ConformanceTarget): void {
           }),
         );
       }
-      const res = await daemon.post('/pubsub', BINARY, { 'content-type': 'application/x-test', 'x-tenant': 'acme', 'x-not-forwarded': 'no', traceparent: TRACEPARENT });
+      const res = await daemon.post('/pubsub', BINARY, {
+        'content-type': 'application/x-test',
+        'x-tenant': 'acme',
+        'x-not-forwarded': 'no',
+        traceparent: TRACEPARENT,
+      });
       assert.equal(res.status, 202);
       const receipt = (await res.json()) as { id: string; broker: string; mode: string; destination: string };
       assert.ok(typeof receipt.id === 'string' && receipt.id.length > 0, 'the receipt has an id');
-      assert.deepEqual({ broker: receipt.broker, mode: receipt.mode, destination: receipt.destination }, { broker: target.name, mode: 'pubsub', destination: destinations.pubsub });
+      assert.deepEqual(
+        { broker: receipt.broker, mode: receipt.mode, destination: receipt.destination },
+        { broker: target.name, mode: 'pubsub', destination: destinations.pubsub },
+      );
       await eventually(() => received.every((inbox) => inbox.length >= 1), wait, 'both subscribers');
       for (const [message] of received) {
         assert.equal(Buffer.compare(message!.payload, BINARY), 0);
@@ -143,7 +151,10 @@ export function runConformance(target: ConformanceTarget): void {
       }
       const sent = Array.from({ length: 20 }, (_, i) => `job-${i}`);
       const answers = await Promise.all(sent.map((body) => daemon.post('/p2p', body)));
-      assert.deepEqual(answers.map((r) => r.status), sent.map(() => 202));
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        sent.map(() => 202),
+      );
       await eventually(() => seen[0]!.length + seen[1]!.length >= sent.length, wait, 'all jobs consumed');
       await sleep(300);
       const all = [...seen[0]!, ...seen[1]!];
@@ -194,17 +205,22 @@ export function runConformance(target: ConformanceTarget): void {
       assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
     });
 
-    it(target.detectsNoResponders ? 'request-reply: nobody listening gives 503 no_responders' : 'request-reply: nobody listening gives 504 (the broker cannot tell)', async () => {
-      const res = await daemon.post('/silent', 'anyone?');
-      const body = (await res.json()) as { error: { code: string } };
-      if (target.detectsNoResponders) {
-        assert.equal(res.status, 503);
-        assert.equal(body.error.code, 'no_responders');
-      } else {
-        assert.equal(res.status, 504);
-        assert.equal(body.error.code, 'reply_timeout');
-      }
-    });
+    it(
+      target.detectsNoResponders
+        ? 'request-reply: nobody listening gives 503 no_responders'
+        : 'request-reply: nobody listening gives 504 (the broker cannot tell)',
+      async () => {
+        const res = await daemon.post('/silent', 'anyone?');
+        const body = (await res.json()) as { error: { code: string } };
+        if (target.detectsNoResponders) {
+          assert.equal(res.status, 503);
+          assert.equal(body.error.code, 'no_responders');
+        } else {
+          assert.equal(res.status, 504);
+          assert.equal(body.error.code, 'reply_timeout');
+        }
+      },
+    );
 
     it('refuses a templated value that is not one safe token with 400, and hands nothing to the broker', async () => {
       const handedOver = async (): Promise<number> => {

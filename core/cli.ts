@@ -39,7 +39,11 @@ async function check(argv: string[]): Promise<number> {
   const lines = await preflight(result.routes, result.loaded, config, logger, 5000, result.subscriptions);
   for (const line of lines) console.log(formatPreflightLine(line));
   const failures = lines.filter((line) => !line.ok).length;
-  console.log(failures === 0 ? `live check: every route${result.subscriptions.length > 0 ? ' and subscription' : ''} can work (${lines.length} checked)` : `live check: ${failures} of ${lines.length} cannot work`);
+  console.log(
+    failures === 0
+      ? `live check: every route${result.subscriptions.length > 0 ? ' and subscription' : ''} can work (${lines.length} checked)`
+      : `live check: ${failures} of ${lines.length} cannot work`,
+  );
   return failures === 0 ? 0 : 1;
 }
 
@@ -52,7 +56,10 @@ async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Prom
   const result = await checkRoutesFile(target, config);
   for (const problem of result.problems) console.error(formatProblem(name, problem));
   if (result.problems.length > 0) return 1;
-  const document = kind === 'openapi' ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 }) : buildAsyncApi(result.routes, declarationsOf(result.loaded), { subscriptions: result.subscriptions });
+  const document =
+    kind === 'openapi'
+      ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 })
+      : buildAsyncApi(result.routes, declarationsOf(result.loaded), { subscriptions: result.subscriptions });
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   return 0;
 }

@@ -170,16 +170,21 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
   const askAll = (what: WorkerQuestion, reason?: string): Promise<Array<{ pid: number; value?: unknown; error?: string }>> =>
     Promise.all(
       [...workers].map((worker) =>
-        asker.ask((m) => worker.send(m), what, reason).then(
-          (value) => ({ pid: worker.process.pid!, value }),
-          (error: unknown) => ({ pid: worker.process.pid!, error: describeError(error) }),
-        ),
+        asker
+          .ask((m) => worker.send(m), what, reason)
+          .then(
+            (value) => ({ pid: worker.process.pid!, value }),
+            (error: unknown) => ({ pid: worker.process.pid!, error: describeError(error) }),
+          ),
       ),
     );
 
   const readiness = async (): Promise<ClusterReadiness> => {
     const answers = await askAll('ready');
-    const each = answers.map((a) => ({ pid: a.pid, ...((a.value as LocalReadiness | undefined) ?? { status: `no answer: ${a.error ?? ''}`, ready: false, brokers: {} }) }));
+    const each = answers.map((a) => ({
+      pid: a.pid,
+      ...((a.value as LocalReadiness | undefined) ?? { status: `no answer: ${a.error ?? ''}`, ready: false, brokers: {} }),
+    }));
     const ready = !stopping && each.length === count && each.every((w) => w.ready);
     const status = ready ? 'ready' : stopping ? 'stopping' : each.length < count ? 'starting' : (each.find((w) => !w.ready)?.status ?? 'degraded');
     return { ready, status, workers: each };
@@ -229,7 +234,8 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
         listened = true;
         listening += 1;
         onListening?.();
-        if (listening === count) logger.info('busgate listening on every worker', { workers: count, port: config.port, pids: [...workers].map((w) => w.process.pid) });
+        if (listening === count)
+          logger.info('busgate listening on every worker', { workers: count, port: config.port, pids: [...workers].map((w) => w.process.pid) });
       });
       worker.once('exit', (code, signal) => {
         workers.delete(worker);

@@ -57,7 +57,9 @@ convict.addFormat({
     const scheme = typeof value === 'string' ? /^([a-z][a-z0-9+.-]*):\/\/./.exec(value)?.[1] : undefined;
     if (value === '' || scheme === 'redis' || scheme === 'rediss' || (scheme !== undefined && claimStorePlugin(scheme) !== undefined)) return;
     const served = builtInManifests().flatMap((manifest) => manifest.claimStoreSchemes ?? []);
-    throw new Error(`must be empty (in memory), a redis:// or rediss:// URL, or a URL of a store a built-in plugin serves (${served.map((s) => `${s}://`).join(', ') || 'none'})`);
+    throw new Error(
+      `must be empty (in memory), a redis:// or rediss:// URL, or a URL of a store a built-in plugin serves (${served.map((s) => `${s}://`).join(', ') || 'none'})`,
+    );
   },
 });
 
@@ -158,10 +160,22 @@ const coreSchema = {
       default: '64kb',
       env: 'IDEMPOTENCY_MAX_REPLY_BYTES',
     },
-    store: { doc: 'Shared store for keys across replicas (redis://host:6379/0, or a scheme a plugin serves); empty: this instance\'s memory.', format: 'idempotency-store', default: '', env: 'IDEMPOTENCY_STORE', sensitive: true },
+    store: {
+      doc: "Shared store for keys across replicas (redis://host:6379/0, or a scheme a plugin serves); empty: this instance's memory.",
+      format: 'idempotency-store',
+      default: '',
+      env: 'IDEMPOTENCY_STORE',
+      sensitive: true,
+    },
   },
   rateLimit: {
-    store: { doc: 'Shared store for route rate limits across replicas (redis://…); empty: a bucket per instance.', format: 'state-store', default: '', env: 'RATE_LIMIT_STORE', sensitive: true },
+    store: {
+      doc: 'Shared store for route rate limits across replicas (redis://…); empty: a bucket per instance.',
+      format: 'state-store',
+      default: '',
+      env: 'RATE_LIMIT_STORE',
+      sensitive: true,
+    },
   },
   instanceId: {
     doc: 'Who this replica is, stable across its restarts: plugins name durable broker sessions from it. Empty: the host name.',
@@ -169,7 +183,12 @@ const coreSchema = {
     default: '',
     env: 'BUSGATE_INSTANCE_ID',
   },
-  stateKeyPrefix: { doc: 'Prefix of every key busgate writes to a shared store (separates deployments on one Redis).', format: String, default: 'busgate:', env: 'STATE_KEY_PREFIX' },
+  stateKeyPrefix: {
+    doc: 'Prefix of every key busgate writes to a shared store (separates deployments on one Redis).',
+    format: String,
+    default: 'busgate:',
+    env: 'STATE_KEY_PREFIX',
+  },
   auth: {
     keys: {
       doc: 'API keys as name:secret pairs, comma-separated. When any key is configured, every route needs one.',
@@ -239,7 +258,8 @@ function builtInSchema(settings: readonly BuiltInSetting[]): Record<string, unkn
   const tree: Record<string, Record<string, unknown>> = {};
   for (const setting of settings) {
     const [group, leaf, ...rest] = setting.key.split('.');
-    if (group === undefined || leaf === undefined || rest.length > 0) throw new StartupError('config_invalid', `plugin setting key "${setting.key}" must be "group.name"`);
+    if (group === undefined || leaf === undefined || rest.length > 0)
+      throw new StartupError('config_invalid', `plugin setting key "${setting.key}" must be "group.name"`);
     (tree[group] ??= {})[leaf] = {
       doc: setting.doc,
       format: setting.list ? Array : String,
@@ -313,8 +333,9 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
   const explicitFile = takeFlag(args, '--config') ?? env.BUSGATE_CONFIG;
 
   const config = convict({ ...builtInSchema(builtInSettings()), ...coreSchema }, { args, env });
-  const files = [path.join(cwd, 'config', 'default.yaml'), path.join(cwd, 'config', `${env.NODE_ENV ?? 'development'}.yaml`)]
-    .filter((file) => fs.existsSync(file));
+  const files = [path.join(cwd, 'config', 'default.yaml'), path.join(cwd, 'config', `${env.NODE_ENV ?? 'development'}.yaml`)].filter((file) =>
+    fs.existsSync(file),
+  );
   if (explicitFile !== undefined) {
     const file = path.resolve(cwd, explicitFile);
     if (!fs.existsSync(file)) throw new StartupError('config_invalid', `config file not found: ${file}`);
@@ -331,7 +352,9 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     const problems = brokerInstanceProblems(config.get('brokers'));
     if (problems.length > 0) throw new Error(problems.map((problem) => `brokers: ${problem}`).join('\n'));
   } catch (error) {
-    const lines = String(error instanceof Error ? error.message : error).split('\n').filter(Boolean);
+    const lines = String(error instanceof Error ? error.message : error)
+      .split('\n')
+      .filter(Boolean);
     throw new StartupError('config_invalid', 'the daemon configuration is invalid', lines, error);
   }
 
@@ -370,7 +393,10 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
       headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
       requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
     },
-    brokers: withImplicitInstances(config.get('brokers'), implicitInstances((key) => config.get(key as never))),
+    brokers: withImplicitInstances(
+      config.get('brokers'),
+      implicitInstances((key) => config.get(key as never)),
+    ),
     configDir,
   };
 }
@@ -386,7 +412,12 @@ function implicitInstances(read: (key: string) => unknown): Record<string, Broke
     const options: Record<string, unknown> = {};
     for (const setting of manifest.builtIn.settings) {
       const value = read(setting.key);
-      options[setting.option] = setting.list ? (value as unknown[]).map(String).map((s) => s.trim()).filter(Boolean) : value;
+      options[setting.option] = setting.list
+        ? (value as unknown[])
+            .map(String)
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value;
     }
     implicit[manifest.builtIn.instance] = { plugin: manifest.name, options };
   }
@@ -422,7 +453,10 @@ function readApiKeys(inline: string, file: string, cwd: string): Map<string, str
     const name = line.slice(0, separator).trim();
     const secret = line.slice(separator + 1).trim();
     if (separator <= 0 || !INSTANCE_NAME.test(name) || secret.length < 16) {
-      throw new StartupError('config_invalid', `an API key entry is not "name:secret" with a lower-case name and a secret of 16+ characters (entry for "${name || '?'}")`);
+      throw new StartupError(
+        'config_invalid',
+        `an API key entry is not "name:secret" with a lower-case name and a secret of 16+ characters (entry for "${name || '?'}")`,
+      );
     }
     if (keys.has(name)) throw new StartupError('config_invalid', `API key name "${name}" appears twice`);
     keys.set(name, secret);

@@ -115,7 +115,13 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
         abortReload: () => reloader!.abort(),
       })
     : undefined;
-  const streams = new StreamServer({ brokers, logger, authenticator, streams: () => streamSpecs, ...(options.streamLimits ? { limits: options.streamLimits } : {}) });
+  const streams = new StreamServer({
+    brokers,
+    logger,
+    authenticator,
+    streams: () => streamSpecs,
+    ...(options.streamLimits ? { limits: options.streamLimits } : {}),
+  });
   const app = createApp({
     cluster,
     routeTable,
@@ -144,7 +150,13 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   // cluster's primary watches the file instead and reloads every worker at once.
   const watcher = config.watchRoutes && !options.clusterWorker ? watchFile(config.routesFile, () => void reloader.reload('file changed')) : undefined;
   lifecycle.accepting = true;
-  logger.info('busgate listening', { port, host: config.host, routes: checked.routes.length, subscriptions: checked.subscriptions.length, brokers: [...brokers.keys()] });
+  logger.info('busgate listening', {
+    port,
+    host: config.host,
+    routes: checked.routes.length,
+    subscriptions: checked.subscriptions.length,
+    brokers: [...brokers.keys()],
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -174,7 +186,11 @@ async function routesOrRefuse(config: DaemonConfig): Promise<CheckedRoutes> {
   const checked = await checkRoutesFile(config.routesFile, config);
   if (checked.problems.length > 0) {
     const name = path.relative(process.cwd(), checked.file) || checked.file;
-    throw new StartupError('routes_invalid', `${name} has ${checked.problems.length} problem(s)`, checked.problems.map((p) => formatProblem(name, p)));
+    throw new StartupError(
+      'routes_invalid',
+      `${name} has ${checked.problems.length} problem(s)`,
+      checked.problems.map((p) => formatProblem(name, p)),
+    );
   }
   return checked;
 }

@@ -33,8 +33,7 @@ export const ERROR_CODES = {
   exceeds_broker_limit: {
     status: 400,
     retryable: false,
-    summary:
-      'A destination, key, header or the header table is longer than the broker accepts (see its limits on /ready); nothing was sent.',
+    summary: 'A destination, key, header or the header table is longer than the broker accepts (see its limits on /ready); nothing was sent.',
   },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
@@ -79,8 +78,7 @@ export const ERROR_CODES = {
   message_too_large: {
     status: 413,
     retryable: false,
-    summary:
-      "The message is larger than the broker's own limit (read from the broker at connect time, see /ready); nothing was sent.",
+    summary: "The message is larger than the broker's own limit (read from the broker at connect time, see /ready); nothing was sent.",
   },
   unsupported_media_type: {
     status: 415,
@@ -116,14 +114,12 @@ export const ERROR_CODES = {
   broker_rejected: {
     status: 502,
     retryable: false,
-    summary:
-      'The broker refused the message (negative acknowledgement, unroutable, missing destination).',
+    summary: 'The broker refused the message (negative acknowledgement, unroutable, missing destination).',
   },
   broker_unavailable: {
     status: 503,
     retryable: true,
-    summary:
-      'The broker is not reachable (see Retry-After). If the connection dropped after the message was sent, the message says the outcome is unknown.',
+    summary: 'The broker is not reachable (see Retry-After). If the connection dropped after the message was sent, the message says the outcome is unknown.',
   },
   no_responders: {
     status: 503,
@@ -138,8 +134,7 @@ export const ERROR_CODES = {
   idempotency_store_unavailable: {
     status: 503,
     retryable: true,
-    summary:
-      'The shared idempotency store is not reachable, so a request with an Idempotency-Key is refused; nothing was published.',
+    summary: 'The shared idempotency store is not reachable, so a request with an Idempotency-Key is refused; nothing was published.',
   },
   shutting_down: {
     status: 503,
@@ -149,8 +144,7 @@ export const ERROR_CODES = {
   broker_timeout: {
     status: 504,
     retryable: true,
-    summary:
-      'The broker did not acknowledge in time. The outcome is unknown: the message may be stored.',
+    summary: 'The broker did not acknowledge in time. The outcome is unknown: the message may be stored.',
   },
   reply_timeout: {
     status: 504,
@@ -179,11 +173,7 @@ export class BusgateError extends Error {
   /** Bounded, client-safe specifics (e.g. failing JSON pointers); sent as error.details. */
   readonly details: readonly object[] | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number; details?: readonly object[] } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number; details?: readonly object[] } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BusgateError';
     this.code = code;
@@ -239,7 +229,7 @@ export const STARTUP_CODES = {
   plugin_dependency_missing: 'the plugin needs an npm package that is not installed (the message names it)',
   plugin_load_failed: 'the plugin threw while it was imported',
   plugin_invalid: 'the plugin does not export a valid plugin factory',
-  plugin_api_version: "the plugin speaks another plugin API version than this busgate",
+  plugin_api_version: 'the plugin speaks another plugin API version than this busgate',
   plugin_options_invalid: "a broker instance's `options:` do not match its plugin's schema",
 } as const satisfies Record<string, string>;
 

@@ -53,9 +53,15 @@ export async function preflight(
       const broker = brokers.get(subscription.broker)!;
       const checks = [
         { route: `subscription ${subscription.name}`, mode: subscription.mode, destination: subscription.source, options: subscription.sourceCheckOptions },
-        { route: `subscription ${subscription.name} dead letter`, mode: 'point-to-point' as const, destination: subscription.deadLetter, options: subscription.deadLetterOptions },
+        {
+          route: `subscription ${subscription.name} dead letter`,
+          mode: 'point-to-point' as const,
+          destination: subscription.deadLetter,
+          options: subscription.deadLetterOptions,
+        },
       ];
-      for (const { options, ...base } of checks) lines.push({ ...base, broker: subscription.broker, ...(await broker.preflight(base.mode, base.destination, options)) });
+      for (const { options, ...base } of checks)
+        lines.push({ ...base, broker: subscription.broker, ...(await broker.preflight(base.mode, base.destination, options)) });
     }
     return lines;
   } finally {

@@ -108,19 +108,29 @@ export class Reloader {
       return this.finish('failed', [describeError(error)], reason);
     }
     if (checked.problems.length > 0) {
-      return this.finish('invalid', checked.problems.map((problem) => formatProblem(name, problem)), reason);
+      return this.finish(
+        'invalid',
+        checked.problems.map((problem) => formatProblem(name, problem)),
+        reason,
+      );
     }
 
     const added = new Map([...checked.loaded].filter(([instance]) => !this.brokers.has(instance)));
     // Brokers kept from the old routes prepare the new routes' targets (topology) before the swap.
     try {
       await Promise.all(
-        [...this.brokers].filter(([instance]) => checked.loaded.has(instance)).map(([instance, broker]) => broker.retarget(routeTargets(checked.routes, instance, broker.modes))),
+        [...this.brokers]
+          .filter(([instance]) => checked.loaded.has(instance))
+          .map(([instance, broker]) => broker.retarget(routeTargets(checked.routes, instance, broker.modes))),
       );
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    const fresh = createBrokers(added, { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker, instanceId: this.config.instanceId }, checked.routes);
+    const fresh = createBrokers(
+      added,
+      { logger: this.logger, metrics: this.metrics, maxInFlight: this.config.maxInFlightPerBroker, instanceId: this.config.instanceId },
+      checked.routes,
+    );
     await Promise.all([...fresh.values()].map((broker) => broker.start(this.connectWaitMs)));
     for (const [instance, broker] of fresh) this.brokers.set(instance, broker);
 
@@ -130,7 +140,15 @@ export class Reloader {
     } catch (error) {
       return this.finish('failed', [describeError(error)], reason);
     }
-    return { ingress, subscriptions: checked.subscriptions, streams: checked.streams, fresh, used: new Set(checked.loaded.keys()), routes: checked.routes.length, reason };
+    return {
+      ingress,
+      subscriptions: checked.subscriptions,
+      streams: checked.streams,
+      fresh,
+      used: new Set(checked.loaded.keys()),
+      routes: checked.routes.length,
+      reason,
+    };
   }
 
   /**
@@ -149,7 +167,13 @@ export class Reloader {
       this.brokers.delete(instance);
       void this.retire(broker);
     }
-    this.logger.info('routes reloaded', { reason: prepared.reason, routes: prepared.routes, brokersAdded: [...prepared.fresh.keys()], brokersRemoved: unused, subscriptions });
+    this.logger.info('routes reloaded', {
+      reason: prepared.reason,
+      routes: prepared.routes,
+      brokersAdded: [...prepared.fresh.keys()],
+      brokersRemoved: unused,
+      subscriptions,
+    });
     return this.finish('ok', [], prepared.reason, prepared.routes);
   }
 

@@ -135,16 +135,17 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
  * busgate: these gauges end in _total, and prom-client gives no way to rename them. Any other
  * finding fails the check.
  */
-const KNOWN_METRIC_FINDINGS = [
-  /^busgate_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/,
-];
+const KNOWN_METRIC_FINDINGS = [/^busgate_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/];
 
 function promtool(args: string[], what: string, input?: string): void {
   const run = spawnSync(PROMTOOL, args, { input, encoding: 'utf8' });
   const output = `${run.stdout ?? ''}${run.stderr ?? ''}`.trim();
   if (run.status === 0) return report('ok', what);
   if (args[1] === 'metrics' && run.status !== null && output) {
-    const findings = output.split('\n').map((line) => line.trim()).filter(Boolean);
+    const findings = output
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
     const unknown = findings.filter((line) => !KNOWN_METRIC_FINDINGS.some((known) => known.test(line)));
     if (unknown.length === 0) return report('ok', what, `${findings.length} known prom-client naming findings ignored`);
     return report('FAIL', what, unknown.slice(0, 6).join(' | '));
@@ -248,7 +249,11 @@ interface Panel {
 }
 
 function dashboardQueries(file: string): { what: string; expr: string }[] {
-  const dashboard = JSON.parse(fs.readFileSync(file, 'utf8')) as { title?: string; panels?: Panel[]; templating?: { list?: { name: string; query?: unknown; definition?: string }[] } };
+  const dashboard = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    title?: string;
+    panels?: Panel[];
+    templating?: { list?: { name: string; query?: unknown; definition?: string }[] };
+  };
   const queries: { what: string; expr: string }[] = [];
   const walk = (panels: Panel[] = []): void => {
     for (const panel of panels) {
@@ -402,12 +407,7 @@ async function main(): Promise<number> {
     promtool(['check', 'config', configFile], 'promtool check config (the temp config of this run)');
     prometheusProcess = startProcess(
       PROMETHEUS,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${prometheusPort}`,
-        '--log.level=warn',
-      ],
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${prometheusPort}`, '--log.level=warn'],
       { cwd: dir, log: prometheusLog },
     );
     await waitFor('prometheus /-/ready', 20_000, async () => (await fetch(`${prometheus}/-/ready`)).ok);
@@ -457,7 +457,10 @@ async function main(): Promise<number> {
   const failed = results.filter((result) => result.outcome !== 'ok');
   console.log(`\n${results.length - failed.length} ok, ${failed.length} not ok`);
   if (failed.length > 0) {
-    for (const [name, file] of [['busgate', daemonLog], ['prometheus', prometheusLog]] as const) {
+    for (const [name, file] of [
+      ['busgate', daemonLog],
+      ['prometheus', prometheusLog],
+    ] as const) {
       const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
       if (text) console.log(`\n--- ${name} log (last lines) ---\n${text.split('\n').slice(-15).join('\n')}`);
     }

@@ -37,21 +37,54 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { trials: 3, spanS: 30, everyMs: 500, messages: 5, type: 'classic', settleS: 0, json: undefined, keep: false, pattern: 'spread', recountS: 5 };
+  const args: Args = {
+    trials: 3,
+    spanS: 30,
+    everyMs: 500,
+    messages: 5,
+    type: 'classic',
+    settleS: 0,
+    json: undefined,
+    keep: false,
+    pattern: 'spread',
+    recountS: 5,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const value = argv[i + 1] ?? '';
     switch (argv[i]) {
-      case '--trials': args.trials = Number(value); break;
-      case '--span': args.spanS = Number(value); break;
-      case '--every': args.everyMs = Number(value); break;
-      case '--messages': args.messages = Number(value); break;
-      case '--type': args.type = value === 'quorum' ? 'quorum' : 'classic'; break;
-      case '--settle': args.settleS = Number(value); break;
-      case '--json': args.json = value; break;
-      case '--keep': args.keep = true; i -= 1; break;
-      case '--recount': args.recountS = Number(value); break;
-      case '--pattern': args.pattern = value === 'stream' ? 'stream' : 'spread'; break;
-      default: throw new Error(`unknown argument ${argv[i]}`);
+      case '--trials':
+        args.trials = Number(value);
+        break;
+      case '--span':
+        args.spanS = Number(value);
+        break;
+      case '--every':
+        args.everyMs = Number(value);
+        break;
+      case '--messages':
+        args.messages = Number(value);
+        break;
+      case '--type':
+        args.type = value === 'quorum' ? 'quorum' : 'classic';
+        break;
+      case '--settle':
+        args.settleS = Number(value);
+        break;
+      case '--json':
+        args.json = value;
+        break;
+      case '--keep':
+        args.keep = true;
+        i -= 1;
+        break;
+      case '--recount':
+        args.recountS = Number(value);
+        break;
+      case '--pattern':
+        args.pattern = value === 'stream' ? 'stream' : 'spread';
+        break;
+      default:
+        throw new Error(`unknown argument ${argv[i]}`);
     }
   }
   return args;
@@ -140,7 +173,9 @@ async function stream(url: string, args: Args, trial: number, nodeBootedAt: numb
       while (Date.now() < until) {
         const id = `${queue}:${sent++}`;
         await new Promise<void>((resolve, reject) =>
-          channel.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id }, (error: unknown) => (error ? reject(new Error(`publish of ${id} not confirmed`, { cause: error })) : resolve())),
+          channel.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id }, (error: unknown) =>
+            error ? reject(new Error(`publish of ${id} not confirmed`, { cause: error })) : resolve(),
+          ),
         );
         probe.confirmed += 1;
       }
@@ -154,7 +189,18 @@ async function stream(url: string, args: Args, trial: number, nodeBootedAt: numb
 }
 
 function newProbe(trial: number, queue: string, declaredAt: number, nodeBootedAt: number, confirmed: number): QueueProbe {
-  return { trial, queue, declaredAt, nodeUpMs: declaredAt - nodeBootedAt, confirmed, ageAtKillMs: 0, existsAfter: false, messagesAfter: 0, messagesRightAfter: 0, metadataFilesAtKill: [] };
+  return {
+    trial,
+    queue,
+    declaredAt,
+    nodeUpMs: declaredAt - nodeBootedAt,
+    confirmed,
+    ageAtKillMs: 0,
+    existsAfter: false,
+    messagesAfter: 0,
+    messagesRightAfter: 0,
+    metadataFilesAtKill: [],
+  };
 }
 
 async function inspectAll(url: string, probes: QueueProbe[]): Promise<void> {
@@ -185,7 +231,10 @@ async function inspectAll(url: string, probes: QueueProbe[]): Promise<void> {
  */
 function metadataMentions(folder: string, probes: QueueProbe[]): void {
   const base = path.join(folder, 'mnesia');
-  const nodeDir = fs.readdirSync(base).map((name) => path.join(base, name)).find((dir) => fs.statSync(dir).isDirectory() && !dir.endsWith('-plugins-expand'));
+  const nodeDir = fs
+    .readdirSync(base)
+    .map((name) => path.join(base, name))
+    .find((dir) => fs.statSync(dir).isDirectory() && !dir.endsWith('-plugins-expand'));
   if (nodeDir === undefined) return;
   const files = fs.readdirSync(nodeDir).filter((name) => /\.(LOG|DCD|DCL|DAT)$/.test(name));
   const contents = files.map((name) => ({ name, data: fs.readFileSync(path.join(nodeDir, name)) }));
@@ -290,7 +339,9 @@ async function main(): Promise<void> {
     buckets.set(key, row);
   }
   console.log(`\n${args.pattern}: ${args.type} queues, ${trials.length} kill -9 trial(s)`);
-  console.log('| age of the declaration at kill -9 | queues | definition lost | of those, definition was on disk at the kill | confirmed messages | found after restart |');
+  console.log(
+    '| age of the declaration at kill -9 | queues | definition lost | of those, definition was on disk at the kill | confirmed messages | found after restart |',
+  );
   console.log('|---|--:|--:|--:|--:|--:|');
   for (const [key, row] of [...buckets].sort((a, b) => a[1].order - b[1].order)) {
     console.log(`| ${key} | ${row.queues} | ${row.defsLost} | ${row.lostOnDisk} | ${row.confirmed} | ${row.messagesFound} |`);

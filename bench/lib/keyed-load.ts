@@ -25,7 +25,10 @@ export async function startBenchDaemon(config: string, routes: string): Promise<
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-bench-'));
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'routes.yaml'), routes);
-  fs.writeFileSync(path.join(dir, 'busgate.yaml'), `port: ${port}\nhost: 127.0.0.1\nroutesFile: ${path.join(dir, 'routes.yaml')}\nlogLevel: warn\nlogFormat: json\n${config}`);
+  fs.writeFileSync(
+    path.join(dir, 'busgate.yaml'),
+    `port: ${port}\nhost: 127.0.0.1\nroutesFile: ${path.join(dir, 'routes.yaml')}\nlogLevel: warn\nlogFormat: json\n${config}`,
+  );
   const child = spawnTracked(process.execPath, [CLI, 'start', '--config', path.join(dir, 'busgate.yaml')], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
   const output = collectOutput(child);
   const stop = async (): Promise<void> => {
@@ -42,7 +45,10 @@ export async function startBenchDaemon(config: string, routes: string): Promise<
 }
 
 /** Sends `requests` POSTs over `concurrency` keep-alive connections, cycling through `paths`. */
-export async function postKeyed(port: number, options: { paths: readonly string[]; requests: number; concurrency: number; keyPrefix?: string }): Promise<{ non2xx: number; seconds: number }> {
+export async function postKeyed(
+  port: number,
+  options: { paths: readonly string[]; requests: number; concurrency: number; keyPrefix?: string },
+): Promise<{ non2xx: number; seconds: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   let next = 0;
   let non2xx = 0;

@@ -134,7 +134,10 @@ export async function runForResult<T>(command: string, args: readonly string[], 
     await stopProcess(child, 1000);
     throw new Error(`${args[0] ?? command} did not finish within ${timeoutMs} ms${tail(output)}`);
   }
-  const line = output.stdout().split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  const line = output
+    .stdout()
+    .split('\n')
+    .find((l) => l.startsWith('BENCH_RESULT '));
   if (line === undefined) throw new Error(`${args[0] ?? command} printed no result (exit ${child.exitCode})${tail(output)}`);
   return JSON.parse(line.slice('BENCH_RESULT '.length)) as T;
 }

@@ -130,16 +130,20 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
     if (!c) return;
     const paired = !stretch && c.ratios?.vsAdjacentB1 !== undefined;
     const value = c.router && base ? (paired ? c.ratios!.vsAdjacentB1 : r2(c.router.capacity.rate / base.capacity)) : undefined;
-    const others = c.router && base
-      ? `; run-level ${base.label} ${base.capacity} req/s gives x${r2(c.router.capacity.rate / base.capacity)}; CPU per request x${c.ratios?.cpuVsB1 ?? '-'} of B1's`
-      : '';
+    const others =
+      c.router && base
+        ? `; run-level ${base.label} ${base.capacity} req/s gives x${r2(c.router.capacity.rate / base.capacity)}; CPU per request x${c.ratios?.cpuVsB1 ?? '-'} of B1's`
+        : '';
     targets.push({
       target: `capacity >= ${factor} x ${base?.label ?? (stretch ? 'B0' : 'B1')}${paired ? ' (paired B1 run)' : ''}`,
       caseId: id,
       value,
       limit: factor,
       pass: value === undefined ? undefined : value >= factor,
-      detail: c.router && base ? `${c.router.capacity.rate} req/s vs ${paired ? `the B1 run just before, ${c.adjacentB1!.rate}` : `${base.label} ${base.capacity}`} req/s${others}` : (c.reason ?? 'not measured'),
+      detail:
+        c.router && base
+          ? `${c.router.capacity.rate} req/s vs ${paired ? `the B1 run just before, ${c.adjacentB1!.rate}` : `${base.label} ${base.capacity}`} req/s${others}`
+          : (c.reason ?? 'not measured'),
       ...(stretch ? { stretch } : {}),
     });
   };
@@ -148,7 +152,14 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
   for (const c of results.cases) {
     const b2p99 = c.b2?.open50.latency.p99Ms;
     if (c.status !== 'ok' || !c.router || !b1 || b2p99 === undefined) {
-      targets.push({ target: 'p99@50% <= 1.3 x (B1 p99 + B2 p99)', caseId: c.id, value: undefined, limit: undefined, pass: undefined, detail: c.reason ?? c.b2Error ?? 'not measured' });
+      targets.push({
+        target: 'p99@50% <= 1.3 x (B1 p99 + B2 p99)',
+        caseId: c.id,
+        value: undefined,
+        limit: undefined,
+        pass: undefined,
+        detail: c.reason ?? c.b2Error ?? 'not measured',
+      });
       continue;
     }
     const limit = r2(1.3 * (b1.p99At50Ms + b2p99));
@@ -190,8 +201,29 @@ export function stdoutTable(results: BenchResults): string {
   const b0 = results.baselines.B0;
   const b1 = results.baselines.B1;
   lines.push(`busgate bench (${results.kind}) ${results.date}`);
-  lines.push(`baselines: B0 node:http ${k(b0?.capacity)} req/s (p99@50% ${fmt(b0?.p99At50Ms, 2)} ms), B1 express ${k(b1?.capacity)} req/s (p99@50% ${fmt(b1?.p99At50Ms, 2)} ms)`);
-  const head = ['case', 'req/s', 'xB1', 'xB1adj', 'CPU xB1', 'xB0', 'xB2', 'B2 req/s', 'p50@50%', 'p90@50%', 'p99@50%', 'p99@80%', 'B2 p99@50%', 'non2xx', 'CPU us/req', 'RSS MB', 'RSS@500', 'rest'];
+  lines.push(
+    `baselines: B0 node:http ${k(b0?.capacity)} req/s (p99@50% ${fmt(b0?.p99At50Ms, 2)} ms), B1 express ${k(b1?.capacity)} req/s (p99@50% ${fmt(b1?.p99At50Ms, 2)} ms)`,
+  );
+  const head = [
+    'case',
+    'req/s',
+    'xB1',
+    'xB1adj',
+    'CPU xB1',
+    'xB0',
+    'xB2',
+    'B2 req/s',
+    'p50@50%',
+    'p90@50%',
+    'p99@50%',
+    'p99@80%',
+    'B2 p99@50%',
+    'non2xx',
+    'CPU us/req',
+    'RSS MB',
+    'RSS@500',
+    'rest',
+  ];
   const rows: string[][] = [head];
   for (const c of results.cases) {
     if (!c.router) {
@@ -226,11 +258,15 @@ export function stdoutTable(results: BenchResults): string {
     if (row.length !== head.length) lines.push(`${row[0]!.padEnd(widths[0]!)}  ${row.slice(1).join(': ')}`);
     else lines.push(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
   }
-  lines.push('(xB1adj: vs a B1 run right before the case; CPU xB1: B1 CPU/request divided by the daemon\'s; rest: cores used by every other process during the capacity run: broker server, consumer, other tenants of the box)');
+  lines.push(
+    "(xB1adj: vs a B1 run right before the case; CPU xB1: B1 CPU/request divided by the daemon's; rest: cores used by every other process during the capacity run: broker server, consumer, other tenants of the box)",
+  );
   lines.push('');
   lines.push('targets:');
   for (const t of results.targets) {
-    lines.push(`  ${verdict(t)}  ${t.caseId.padEnd(24)} ${t.target}${t.stretch ? ' (stretch)' : ''}: ${t.value ?? '-'}${t.limit !== undefined ? ` (limit ${t.limit})` : ''}  ${t.detail}`);
+    lines.push(
+      `  ${verdict(t)}  ${t.caseId.padEnd(24)} ${t.target}${t.stretch ? ' (stretch)' : ''}: ${t.value ?? '-'}${t.limit !== undefined ? ` (limit ${t.limit})` : ''}  ${t.detail}`,
+    );
   }
   if (results.cluster.length > 0) {
     lines.push('');
@@ -259,8 +295,12 @@ export function markdown(results: BenchResults): string {
   out.push('');
   out.push(
     `Machine: ${m.machine?.nproc ?? '?'} CPUs (${m.machine?.cpu ?? '?'}), ${m.machine?.memoryGb ?? '?'} GB, Linux ${m.machine?.kernel ?? '?'}. ` +
-      `Versions: ${Object.entries(m.versions ?? {}).map(([n, v]) => `${n} ${v}`).join(', ')}. ` +
-      `Brokers: ${Object.entries(m.brokers ?? {}).map(([n, v]) => `${n} ${v}`).join(', ')}.`,
+      `Versions: ${Object.entries(m.versions ?? {})
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}. ` +
+      `Brokers: ${Object.entries(m.brokers ?? {})
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}.`,
   );
   const p = results.phases;
   out.push('');
@@ -270,7 +310,9 @@ export function markdown(results: BenchResults): string {
       `256-byte JSON body, all on 127.0.0.1. B2 runs in-process at 50 concurrent callers (${p.b2CapacityMs / 1000} s capacity, ${p.b2OpenMs / 1000} s per latency point).`,
   );
   out.push('');
-  out.push('| baseline | req/s | p50 @50% | p99 @50% | p99 @80% | CPU µs/req | wrk CPU (cores) | open-loop generator CPU @80% (cores) | peak RSS MB | RSS @500 MB | rest of box (cores) |');
+  out.push(
+    '| baseline | req/s | p50 @50% | p99 @50% | p99 @80% | CPU µs/req | wrk CPU (cores) | open-loop generator CPU @80% (cores) | peak RSS MB | RSS @500 MB | rest of box (cores) |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const b of [b0, b1]) {
     if (!b) continue;
@@ -281,7 +323,9 @@ export function markdown(results: BenchResults): string {
     );
   }
   out.push('');
-  out.push('| broker / mode | req/s | ×B1 | ×B1 paired | CPU ×B1 | ×B0 | ×B2 | B2 ops/s | p50 / p90 / p99 @50% (ms) | p50 / p90 / p99 @80% (ms) | B2 p99 @50% | non-2xx | daemon CPU µs/req | peak RSS MB | RSS @500 conns MB | rest of box (cores) |');
+  out.push(
+    '| broker / mode | req/s | ×B1 | ×B1 paired | CPU ×B1 | ×B0 | ×B2 | B2 ops/s | p50 / p90 / p99 @50% (ms) | p50 / p90 / p99 @80% (ms) | B2 p99 @50% | non-2xx | daemon CPU µs/req | peak RSS MB | RSS @500 conns MB | rest of box (cores) |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of results.cases) {
     if (!c.router) {
@@ -306,7 +350,9 @@ export function markdown(results: BenchResults): string {
   }
   if (results.cluster.length > 0) {
     out.push('');
-    out.push('| scaling out (node:cluster, 2 workers, one port) | 1 daemon req/s | 2 workers req/s | ratio | daemon CPU (cores) 1 → 2 | wrk CPU (cores) 1 → 2 | rest of box (cores) 1 → 2 |');
+    out.push(
+      '| scaling out (node:cluster, 2 workers, one port) | 1 daemon req/s | 2 workers req/s | ratio | daemon CPU (cores) 1 → 2 | wrk CPU (cores) 1 → 2 | rest of box (cores) 1 → 2 |',
+    );
     out.push('|---|---:|---:|---:|---:|---:|---:|');
     for (const c of results.cluster) {
       if (c.error) out.push(`| ${c.id} | ${c.error} ||||||`);
@@ -350,10 +396,16 @@ export function svgChart(results: BenchResults): string {
   const maxValue = Math.max(b0, b1, ...cases.map((c) => c.router!.capacity.rate), 1) * 1.1;
   const y = (v: number): number => top + plotH - (Math.min(v, maxValue) / maxValue) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  parts.push(`<text x="${left}" y="22" font-size="15" font-weight="bold">busgate capacity per broker × mode (req/s, ${results.kind} run ${escapeXml(results.date)})</text>`);
-  parts.push(`<text x="${left}" y="38" fill="#555">closed loop, 50 connections; lines: B0 bare node:http, B1 bare express; diamonds: B2 broker client alone</text>`);
+  parts.push(
+    `<text x="${left}" y="22" font-size="15" font-weight="bold">busgate capacity per broker × mode (req/s, ${results.kind} run ${escapeXml(results.date)})</text>`,
+  );
+  parts.push(
+    `<text x="${left}" y="38" fill="#555">closed loop, 50 connections; lines: B0 bare node:http, B1 bare express; diamonds: B2 broker client alone</text>`,
+  );
   const step = niceStep(maxValue / 5);
   for (let v = 0; v <= maxValue; v += step) {
     parts.push(`<line x1="${left}" x2="${width - 140}" y1="${y(v)}" y2="${y(v)}" stroke="#e0e0e0"/>`);
@@ -362,14 +414,18 @@ export function svgChart(results: BenchResults): string {
   cases.forEach((c, i) => {
     const x = left + gap / 2 + i * (barW + gap);
     const rate = c.router!.capacity.rate;
-    parts.push(`<rect x="${x}" y="${y(rate)}" width="${barW}" height="${top + plotH - y(rate)}" fill="${COLOURS[c.broker] ?? '#777'}"><title>${escapeXml(c.id)}: ${rate} req/s</title></rect>`);
+    parts.push(
+      `<rect x="${x}" y="${y(rate)}" width="${barW}" height="${top + plotH - y(rate)}" fill="${COLOURS[c.broker] ?? '#777'}"><title>${escapeXml(c.id)}: ${rate} req/s</title></rect>`,
+    );
     parts.push(`<text x="${x + barW / 2}" y="${y(rate) - 4}" text-anchor="middle" font-size="10">${k(rate)}</text>`);
     const b2 = c.b2?.capacity.rate;
     if (b2 !== undefined) {
       const cx = x + barW / 2;
       if (b2 <= maxValue) {
         const cy = y(b2);
-        parts.push(`<path d="M ${cx} ${cy - 5} L ${cx + 5} ${cy} L ${cx} ${cy + 5} L ${cx - 5} ${cy} Z" fill="none" stroke="#000" stroke-width="1.5"><title>B2 ${b2} req/s</title></path>`);
+        parts.push(
+          `<path d="M ${cx} ${cy - 5} L ${cx + 5} ${cy} L ${cx} ${cy + 5} L ${cx - 5} ${cy} Z" fill="none" stroke="#000" stroke-width="1.5"><title>B2 ${b2} req/s</title></path>`,
+        );
       } else {
         parts.push(`<text x="${cx}" y="${top - 2}" text-anchor="middle" font-size="9" fill="#000">B2 ${k(b2)}↑</text>`);
       }

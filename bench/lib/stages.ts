@@ -11,7 +11,20 @@
  */
 import { componentOf, readProfile, type CallFrame, type ProfileWindow } from './profile.js';
 
-export const STAGES = ['parse', 'route', 'plan', 'body', 'broker call', 'receipt', 'response write', 'metrics', 'logging', 'tracing', 'GC', 'event loop & I/O'] as const;
+export const STAGES = [
+  'parse',
+  'route',
+  'plan',
+  'body',
+  'broker call',
+  'receipt',
+  'response write',
+  'metrics',
+  'logging',
+  'tracing',
+  'GC',
+  'event loop & I/O',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface StageSplit {
@@ -36,18 +49,52 @@ const INGRESS_FUNCTIONS: Readonly<Record<string, Stage>> = {
 };
 
 /** node's response writing, from writeHead to the socket's writev. */
-const RESPONSE_WRITE_FUNCTIONS = new Set(['writeHead', 'end', '_send', '_writeRaw', '_flushOutput', '_storeHeader', 'write_', 'writeGeneric', 'writevGeneric', 'writev', 'writeBuffer', 'writeLatin1String', 'writeUtf8String', '_writeGeneric', '_writev', '_write', 'setHeader']);
+const RESPONSE_WRITE_FUNCTIONS = new Set([
+  'writeHead',
+  'end',
+  '_send',
+  '_writeRaw',
+  '_flushOutput',
+  '_storeHeader',
+  'write_',
+  'writeGeneric',
+  'writevGeneric',
+  'writev',
+  'writeBuffer',
+  'writeLatin1String',
+  'writeUtf8String',
+  '_writeGeneric',
+  '_writev',
+  '_write',
+  'setHeader',
+]);
 
-const HTTP_PARSER_FUNCTIONS = new Set(['parserOnHeadersComplete', 'parserOnIncoming', 'parserOnHeaders', 'parserOnMessageComplete', 'onParserExecute', 'onParserExecuteCommon', 'execute']);
+const HTTP_PARSER_FUNCTIONS = new Set([
+  'parserOnHeadersComplete',
+  'parserOnIncoming',
+  'parserOnHeaders',
+  'parserOnMessageComplete',
+  'onParserExecute',
+  'onParserExecuteCommon',
+  'execute',
+]);
 
 /** The stage a frame names, if any. */
 export function stageOf(frame: CallFrame): Stage | undefined {
   if (frame.url === '' && frame.functionName === '(garbage collector)') return 'GC';
   const component = componentOf(frame);
   if (component === 'prom-client') return 'metrics';
-  if (['winston', 'logform', 'winston-transport', 'triple-beam', '@colors/colors', 'safe-stable-stringify'].includes(component) || frame.url.endsWith('/observability/logger.js')) return 'logging';
+  if (
+    ['winston', 'logform', 'winston-transport', 'triple-beam', '@colors/colors', 'safe-stable-stringify'].includes(component) ||
+    frame.url.endsWith('/observability/logger.js')
+  )
+    return 'logging';
   if (component.startsWith('@opentelemetry/') || frame.url.endsWith('/observability/tracing.js')) return 'tracing';
-  if ((frame.url === '' || /^node:(_http_outgoing|_http_server|net|internal\/stream_base_commons|internal\/streams\/writable)$/.test(frame.url)) && RESPONSE_WRITE_FUNCTIONS.has(frame.functionName)) return 'response write';
+  if (
+    (frame.url === '' || /^node:(_http_outgoing|_http_server|net|internal\/stream_base_commons|internal\/streams\/writable)$/.test(frame.url)) &&
+    RESPONSE_WRITE_FUNCTIONS.has(frame.functionName)
+  )
+    return 'response write';
   if (frame.url.endsWith('/core/http/router.js') || component === 'path-to-regexp') return 'route';
   if (frame.url.endsWith('/core/http/read-body.js') || frame.functionName === 'parserOnBody') return 'body';
   if (component.startsWith('busgate plugins/') || /\/core\/brokers\/[^/]+\.js$/.test(frame.url)) return 'broker call';
@@ -57,7 +104,14 @@ export function stageOf(frame: CallFrame): Stage | undefined {
   return undefined;
 }
 
-export function stageSplit(caseId: string, file: string, window: ProfileWindow, cpuSeconds: number, requests: number, loadAverage: readonly number[]): StageSplit {
+export function stageSplit(
+  caseId: string,
+  file: string,
+  window: ProfileWindow,
+  cpuSeconds: number,
+  requests: number,
+  loadAverage: readonly number[],
+): StageSplit {
   const { byId, parentOf, selfUs } = readProfile(file, window);
   const byStage = new Map<Stage, number>();
   let busyUs = 0;

@@ -64,7 +64,10 @@ export async function runWrk(run: WrkRun): Promise<WrkSummary> {
     throw new Error('wrk did not finish in time');
   }
   const cpuSeconds = reapedChildrenCpuSeconds() - cpuBefore;
-  const line = output.stdout().split('\n').find((l) => l.startsWith('BENCHJSON '));
+  const line = output
+    .stdout()
+    .split('\n')
+    .find((l) => l.startsWith('BENCHJSON '));
   if (line === undefined) throw new Error(`wrk printed no summary: ${output.stderr().slice(0, 400)} ${output.stdout().slice(0, 400)}`);
   const raw = JSON.parse(line.slice('BENCHJSON '.length)) as Record<string, number>;
   const seconds = raw.duration_us! / 1e6;

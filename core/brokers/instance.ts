@@ -60,7 +60,6 @@ function isDefaultSafeKey(value: string): boolean {
   return value.length <= 256 && !/[\u0000-\u001f\u007f]/.test(value);
 }
 
-
 export class BrokerInstance {
   readonly #factory: PluginFactory<never>;
   readonly #plugin: BrokerPlugin;
@@ -193,7 +192,10 @@ export class BrokerInstance {
     const timer = setTimeout(expire, request.timeoutMs);
     this.#lifetime.signal.addEventListener('abort', expire, { once: true });
     try {
-      const result = await raceAbort(this.call(request, deadline.signal), stopOn(deadline.signal, () => deadlineError(request.mode, request.destination, request.timeoutMs)));
+      const result = await raceAbort(
+        this.call(request, deadline.signal),
+        stopOn(deadline.signal, () => deadlineError(request.mode, request.destination, request.timeoutMs)),
+      );
       this.#metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: 'ok' });
       this.#circuit.recordSuccess(admission.trial);
       return result;
@@ -218,11 +220,7 @@ export class BrokerInstance {
    * connected or the instance is closing; closed with the instance. Counted in
    * busgate_consumed_messages_total.
    */
-  async subscribe(
-    destination: string,
-    options: SubscribeOptions,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<Subscription> {
+  async subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpenForConsumers();
     const consumed = this.#metrics.consumed;
     const labels = { broker: this.name, mode: options.mode };

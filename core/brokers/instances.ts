@@ -71,7 +71,10 @@ export function catalogOf(loaded: ReadonlyMap<string, LoadedInstance>): BrokerCa
 /** What the subscriptions linter needs: egress capabilities and destination rules. */
 export function egressCatalogOf(loaded: ReadonlyMap<string, LoadedInstance>): EgressCatalog {
   return new Map(
-    [...loaded].map(([name, { factory }]) => [name, { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) }]),
+    [...loaded].map(([name, { factory }]) => [
+      name,
+      { egress: factory.egress, routeOptionsSchema: factory.routeOptionsSchema, checkDestination: factory.checkDestination?.bind(factory) },
+    ]),
   );
 }
 

@@ -98,7 +98,7 @@ export function deadlineError(mode: Mode, destination: string, timeoutMs: number
  * nothing is parsed per message: this only names the type.
  */
 export function routeOptions<S extends TSchema>(_schema: S, options: Readonly<Record<string, unknown>> | undefined): Static<S> {
-  return (options ?? {});
+  return options ?? {};
 }
 
 /** A logger that adds `fields` to every line (e.g. `{ plugin: 'mybroker' }`), on top of the given one. */

@@ -92,6 +92,11 @@ export class DeadLetterPublisher {
 /** The source's position (stream and seq, partition and offset) names it uniquely; else its id. */
 function deadLetterDedupeId(subscription: string, id: string, message: InboundMessage): string {
   const position = message.delivery?.position;
-  const where = position === undefined ? [`id=${id}`] : Object.keys(position).sort().map((name) => `${name}=${position[name]}`);
+  const where =
+    position === undefined
+      ? [`id=${id}`]
+      : Object.keys(position)
+          .sort()
+          .map((name) => `${name}=${position[name]}`);
   return scopedDedupeId(['dead-letter', subscription, message.destination, ...where]);
 }

@@ -61,7 +61,9 @@ export async function deliverBatch(
   let retryAfterSeconds: number | undefined;
   const entries = settled.map((outcome, index): BatchEntryResult => {
     if (outcome.status === 'fulfilled') return { status: 202, receipt: outcome.value };
-    const error = isBusgateError(outcome.reason) ? asBusgateError(outcome.reason) : new BusgateError('internal_error', 'an unexpected error occurred; see the daemon log');
+    const error = isBusgateError(outcome.reason)
+      ? asBusgateError(outcome.reason)
+      : new BusgateError('internal_error', 'an unexpected error occurred; see the daemon log');
     retryAfterSeconds ??= error.retryAfterSeconds;
     return { status: error.status, id: messages[index]!.id, error: { code: error.code, message: error.message } };
   });

@@ -73,7 +73,11 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 }
 
 function writeAnswer(res: ServerResponse, answer: StoredAnswer, replayed: boolean): void {
-  const headers: Record<string, string | number> = { 'Content-Type': answer.contentType, 'Content-Length': answer.body.length, 'X-Busgate-Id': answer.messageId };
+  const headers: Record<string, string | number> = {
+    'Content-Type': answer.contentType,
+    'Content-Length': answer.body.length,
+    'X-Busgate-Id': answer.messageId,
+  };
   if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
   if (replayed) headers['Idempotent-Replayed'] = 'true';
   if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
@@ -126,8 +130,18 @@ class CompiledRoute {
       const currentTrace = trace;
       const send = (): Promise<StoredAnswer> =>
         body.kind === 'single'
-          ? this.deliver(planned, this.message(planned, req.headers, body.entry, currentTrace, this.ids(client, planned.idempotencyKey ?? randomUUID(), planned)), currentTrace)
-          : deliverBatch(body.entries.map((entry, index) => this.message(planned, req.headers, entry, currentTrace, this.ids(client, batchEntryId(planned.idempotencyKey, index), planned))), (message) => this.deliverEntry(planned, message), currentTrace.traceparent).then(unlessNoneAccepted);
+          ? this.deliver(
+              planned,
+              this.message(planned, req.headers, body.entry, currentTrace, this.ids(client, planned.idempotencyKey ?? randomUUID(), planned)),
+              currentTrace,
+            )
+          : deliverBatch(
+              body.entries.map((entry, index) =>
+                this.message(planned, req.headers, entry, currentTrace, this.ids(client, batchEntryId(planned.idempotencyKey, index), planned)),
+              ),
+              (message) => this.deliverEntry(planned, message),
+              currentTrace.traceparent,
+            ).then(unlessNoneAccepted);
       let answer: StoredAnswer;
       let replayed = false;
       if (planned.idempotencyKey === undefined) {
@@ -168,7 +182,10 @@ class CompiledRoute {
 
   private async limit(buckets: RateLimiter, client: string): Promise<void> {
     const taken = await buckets.take(client);
-    if (!taken.ok) throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second per client`, { retryAfterSeconds: taken.retryAfterSeconds });
+    if (!taken.ok)
+      throw new BusgateError('rate_limited', `this route allows ${this.spec.rateLimit!.perSecond} requests per second per client`, {
+        retryAfterSeconds: taken.retryAfterSeconds,
+      });
   }
 
   private choose<T extends string>(choice: Choice<T>, inputs: TemplateInputs, what: 'broker' | 'mode'): T {
@@ -241,10 +258,22 @@ class CompiledRoute {
     const result = await this.send(planned, message);
     if (result.kind === 'reply') {
       const replied = parseTraceparent(result.reply.headers.traceparent) ? result.reply.headers.traceparent : trace.traceparent;
-      return { status: 200, contentType: result.reply.contentType ?? 'application/octet-stream', body: result.reply.payload, messageId: message.id, traceparent: replied };
+      return {
+        status: 200,
+        contentType: result.reply.contentType ?? 'application/octet-stream',
+        body: result.reply.payload,
+        messageId: message.id,
+        traceparent: replied,
+      };
     }
     const receipt = this.receipt(planned, message, result.receipt);
-    return { status: 202, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(receipt)), messageId: message.id, traceparent: trace.traceparent };
+    return {
+      status: 202,
+      contentType: 'application/json; charset=utf-8',
+      body: Buffer.from(JSON.stringify(receipt)),
+      messageId: message.id,
+      traceparent: trace.traceparent,
+    };
   }
 
   /** One entry of a batch: its receipt (batches are never request-reply, see the linter). */
@@ -255,7 +284,13 @@ class CompiledRoute {
   }
 
   private send(planned: Plan, message: OutboundMessage): Promise<SendResult> {
-    return planned.broker.send({ mode: planned.mode, destination: planned.destination, message, timeoutMs: this.timeoutMs, options: this.optionsFor(planned.broker) });
+    return planned.broker.send({
+      mode: planned.mode,
+      destination: planned.destination,
+      message,
+      timeoutMs: this.timeoutMs,
+      options: this.optionsFor(planned.broker),
+    });
   }
 
   private receipt(planned: Plan, message: OutboundMessage, receipt: Receipt): Record<string, unknown> {
@@ -277,7 +312,13 @@ class CompiledRoute {
     this.duration.observe(seconds);
     if (this.deps.logger.isDebugEnabled()) {
       // The query string is left out: clients put secrets there (`?api_key=`), and routes never read it.
-      this.deps.logger.debug('request', { route: this.spec.name, method: req.method, path: pathOf(req.url), status: res.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
+      this.deps.logger.debug('request', {
+        route: this.spec.name,
+        method: req.method,
+        path: pathOf(req.url),
+        status: res.statusCode,
+        ms: Math.round(seconds * 1e6) / 1e3,
+      });
     }
   }
 }
@@ -356,7 +397,9 @@ export class Ingress {
       return true;
     }
     const methods = [...new Set(allowed)].join(', ');
-    sendError(res, new BusgateError('method_not_allowed', `${String(req.method)} is not allowed here (allowed: ${methods})`), this.deps.logger, { Allow: methods });
+    sendError(res, new BusgateError('method_not_allowed', `${String(req.method)} is not allowed here (allowed: ${methods})`), this.deps.logger, {
+      Allow: methods,
+    });
     return true;
   }
 

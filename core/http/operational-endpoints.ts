@@ -30,7 +30,13 @@ export function localReadiness(brokers: ReadonlyMap<string, BrokerInstance>, lif
 
 export function mountOperationalEndpoints(
   app: Express,
-  deps: { brokers: ReadonlyMap<string, BrokerInstance>; metrics: Metrics; lifecycle: Lifecycle; egress?: Pick<Egress, 'statuses'>; cluster?: ClusterLink | undefined },
+  deps: {
+    brokers: ReadonlyMap<string, BrokerInstance>;
+    metrics: Metrics;
+    lifecycle: Lifecycle;
+    egress?: Pick<Egress, 'statuses'>;
+    cluster?: ClusterLink | undefined;
+  },
 ): void {
   app.get('/health', (_req, res) => {
     res.status(200).json({ status: 'ok' });

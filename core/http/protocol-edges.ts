@@ -51,11 +51,17 @@ export function answerProtocolEdges(server: http.Server, options: { readonly bod
   // Any other expectation (`Expect: 200-ok`...) cannot be met: 417, as JSON like every error.
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const expectation = String(req.headers.expect).slice(0, 64);
-    sendError(res, new BusgateError('expectation_failed', `Expect: ${expectation} is not supported (only 100-continue)`), options.logger, { Connection: 'close' });
+    sendError(res, new BusgateError('expectation_failed', `Expect: ${expectation} is not supported (only 100-continue)`), options.logger, {
+      Connection: 'close',
+    });
   });
 
   // CONNECT asks for a tunnel; busgate is no proxy. Without this listener node closes the socket.
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
-    endWithError(socket, new BusgateError('method_not_allowed', 'CONNECT is not supported: busgate is not a proxy'), 'Allow: GET, POST, PUT, PATCH, DELETE\r\n');
+    endWithError(
+      socket,
+      new BusgateError('method_not_allowed', 'CONNECT is not supported: busgate is not a proxy'),
+      'Allow: GET, POST, PUT, PATCH, DELETE\r\n',
+    );
   });
 }

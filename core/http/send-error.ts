@@ -11,7 +11,11 @@ export function sendError(res: ServerResponse, error: unknown, logger: Logger, e
     return;
   }
   const body = JSON.stringify(busgateError.toJSON());
-  const headers: Record<string, string | number> = { ...extraHeaders, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) };
+  const headers: Record<string, string | number> = {
+    ...extraHeaders,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  };
   if (busgateError.retryAfterSeconds !== undefined) headers['Retry-After'] = String(busgateError.retryAfterSeconds);
   res.writeHead(busgateError.status, headers);
   res.end(body);

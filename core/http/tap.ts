@@ -81,7 +81,8 @@ function admit(req: Request, deps: TapDependencies): Tap {
     throw new BusgateError('forbidden', `no route you may use sends to "${destination.slice(0, 64)}" on broker "${String(req.params.broker).slice(0, 64)}"`);
   }
   const problem = broker.destinationProblem(destination);
-  if (!DESTINATION.test(destination) || problem !== undefined) throw new BusgateError('invalid_token', `destination "${destination.slice(0, 64)}" is not valid`);
+  if (!DESTINATION.test(destination) || problem !== undefined)
+    throw new BusgateError('invalid_token', `destination "${destination.slice(0, 64)}" is not valid`);
   const mode = req.query.mode ?? 'pubsub';
   if (mode !== 'pubsub' && mode !== 'point-to-point') throw new BusgateError('mode_not_allowed', 'mode must be pubsub or point-to-point');
   if (!broker.isConnected) throw new BusgateError('broker_unavailable', `broker "${broker.name}" is not connected`, { retryAfterSeconds: 1 });

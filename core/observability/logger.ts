@@ -23,11 +23,7 @@ const maskFormat = winston.format((info) => {
   return info;
 });
 
-export function createLogger(options: {
-  level: string;
-  format: 'auto' | 'json' | 'pretty';
-  silent?: boolean;
-}): winston.Logger {
+export function createLogger(options: { level: string; format: 'auto' | 'json' | 'pretty'; silent?: boolean }): winston.Logger {
   const pretty = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true);
   const base = [maskFormat(), winston.format.timestamp(), winston.format.errors({ stack: false })];
   const format = pretty

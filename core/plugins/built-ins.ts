@@ -64,12 +64,14 @@ function readManifests(): PluginManifest[] {
   if (!Array.isArray(names) || !names.every((name) => typeof name === 'string')) {
     throw new StartupError('config_invalid', 'package.json has no "busgate.builtInPlugins" list of plugin names');
   }
-  return names.map((name: string) => {
-    const file = path.join(PLUGINS_DIR, name, 'plugin.json');
-    // Absent when the package was installed without a plugin's folder: that plugin is just not built in.
-    if (!fs.existsSync(file)) return undefined;
-    const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as PluginManifest;
-    if (manifest.name !== name) throw new StartupError('config_invalid', `${file} declares name "${manifest.name}", not "${name}"`);
-    return manifest;
-  }).filter((manifest): manifest is PluginManifest => manifest !== undefined);
+  return names
+    .map((name: string) => {
+      const file = path.join(PLUGINS_DIR, name, 'plugin.json');
+      // Absent when the package was installed without a plugin's folder: that plugin is just not built in.
+      if (!fs.existsSync(file)) return undefined;
+      const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as PluginManifest;
+      if (manifest.name !== name) throw new StartupError('config_invalid', `${file} declares name "${manifest.name}", not "${name}"`);
+      return manifest;
+    })
+    .filter((manifest): manifest is PluginManifest => manifest !== undefined);
 }

@@ -186,17 +186,10 @@ export interface BrokerPlugin {
    * it elsewhere (JetStream in-progress acks, Kafka heartbeats, an unacked AMQP delivery) and
    * takes no more than `maxInFlight` messages.
    */
-  subscribe(
-    destination: string,
-    options: SubscribeOptions,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<Subscription>;
+  subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription>;
 
   /** Answer request-reply traffic on a destination (used by tests, demos and the tap). */
-  respond(
-    destination: string,
-    onRequest: (message: InboundMessage) => Promise<Reply>,
-  ): Promise<Subscription>;
+  respond(destination: string, onRequest: (message: InboundMessage) => Promise<Reply>): Promise<Subscription>;
 
   health(): BrokerHealth;
 
@@ -346,5 +339,9 @@ export interface ClaimStore {
 
 export interface ClaimStoreProvider {
   /** Opens the store; keys are any strings (the store encodes them as its names require). */
-  open(url: string, settings: { readonly keyPrefix: string; readonly windowMs: number }, context: { readonly logger: Logger }): Promise<ClaimStore & { close(): Promise<void> }>;
+  open(
+    url: string,
+    settings: { readonly keyPrefix: string; readonly windowMs: number },
+    context: { readonly logger: Logger },
+  ): Promise<ClaimStore & { close(): Promise<void> }>;
 }

@@ -17,12 +17,7 @@ export { builtInPluginNames };
 
 const BUILT_IN_DIR = fileURLToPath(new URL('../../plugins/', import.meta.url));
 
-export type PluginErrorCode =
-  | 'plugin_not_found'
-  | 'plugin_dependency_missing'
-  | 'plugin_load_failed'
-  | 'plugin_invalid'
-  | 'plugin_api_version';
+export type PluginErrorCode = 'plugin_not_found' | 'plugin_dependency_missing' | 'plugin_load_failed' | 'plugin_invalid' | 'plugin_api_version';
 
 /** Where the plugin's entry module is, or a plugin_not_found error. */
 export function locatePlugin(spec: string, configDir: string): string {

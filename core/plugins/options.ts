@@ -15,10 +15,7 @@ export interface OptionProblem {
 }
 
 /** Validates (and fills defaults into) a copy of the options. */
-export function validateOptions(
-  schema: JsonSchema,
-  options: Readonly<Record<string, unknown>>,
-): { value: Record<string, unknown>; problems: OptionProblem[] } {
+export function validateOptions(schema: JsonSchema, options: Readonly<Record<string, unknown>>): { value: Record<string, unknown>; problems: OptionProblem[] } {
   let validate = compiled.get(schema);
   if (!validate) {
     validate = ajv.compile(schema as Record<string, unknown>);
@@ -30,7 +27,10 @@ export function validateOptions(
 }
 
 function toProblem(error: ErrorObject): OptionProblem {
-  const path = error.instancePath.split('/').slice(1).map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (error.keyword === 'additionalProperties') {
     const extra = String((error.params as { additionalProperty?: unknown }).additionalProperty);
     return { path: [...path, extra], message: `unknown option "${extra}"` };

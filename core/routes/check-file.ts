@@ -31,13 +31,21 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   }
   // Parsed once: the route and subscription broker names and both linters read the same document.
   const document = parseRoutes(text);
-  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document)])].filter((name) => name in config.brokers);
+  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document)])].filter(
+    (name) => name in config.brokers,
+  );
   const loaded = await loadInstances(used, config.brokers, config.configDir);
   const declared = Object.keys(config.brokers);
   const { routes, problems } = lintRoutes(document, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
   const egress = lintSubscriptions(document, egressCatalogOf(loaded), { declared });
   const streams = lintStreams(text, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
   const all = [...problems, ...egress.problems, ...streams.problems].sort((a, b) => a.line - b.line || a.col - b.col);
-  return { routes: all.length === 0 ? routes : [], subscriptions: all.length === 0 ? egress.subscriptions : [], streams: all.length === 0 ? streams.streams : [], problems: all, loaded, file };
+  return {
+    routes: all.length === 0 ? routes : [],
+    subscriptions: all.length === 0 ? egress.subscriptions : [],
+    streams: all.length === 0 ? streams.streams : [],
+    problems: all,
+    loaded,
+    file,
+  };
 }
-

@@ -26,7 +26,7 @@ export const LINT_CODES = {
   reserved_destination:
     "the destination template could render a destination the broker's plugin reserves for itself (such as a reply topic that carries every client's replies)",
   reserved_header:
-    '`headers:` names a header busgate sets (`busgate-*`, `idempotency-key`, `content-type`), one the route\'s broker reserves (declared by its plugin), or a credential (`authorization`, `x-api-key`, `cookie`)',
+    "`headers:` names a header busgate sets (`busgate-*`, `idempotency-key`, `content-type`), one the route's broker reserves (declared by its plugin), or a credential (`authorization`, `x-api-key`, `cookie`)",
   unknown_client: '`clients:` names an API key that is not configured',
   bad_rate_limit: '`rateLimit:` is not `{ perSecond, burst }`',
   schema_not_found: '`schema:` names a file that cannot be read (relative to the routes file)',

@@ -35,7 +35,23 @@ export interface LintResult {
 /** `subscriptions` is linted by core/egress/lint.ts. */
 const TOP_LEVEL_KEYS = ['routes', 'subscriptions', 'streams'];
 
-const ROUTE_KEYS = ['name', 'path', 'method', 'broker', 'brokers', 'mode', 'modes', 'destination', 'key', 'timeout', 'headers', 'options', 'clients', 'rateLimit', ...CONTRACT_KEYS] as const;
+const ROUTE_KEYS = [
+  'name',
+  'path',
+  'method',
+  'broker',
+  'brokers',
+  'mode',
+  'modes',
+  'destination',
+  'key',
+  'timeout',
+  'headers',
+  'options',
+  'clients',
+  'rateLimit',
+  ...CONTRACT_KEYS,
+] as const;
 type RouteKey = (typeof ROUTE_KEYS)[number];
 const REQUIRED_KEYS: readonly RouteKey[] = ['path', 'broker', 'mode', 'destination'];
 
@@ -102,7 +118,12 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
   const { doc, lines } = parsed(source);
   const problems: RouteProblem[] = [];
   const at = (node: Node | Pair | null | undefined): { line: number; col: number } => {
-    const range = node && 'range' in node ? node.range : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key ? (node.key as Node).range : undefined;
+    const range =
+      node && 'range' in node
+        ? node.range
+        : node && 'key' in node && node.key && typeof node.key === 'object' && 'range' in node.key
+          ? (node.key as Node).range
+          : undefined;
     const pos = lines.linePos(range?.[0] ?? 0);
     return { line: pos.line, col: pos.col };
   };
@@ -123,7 +144,8 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
   }
   for (const pair of root.items) {
     const key = scalarText(pair.key);
-    if (!TOP_LEVEL_KEYS.includes(key)) report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected ${TOP_LEVEL_KEYS.map((k) => `"${k}"`).join(' or ')})`);
+    if (!TOP_LEVEL_KEYS.includes(key))
+      report(pair.key, 'unknown_key', `unknown top-level key "${key}" (expected ${TOP_LEVEL_KEYS.map((k) => `"${k}"`).join(' or ')})`);
   }
   const list = root.get('routes', true);
   // A file may only subscribe (egress; core/egress/lint.ts checks that part).
@@ -183,7 +205,7 @@ class RouteFields {
   }
 
   node(key: RouteKey): Node | undefined {
-    return (this.item.get(key, true)) ?? undefined;
+    return this.item.get(key, true) ?? undefined;
   }
 
   text(key: RouteKey): string | undefined {
@@ -228,7 +250,15 @@ class RouteFields {
   }
 }
 
-function lintRoute(item: YAMLMap, catalog: BrokerCatalog, declared: readonly string[], knownClients: readonly string[], report: Report, line: number, baseDir: string): RouteSpec | undefined {
+function lintRoute(
+  item: YAMLMap,
+  catalog: BrokerCatalog,
+  declared: readonly string[],
+  knownClients: readonly string[],
+  report: Report,
+  line: number,
+  baseDir: string,
+): RouteSpec | undefined {
   const fields = new RouteFields(item, report);
   lintKeys(fields);
   const path = lintPath(fields);
@@ -280,7 +310,12 @@ function lintKeys(fields: RouteFields): void {
 }
 
 /** Fixed destinations and keys (and templates' literal text) against each reachable broker's naming rules. */
-function lintNames(fields: RouteFields, templates: Record<'destination' | 'key', Template | undefined>, brokers: readonly string[], catalog: BrokerCatalog): void {
+function lintNames(
+  fields: RouteFields,
+  templates: Record<'destination' | 'key', Template | undefined>,
+  brokers: readonly string[],
+  catalog: BrokerCatalog,
+): void {
   const rules = new Map(brokers.map((name) => [name, catalog.get(name)]));
   for (const field of ['destination', 'key'] as const) {
     for (const problem of namingProblems(templates[field], field, rules)) fields.report(fields.node(field), problem.code, problem.message);
@@ -321,7 +356,11 @@ function lintBrokerAndMode(
     for (const m of modes) {
       const lacking = possibleBrokers.filter((name) => catalog.has(name) && !catalog.get(name)!.modes.includes(m));
       if (lacking.length > 0 && (mode.kind === 'fixed' || lacking.length === possibleBrokers.length)) {
-        fields.report(fields.node(mode.kind === 'fixed' ? 'mode' : 'modes') ?? fields.node('mode'), 'mode_not_supported', `broker ${lacking.map((n) => `"${n}"`).join(', ')} cannot do ${m}`);
+        fields.report(
+          fields.node(mode.kind === 'fixed' ? 'mode' : 'modes') ?? fields.node('mode'),
+          'mode_not_supported',
+          `broker ${lacking.map((n) => `"${n}"`).join(', ')} cannot do ${m}`,
+        );
       }
     }
   }
@@ -335,7 +374,11 @@ function lintReservedDestinations(fields: RouteFields, destination: Template, po
     const token = entry?.isSafeToken ? (value: string) => entry.isSafeToken!(value, 'destination') : isDefaultSafeToken;
     const reached = (entry?.reservedDestinations ?? []).find((reserved) => canRender(destination, reserved, token));
     if (reached !== undefined) {
-      fields.report(fields.node('destination'), 'reserved_destination', `"${destination.source}" could render "${reached}", which broker "${name}" reserves for itself (e.g. its reply topic)`);
+      fields.report(
+        fields.node('destination'),
+        'reserved_destination',
+        `"${destination.source}" could render "${reached}", which broker "${name}" reserves for itself (e.g. its reply topic)`,
+      );
     }
   }
 }
@@ -368,7 +411,9 @@ function lintClients(fields: RouteFields, knownClients: readonly string[]): stri
       fields.report(
         fields.entry(clients!, index),
         'unknown_client',
-        knownClients.length === 0 ? `"${name}": no API keys are configured (BUSGATE_API_KEYS or BUSGATE_API_KEYS_FILE)` : `"${name}" is not a configured API key name (known: ${knownClients.join(', ')})`,
+        knownClients.length === 0
+          ? `"${name}": no API keys are configured (BUSGATE_API_KEYS or BUSGATE_API_KEYS_FILE)`
+          : `"${name}" is not a configured API key name (known: ${knownClients.join(', ')})`,
       );
     }
   }
@@ -483,7 +528,7 @@ function lintOptions(
     }
     const checked = validateOptions(entry.routeOptionsSchema, raw);
     for (const problem of checked.problems) {
-      const target = (problem.path.length > 0 ? (node.getIn(problem.path, true) as Node | undefined) ?? findKey(node, problem.path) : undefined) ?? node;
+      const target = (problem.path.length > 0 ? ((node.getIn(problem.path, true) as Node | undefined) ?? findKey(node, problem.path)) : undefined) ?? node;
       report(target, 'bad_option', `${problem.message} (broker "${name}")`);
       ok = false;
     }

@@ -6,8 +6,7 @@ import type { Template } from './template.js';
 
 /** A value fixed in routes.yaml, or chosen per request from an allow-list. */
 export type Choice<T extends string> =
-  | { readonly kind: 'fixed'; readonly value: T }
-  | { readonly kind: 'chosen'; readonly template: Template; readonly allowed: readonly T[] };
+  { readonly kind: 'fixed'; readonly value: T } | { readonly kind: 'chosen'; readonly template: Template; readonly allowed: readonly T[] };
 
 export interface RouteSpec {
   /** Metrics and log label: the route's `name`, or "METHOD path". Bounded by the file. */

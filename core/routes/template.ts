@@ -7,9 +7,7 @@
 import { BusgateError } from '../errors.js';
 
 export type TemplatePart =
-  | { readonly kind: 'literal'; readonly text: string }
-  | { readonly kind: 'param'; readonly name: string }
-  | { readonly kind: 'header'; readonly name: string };
+  { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'param'; readonly name: string } | { readonly kind: 'header'; readonly name: string };
 
 export interface Template {
   readonly source: string;
@@ -63,12 +61,7 @@ export function isDefaultSafeToken(value: string): boolean {
   return /^[A-Za-z0-9_-]{1,128}$/.test(value);
 }
 
-export function renderTemplate(
-  template: Template,
-  inputs: TemplateInputs,
-  isSafeToken: (value: string) => boolean,
-  field: string,
-): string {
+export function renderTemplate(template: Template, inputs: TemplateInputs, isSafeToken: (value: string) => boolean, field: string): string {
   if (template.isStatic) return template.source;
   let out = '';
   for (const part of template.parts) {

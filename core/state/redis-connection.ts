@@ -52,7 +52,8 @@ export class RedisConnection {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
-    if (!this.client.isReady) this.options.logger.warn('shared state store not reachable yet; retrying in the background', { store: maskSecrets(this.options.url) });
+    if (!this.client.isReady)
+      this.options.logger.warn('shared state store not reachable yet; retrying in the background', { store: maskSecrets(this.options.url) });
   }
 
   /** Runs a Lua script by its SHA, loading it once per connection when Redis does not know it. */

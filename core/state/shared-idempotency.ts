@@ -94,7 +94,10 @@ export class SharedIdempotencyStore implements IdempotencyStore {
       // without an answer (it failed, maybe with an unknown outcome), the client decides to retry.
       if (value === null && !waited) continue;
       if (value === null || Date.now() >= deadline) {
-        const what = value === null ? 'the request with this Idempotency-Key that was in flight did not succeed' : 'a request with this Idempotency-Key is still in flight';
+        const what =
+          value === null
+            ? 'the request with this Idempotency-Key that was in flight did not succeed'
+            : 'a request with this Idempotency-Key is still in flight';
         throw new BusgateError('idempotency_in_progress', `${what}; this one published nothing, retry it`, { retryAfterSeconds: 1 });
       }
       waited = true;
@@ -125,7 +128,10 @@ export class SharedIdempotencyStore implements IdempotencyStore {
       return await call();
     } catch (error) {
       this.options.onError(operation);
-      throw new BusgateError('idempotency_store_unavailable', 'the shared idempotency store is not reachable; nothing was published', { retryAfterSeconds: 1, cause: error });
+      throw new BusgateError('idempotency_store_unavailable', 'the shared idempotency store is not reachable; nothing was published', {
+        retryAfterSeconds: 1,
+        cause: error,
+      });
     }
   }
 

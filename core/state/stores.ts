@@ -83,7 +83,10 @@ export async function createStateStores(
   }
 
   const rateLimits = config.rateLimitStore
-    ? redisRateLimits(connect(config.rateLimitStore), { keyPrefix: config.stateKeyPrefix, onError: () => errors.inc({ store: 'rate_limit', operation: 'take' }) })
+    ? redisRateLimits(connect(config.rateLimitStore), {
+        keyPrefix: config.stateKeyPrefix,
+        onError: () => errors.inc({ store: 'rate_limit', operation: 'take' }),
+      })
     : localRateLimits;
 
   await Promise.all([...connections.values()].map((connection) => connection.start(deps.connectWaitMs)));

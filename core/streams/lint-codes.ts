@@ -6,7 +6,7 @@ export const STREAM_LINT_CODES = {
   missing_key: '`path`, `broker` or `source` missing',
   unknown_key: 'a key busgate does not know',
   wrong_type: 'a value has the wrong type',
-  bad_path: 'the path does not start with `/`, has characters other than letters, digits, `/`, `_`, `.`, `-`, or is one of busgate\'s own paths',
+  bad_path: "the path does not start with `/`, has characters other than letters, digits, `/`, `_`, `.`, `-`, or is one of busgate's own paths",
   duplicate_path: 'two streams, or a stream and a route, with the same path',
   unknown_broker: 'no such broker instance',
   egress_not_supported: "the broker's plugin declares no egress",

@@ -116,7 +116,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: StreamLintOptio
 function lintClients(item: YAMLMap, options: StreamLintOptions, report: Report): string[] | undefined {
   const node = item.get('clients', true) as Node | undefined;
   if (node === undefined) return undefined;
-  const value: unknown = item.get('clients') === undefined ? undefined : (node).toJSON();
+  const value: unknown = item.get('clients') === undefined ? undefined : node.toJSON();
   if (!Array.isArray(value) || !value.every((name): name is string => typeof name === 'string')) {
     report(node, 'wrong_type', '"clients" must be a list of client names');
     return undefined;

@@ -93,7 +93,9 @@ export class StreamServer {
       throw new BusgateError('too_many_streams', `this instance already serves ${this.limits.maxStreams} streams`, { retryAfterSeconds: 5 });
     }
     if ((this.perClient.get(client) ?? 0) >= this.limits.maxStreamsPerClient) {
-      throw new BusgateError('too_many_streams', `this client already has ${this.limits.maxStreamsPerClient} streams open on this instance`, { retryAfterSeconds: 5 });
+      throw new BusgateError('too_many_streams', `this client already has ${this.limits.maxStreamsPerClient} streams open on this instance`, {
+        retryAfterSeconds: 5,
+      });
     }
     const broker = this.deps.brokers.get(spec.broker);
     if (!broker?.isConnected) throw new BusgateError('broker_unavailable', `broker "${spec.broker}" is not connected`, { retryAfterSeconds: 1 });

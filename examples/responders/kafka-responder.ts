@@ -93,13 +93,11 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     console.error('usage: node dist/examples/responders/kafka-responder.js <topic> [brokers]');
     process.exit(2);
   }
-  const responder = await startKafkaResponder({ topic, ...(brokers !== undefined ? { brokers } : {}) }).catch(
-    (error: unknown) => {
-      // e.g. "This server does not host this topic-partition": the topic does not exist yet.
-      console.error(`kafka-responder: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
-  );
+  const responder = await startKafkaResponder({ topic, ...(brokers !== undefined ? { brokers } : {}) }).catch((error: unknown) => {
+    // e.g. "This server does not host this topic-partition": the topic does not exist yet.
+    console.error(`kafka-responder: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
   console.log(`answering requests on Kafka topic "${topic}"; Ctrl-C stops`);
   const stop = (): void => {
     void responder.close().then(() => process.exit(0));

@@ -228,7 +228,10 @@ export class BatchingProducer {
     this.fail(
       batch,
       stuck
-        ? new BusgateError('broker_timeout', `Kafka did not acknowledge ${topics} in ${this.settings.stuckAfterMs} ms; the outcome is unknown, the message may be stored`)
+        ? new BusgateError(
+            'broker_timeout',
+            `Kafka did not acknowledge ${topics} in ${this.settings.stuckAfterMs} ms; the outcome is unknown, the message may be stored`,
+          )
         : toBusgateError(error, `producing to ${topics}`, true),
     );
   }
@@ -246,7 +249,11 @@ export class BatchingProducer {
       const key = partition === undefined ? undefined : partitionKey(topic, partition);
       const base = key === undefined ? undefined : baseOffsets.get(key);
       if (partition === undefined || key === undefined || base === undefined) {
-        this.settleOne(entry, undefined, new BusgateError('broker_timeout', `Kafka returned no acknowledgement for a message to "${topic}"; the outcome is unknown`));
+        this.settleOne(
+          entry,
+          undefined,
+          new BusgateError('broker_timeout', `Kafka returned no acknowledgement for a message to "${topic}"; the outcome is unknown`),
+        );
         continue;
       }
       const index = nextIndex.get(key) ?? 0n;
@@ -363,5 +370,8 @@ function notSent(topic: string): BusgateError {
 }
 
 function outcomeUnknown(topic: string): BusgateError {
-  return new BusgateError('broker_timeout', `Kafka did not acknowledge the message to "${topic}" before the deadline; the outcome is unknown, the message may be stored`);
+  return new BusgateError(
+    'broker_timeout',
+    `Kafka did not acknowledge the message to "${topic}" before the deadline; the outcome is unknown, the message may be stored`,
+  );
 }

@@ -135,11 +135,7 @@ export class KafkaBroker implements BrokerPlugin {
     return pending.reply;
   }
 
-  async subscribe(
-    destination: string,
-    options: SubscribeOptions,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<Subscription> {
+  async subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpen();
     this.assertTopic(destination);
     this.refuseReplyTopic(destination);
@@ -193,7 +189,11 @@ export class KafkaBroker implements BrokerPlugin {
     // The admin client retries; a frozen cluster must not hold the whole check.
     const signal = AbortSignal.timeout(this.options.requestTimeoutMs + 1000);
     const lookUp = (topic: string): Promise<readonly PartitionMetadata[] | undefined> =>
-      untilAborted(this.connectAdmin().then(() => this.topics.describe(topic)), signal, `looking up topic "${topic}"`);
+      untilAborted(
+        this.connectAdmin().then(() => this.topics.describe(topic)),
+        signal,
+        `looking up topic "${topic}"`,
+      );
     const facts = { createTopics: this.options.createTopics, newTopicPartitions: this.options.newTopicPartitions };
     const request = judgeTopic({ ...facts, topic: destination, role: 'topic', partitions: await lookUp(destination), partition });
     if (mode !== 'request-reply' || !request.ok) return request;
@@ -237,9 +237,7 @@ export class KafkaBroker implements BrokerPlugin {
       const messageMaxBytes = await readMessageMaxBytes(this.admin);
       if (messageMaxBytes !== undefined) this.limits = kafkaLimits(messageMaxBytes, this.options.batch.maxBytes);
     } catch (error) {
-      this.context.logger.warn(
-        `Kafka: cannot read message.max.bytes (${describeKafkaError(error)}); assuming Kafka's default ${DEFAULT_MESSAGE_MAX_BYTES}`,
-      );
+      this.context.logger.warn(`Kafka: cannot read message.max.bytes (${describeKafkaError(error)}); assuming Kafka's default ${DEFAULT_MESSAGE_MAX_BYTES}`);
     }
   }
 
@@ -247,11 +245,7 @@ export class KafkaBroker implements BrokerPlugin {
     if (this.replies.running) return;
     await this.connectAdmin();
     await this.topics.ensure(this.options.replyTopic).catch((error: unknown) => {
-      throw new BusgateError(
-        'broker_rejected',
-        `Kafka reply topic "${this.options.replyTopic}" is not usable: ${describeKafkaError(error)}`,
-        { cause: error },
-      );
+      throw new BusgateError('broker_rejected', `Kafka reply topic "${this.options.replyTopic}" is not usable: ${describeKafkaError(error)}`, { cause: error });
     });
     await this.replies.start();
     this.healthBoard.up('replies');
@@ -376,5 +370,8 @@ export class KafkaBroker implements BrokerPlugin {
 
 /** Stops waiting when the caller's deadline passes (the core's reason); the work may still finish. */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal, doing: string): Promise<T> {
-  return raceAbort(work, stopOn(signal, () => new BusgateError('broker_timeout', `Kafka: deadline passed while ${doing}`)));
+  return raceAbort(
+    work,
+    stopOn(signal, () => new BusgateError('broker_timeout', `Kafka: deadline passed while ${doing}`)),
+  );
 }

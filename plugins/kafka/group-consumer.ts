@@ -62,13 +62,7 @@ export class GroupConsumer implements Subscription {
     private readonly logger: Logger,
   ) {}
 
-  static async start(
-    kafka: Kafka,
-    admin: Admin,
-    spec: GroupConsumerSpec,
-    settings: GroupConsumerSettings,
-    logger: Logger,
-  ): Promise<GroupConsumer> {
+  static async start(kafka: Kafka, admin: Admin, spec: GroupConsumerSpec, settings: GroupConsumerSettings, logger: Logger): Promise<GroupConsumer> {
     let seekTo = new Map<number, string>();
     try {
       if (spec.startAt === 'end') seekTo = await startOffsets(admin, spec);
@@ -151,7 +145,10 @@ export class GroupConsumer implements Subscription {
       this.consumer.on(CRASH, ({ payload }) => {
         if (!joined) reject(payload.error);
         else if (payload.restart) {
-          if (!lost) this.logger.warn(`Kafka consumer of "${topic}" (group ${this.spec.groupId}) lost the cluster; restarting until it is back: ${describeKafkaError(payload.error)}`);
+          if (!lost)
+            this.logger.warn(
+              `Kafka consumer of "${topic}" (group ${this.spec.groupId}) lost the cluster; restarting until it is back: ${describeKafkaError(payload.error)}`,
+            );
           lost = true;
         } else {
           this.logger.error(`Kafka consumer of "${topic}" (group ${this.spec.groupId}) stopped: ${describeKafkaError(payload.error)}`);
@@ -164,14 +161,19 @@ export class GroupConsumer implements Subscription {
     const window = this.spec.maxInFlight ?? 1;
     await this.consumer.run(
       window > 1
-        ? { eachBatchAutoResolve: false, partitionsConsumedConcurrently: Math.min(window, 64), eachBatch: (payload) => this.handleBatchConcurrently(payload, window) }
+        ? {
+            eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: Math.min(window, 64),
+            eachBatch: (payload) => this.handleBatchConcurrently(payload, window),
+          }
         : { eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) },
     );
 
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new BusgateError('broker_timeout', `Kafka: joining consumer group "${this.spec.groupId}" took longer than ${this.settings.joinTimeoutMs} ms`)),
+        () =>
+          reject(new BusgateError('broker_timeout', `Kafka: joining consumer group "${this.spec.groupId}" took longer than ${this.settings.joinTimeoutMs} ms`)),
         this.settings.joinTimeoutMs,
       );
     });
@@ -231,7 +233,9 @@ export class GroupConsumer implements Subscription {
           () => (entry.state = 'done'),
           (error: unknown) => {
             entry.state = 'failed';
-            this.logger.warn(`Kafka handler for "${batch.topic}" partition ${batch.partition} rejected offset ${record.offset}; redelivering: ${describeKafkaError(error)}`);
+            this.logger.warn(
+              `Kafka handler for "${batch.topic}" partition ${batch.partition} rejected offset ${record.offset}; redelivering: ${describeKafkaError(error)}`,
+            );
           },
         )
         .finally(() => {

@@ -18,10 +18,7 @@ export const HEADER_CORRELATION_ID = 'correlation-id';
 export const PLUGIN_HEADERS: readonly string[] = [HEADER_ID, HEADER_CONTENT_TYPE, HEADER_REPLY_TO, HEADER_CORRELATION_ID];
 const PLUGIN_HEADER_SET = new Set(PLUGIN_HEADERS);
 
-export function outboundHeaders(
-  message: OutboundMessage,
-  control: Readonly<Record<string, string>> = {},
-): Record<string, string> {
+export function outboundHeaders(message: OutboundMessage, control: Readonly<Record<string, string>> = {}): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers)) {
     if (!PLUGIN_HEADER_SET.has(name.toLowerCase())) headers[name.toLowerCase()] = value;

@@ -31,9 +31,7 @@ export const optionsSchema = Type.Object(
       default: false,
       description: 'Create missing topics (including the reply topic). For development and tests.',
     }),
-    newTopicPartitions: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Partitions of topics created by createTopics; absent: the broker default.' }),
-    ),
+    newTopicPartitions: Type.Optional(Type.Integer({ minimum: 1, description: 'Partitions of topics created by createTopics; absent: the broker default.' })),
     batch: Type.Object(
       {
         maxMessages: Type.Integer({ minimum: 1, default: 500 }),

@@ -82,27 +82,19 @@ export async function groupsReading(admin: Pick<Admin, 'listGroups' | 'describeG
   }
 }
 
-async function lookForReaders(
-  admin: Pick<Admin, 'listGroups' | 'describeGroups'>,
-  topic: string,
-  stop: { readonly stopped: boolean },
-): Promise<Readers> {
+async function lookForReaders(admin: Pick<Admin, 'listGroups' | 'describeGroups'>, topic: string, stop: { readonly stopped: boolean }): Promise<Readers> {
   const { groups } = await admin.listGroups();
   // Groups that only commit offsets (protocol type "") have no members, so they read nothing now.
   // busgate's own reply groups (this check's among them, still joining while it runs) read reply
   // topics only: counting them as "rebalancing" made the answer depend on when the check ran.
-  const ids = groups
-    .filter((group) => group.protocolType === 'consumer' && !group.groupId.startsWith(REPLY_GROUP_PREFIX))
-    .map((group) => group.groupId);
+  const ids = groups.filter((group) => group.protocolType === 'consumer' && !group.groupId.startsWith(REPLY_GROUP_PREFIX)).map((group) => group.groupId);
   // busgate.responders.<topic> and other groups named after the topic first (a stable sort).
   ids.sort((a, b) => Number(b.includes(topic)) - Number(a.includes(topic)));
   const unsettled: string[] = [];
   for (let start = 0; start < ids.length; start += DESCRIBE_BATCH) {
     if (stop.stopped) break;
     const { groups: described } = await admin.describeGroups(ids.slice(start, start + DESCRIBE_BATCH));
-    const readers = described
-      .map((group) => ({ groupId: group.groupId, members: membersReading(group, topic) }))
-      .filter((reader) => reader.members > 0);
+    const readers = described.map((group) => ({ groupId: group.groupId, members: membersReading(group, topic) })).filter((reader) => reader.members > 0);
     if (readers.length > 0) return { kind: 'found', groups: readers };
     // Outside the Stable state the broker describes members without their subscription.
     unsettled.push(...described.filter((group) => group.members.length > 0 && group.state !== 'Stable').map((group) => group.groupId));

@@ -50,7 +50,10 @@ export class MemoryBroker implements BrokerPlugin {
   private closed = false;
   private readonly limits: MemoryLimits;
 
-  constructor(private readonly options: MemoryOptions, onHandlerError: (error: unknown, destination: string) => void) {
+  constructor(
+    private readonly options: MemoryOptions,
+    onHandlerError: (error: unknown, destination: string) => void,
+  ) {
     this.limits = memoryLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     this.bus = new MemoryBus(options.queueLimit, onHandlerError);
     for (const destination of options.echoResponders) this.bus.respond(destination, echo);
@@ -121,4 +124,3 @@ export class MemoryBroker implements BrokerPlugin {
     if (this.options.unavailable) throw new BusgateError('broker_unavailable', 'the embedded broker is not available');
   }
 }
-

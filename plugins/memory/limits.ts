@@ -25,7 +25,10 @@ export function memoryLimits(maxMessageBytes: number): MemoryLimits {
 export function checkOutbound(destination: string, message: OutboundMessage, limits: MemoryLimits): void {
   const destinationBytes = Buffer.byteLength(destination);
   if (destinationBytes > limits.maxDestinationBytes) {
-    throw new BusgateError('exceeds_broker_limit', `the destination is ${destinationBytes} bytes; the embedded broker accepts at most ${limits.maxDestinationBytes}`);
+    throw new BusgateError(
+      'exceeds_broker_limit',
+      `the destination is ${destinationBytes} bytes; the embedded broker accepts at most ${limits.maxDestinationBytes}`,
+    );
   }
   const keyBytes = message.key === undefined ? 0 : Buffer.byteLength(message.key);
   if (keyBytes > limits.maxKeyBytes) {

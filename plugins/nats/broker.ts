@@ -32,14 +32,7 @@ import type {
   Subscription,
 } from '../../core/plugins/contract.js';
 import { ConnectionState, followStatus } from './connection-state.js';
-import {
-  connectFailure,
-  connectionLost,
-  deadlinePassed,
-  isNoResponders,
-  toBusgateError,
-  type Waiting,
-} from './errors.js';
+import { connectFailure, connectionLost, deadlinePassed, isNoResponders, toBusgateError, type Waiting } from './errors.js';
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
 import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
@@ -150,11 +143,7 @@ export class NatsBroker implements BrokerPlugin {
     }
   }
 
-  async subscribe(
-    destination: string,
-    options: SubscribeOptions,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<Subscription> {
+  async subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
     const link = this.ready();
     checkSubject(destination, link.limits);
     if (options.group !== undefined) return this.track(await this.subscribeGroup(link, destination, options, options.group, onMessage));
@@ -240,12 +229,10 @@ export class NatsBroker implements BrokerPlugin {
       throw closedError();
     }
     // checkAPI off: a server without JetStream still serves core pubsub and request-reply.
-    const manager = await jetstreamManager(nc, { checkAPI: false, timeout: this.options.jetstreamTimeoutMs }).catch(
-      async (error: unknown) => {
-        await nc.close().catch(() => undefined);
-        throw connectFailure(error, this.servers.display);
-      },
-    );
+    const manager = await jetstreamManager(nc, { checkAPI: false, timeout: this.options.jetstreamTimeoutMs }).catch(async (error: unknown) => {
+      await nc.close().catch(() => undefined);
+      throw connectFailure(error, this.servers.display);
+    });
     this.link = {
       nc,
       js: jetstream(nc, { timeout: this.options.jetstreamTimeoutMs }),
@@ -306,21 +293,12 @@ export class NatsBroker implements BrokerPlugin {
     }
   }
 
-  private async publishPersistent(
-    link: Link,
-    subject: string,
-    message: OutboundMessage,
-    context: SendContext,
-    stream: string | undefined,
-  ): Promise<Receipt> {
+  private async publishPersistent(link: Link, subject: string, message: OutboundMessage, context: SendContext, stream: string | undefined): Promise<Receipt> {
     checkMessage(subject, toNatsHeaders(message), message.payload, link.limits, true);
     if (stream === undefined) {
       const found = await this.wait(link.streams.streamFor(subject), context, 'jetstream-api', subject);
       if (found === undefined) {
-        throw new BusgateError(
-          'broker_rejected',
-          `no JetStream stream captures subject "${subject}": create one, or make the route non-persistent`,
-        );
+        throw new BusgateError('broker_rejected', `no JetStream stream captures subject "${subject}": create one, or make the route non-persistent`);
       }
     }
     try {
@@ -332,13 +310,7 @@ export class NatsBroker implements BrokerPlugin {
   }
 
   /** Throws the client's own errors (callers map them); resolves with the PubAck as a receipt. */
-  private async publishToStream(
-    link: Link,
-    subject: string,
-    message: OutboundMessage,
-    context: SendContext,
-    stream: string | undefined,
-  ): Promise<Receipt> {
+  private async publishToStream(link: Link, subject: string, message: OutboundMessage, context: SendContext, stream: string | undefined): Promise<Receipt> {
     const options: Partial<JetStreamPublishOptions> = {
       // The server drops a second message with the same id inside its duplicate window, whoever
       // sent it: the core's client-scoped id, so one client cannot make another's disappear.
@@ -351,11 +323,7 @@ export class NatsBroker implements BrokerPlugin {
     return { id: message.id, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
   }
 
-  private async subscribeCore(
-    link: Link,
-    subject: string,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<Subscription> {
+  private async subscribeCore(link: Link, subject: string, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
     const sub = link.nc.subscribe(subject);
     const loop = (async () => {
       for await (const msg of sub) {
@@ -397,9 +365,11 @@ export class NatsBroker implements BrokerPlugin {
         throw toBusgateError(error, 'jetstream-api', subject);
       }
     } else {
-      const found = route.stream ?? (await link.streams.streamFor(subject).catch((error: unknown) => {
-        throw toBusgateError(error, 'jetstream-api', subject);
-      }));
+      const found =
+        route.stream ??
+        (await link.streams.streamFor(subject).catch((error: unknown) => {
+          throw toBusgateError(error, 'jetstream-api', subject);
+        }));
       if (found === undefined) {
         throw new BusgateError('broker_rejected', `no JetStream stream captures subject "${subject}": a pubsub subscription reads a stream; create one`);
       }
@@ -408,7 +378,14 @@ export class NatsBroker implements BrokerPlugin {
     return startGroupConsumer(
       link.js,
       link.manager,
-      { stream, subject, group, deliverPolicy: options.mode === 'point-to-point' ? 'all' : 'new', maxInFlight: Math.max(1, options.maxInFlight ?? 1), onMessage },
+      {
+        stream,
+        subject,
+        group,
+        deliverPolicy: options.mode === 'point-to-point' ? 'all' : 'new',
+        maxInFlight: Math.max(1, options.maxInFlight ?? 1),
+        onMessage,
+      },
       this.logger,
     );
   }
@@ -443,11 +420,7 @@ export class NatsBroker implements BrokerPlugin {
     };
   }
 
-  private async handleQueued(
-    msg: JsMsg,
-    subject: string,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<void> {
+  private async handleQueued(msg: JsMsg, subject: string, onMessage: (message: InboundMessage) => Promise<void>): Promise<void> {
     try {
       await onMessage(toInbound(msg.subject, msg.data, msg.headers));
       msg.ack();
@@ -499,10 +472,7 @@ export class NatsBroker implements BrokerPlugin {
   private async shutdown(): Promise<void> {
     await this.opening?.catch(() => undefined);
     // Bounded: draining a subscription needs the server, which may be gone.
-    await Promise.race([
-      Promise.allSettled([...this.subscriptions].map((subscription) => subscription.close())),
-      delay(DRAIN_LIMIT_MS),
-    ]);
+    await Promise.race([Promise.allSettled([...this.subscriptions].map((subscription) => subscription.close())), delay(DRAIN_LIMIT_MS)]);
     const link = this.link;
     if (link === undefined || link.nc.isClosed()) return;
     if (this.state.up) {

@@ -18,7 +18,10 @@ const OPERATION_TIMEOUT_MS = 1000;
 
 /** The create failed because the key holds a value: not a store failure. */
 function isTaken(error: unknown): boolean {
-  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 function live(entry: KvEntry | null): entry is KvEntry {
@@ -78,11 +81,18 @@ export async function natsKvClaims(url: string, bucket: string, windowMs: number
       }
       const entry = await store.get(key);
       // Deleted since: whoever creates it first wins.
-      if (!live(entry)) return store.create(key, claim).then((revision) => own(claim, revision), () => false);
+      if (!live(entry))
+        return store.create(key, claim).then(
+          (revision) => own(claim, revision),
+          () => false,
+        );
       const leaseEnd = claimLeaseEnd(entry.string());
       if (leaseEnd === undefined || leaseEnd > Date.now()) return false;
       // The owner never settled (it died): take its expired claim over, unless someone was first.
-      return store.update(key, claim, entry.revision).then((revision) => own(claim, revision), () => false);
+      return store.update(key, claim, entry.revision).then(
+        (revision) => own(claim, revision),
+        () => false,
+      );
     },
     async read(rawKey) {
       const entry = await (await bucketOf()).get(kvKey(rawKey));

@@ -56,11 +56,9 @@ export function toBusgateError(error: unknown, waiting: Waiting, subject: string
       case 'reply':
         return new BusgateError('no_responders', `no responder listens on "${subject}"`, { cause: error });
       case 'puback':
-        return new BusgateError(
-          'broker_rejected',
-          `no JetStream stream captures subject "${subject}" (or JetStream is not enabled on the server)`,
-          { cause: error },
-        );
+        return new BusgateError('broker_rejected', `no JetStream stream captures subject "${subject}" (or JetStream is not enabled on the server)`, {
+          cause: error,
+        });
       default:
         return new BusgateError('broker_unavailable', 'JetStream is not enabled on the NATS server', { cause: error });
     }

@@ -42,11 +42,11 @@ export async function interestIn(nc: NatsConnection, subject: string, timeoutMs:
   let plain = 0;
   const queueGroups = new Set<string>();
   try {
-    const replies = await nc.requestMany(
-      ACCOUNT_CONNZ,
-      JSON.stringify({ subscriptions_detail: true, filter_subject: subject }),
-      { strategy: 'stall', stall: OTHER_SERVERS_MS, maxWait: timeoutMs },
-    );
+    const replies = await nc.requestMany(ACCOUNT_CONNZ, JSON.stringify({ subscriptions_detail: true, filter_subject: subject }), {
+      strategy: 'stall',
+      stall: OTHER_SERVERS_MS,
+      maxWait: timeoutMs,
+    });
     for await (const reply of replies) {
       const subscriptions = subscriptionsIn(reply.json<unknown>());
       if (subscriptions === undefined) continue;

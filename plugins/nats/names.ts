@@ -15,12 +15,7 @@ const TOKEN_BREAKERS = /[.*>]/;
  * because `$JS`, `$SYS`, `$KV`... are the server's own API namespaces.
  */
 export function isSafeToken(value: string): boolean {
-  return (
-    value.length > 0 &&
-    !TOKEN_BREAKERS.test(value) &&
-    !SPACE_OR_CONTROL.test(value) &&
-    !value.startsWith('$')
-  );
+  return value.length > 0 && !TOKEN_BREAKERS.test(value) && !SPACE_OR_CONTROL.test(value) && !value.startsWith('$');
 }
 
 /** A problem with a whole publish subject, or undefined when it can be published to. */

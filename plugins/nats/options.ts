@@ -33,7 +33,8 @@ export const optionsSchema = Type.Object(
       minimum: 1,
       maximum: 5,
       default: 1,
-      description: 'Replicas of the work-queue streams busgate creates (3 on a 3-node cluster: a PubAck then means a quorum stored it). Existing streams are used as they are.',
+      description:
+        'Replicas of the work-queue streams busgate creates (3 on a 3-node cluster: a PubAck then means a quorum stored it). Existing streams are used as they are.',
     }),
     connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'How long one connection attempt may take.' }),
     reconnectWaitMs: Type.Integer({ minimum: 10, default: 1000, description: 'Pause between reconnection attempts to the same server.' }),
@@ -60,9 +61,7 @@ export const routeOptionsSchema = Type.Object(
       default: false,
       description: 'pubsub only: publish through JetStream and answer after the PubAck.',
     }),
-    stream: Type.Optional(
-      Type.String({ pattern: STREAM_NAME, description: 'The JetStream stream for persistent pubsub or point-to-point routes.' }),
-    ),
+    stream: Type.Optional(Type.String({ pattern: STREAM_NAME, description: 'The JetStream stream for persistent pubsub or point-to-point routes.' })),
   },
   { additionalProperties: false },
 );

@@ -22,12 +22,9 @@ export class StreamDirectory {
     const drop = (): void => {
       if (this.lookups.get(subject) === lookup) this.lookups.delete(subject);
     };
-    lookup.then(
-      (name) => {
-        if (name === undefined) setTimeout(drop, REMEMBER_MISSING_MS).unref();
-      },
-      drop,
-    );
+    lookup.then((name) => {
+      if (name === undefined) setTimeout(drop, REMEMBER_MISSING_MS).unref();
+    }, drop);
     return lookup;
   }
 

@@ -72,9 +72,7 @@ export class WorkQueues {
 
   /** Resolves once `stream` is a work-queue stream that captures `subject`. */
   ensureStream(stream: string, subject: string): Promise<void> {
-    return this.cached(this.streamsReady, `${stream}\u0000${subject}`, () =>
-      this.serialised(stream, () => this.checkStream(stream, subject)),
-    );
+    return this.cached(this.streamsReady, `${stream}\u0000${subject}`, () => this.serialised(stream, () => this.checkStream(stream, subject)));
   }
 
   /** The durable consumer's name, created when missing. */
@@ -200,11 +198,7 @@ export class WorkQueues {
 
 function explain(error: unknown, stream: string, subject: string): BusgateError {
   if (error instanceof JetStreamApiError) {
-    return new BusgateError(
-      'broker_rejected',
-      `cannot set up work-queue stream "${stream}" for "${subject}": ${error.message}`,
-      { cause: error },
-    );
+    return new BusgateError('broker_rejected', `cannot set up work-queue stream "${stream}" for "${subject}": ${error.message}`, { cause: error });
   }
   return toBusgateError(error, 'jetstream-api', subject);
 }

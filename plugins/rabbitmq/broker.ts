@@ -113,11 +113,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     return this.track(this.requestReply(destination, message, context));
   }
 
-  async subscribe(
-    destination: string,
-    options: SubscribeOptions,
-    onMessage: (message: InboundMessage) => Promise<void>,
-  ): Promise<Subscription> {
+  async subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.refuseWhenClosed();
     return this.consumers.add({
       kind: options.mode,
@@ -152,7 +148,10 @@ export class RabbitMqBroker implements BrokerPlugin {
       }
     }
     const model = this.liveSession().model;
-    await this.declareTopology(model, plans.map(({ plan }) => plan));
+    await this.declareTopology(
+      model,
+      plans.map(({ plan }) => plan),
+    );
     this.topologyPlans = plans.map(({ plan }) => plan);
   }
 
@@ -166,7 +165,10 @@ export class RabbitMqBroker implements BrokerPlugin {
       if (await exchangeExists(model, destination)) return { ok: true, detail: `exchange ${destination} exists` };
       if (!this.options.declare) return { ok: false, detail: missingExchange(destination).message };
       const type = routeOptions(routeOptionsSchema, options).exchangeType ?? 'topic';
-      return { ok: true, detail: `exchange ${destination} does not exist; busgate will declare it (${type}, durable) when it connects, before serving the route (declare: true)` };
+      return {
+        ok: true,
+        detail: `exchange ${destination} does not exist; busgate will declare it (${type}, durable) when it connects, before serving the route (declare: true)`,
+      };
     }
     const problem = checkQueueName(destination);
     if (problem !== undefined) return { ok: false, detail: problem };
@@ -176,7 +178,10 @@ export class RabbitMqBroker implements BrokerPlugin {
       if (queue !== undefined) return { ok: true, detail: `queue ${destination} exists: ${counts}` };
       if (this.options.declare) {
         const type = routeOptions(routeOptionsSchema, options).queueType ?? this.options.queueType;
-        return { ok: true, detail: `queue ${destination} does not exist; busgate will declare it (${type}, durable) when it connects, before serving the route (declare: true)` };
+        return {
+          ok: true,
+          detail: `queue ${destination} does not exist; busgate will declare it (${type}, durable) when it connects, before serving the route (declare: true)`,
+        };
       }
       return { ok: false, detail: missingQueue(destination).message };
     }
@@ -273,9 +278,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     // Protocol errors arrive here and are followed by 'disconnect'; without a listener they would
     // be thrown as unhandled 'error' events and take the process down.
     connection.on('error', (error: Error) => this.log.warn(`rabbitmq: connection error: ${this.scrub(errorText(error))}`));
-    connection.on('handler-error', (error: Error, event: string) =>
-      this.log.error(`rabbitmq: a ${event} listener threw: ${errorText(error)}`),
-    );
+    connection.on('handler-error', (error: Error, event: string) => this.log.error(`rabbitmq: a ${event} listener threw: ${errorText(error)}`));
     connection.on('blocked', (reason: string) => {
       this.blockedBecause = reason;
       this.log.warn(`rabbitmq: the broker blocks publishing: ${reason}`);
@@ -307,7 +310,9 @@ export class RabbitMqBroker implements BrokerPlugin {
   private async declareTopology(model: ChannelModel, plans: readonly DeclarePlan[]): Promise<void> {
     const created = await declareRouteTopology(model, plans);
     if (created.length === 0) return;
-    this.log.info(`rabbitmq: declared ${created.map((plan) => `${plan.kind} ${plan.name} (${plan.type})`).join(', ')} before serving the routes (declare: true)`);
+    this.log.info(
+      `rabbitmq: declared ${created.map((plan) => `${plan.kind} ${plan.name} (${plan.type})`).join(', ')} before serving the routes (declare: true)`,
+    );
     if (created.some((plan) => plan.kind === 'queue' && plan.type === 'quorum')) await sleep(NEW_QUORUM_QUEUE_SETTLE_MS);
   }
 

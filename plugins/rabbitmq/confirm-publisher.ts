@@ -6,13 +6,7 @@
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { BusgateError } from '../../core/errors.js';
 import { abortReason, raceAbort, stopOn } from '../../core/brokers/kit.js';
-import {
-  errorText,
-  missingExchange,
-  missingExchangeIn,
-  nothingSent,
-  outcomeUnknown,
-} from './errors.js';
+import { errorText, missingExchange, missingExchangeIn, nothingSent, outcomeUnknown } from './errors.js';
 
 export interface PublishRequest {
   readonly exchange: string;
@@ -93,12 +87,8 @@ export class ConfirmPublisher {
       let writable: boolean;
       this.inFlight.add(entry);
       try {
-        writable = this.channel.publish(
-          request.exchange,
-          request.routingKey,
-          request.content,
-          { ...request.properties, mandatory: true },
-          (error: unknown) => this.confirmed(entry, error),
+        writable = this.channel.publish(request.exchange, request.routingKey, request.content, { ...request.properties, mandatory: true }, (error: unknown) =>
+          this.confirmed(entry, error),
         );
       } catch (error) {
         this.forget(entry);
@@ -216,5 +206,8 @@ function sendFailure(error: unknown): BusgateError {
 }
 
 function waitOrAbort(promise: Promise<void>, signal: AbortSignal): Promise<void> {
-  return raceAbort(promise, stopOn(signal, () => nothingSent('timed out waiting for the socket to drain')));
+  return raceAbort(
+    promise,
+    stopOn(signal, () => nothingSent('timed out waiting for the socket to drain')),
+  );
 }

@@ -203,9 +203,7 @@ class Consumer {
     }, delay);
     this.retryTimer.unref();
     if (this.failedAttempts > 1) {
-      this.deps.logger.warn(
-        `rabbitmq consumer of "${this.spec.destination}" not re-established (${errorText(cause)}); retrying in ${delay} ms`,
-      );
+      this.deps.logger.warn(`rabbitmq consumer of "${this.spec.destination}" not re-established (${errorText(cause)}); retrying in ${delay} ms`);
     }
   }
 

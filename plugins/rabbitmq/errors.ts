@@ -34,10 +34,7 @@ export function missingExchangeIn(error: Error | undefined): string | undefined 
 }
 
 export function missingExchange(exchange: string): BusgateError {
-  return new BusgateError(
-    'broker_rejected',
-    `RabbitMQ has no exchange "${exchange}" (${DECLARE_HINT})`,
-  );
+  return new BusgateError('broker_rejected', `RabbitMQ has no exchange "${exchange}" (${DECLARE_HINT})`);
 }
 
 export function missingQueue(queue: string, detail?: string): BusgateError {
@@ -45,8 +42,7 @@ export function missingQueue(queue: string, detail?: string): BusgateError {
 }
 
 /** What to do about missing topology; busgate itself never declares on the send path. */
-const DECLARE_HINT =
-  'declare it before traffic, or set declare: true on the broker, which declares the fixed destinations of its routes when busgate connects';
+const DECLARE_HINT = 'declare it before traffic, or set declare: true on the broker, which declares the fixed destinations of its routes when busgate connects';
 
 /** Errors from a declare or check on a short-lived channel: the broker's answer, or a lost link. */
 export function topologyFailure(what: string, error: unknown): BusgateError {

@@ -18,7 +18,11 @@ const rabbitmq: PluginFactory = {
   checkKey,
   ...rabbitmqContracts,
   // A held message is an unacked delivery under the consumer's prefetch (= maxInFlight).
-  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: "the routing key; on a queue fed through the default exchange, the route's key (busgate-key header)" },
+  egress: {
+    durableGroups: true,
+    concurrentHandlers: true,
+    orderingKey: "the routing key; on a queue fed through the default exchange, the route's key (busgate-key header)",
+  },
   create: (options, context) => new RabbitMqBroker(resolveOptions(options), context),
 };
 

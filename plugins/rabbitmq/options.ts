@@ -34,7 +34,7 @@ export const optionsSchema = Type.Object(
       pattern: '^amqps?://',
       default: 'amqp://guest:guest@127.0.0.1:5672',
       description:
-        'AMQP URL (env AMQP_URL), or a cluster\'s nodes as a comma-separated list of them: a lost connection reconnects to the next node. Passwords are never logged nor shown in /ready.',
+        "AMQP URL (env AMQP_URL), or a cluster's nodes as a comma-separated list of them: a lost connection reconnects to the next node. Passwords are never logged nor shown in /ready.",
     }),
     heartbeatSeconds: Type.Integer({
       minimum: 0,
@@ -120,4 +120,3 @@ export function resolveOptions(raw: Readonly<Record<string, unknown>>): RabbitMq
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback;
 }
-

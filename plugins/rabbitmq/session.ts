@@ -81,8 +81,7 @@ export class Session {
         RpcClient.open(model, {
           onClosed: channelClosed('request-reply'),
           onListenerError,
-          onStrayReply: (correlationId) =>
-            logger.debug(`rabbitmq: dropped a reply nobody waits for (correlation id ${correlationId})`),
+          onStrayReply: (correlationId) => logger.debug(`rabbitmq: dropped a reply nobody waits for (correlation id ${correlationId})`),
         }),
       () => this.lost,
     );

@@ -78,7 +78,8 @@ export async function declareRouteTopology(model: ChannelModel, plans: readonly 
   for (const plan of plans) {
     if (plan.kind === 'skip' || done.has(`${plan.kind}:${plan.name}`)) continue;
     done.add(`${plan.kind}:${plan.name}`);
-    const made = plan.kind === 'exchange' ? await declareExchangeIfMissing(model, plan.name, plan.type) : await declareQueueIfMissing(model, plan.name, plan.type);
+    const made =
+      plan.kind === 'exchange' ? await declareExchangeIfMissing(model, plan.name, plan.type) : await declareQueueIfMissing(model, plan.name, plan.type);
     if (made) created.push(plan);
   }
   return created;

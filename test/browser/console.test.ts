@@ -309,7 +309,10 @@ describe('web console with API keys (chromium)', function () {
   it('the state endpoint needs a key like the routes do', async () => {
     expect((await fetch(`${daemon.url}/console/api/state`)).status).to.equal(401);
     expect((await fetch(`${daemon.url}/console/api/state`, { headers: { 'x-api-key': 'wrong-wrong-wrong-wrong' } })).status).to.equal(401);
-    const state = (await (await fetch(`${daemon.url}/console/api/state`, { headers: { 'x-api-key': API_KEY } })).json()) as { auth: boolean; routes: unknown[] };
+    const state = (await (await fetch(`${daemon.url}/console/api/state`, { headers: { 'x-api-key': API_KEY } })).json()) as {
+      auth: boolean;
+      routes: unknown[];
+    };
     expect(state.auth).to.equal(true);
     expect(state.routes).to.have.length(5);
   });
@@ -362,7 +365,11 @@ describe('web console over HTTP', function () {
       const text = await script.text();
       expect(text).to.include('/console/api/state').and.not.include('sourceMappingURL');
       expect((await fetch(`${daemon.url}/console/app.css`)).headers.get('content-type')).to.match(/^text\/css/);
-      const state = (await (await fetch(`${daemon.url}/console/api/state`)).json()) as { status: string; auth: boolean; routes: { name: string; pathParts: unknown[] }[] };
+      const state = (await (await fetch(`${daemon.url}/console/api/state`)).json()) as {
+        status: string;
+        auth: boolean;
+        routes: { name: string; pathParts: unknown[] }[];
+      };
       expect(state).to.include({ status: 'ready', auth: false });
       expect(state.routes.find((route) => route.name === 'events')?.pathParts).to.deep.equal([
         { kind: 'text', value: '/events/' },

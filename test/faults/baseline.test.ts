@@ -39,8 +39,9 @@ interface Case {
   cleanup?(destination: string): Promise<void>;
 }
 
-const subscribe = (mode: 'pubsub' | 'point-to-point', options?: Record<string, unknown>) => (broker: BrokerInstance, destination: string, collector: Collector) =>
-  broker.subscribe(destination, { mode, ...(options ? { options } : {}) }, collector.handler);
+const subscribe =
+  (mode: 'pubsub' | 'point-to-point', options?: Record<string, unknown>) => (broker: BrokerInstance, destination: string, collector: Collector) =>
+    broker.subscribe(destination, { mode, ...(options ? { options } : {}) }, collector.handler);
 
 const deleteNatsStreams = (subject: string): Promise<void> => deleteStreamsHolding(natsUrl, [subject]);
 
@@ -72,25 +73,33 @@ const natsPersistentStream = (subject: string): string => `LEDGER_${subject.repl
 
 const cases: Case[] = [
   {
-    broker: 'memory', mode: 'pubsub', label: 'pubsub (live subscriber)',
+    broker: 'memory',
+    mode: 'pubsub',
+    label: 'pubsub (live subscriber)',
     instance: { plugin: 'memory', options: {} },
     destination: (run) => `ledger.pubsub.${run}`,
     before: subscribe('pubsub'),
   },
   {
-    broker: 'memory', mode: 'point-to-point', label: 'point-to-point',
+    broker: 'memory',
+    mode: 'point-to-point',
+    label: 'point-to-point',
     instance: { plugin: 'memory', options: {} },
     destination: (run) => `ledger.p2p.${run}`,
     after: subscribe('point-to-point'),
   },
   {
-    broker: 'nats', mode: 'pubsub', label: 'core pubsub (live subscriber)',
+    broker: 'nats',
+    mode: 'pubsub',
+    label: 'core pubsub (live subscriber)',
     instance: { plugin: 'nats', options: { url: natsUrl } },
     destination: (run) => `ledger.core.${run}`,
     before: subscribe('pubsub'),
   },
   {
-    broker: 'nats', mode: 'pubsub', label: 'persistent pubsub (JetStream)',
+    broker: 'nats',
+    mode: 'pubsub',
+    label: 'persistent pubsub (JetStream)',
     instance: { plugin: 'nats', options: { url: natsUrl } },
     destination: (run) => `ledger.persistent.${run}`,
     routeOptions: '{ persistent: true }',
@@ -122,14 +131,18 @@ const cases: Case[] = [
     cleanup: deleteNatsStreams,
   },
   {
-    broker: 'nats', mode: 'point-to-point', label: 'point-to-point (JetStream work queue)',
+    broker: 'nats',
+    mode: 'point-to-point',
+    label: 'point-to-point (JetStream work queue)',
     instance: { plugin: 'nats', options: { url: natsUrl } },
     destination: (run) => `ledger.p2p.${run}`,
     after: subscribe('point-to-point'),
     cleanup: deleteNatsStreams,
   },
   {
-    broker: 'rabbitmq', mode: 'pubsub', label: 'pubsub (live subscriber queue)',
+    broker: 'rabbitmq',
+    mode: 'pubsub',
+    label: 'pubsub (live subscriber queue)',
     instance: { plugin: 'rabbitmq', options: { url: amqpUrl, declare: true } },
     destination: (run) => `ledger-pubsub-${run}`,
     routeOptions: '{ exchangeType: fanout }',
@@ -137,14 +150,18 @@ const cases: Case[] = [
     cleanup: deleteAmqp,
   },
   {
-    broker: 'rabbitmq', mode: 'point-to-point', label: 'point-to-point (durable queue)',
+    broker: 'rabbitmq',
+    mode: 'point-to-point',
+    label: 'point-to-point (durable queue)',
     instance: { plugin: 'rabbitmq', options: { url: amqpUrl, declare: true } },
     destination: (run) => `ledger-p2p-${run}`,
     after: subscribe('point-to-point'),
     cleanup: deleteAmqp,
   },
   {
-    broker: 'kafka', mode: 'pubsub', label: 'pubsub (read back from the start)',
+    broker: 'kafka',
+    mode: 'pubsub',
+    label: 'pubsub (read back from the start)',
     instance: { plugin: 'kafka', options: { brokers: kafkaBrokers, createTopics: true } },
     destination: (run) => `ledger.pubsub.${run}`,
     // A fresh group from the earliest offset reads everything that was stored.
@@ -152,7 +169,9 @@ const cases: Case[] = [
     cleanup: deleteKafkaTopic,
   },
   {
-    broker: 'kafka', mode: 'point-to-point', label: 'point-to-point (consumer group)',
+    broker: 'kafka',
+    mode: 'point-to-point',
+    label: 'point-to-point (consumer group)',
     instance: { plugin: 'kafka', options: { brokers: kafkaBrokers, createTopics: true } },
     destination: (run) => `ledger.p2p.${run}`,
     after: subscribe('point-to-point'),
@@ -192,9 +211,17 @@ describe(`delivery ledger baseline: ${N} requests per broker and mode`, function
         await drained(ledger, collector, 30_000, 500);
         const result = ledger.compare(collector, true);
         results.add({
-          broker: c.broker, mode: c.mode, scenario: `baseline: ${c.label}`,
-          sent: result.sent, faultsInjected: 0, acknowledged: result.acknowledged, lostAcknowledged: result.lostAcknowledged,
-          unknownOutcome: result.unknownOutcome, refused: result.refused, duplicates: result.duplicates, passed: false,
+          broker: c.broker,
+          mode: c.mode,
+          scenario: `baseline: ${c.label}`,
+          sent: result.sent,
+          faultsInjected: 0,
+          acknowledged: result.acknowledged,
+          lostAcknowledged: result.lostAcknowledged,
+          unknownOutcome: result.unknownOutcome,
+          refused: result.refused,
+          duplicates: result.duplicates,
+          passed: false,
         });
         expect(result.lostAcknowledged, `lost: ${result.examples.lost.join(', ')} — ${JSON.stringify(result.answers)}`).to.equal(0);
         expect(result.refusedButDelivered).to.equal(0);

@@ -62,7 +62,7 @@ export function classify(status: number, code: string | undefined, message: stri
   if (status >= 200 && status < 300) return 'acknowledged';
   // Nobody accepted the connection, so nothing was read, let alone sent on.
   if (status === 0 && /ECONNREFUSED/.test(message ?? '')) return 'refused';
-  if (status === 0 || status === 504 || status >= 500 && code === 'internal_error') return 'unknown';
+  if (status === 0 || status === 504 || (status >= 500 && code === 'internal_error')) return 'unknown';
   if (status === 503 && code === 'broker_unavailable') return UNKNOWN_WORDING.test(message ?? '') ? 'unknown' : 'refused';
   if (status === 503 || status === 502 || (status >= 400 && status < 500)) return 'refused';
   return 'unknown';
@@ -131,7 +131,18 @@ export class Ledger {
       code = error instanceof Error && error.name === 'TimeoutError' ? 'client_timeout' : 'connection_error';
       message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
     }
-    const entry: LedgerEntry = { key, seq, startedAt, latencyMs: Date.now() - startedAt, status, code, message, retryAfter, outcome: classify(status, code, message), ...(newConnection === undefined ? {} : { newConnection }) };
+    const entry: LedgerEntry = {
+      key,
+      seq,
+      startedAt,
+      latencyMs: Date.now() - startedAt,
+      status,
+      code,
+      message,
+      retryAfter,
+      outcome: classify(status, code, message),
+      ...(newConnection === undefined ? {} : { newConnection }),
+    };
     this.entries.push(entry);
     return entry;
   }

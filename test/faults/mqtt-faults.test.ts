@@ -26,7 +26,15 @@ faultSuite({
     // By a variable: the root build compiles tests before the plugin package is built.
     const { default: mqtt } = (await import(PLUGIN_PACKAGE)) as { default: PluginFactory<Record<string, unknown>> };
     const consumer = mqtt.create(
-      { url: `mqtt://127.0.0.1:${broker.port}`, clientId, shareGroup: 'busgate', queueSessionExpirySeconds: 3600, connectTimeoutMs: 5000, keepaliveSeconds: 30, reconnectPeriodMs: 1000 },
+      {
+        url: `mqtt://127.0.0.1:${broker.port}`,
+        clientId,
+        shareGroup: 'busgate',
+        queueSessionExpirySeconds: 3600,
+        connectTimeoutMs: 5000,
+        keepaliveSeconds: 30,
+        reconnectPeriodMs: 1000,
+      },
       { name: 'faults-setup', instanceId: 'test', logger: winston.createLogger({ silent: true }) },
     );
     await consumer.connect(new AbortController().signal);
@@ -40,7 +48,10 @@ faultSuite({
     kill: 'Mosquitto sends the PUBACK before it writes the message to disk, so kill -9 loses acknowledged messages (measured: 1 of 47 with autosave on every change), and it restores durable sessions without their shared subscriptions; see packages/plugin-mqtt/README.md',
   },
   // keepalive 2 s: a silent connection (freeze, pause, drop) is noticed within about 3 s.
-  instance: (proxyPort) => ({ plugin: PLUGIN_PACKAGE, options: { url: `mqtt://127.0.0.1:${proxyPort}`, clientId, keepaliveSeconds: 2, reconnectPeriodMs: 500, connectTimeoutMs: 2000 } }),
+  instance: (proxyPort) => ({
+    plugin: PLUGIN_PACKAGE,
+    options: { url: `mqtt://127.0.0.1:${proxyPort}`, clientId, keepaliveSeconds: 2, reconnectPeriodMs: 500, connectTimeoutMs: 2000 },
+  }),
   destination: 'faults/{name}',
   destinationFor: (name) => `faults/${name}`,
   recoveryBoundMs: 10_000,

@@ -96,7 +96,13 @@ describe('faults: rabbitmq declare: true caveat (private broker, point-to-point)
     const declaredBy = Date.now();
     expect(await queueDepth(broker!.url, queue), 'the queue exists before the first request').to.equal(0);
     const b = broker!;
-    const { outcome, result, held } = await run(d, queue, { name: 'kill', inject: () => b.kill(), holdMs: LONG ? 5000 : 1000, recover: () => b.restart() }, 20_000, 30_000);
+    const { outcome, result, held } = await run(
+      d,
+      queue,
+      { name: 'kill', inject: () => b.kill(), holdMs: LONG ? 5000 : 1000, recover: () => b.restart() },
+      20_000,
+      30_000,
+    );
     const ageMs = outcome.faultStartedAt - declaredBy;
     const title = `declare: true, queue declared at connect, kill -9 ${ageMs} ms later + restart`;
     results.add(row(title, result, outcome, false, `declared at most ${ageMs} ms before the kill`));
@@ -141,7 +147,10 @@ describe('faults: rabbitmq declare: true caveat (private broker, point-to-point)
         expect(`${answer?.status} ${answer?.code}`, `once reconnected: ${answer?.message}`).to.equal('502 broker_rejected');
         expect(answer?.message).to.match(/no queue/);
         // 503 while reconnecting (and while the circuit breaker still counts the outage), else 502.
-        expect(afterAnswers.filter((a) => a !== '502 broker_rejected' && a !== '503 broker_unavailable'), 'declare: false answers only 502 or 503 after the node is back').to.deep.equal([]);
+        expect(
+          afterAnswers.filter((a) => a !== '502 broker_rejected' && a !== '503 broker_unavailable'),
+          'declare: false answers only 502 or 503 after the node is back',
+        ).to.deep.equal([]);
       }
       results.markPassed(title);
     });

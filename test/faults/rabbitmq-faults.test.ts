@@ -32,7 +32,11 @@ for (const queueType of QUEUE_TYPES) {
     // runs the restarted node recovered the quorum queue but never elected its leader (85 s of
     // "leader not known"), so the drain could not read it back. busgate answered 503/504 throughout.
     ...(queueType === 'quorum'
-      ? { unsupported: { kill: 'flaky in 1 of 10 runs on RabbitMQ 3.10 (the single-node quorum queue had no leader for 85 s after the restart); open in issue #9' } }
+      ? {
+          unsupported: {
+            kill: 'flaky in 1 of 10 runs on RabbitMQ 3.10 (the single-node quorum queue had no leader for 85 s after the restart); open in issue #9',
+          },
+        }
       : {}),
     async inspect(broker, queue) {
       const depth = await queueDepth((broker as PrivateRabbitMq).url, queue);

@@ -30,7 +30,9 @@ export function renderReport(data: ResultsFile): string {
         : ''),
   );
   lines.push('');
-  lines.push('| suite | broker | mode | scenario | sent | faults | acknowledged (2xx) | lost acknowledged | unknown outcome | refused | duplicates | slowest answer during fault | 2xx again after | result |');
+  lines.push(
+    '| suite | broker | mode | scenario | sent | faults | acknowledged (2xx) | lost acknowledged | unknown outcome | refused | duplicates | slowest answer during fault | 2xx again after | result |',
+  );
   lines.push('|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const row of rows) {
     lines.push(

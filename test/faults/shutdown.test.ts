@@ -145,19 +145,32 @@ describe('graceful shutdown under load: SIGTERM to a daemon process', function (
             `requests in flight at SIGTERM that got no HTTP answer: ${resetInFlight.length}`,
         );
         results.add({
-          broker: target.broker, mode: 'point-to-point', scenario: `SIGTERM under load (exit after ${exitMs} ms)`,
-          sent: result.sent + slow.length, faultsInjected: 1, acknowledged: result.acknowledged + slow.filter((u) => u.status === 202).length,
-          lostAcknowledged: result.lostAcknowledged + slowLost.length, unknownOutcome: result.unknownOutcome, refused: result.refused,
-          duplicates: result.duplicates, passed: false,
+          broker: target.broker,
+          mode: 'point-to-point',
+          scenario: `SIGTERM under load (exit after ${exitMs} ms)`,
+          sent: result.sent + slow.length,
+          faultsInjected: 1,
+          acknowledged: result.acknowledged + slow.filter((u) => u.status === 202).length,
+          lostAcknowledged: result.lostAcknowledged + slowLost.length,
+          unknownOutcome: result.unknownOutcome,
+          refused: result.refused,
+          duplicates: result.duplicates,
+          passed: false,
         });
 
         expect(exit, `the process exits (output: ${daemon.output().slice(-2000)})`).to.not.equal(undefined);
         expect(exit!.code, `exit code (output: ${daemon.output().slice(-2000)})`).to.equal(0);
         expect(exitMs, 'exits within the shutdown deadline').to.be.lessThan(SHUTDOWN_TIMEOUT_MS);
         expect(okAfterTerm.length, '/ready never says 200 after SIGTERM').to.equal(0);
-        expect(slow.filter((u) => u.status !== 202).map((u) => `${u.status} ${u.body.slice(0, 160)}`), 'uploads in flight at SIGTERM are answered 202').to.deep.equal([]);
+        expect(
+          slow.filter((u) => u.status !== 202).map((u) => `${u.status} ${u.body.slice(0, 160)}`),
+          'uploads in flight at SIGTERM are answered 202',
+        ).to.deep.equal([]);
         expect(result.lostAcknowledged, `acknowledged but not in the broker: ${result.examples.lost.join(', ')}`).to.equal(0);
-        expect(slowLost.map((u) => u.key), 'acknowledged uploads are in the broker').to.deep.equal([]);
+        expect(
+          slowLost.map((u) => u.key),
+          'acknowledged uploads are in the broker',
+        ).to.deep.equal([]);
         expect(result.refusedButDelivered, `refused but delivered: ${result.examples.refusedButDelivered.join('; ')}`).to.equal(0);
         const odd = ledger.entries.filter((e) => e.status !== 202 && e.status !== 0 && !(e.status === 503 && e.code === 'shutting_down'));
         expect(odd.map((e) => `${e.status} ${e.code}: ${e.message}`).slice(0, 5), 'answers are 202, or 503 shutting_down').to.deep.equal([]);

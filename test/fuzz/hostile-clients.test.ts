@@ -29,7 +29,13 @@ const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
 const CASES: readonly BrokerCase[] = [
   { name: 'memory', instance: { plugin: 'memory', options: {} }, mode: 'pubsub', keyed: false },
-  { name: 'nats', instance: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } }, mode: 'pubsub', keyed: false, refusesBytes: 1_100_000 },
+  {
+    name: 'nats',
+    instance: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } },
+    mode: 'pubsub',
+    keyed: false,
+    refusesBytes: 1_100_000,
+  },
   {
     name: 'kafka',
     instance: { plugin: 'kafka', options: { brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'], createTopics: true } },
@@ -44,7 +50,12 @@ const CASES: readonly BrokerCase[] = [
     keyed: false,
     longDestinationsAllowed: true,
   },
-  { name: 'rabbitmq', instance: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true } }, mode: 'point-to-point', keyed: true },
+  {
+    name: 'rabbitmq',
+    instance: { plugin: 'rabbitmq', options: { url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', declare: true } },
+    mode: 'point-to-point',
+    keyed: true,
+  },
 ];
 
 function routesFor(broker: BrokerCase, prefix: string): string {
@@ -56,8 +67,11 @@ function routesFor(broker: BrokerCase, prefix: string): string {
     destination: "${prefix}-{name}"
     headers: [x-tenant]
 ${broker.keyed ? '    key: "{header.x-key}"\n' : ''}${['pubsub', 'point-to-point', 'request-reply']
-  .map((mode) => `  - name: long-${mode}\n    path: /long-${mode}/:name\n    broker: ${broker.name}\n    mode: ${mode}\n    destination: "${prefix}-{name}"\n    timeout: 500ms\n`)
-  .join('')}  - name: good
+    .map(
+      (mode) =>
+        `  - name: long-${mode}\n    path: /long-${mode}/:name\n    broker: ${broker.name}\n    mode: ${mode}\n    destination: "${prefix}-{name}"\n    timeout: 500ms\n`,
+    )
+    .join('')}  - name: good
     path: /good
     broker: ${broker.name}
     mode: ${broker.mode}
@@ -97,7 +111,11 @@ for (const broker of CASES) {
     after(async () => {
       await daemon?.shutdown('done');
       if (broker.name === 'kafka') await deleteKafkaTopics(process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', prefix).catch(() => undefined);
-      if (broker.name === 'rabbitmq') await deleteRabbitQueues(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', ['good', 'h', 'ct', 'k', 'big'].map((name) => `${prefix}-${name}`)).catch(() => undefined);
+      if (broker.name === 'rabbitmq')
+        await deleteRabbitQueues(
+          process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+          ['good', 'h', 'ct', 'k', 'big'].map((name) => `${prefix}-${name}`),
+        ).catch(() => undefined);
     });
 
     /** A hostile request gets a documented 4xx (or 2xx when the broker takes it), then others still get 202. */
@@ -171,7 +189,9 @@ for (const broker of CASES) {
         const admin = kafka.admin();
         await admin.connect();
         try {
-          await admin.createTopics({ topics: [{ topic: `${prefix}-small`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
+          await admin.createTopics({
+            topics: [{ topic: `${prefix}-small`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }],
+          });
         } finally {
           await admin.disconnect();
         }

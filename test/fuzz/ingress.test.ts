@@ -38,22 +38,59 @@ const ROUTES = `routes:
     timeout: 500ms
 `;
 
-const SEGMENTS = ['events', 'jobs', 'echo', 'send', 'memory', 'pubsub', 'point-to-point', 'request-reply', 'a', 'a.b', '*', '>', '$SYS', '%zz', '%E0%A4%A', '%00', '..', '.', 'é', '😀', '%2F', 'x'.repeat(300), 'demo.echo', ' ', 'health', 'ready', 'metrics', 'tap'];
+const SEGMENTS = [
+  'events',
+  'jobs',
+  'echo',
+  'send',
+  'memory',
+  'pubsub',
+  'point-to-point',
+  'request-reply',
+  'a',
+  'a.b',
+  '*',
+  '>',
+  '$SYS',
+  '%zz',
+  '%E0%A4%A',
+  '%00',
+  '..',
+  '.',
+  'é',
+  '😀',
+  '%2F',
+  'x'.repeat(300),
+  'demo.echo',
+  ' ',
+  'health',
+  'ready',
+  'metrics',
+  'tap',
+];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'POST', 'POST', 'POST'];
 const HEADER_VALUES = ['', 'a', 'a.b', 'pubsub', 'point-to-point', 'request-reply', 'x'.repeat(400), '\u00e9t\u00e9', 'multi, value'];
 
-function send(port: number, method: string, path: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; contentType: string; body: string; messageId: boolean; replayed: boolean }> {
+function send(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<{ status: number; contentType: string; body: string; messageId: boolean; replayed: boolean }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({
+      res.on('end', () =>
+        resolve({
           status: res.statusCode ?? 0,
           contentType: String(res.headers['content-type'] ?? ''),
           body: Buffer.concat(chunks).toString(),
           messageId: res.headers['x-busgate-id'] !== undefined,
           replayed: res.headers['idempotent-replayed'] === 'true',
-        }));
+        }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error(`hung: ${method} ${path}`)));
     req.on('error', reject);
@@ -90,11 +127,21 @@ describe('fuzz: ingress', function () {
       if (random.chance(0.5)) headers['x-mode'] = random.pick(HEADER_VALUES);
       if (random.chance(0.5)) headers['x-key'] = random.pick(HEADER_VALUES);
       if (random.chance(0.3)) headers['x-tenant'] = random.pick(HEADER_VALUES);
-      if (random.chance(0.3)) headers['content-type'] = random.pick(['application/json', 'text/plain; charset=utf-16', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'garbage/']);
+      if (random.chance(0.3))
+        headers['content-type'] = random.pick([
+          'application/json',
+          'text/plain; charset=utf-16',
+          'application/x-www-form-urlencoded',
+          'multipart/form-data; boundary=x',
+          '',
+          'garbage/',
+        ]);
       if (random.chance(0.2)) headers['idempotency-key'] = random.pick(['k1', 'k2', 'bad key', 'x'.repeat(250)]);
       if (random.chance(0.1)) headers['content-encoding'] = random.pick(['gzip', 'br', 'identity', 'bogus']);
       const body = random.bytes(random.chance(0.1) ? 3000 : random.int(200));
-      const encodedPath = [...Buffer.from(path, 'utf8')].map((byte) => (byte > 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+      const encodedPath = [...Buffer.from(path, 'utf8')]
+        .map((byte) => (byte > 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+        .join('');
       const answer = await send(daemon.port, method, encodedPath, headers, body);
       seen.set(answer.status, (seen.get(answer.status) ?? 0) + 1);
       const context = `seed ${seed} #${i}: ${method} ${encodedPath} ${JSON.stringify(headers)} -> ${answer.status} ${answer.body.slice(0, 200)}`;

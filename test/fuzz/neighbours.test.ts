@@ -61,7 +61,13 @@ const TARGETS: readonly Target[] = [
       const admin = new kafkajs.Kafka({ brokers: [KAFKA], logLevel: kafkajs.logLevel.NOTHING }).admin();
       await admin.connect();
       try {
-        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `${p}-fuzz`, numPartitions: 1 }, { topic: `${p}-good`, numPartitions: 1 }] });
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            { topic: `${p}-fuzz`, numPartitions: 1 },
+            { topic: `${p}-good`, numPartitions: 1 },
+          ],
+        });
       } finally {
         await admin.disconnect();
       }
@@ -80,7 +86,8 @@ const TARGETS: readonly Target[] = [
   - { name: good, path: /good, broker: rabbitmq, mode: point-to-point, destination: "${p}-good" }
 `,
     // Gone by itself ten minutes after the test stops using it.
-    prepare: (p) => onRabbitChannel(AMQP_URL, async (channel) => void (await channel.assertQueue(`${p}-good`, { durable: false, arguments: { 'x-expires': 600_000 } }))),
+    prepare: (p) =>
+      onRabbitChannel(AMQP_URL, async (channel) => void (await channel.assertQueue(`${p}-good`, { durable: false, arguments: { 'x-expires': 600_000 } }))),
   },
   {
     // The MQTT plugin lives in its own package; the daemon loads it by its npm name.
@@ -154,19 +161,29 @@ for (const target of TARGETS) {
 
     it(`seed ${seed}`, async () => {
       const random = new Random(seed);
-      const routes = target.routes(prefix).match(/path: "\/[a-z-]+\/:a"/g)!.map((m) => m.slice(7, -4));
+      const routes = target
+        .routes(prefix)
+        .match(/path: "\/[a-z-]+\/:a"/g)!
+        .map((m) => m.slice(7, -4));
       const deadline = Date.now() + 20_000;
       const seen = new Map<string, number>();
       for (let i = 0; i < iterations && Date.now() < deadline; i += 1) {
         const value = randomText(random, true);
-        const encoded = [...Buffer.from(value, 'utf8')].map((byte) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+        const encoded = [...Buffer.from(value, 'utf8')]
+          .map((byte) =>
+            /[A-Za-z0-9._~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+          )
+          .join('');
         const headers: Record<string, string> = {};
         if (random.chance(0.5)) headers['x-tenant'] = headerValue(random);
         if (random.chance(0.3)) headers['x-trace-note'] = headerValue(random);
         if (random.chance(0.5)) headers['x-key'] = headerValue(random);
         if (random.chance(0.3)) headers['content-type'] = `text/plain; x=${headerValue(random)}`;
         if (random.chance(0.1)) headers['content-encoding'] = headerValue(random);
-        if (random.chance(0.1)) headers['idempotency-key'] = randomText(random, false).replace(/[^A-Za-z0-9._:@-]/g, 'k').slice(0, 200);
+        if (random.chance(0.1))
+          headers['idempotency-key'] = randomText(random, false)
+            .replace(/[^A-Za-z0-9._:@-]/g, 'k')
+            .slice(0, 200);
         const size = random.chance(0.1) ? 1_000_000 + random.int(100_000) : random.int(2000);
         const fuzzedPath = `${random.pick(routes)}/${encoded}`;
         const neighbours = Array.from({ length: 3 }, (_, n) => send(daemon.port, '/good', { 'x-tenant': `n${n}` }, Buffer.from(`good-${i}-${n}`)));

@@ -6,7 +6,38 @@ import { Random, seedFromEnv } from '../support/random.js';
 
 const shipped = fs.readFileSync(new URL('../../../routes.yaml', import.meta.url), 'utf8');
 const catalog: BrokerCatalog = new Map([['memory', { modes: ['pubsub', 'point-to-point', 'request-reply'] as const }]]);
-const NOISE = [':', '-', ' ', '\n', '{', '}', '[', ']', '"', "'", '#', '&a', '*a', '!!binary', '\t', '|', '>', '%', '@', '`', '?', ',', 'routes', 'path', 'broker', 'mode', '{x}', '\u0000', '\ufeff', '😀'];
+const NOISE = [
+  ':',
+  '-',
+  ' ',
+  '\n',
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  "'",
+  '#',
+  '&a',
+  '*a',
+  '!!binary',
+  '\t',
+  '|',
+  '>',
+  '%',
+  '@',
+  '`',
+  '?',
+  ',',
+  'routes',
+  'path',
+  'broker',
+  'mode',
+  '{x}',
+  '\u0000',
+  '\ufeff',
+  '😀',
+];
 
 function mutate(text: string, random: Random): string {
   let out = text;

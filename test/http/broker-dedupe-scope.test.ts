@@ -80,7 +80,10 @@ describe('broker-side dedupe is scoped by client (JetStream Nats-Msg-Id)', funct
     await deleteStreamsHolding(NATS_URL, [pubsubSubject, queueSubject]);
   });
 
-  for (const [path, subject] of [['/events', () => pubsubSubject], ['/jobs', () => queueSubject]] as const) {
+  for (const [path, subject] of [
+    ['/events', () => pubsubSubject],
+    ['/jobs', () => queueSubject],
+  ] as const) {
     it(`${path}: client b sending a's key first does not make a's message disappear`, async () => {
       const daemon = daemons[0] ?? (await start());
       const key = `shared-${path.slice(1)}-${run}`;

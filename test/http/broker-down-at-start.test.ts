@@ -26,7 +26,8 @@ describe('a broker down at start-up', function () {
     port = await freePort();
     daemon = await startTestDaemon({
       brokers: { memory: { plugin: 'memory', options: {} }, nats: { plugin: 'nats', options: { url: `nats://127.0.0.1:${port}` } } },
-      routes: 'routes:\n  - path: /mem\n    broker: memory\n    mode: pubsub\n    destination: mem\n  - path: /nats\n    broker: nats\n    mode: pubsub\n    destination: late.subject\n',
+      routes:
+        'routes:\n  - path: /mem\n    broker: memory\n    mode: pubsub\n    destination: mem\n  - path: /nats\n    broker: nats\n    mode: pubsub\n    destination: late.subject\n',
       connectWaitMs: 1500,
     });
   });

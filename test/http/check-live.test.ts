@@ -100,13 +100,7 @@ describe('busgate check --live', function () {
     '    mode: point-to-point',
     `    destination: ${existingQueue}`,
   ];
-  const badRoute = [
-    '  - name: ghost',
-    '    path: /ghost',
-    '    broker: rabbitmq',
-    '    mode: point-to-point',
-    `    destination: ${missingQueue}`,
-  ];
+  const badRoute = ['  - name: ghost', '    path: /ghost', '    broker: rabbitmq', '    mode: point-to-point', `    destination: ${missingQueue}`];
 
   function checkLive(file: string): { status: number | null; lines: string[]; stdout: string; stderr: string } {
     const result = spawnSync(process.execPath, [cli, 'check', '--live', file, '--config', path.join(dir, 'config.yaml')], {
@@ -123,7 +117,9 @@ describe('busgate check --live', function () {
     const result = checkLive(writeRoutes('mixed.yaml', [...goodRoutes, ...badRoute]));
     expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(3);
     expect(result.lines[0]).to.equal(`ok   POST /events -> nats pubsub ${subject}: core subject; at-most-once (no stream involved)`);
-    expect(result.lines[1]).to.equal(`ok   POST /jobs -> rabbitmq point-to-point ${existingQueue}: queue ${existingQueue} exists: 0 message(s) ready, 0 consumer(s)`);
+    expect(result.lines[1]).to.equal(
+      `ok   POST /jobs -> rabbitmq point-to-point ${existingQueue}: queue ${existingQueue} exists: 0 message(s) ready, 0 consumer(s)`,
+    );
     expect(result.lines[2]).to.match(new RegExp(`^FAIL POST /ghost -> rabbitmq point-to-point ${missingQueue}: RabbitMQ has no queue "${missingQueue}"`));
     expect(result.stdout).to.include('live check: 1 of 3 cannot work');
     expect(result.status).to.equal(1);
@@ -169,10 +165,21 @@ describe('busgate check --live', function () {
     const file = path.join(dir, 'nats-subscription.yaml');
     fs.writeFileSync(
       file,
-      ['subscriptions:', '  - name: fan', '    broker: nats', `    source: ${subject}.nostream`, '    mode: pubsub', '    deliver: { url: "http://127.0.0.1:9/hooks" }', `    deadLetter: ${subject}.dlq`, ''].join('\n'),
+      [
+        'subscriptions:',
+        '  - name: fan',
+        '    broker: nats',
+        `    source: ${subject}.nostream`,
+        '    mode: pubsub',
+        '    deliver: { url: "http://127.0.0.1:9/hooks" }',
+        `    deadLetter: ${subject}.dlq`,
+        '',
+      ].join('\n'),
     );
     const result = checkLive(file);
-    expect(result.lines[0], result.stdout + result.stderr).to.match(new RegExp(`^FAIL subscription fan -> nats pubsub ${subject}.nostream: no JetStream stream captures`));
+    expect(result.lines[0], result.stdout + result.stderr).to.match(
+      new RegExp(`^FAIL subscription fan -> nats pubsub ${subject}.nostream: no JetStream stream captures`),
+    );
     expect(result.status).to.equal(1);
   });
 
@@ -217,7 +224,9 @@ describe('busgate check --live', function () {
       expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(2);
       expect(result.lines[0]).to.equal(`ok   POST /stream -> kafka pubsub ${kafkaTopic}: topic ${kafkaTopic}: 2 partition(s), partition 1 exists`);
       expect(result.lines[1]).to.match(
-        new RegExp(`^FAIL POST /quote -> kafka request-reply ${kafkaTopic.replace(/[.]/g, '\\.')}: no consumer group reads topic \\S+ \\(\\d+ consumer group\\(s\\) checked\\)`),
+        new RegExp(
+          `^FAIL POST /quote -> kafka request-reply ${kafkaTopic.replace(/[.]/g, '\\.')}: no consumer group reads topic \\S+ \\(\\d+ consumer group\\(s\\) checked\\)`,
+        ),
       );
       expect(result.stdout).to.include('live check: 1 of 2 cannot work');
       expect(result.status).to.equal(1);

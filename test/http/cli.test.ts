@@ -30,7 +30,12 @@ describe('busgate command', function () {
   });
 
   it('refuses to start with a broken routes file, naming line and column', () => {
-    const result = spawnSync(process.execPath, [cli, 'start', '--port', '0', '--routes', 'test/fixtures/routes/broken.yaml'], { cwd: root, env, encoding: 'utf8', timeout: 10_000 });
+    const result = spawnSync(process.execPath, [cli, 'start', '--port', '0', '--routes', 'test/fixtures/routes/broken.yaml'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(result.status).to.equal(1);
     expect(result.stderr).to.include('routes_invalid');
     expect(result.stderr).to.include('broken.yaml:12:13 unknown_broker');
@@ -44,7 +49,11 @@ describe('busgate command', function () {
 
   it('starts on the shipped config and exits 0 on SIGTERM', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-cli-'));
-    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--host', '127.0.0.1'], { cwd: root, env: { ...env, TMPDIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--host', '127.0.0.1'], {
+      cwd: root,
+      env: { ...env, TMPDIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const port = await new Promise<number>((resolve, reject) => {

@@ -43,14 +43,21 @@ async function startCluster(routes: string, config: Record<string, unknown> = {}
   const configFile = path.join(dir, 'busgate.yaml');
   fs.writeFileSync(configFile, JSON.stringify({ port, host: '127.0.0.1', routesFile: file, logFormat: 'json', ...config }));
   const env = { ...process.env, WORKERS: '2' };
-  const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--config', configFile], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the cluster exited: ${output.slice(-500)}`);
-    const status = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0);
+    const status = await fetch(`http://127.0.0.1:${port}/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) break;
     if (Date.now() > deadline) throw new Error(`the cluster was not ready in time: ${output.slice(-500)}`);
     await sleep(100);
@@ -116,7 +123,14 @@ describe('WORKERS=2: request-reply answers reach the worker that asked', functio
   const brokers = {
     nats: () => ({ plugin: 'nats', options: { url: `nats://${brokerEndpoints.nats().host}:${brokerEndpoints.nats().port}` } }),
     rabbitmq: () => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@${brokerEndpoints.rabbitmq().host}:${brokerEndpoints.rabbitmq().port}` } }),
-    kafka: () => ({ plugin: 'kafka', options: { brokers: [`${brokerEndpoints.kafka().host}:${brokerEndpoints.kafka().port}`], createTopics: true, replyTopic: `busgate.cluster-test.replies.${SUFFIX}` } }),
+    kafka: () => ({
+      plugin: 'kafka',
+      options: {
+        brokers: [`${brokerEndpoints.kafka().host}:${brokerEndpoints.kafka().port}`],
+        createTopics: true,
+        replyTopic: `busgate.cluster-test.replies.${SUFFIX}`,
+      },
+    }),
   } as const;
 
   for (const broker of ['nats', 'rabbitmq', 'kafka'] as const) {
@@ -128,7 +142,10 @@ describe('WORKERS=2: request-reply answers reach the worker that asked', functio
       before(async function () {
         await requireBroker(this, broker, brokerEndpoints[broker]());
         // The responder is an in-process daemon's broker instance echoing each request's payload.
-        responder = await startTestDaemon({ brokers: { [broker]: brokers[broker]() }, routes: 'routes:\n' + route('unused', broker, 'pubsub', `cluster-test.unused.${SUFFIX}`) });
+        responder = await startTestDaemon({
+          brokers: { [broker]: brokers[broker]() },
+          routes: 'routes:\n' + route('unused', broker, 'pubsub', `cluster-test.unused.${SUFFIX}`),
+        });
         await responder.brokers.get(broker)!.respond(destination, async (message) => ({ payload: message.payload, headers: {} }));
         cluster = await startCluster('routes:\n' + route('ask', broker, 'request-reply', destination), { brokers: { [broker]: brokers[broker]() } });
       });

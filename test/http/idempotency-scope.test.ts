@@ -62,7 +62,12 @@ describe('idempotency keys: client scope and byte bound', function () {
       received.push(Buffer.from(m.payload).toString());
       return Promise.resolve();
     });
-    for (const [secret, body] of [[ALICE, 'a1'], [BOB, 'b1'], [ALICE, 'a2'], [BOB, 'b2']] as const) {
+    for (const [secret, body] of [
+      [ALICE, 'a1'],
+      [BOB, 'b1'],
+      [ALICE, 'a2'],
+      [BOB, 'b2'],
+    ] as const) {
       const res = await daemon.post('/jobs', body, { 'x-api-key': secret, 'idempotency-key': 'job-42' });
       expect(res.status).to.equal(202);
     }

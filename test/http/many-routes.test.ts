@@ -33,7 +33,7 @@ describe('a routes file with 10,000 routes', function () {
     await daemon?.shutdown('done');
   });
 
-  it('sends every route\'s own path to that route', async () => {
+  it("sends every route's own path to that route", async () => {
     const wrong: string[] = [];
     let next = 0;
     // A few requests in flight at a time: enough to be quick, few enough not to load the machine.
@@ -43,7 +43,8 @@ describe('a routes file with 10,000 routes', function () {
           const route = routeFor(next++);
           const response = await daemon.post(route.probe, '{}');
           const receipt = (await response.json()) as { destination?: string };
-          if (response.status !== 202 || receipt.destination !== route.destination) wrong.push(`${route.probe}: ${response.status} ${JSON.stringify(receipt).slice(0, 120)}`);
+          if (response.status !== 202 || receipt.destination !== route.destination)
+            wrong.push(`${route.probe}: ${response.status} ${JSON.stringify(receipt).slice(0, 120)}`);
         }
       }),
     );

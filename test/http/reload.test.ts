@@ -102,7 +102,11 @@ describe('routes reload from the command line', function () {
       if (trigger === 'ConfigMap update') file = configMap.lay(dir, 'routes:\n' + route('before'));
       else fs.writeFileSync(file, 'routes:\n' + route('before'));
       const env = { ...process.env, LOG_FORMAT: 'json', ROUTES_FILE: file, ROUTES_WATCH: trigger === 'SIGHUP' ? 'false' : 'true' };
-      const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--port', '0', '--host', '127.0.0.1'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [path.join(root, 'dist/core/cli.js'), 'start', '--port', '0', '--host', '127.0.0.1'], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       try {

@@ -55,7 +55,10 @@ describe('secrets stay secret', function () {
     const said: string[] = [];
     try {
       for (const path of ['/n', '/r', '/k']) {
-        for (const headers of [{}, { authorization: `Bearer ${SECRETS[3]}` }, { authorization: 'Bearer wrong-key-xxxxxxxxxxxxxxxx' }] as Record<string, string>[]) {
+        for (const headers of [{}, { authorization: `Bearer ${SECRETS[3]}` }, { authorization: 'Bearer wrong-key-xxxxxxxxxxxxxxxx' }] as Record<
+          string,
+          string
+        >[]) {
           const res = await daemon.post(path, 'x', headers);
           said.push(await res.text());
         }
@@ -66,7 +69,7 @@ describe('secrets stay secret', function () {
     } finally {
       await daemon.shutdown('done');
     }
-    expect(capture.lines.length, "the daemon logged something").to.be.greaterThan(3);
+    expect(capture.lines.length, 'the daemon logged something').to.be.greaterThan(3);
     const everything = [...capture.lines, ...said].join('\n');
     for (const secret of SECRETS) expect(everything, secret).to.not.include(secret);
   });

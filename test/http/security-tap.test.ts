@@ -60,10 +60,29 @@ const rabbitConsumers = (queue: string): Promise<number> => onRabbitChannel(AMQP
 
 const ABORT_CASES: readonly AbortCase[] = [
   { name: 'memory', instance: { plugin: 'memory', options: {} }, taps: 90, destination: (p) => `${p}.jobs` },
-  { name: 'nats', instance: { plugin: 'nats', options: { url: NATS_URL } }, taps: 90, destination: (p) => `${p}.jobs`, cleanUp: (subject) => deleteStreamsHolding(NATS_URL, [subject]) },
-  { name: 'rabbitmq', instance: { plugin: 'rabbitmq', options: { url: AMQP_URL, declare: true } }, taps: 90, destination: (p) => `${p}-jobs`, consumers: rabbitConsumers, cleanUp: (queue) => deleteRabbitQueues(AMQP_URL, [queue]) },
+  {
+    name: 'nats',
+    instance: { plugin: 'nats', options: { url: NATS_URL } },
+    taps: 90,
+    destination: (p) => `${p}.jobs`,
+    cleanUp: (subject) => deleteStreamsHolding(NATS_URL, [subject]),
+  },
+  {
+    name: 'rabbitmq',
+    instance: { plugin: 'rabbitmq', options: { url: AMQP_URL, declare: true } },
+    taps: 90,
+    destination: (p) => `${p}-jobs`,
+    consumers: rabbitConsumers,
+    cleanUp: (queue) => deleteRabbitQueues(AMQP_URL, [queue]),
+  },
   // A Kafka group join takes seconds; fewer taps still cover every moment of giving up.
-  { name: 'kafka', instance: { plugin: 'kafka', options: { brokers: [KAFKA], createTopics: true } }, taps: 6, destination: (p) => `${p}-jobs`, cleanUp: (topic) => deleteKafkaTopics(KAFKA, topic) },
+  {
+    name: 'kafka',
+    instance: { plugin: 'kafka', options: { brokers: [KAFKA], createTopics: true } },
+    taps: 6,
+    destination: (p) => `${p}-jobs`,
+    cleanUp: (topic) => deleteKafkaTopics(KAFKA, topic),
+  },
 ];
 
 /** Opens a tap and gives up on it after `afterMs` (0: before the answer could arrive). */

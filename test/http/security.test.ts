@@ -77,7 +77,14 @@ describe('ingress security', function () {
     daemon = await startTestDaemon({
       routes: ROUTES,
       brokers: { memory: { plugin: 'memory', options: {} } },
-      overrides: { apiKeys: new Map([['billing', BILLING], ['web', WEB]]), tapEnabled: true, limits: { maxHeaders: 20, maxHeaderBytes: 4096, headersTimeoutMs: 1000, requestTimeoutMs: 2000 } },
+      overrides: {
+        apiKeys: new Map([
+          ['billing', BILLING],
+          ['web', WEB],
+        ]),
+        tapEnabled: true,
+        limits: { maxHeaders: 20, maxHeaderBytes: 4096, headersTimeoutMs: 1000, requestTimeoutMs: 2000 },
+      },
     });
     handedOver = async () => (await daemon.metrics.messages.get()).values.reduce((sum, v) => sum + v.value, 0);
   });
@@ -141,7 +148,7 @@ describe('ingress security', function () {
     expect(await codeOf(answers[2]!)).to.equal('rate_limited');
   });
 
-  it("one client flooding a rate-limited route never gets another client a 429", async () => {
+  it('one client flooding a rate-limited route never gets another client a 429', async () => {
     const flood = Array.from({ length: 8 }, () => daemon.post('/limited-per-client', 'x', { 'x-api-key': BILLING }));
     const other = Array.from({ length: 3 }, () => daemon.post('/limited-per-client', 'x', { 'x-api-key': WEB }));
     const [flooded, others] = await Promise.all([Promise.all(flood), Promise.all(other)]);
@@ -251,7 +258,9 @@ describe('ingress security: protocol edges, logs, paths and reserved destination
 
   it('Expect: 100-continue within the limit: invited, then accepted', async () => {
     const answer = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect(daemon.port, '127.0.0.1', () => socket.write('POST /any HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n'));
+      const socket = net.connect(daemon.port, '127.0.0.1', () =>
+        socket.write('POST /any HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n'),
+      );
       let text = '';
       socket.on('data', (chunk) => {
         text += chunk.toString();
@@ -280,7 +289,10 @@ describe('ingress security: protocol edges, logs, paths and reserved destination
   });
 
   it('a request in absolute form (POST http://host/path) reaches its route', async () => {
-    const answer = await rawRequest(daemon.port, 'POST http://busgate.example/any HTTP/1.1\r\nHost: busgate.example\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx');
+    const answer = await rawRequest(
+      daemon.port,
+      'POST http://busgate.example/any HTTP/1.1\r\nHost: busgate.example\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx',
+    );
     expect(answer).to.match(/^HTTP\/1\.1 202/);
   });
 

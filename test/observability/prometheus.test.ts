@@ -56,11 +56,24 @@ describe('dashboard and alert queries on a real Prometheus', function () {
     expect(failures, output).to.deep.equal([]);
     expect(code, output).to.equal(0);
 
-    const dashboard = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../../../deploy/grafana/dashboards/busgate.json', import.meta.url)), 'utf8')) as unknown;
+    const dashboard = JSON.parse(
+      fs.readFileSync(fileURLToPath(new URL('../../../deploy/grafana/dashboards/busgate.json', import.meta.url)), 'utf8'),
+    ) as unknown;
     const exprs = JSON.stringify(dashboard).match(/"expr":/g)?.length ?? 0;
-    expect(lines.filter((line) => /^ok +busgate\.json panel /.test(line)), output).to.have.length(exprs);
-    for (const check of ['promtool check rules', 'promtool check config deploy/prometheus/prometheus.yml', 'promtool check metrics', 'alert BusgateBrokerDown']) {
-      expect(lines.some((line) => line.startsWith('ok') && line.includes(check)), `${check}\n${output}`).to.equal(true);
+    expect(
+      lines.filter((line) => /^ok +busgate\.json panel /.test(line)),
+      output,
+    ).to.have.length(exprs);
+    for (const check of [
+      'promtool check rules',
+      'promtool check config deploy/prometheus/prometheus.yml',
+      'promtool check metrics',
+      'alert BusgateBrokerDown',
+    ]) {
+      expect(
+        lines.some((line) => line.startsWith('ok') && line.includes(check)),
+        `${check}\n${output}`,
+      ).to.equal(true);
     }
   });
 
@@ -79,7 +92,10 @@ describe('dashboard and alert queries on a real Prometheus', function () {
         }),
       );
       fs.writeFileSync(path.join(dir, 'alerts.yml'), 'groups:\n  - name: t\n    rules:\n      - alert: Never\n        expr: busgate_no_such_metric > 1\n');
-      const { code, output } = await runCheck({ BUSGATE_DASHBOARDS: path.join(dir, 'dashboards'), BUSGATE_ALERTS: path.join(dir, 'alerts.yml'), MIN_SCRAPES: '3' }, 60_000);
+      const { code, output } = await runCheck(
+        { BUSGATE_DASHBOARDS: path.join(dir, 'dashboards'), BUSGATE_ALERTS: path.join(dir, 'alerts.yml'), MIN_SCRAPES: '3' },
+        60_000,
+      );
       expect(code, output).to.equal(1);
       expect(output).to.match(/^ok +broken\.json panel "fine" A/m);
       expect(output).to.match(/^EMPTY +broken\.json panel "typo" A/m);

@@ -27,7 +27,10 @@ describe('the packed busgate package', function () {
     fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'busgate-pack-consumer', private: true, type: 'module' }));
     // --prefer-offline: the dependencies are in the npm cache after `npm ci`; the registry is asked
     // only for what the cache lacks.
-    await run('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', `./${tarball}`], { cwd: consumer, maxBuffer: 16 * 1024 * 1024 });
+    await run('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', `./${tarball}`], {
+      cwd: consumer,
+      maxBuffer: 16 * 1024 * 1024,
+    });
   });
 
   after(() => {
@@ -64,7 +67,7 @@ describe('the packed busgate package', function () {
     expect(seen).to.deep.equal({ runConformance: 'function', requireBroker: 'function' });
   });
 
-  it("runs the conformance suite from the installed package (memory plugin), with only mocha added", async () => {
+  it('runs the conformance suite from the installed package (memory plugin), with only mocha added', async () => {
     // mocha is the plugin author's own devDependency; busgate's copy stands in for it here.
     fs.writeFileSync(
       path.join(consumer, 'memory.conformance.test.js'),
@@ -74,7 +77,10 @@ runConformance({ name: 'memory', plugin: 'memory', options: () => ({}), unavaila
 `,
     );
     const mocha = path.join(repo, 'node_modules', 'mocha', 'bin', 'mocha.js');
-    const { stdout } = await run(process.execPath, [mocha, '--no-config', '--exit', '--reporter', 'dot', 'memory.conformance.test.js'], { cwd: consumer, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(process.execPath, [mocha, '--no-config', '--exit', '--reporter', 'dot', 'memory.conformance.test.js'], {
+      cwd: consumer,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     expect(stdout).to.match(/\d+ passing/);
     expect(stdout).to.not.match(/failing/);
   });

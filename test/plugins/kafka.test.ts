@@ -212,9 +212,7 @@ describe('kafka plugin (real broker)', function () {
     });
     closers.push(() => responder.close());
     const id = randomUUID();
-    const replies = await Promise.all(
-      ['first', 'second'].map((body) => plugin.request(topic, message(body, { id }), sendContext())),
-    );
+    const replies = await Promise.all(['first', 'second'].map((body) => plugin.request(topic, message(body, { id }), sendContext())));
     expect(replies.map((r) => r.payload.toString())).to.deep.equal(['re:first', 're:second']);
     expect(seen.map((r) => r.headers['busgate-id'])).to.deep.equal([id, id]);
     const correlationIds = seen.map((r) => r.headers['correlation-id']);
@@ -247,9 +245,7 @@ describe('kafka plugin (real broker)', function () {
     const topic = unique('burst');
     await plugin.publish(topic, message('warm-up'), sendContext());
     const started = Date.now();
-    const receipts = (await Promise.all(
-      Array.from({ length: 200 }, (_, i) => plugin.publish(topic, message(`m${i}`), sendContext())),
-    )) as KafkaReceipt[];
+    const receipts = (await Promise.all(Array.from({ length: 200 }, (_, i) => plugin.publish(topic, message(`m${i}`), sendContext())))) as KafkaReceipt[];
     expect(Date.now() - started).to.be.below(5000);
     const offsets = receipts.map((r) => Number(r.offset)).sort((x, y) => x - y);
     expect(offsets).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
@@ -413,7 +409,7 @@ describe('kafka plugin (real broker)', function () {
       // The route's partition applies to the request topic as it does to sends.
       const outOfRange = await bus.preflight!('request-reply', requests, { partition: 7 });
       expect(outOfRange.ok).to.equal(false);
-      expect(outOfRange.detail).to.include("partition 7 does not exist");
+      expect(outOfRange.detail).to.include('partition 7 does not exist');
     });
 
     it('request-reply: fails on a missing request or reply topic with createTopics off, and creates neither', async () => {

@@ -53,7 +53,7 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     try {
       await work;
     } catch (error) {
-      expect(error).to.be.instanceOf(BusgateError, 'the plugin throws the daemon\'s own error class');
+      expect(error).to.be.instanceOf(BusgateError, "the plugin throws the daemon's own error class");
       return error as BusgateError;
     }
     throw new Error('expected a rejection');
@@ -70,7 +70,9 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
   it('has those rules applied to the routes file: a wildcard destination is a lint problem, not a 400 per request', () => {
     const catalog = catalogOf(new Map([['mqtt', { name: 'mqtt', factory, options: {} }]]));
     const lint = (destination: string): string[] =>
-      lintRoutes(`routes:\n  - path: /s/:id\n    broker: mqtt\n    mode: pubsub\n    destination: "${destination}"\n`, catalog).problems.map((p) => `${p.line}:${p.col} ${p.code}`);
+      lintRoutes(`routes:\n  - path: /s/:id\n    broker: mqtt\n    mode: pubsub\n    destination: "${destination}"\n`, catalog).problems.map(
+        (p) => `${p.line}:${p.col} ${p.code}`,
+      );
     expect(lint('sensors/#')).to.deep.equal(['5:18 bad_destination']);
     expect(lint('sensors/+/{id}')).to.deep.equal(['5:18 bad_destination']);
     expect(lint('sensors/{id}/temperature')).to.deep.equal([]);

@@ -152,11 +152,7 @@ describe('nats plugin (NATS server)', function () {
       receipts = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
           publisher
-            .publish(
-              subject,
-              message(`m${i}`, { headers: { 'x-trace': `t${i}`, 'nats-msg-id': 'forged' }, contentType: 'text/plain' }),
-              sendContext(),
-            )
+            .publish(subject, message(`m${i}`, { headers: { 'x-trace': `t${i}`, 'nats-msg-id': 'forged' }, contentType: 'text/plain' }), sendContext())
             .then((receipt) => {
               flushedBeforeReceipt.push(finished);
               return receipt;
@@ -217,9 +213,7 @@ describe('nats plugin (NATS server)', function () {
     streams.add(stream);
     const producer = await open();
     // Concurrent first messages share one stream check and creation.
-    const early = await Promise.all(
-      [0, 1, 2].map((i) => producer.enqueue(subject, message(`early${i}`), sendContext())),
-    );
+    const early = await Promise.all([0, 1, 2].map((i) => producer.enqueue(subject, message(`early${i}`), sendContext())));
     expect(early.map((r) => r.stream)).to.deep.equal([stream, stream, stream]);
     const info = await jsm.streams.info(stream);
     expect(info.config.retention).to.equal(RetentionPolicy.Workqueue);
@@ -232,9 +226,7 @@ describe('nats plugin (NATS server)', function () {
         deliveries.push({ by: name, id: received.headers['busgate-id']! });
       });
     }
-    const later = await Promise.all(
-      Array.from({ length: 27 }, (_, i) => producer.enqueue(subject, message(`later${i}`), sendContext())),
-    );
+    const later = await Promise.all(Array.from({ length: 27 }, (_, i) => producer.enqueue(subject, message(`later${i}`), sendContext())));
     const sentIds = [...early, ...later].map((r) => r.id);
     await eventually(() => deliveries.length >= 30);
     await sleep(300);

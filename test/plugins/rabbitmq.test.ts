@@ -215,9 +215,7 @@ describe('rabbitmq plugin (real broker)', function () {
       const fanout = await exchange('fanout');
       const bound = await queue();
       await onAdmin((ch) => ch.bindQueue(bound, fanout, ''));
-      const receipts = await Promise.all(
-        Array.from({ length: 300 }, (_, i) => bus.publish(fanout, message(`payload-${i}`), context())),
-      );
+      const receipts = await Promise.all(Array.from({ length: 300 }, (_, i) => bus.publish(fanout, message(`payload-${i}`), context())));
       expect(new Set(receipts.map((r) => r.id)).size).to.equal(300);
       expect(await messageCount(bound)).to.equal(300);
     });
@@ -292,11 +290,7 @@ describe('rabbitmq plugin (real broker)', function () {
       const requests = await queue();
       const responder = await startResponder(AMQP_URL, requests);
       cleanups.push(() => responder.close());
-      const reply = await bus.request(
-        requests,
-        message('{"q":1}', { contentType: 'application/json', headers: { 'x-trace': 'abc' } }),
-        context(3000),
-      );
+      const reply = await bus.request(requests, message('{"q":1}', { contentType: 'application/json', headers: { 'x-trace': 'abc' } }), context(3000));
       expect(reply.payload.toString()).to.equal('{"q":1}');
       expect(reply.contentType).to.equal('application/json');
       expect(reply.headers['x-trace']).to.equal('abc');
@@ -531,7 +525,10 @@ describe('rabbitmq plugin (real broker)', function () {
       const topic = name('x-declared');
       exchanges.push(topic);
       const templated = `${name('q')}-{id}`;
-      await bus.prepare!([target('point-to-point', work), target('pubsub', topic, { exchangeType: 'fanout' }), target('point-to-point', templated)], AbortSignal.timeout(5000));
+      await bus.prepare!(
+        [target('point-to-point', work), target('pubsub', topic, { exchangeType: 'fanout' }), target('point-to-point', templated)],
+        AbortSignal.timeout(5000),
+      );
       expect(await messageCount(work), 'the queue exists before any send').to.equal(0);
       await onAdmin((ch) => ch.checkExchange(topic));
       await bus.enqueue(work, message('first'), context());
@@ -540,8 +537,13 @@ describe('rabbitmq plugin (real broker)', function () {
       // A destination no route names in full (a templated one) is never declared by a send.
       const rendered = unusedQueueName();
       const refused = await failure(bus.enqueue(rendered, message('x'), context()), 'broker_rejected');
-      expect(refused.message).to.match(/no queue/).and.match(/declare: true/);
-      const exists = await onAdmin((ch) => ch.checkQueue(rendered)).then(() => true, () => false);
+      expect(refused.message)
+        .to.match(/no queue/)
+        .and.match(/declare: true/);
+      const exists = await onAdmin((ch) => ch.checkQueue(rendered)).then(
+        () => true,
+        () => false,
+      );
       expect(exists, 'the send path declared nothing').to.equal(false);
     });
 
@@ -549,7 +551,10 @@ describe('rabbitmq plugin (real broker)', function () {
       const bus = await plugin();
       const work = unusedQueueName();
       await bus.prepare!([target('point-to-point', work)], AbortSignal.timeout(5000));
-      const exists = await onAdmin((ch) => ch.checkQueue(work)).then(() => true, () => false);
+      const exists = await onAdmin((ch) => ch.checkQueue(work)).then(
+        () => true,
+        () => false,
+      );
       expect(exists).to.equal(false);
     });
 

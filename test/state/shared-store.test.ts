@@ -66,7 +66,12 @@ interface Replica {
 }
 
 async function startReplica(store: string, prefix: string): Promise<Replica> {
-  const daemon = await startTestDaemon({ routes: ROUTES, brokers: { memory: { plugin: 'memory', options: {} } }, overrides: stateOverrides(store, prefix), connectWaitMs: 2000 });
+  const daemon = await startTestDaemon({
+    routes: ROUTES,
+    brokers: { memory: { plugin: 'memory', options: {} } },
+    overrides: stateOverrides(store, prefix),
+    connectWaitMs: 2000,
+  });
   const replica: Replica = { daemon, queued: [], asked: [], replyDelayMs: 0 };
   const broker = daemon.brokers.get('memory')!;
   await broker.subscribe('jobs', { mode: 'point-to-point' }, (m: InboundMessage) => {
@@ -109,97 +114,103 @@ const STORES = [
   },
 ];
 
-for (const store of STORES) describe(`shared state store (${store.label}): two replicas`, function () {
-  this.timeout(30_000);
-  const prefix = `busgate-test-${randomUUID().slice(0, 8)}:`;
-  let a: Replica;
-  let b: Replica;
+for (const store of STORES)
+  describe(`shared state store (${store.label}): two replicas`, function () {
+    this.timeout(30_000);
+    const prefix = `busgate-test-${randomUUID().slice(0, 8)}:`;
+    let a: Replica;
+    let b: Replica;
 
-  before(async function () {
-    await requireBroker(this, store.broker, brokerEndpoints[store.broker]());
-    a = await startReplica(store.url(), prefix);
-    b = await startReplica(store.url(), prefix);
-  });
+    before(async function () {
+      await requireBroker(this, store.broker, brokerEndpoints[store.broker]());
+      a = await startReplica(store.url(), prefix);
+      b = await startReplica(store.url(), prefix);
+    });
 
-  after(async () => {
-    await Promise.all([a?.daemon.shutdown('test done'), b?.daemon.shutdown('test done')]);
-    await store.cleanup(prefix).catch(() => undefined);
-  });
+    after(async () => {
+      await Promise.all([a?.daemon.shutdown('test done'), b?.daemon.shutdown('test done')]);
+      await store.cleanup(prefix).catch(() => undefined);
+    });
 
-  it('the same key sent to both publishes once; the second gets the first answer, replayed', async () => {
-    const headers = { 'x-api-key': ALICE, 'idempotency-key': 'order-1' };
-    const first = await a.daemon.post('/jobs', 'first', headers);
-    const second = await b.daemon.post('/jobs', 'second', headers);
-    expect(first.status).to.equal(202);
-    expect(second.status).to.equal(202);
-    expect(second.headers.get('idempotent-replayed')).to.equal('true');
-    expect(await second.json()).to.deep.equal(await first.json());
-    await sleep(50);
-    expect([...a.queued, ...b.queued]).to.deep.equal(['first']);
-  });
+    it('the same key sent to both publishes once; the second gets the first answer, replayed', async () => {
+      const headers = { 'x-api-key': ALICE, 'idempotency-key': 'order-1' };
+      const first = await a.daemon.post('/jobs', 'first', headers);
+      const second = await b.daemon.post('/jobs', 'second', headers);
+      expect(first.status).to.equal(202);
+      expect(second.status).to.equal(202);
+      expect(second.headers.get('idempotent-replayed')).to.equal('true');
+      expect(await second.json()).to.deep.equal(await first.json());
+      await sleep(50);
+      expect([...a.queued, ...b.queued]).to.deep.equal(['first']);
+    });
 
-  it('a concurrent duplicate on the other replica waits for the first and never publishes', async () => {
-    a.replyDelayMs = 300;
-    b.replyDelayMs = 300;
-    const headers = { 'x-api-key': ALICE, 'idempotency-key': 'ask-1' };
-    const answers = await Promise.all([a.daemon.post('/ask', 'one', headers), sleep(30).then(() => b.daemon.post('/ask', 'two', headers))]);
-    expect(answers.map((res) => res.status)).to.deep.equal([200, 200]);
-    expect(await answers[0].text()).to.equal('answered one');
-    expect(await answers[1].text()).to.equal('answered one');
-    expect(answers[1].headers.get('idempotent-replayed')).to.equal('true');
-    expect([...a.asked, ...b.asked]).to.deep.equal(['one']);
-  });
+    it('a concurrent duplicate on the other replica waits for the first and never publishes', async () => {
+      a.replyDelayMs = 300;
+      b.replyDelayMs = 300;
+      const headers = { 'x-api-key': ALICE, 'idempotency-key': 'ask-1' };
+      const answers = await Promise.all([a.daemon.post('/ask', 'one', headers), sleep(30).then(() => b.daemon.post('/ask', 'two', headers))]);
+      expect(answers.map((res) => res.status)).to.deep.equal([200, 200]);
+      expect(await answers[0].text()).to.equal('answered one');
+      expect(await answers[1].text()).to.equal('answered one');
+      expect(answers[1].headers.get('idempotent-replayed')).to.equal('true');
+      expect([...a.asked, ...b.asked]).to.deep.equal(['one']);
+    });
 
-  it('a duplicate whose first attempt fails gets 409 and publishes nothing; the retry then runs', async () => {
-    a.replyDelayMs = 3000; // past the route timeout (2s): the first attempt fails with 504
-    a.asked.length = 0;
-    b.asked.length = 0;
-    const headers = { 'x-api-key': ALICE, 'idempotency-key': 'ask-2' };
-    const [first, duplicate] = await Promise.all([a.daemon.post('/ask', 'slow', headers), sleep(30).then(() => b.daemon.post('/ask', 'dup', headers))]);
-    expect(first.status).to.equal(504);
-    expect(duplicate.status).to.equal(409);
-    expect(duplicate.headers.get('retry-after')).to.equal('1');
-    expect(await codeOf(duplicate)).to.equal('idempotency_in_progress');
-    expect([...a.asked, ...b.asked]).to.deep.equal(['slow']);
-    b.replyDelayMs = 0;
-    const retry = await b.daemon.post('/ask', 'retry', headers);
-    expect(retry.status).to.equal(200);
-    expect(retry.headers.get('idempotent-replayed')).to.equal(null);
-  });
+    it('a duplicate whose first attempt fails gets 409 and publishes nothing; the retry then runs', async () => {
+      a.replyDelayMs = 3000; // past the route timeout (2s): the first attempt fails with 504
+      a.asked.length = 0;
+      b.asked.length = 0;
+      const headers = { 'x-api-key': ALICE, 'idempotency-key': 'ask-2' };
+      const [first, duplicate] = await Promise.all([a.daemon.post('/ask', 'slow', headers), sleep(30).then(() => b.daemon.post('/ask', 'dup', headers))]);
+      expect(first.status).to.equal(504);
+      expect(duplicate.status).to.equal(409);
+      expect(duplicate.headers.get('retry-after')).to.equal('1');
+      expect(await codeOf(duplicate)).to.equal('idempotency_in_progress');
+      expect([...a.asked, ...b.asked]).to.deep.equal(['slow']);
+      b.replyDelayMs = 0;
+      const retry = await b.daemon.post('/ask', 'retry', headers);
+      expect(retry.status).to.equal(200);
+      expect(retry.headers.get('idempotent-replayed')).to.equal(null);
+    });
 
-  it("keys are per client: b sending a's key gets its own answer", async () => {
-    b.replyDelayMs = 0;
-    a.replyDelayMs = 0;
-    await a.daemon.post('/ask', 'alice-secret-question', { 'x-api-key': ALICE, 'idempotency-key': 'ask-3' });
-    const bob = await b.daemon.post('/ask', 'bob-question', { 'x-api-key': BOB, 'idempotency-key': 'ask-3' });
-    expect(bob.headers.get('idempotent-replayed')).to.equal(null);
-    expect(await bob.text()).to.equal('answered bob-question');
-  });
+    it("keys are per client: b sending a's key gets its own answer", async () => {
+      b.replyDelayMs = 0;
+      a.replyDelayMs = 0;
+      await a.daemon.post('/ask', 'alice-secret-question', { 'x-api-key': ALICE, 'idempotency-key': 'ask-3' });
+      const bob = await b.daemon.post('/ask', 'bob-question', { 'x-api-key': BOB, 'idempotency-key': 'ask-3' });
+      expect(bob.headers.get('idempotent-replayed')).to.equal(null);
+      expect(await bob.text()).to.equal('answered bob-question');
+    });
 
-  // Only Redis holds rate limits (RATE_LIMIT_STORE); with JetStream KV they stay per instance.
-  if (store.broker === 'redis') it('a route rate limit is one bucket for both replicas', async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 8; i += 1) {
-      const replica = i % 2 === 0 ? a : b;
-      statuses.push((await replica.daemon.post('/limited', 'x', { 'x-api-key': ALICE })).status);
-    }
-    expect(statuses.filter((status) => status === 202)).to.have.length(4);
-    expect(statuses.slice(4)).to.deep.equal([429, 429, 429, 429]);
-  });
+    // Only Redis holds rate limits (RATE_LIMIT_STORE); with JetStream KV they stay per instance.
+    if (store.broker === 'redis')
+      it('a route rate limit is one bucket for both replicas', async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 8; i += 1) {
+          const replica = i % 2 === 0 ? a : b;
+          statuses.push((await replica.daemon.post('/limited', 'x', { 'x-api-key': ALICE })).status);
+        }
+        expect(statuses.filter((status) => status === 202)).to.have.length(4);
+        expect(statuses.slice(4)).to.deep.equal([429, 429, 429, 429]);
+      });
 
-  if (store.broker === 'redis') it("the shared bucket is per client: alice's flood never gets bob a 429", async () => {
-    const send = (i: number, key: string): Promise<Response> => (i % 2 === 0 ? a : b).daemon.post('/limited', 'x', { 'x-api-key': key });
-    const [alice, bob] = await Promise.all([Promise.all(Array.from({ length: 6 }, (_, i) => send(i, ALICE))), Promise.all(Array.from({ length: 4 }, (_, i) => send(i, BOB)))]);
-    expect(bob.map((r) => r.status)).to.deep.equal([202, 202, 202, 202]);
-    // Alice's bucket holds 4 (fewer if the test above spent it): at least 2 of her 6 are refused.
-    const refused = alice.filter((r) => r.status === 429);
-    expect(refused.length).to.be.at.least(2);
-    expect(Number(refused[0]!.headers.get('retry-after'))).to.be.greaterThan(0);
-    // Bob's own bucket is spent now, on both replicas.
-    expect((await a.daemon.post('/limited', 'x', { 'x-api-key': BOB })).status).to.equal(429);
-    expect((await b.daemon.post('/limited', 'x', { 'x-api-key': BOB })).status).to.equal(429);
+    if (store.broker === 'redis')
+      it("the shared bucket is per client: alice's flood never gets bob a 429", async () => {
+        const send = (i: number, key: string): Promise<Response> => (i % 2 === 0 ? a : b).daemon.post('/limited', 'x', { 'x-api-key': key });
+        const [alice, bob] = await Promise.all([
+          Promise.all(Array.from({ length: 6 }, (_, i) => send(i, ALICE))),
+          Promise.all(Array.from({ length: 4 }, (_, i) => send(i, BOB))),
+        ]);
+        expect(bob.map((r) => r.status)).to.deep.equal([202, 202, 202, 202]);
+        // Alice's bucket holds 4 (fewer if the test above spent it): at least 2 of her 6 are refused.
+        const refused = alice.filter((r) => r.status === 429);
+        expect(refused.length).to.be.at.least(2);
+        expect(Number(refused[0]!.headers.get('retry-after'))).to.be.greaterThan(0);
+        // Bob's own bucket is spent now, on both replicas.
+        expect((await a.daemon.post('/limited', 'x', { 'x-api-key': BOB })).status).to.equal(429);
+        expect((await b.daemon.post('/limited', 'x', { 'x-api-key': BOB })).status).to.equal(429);
+      });
   });
-});
 
 describe('shared state store down', function () {
   this.timeout(20_000);
@@ -279,10 +290,15 @@ describe('shared state store lost and back', function () {
 
     redis = await privateRedis(port);
     let status = 0;
-    await eventually(async () => {
-      status = (await keyed(`back-${randomUUID().slice(0, 6)}`)).status;
-      return status === 202;
-    }, 15_000, 'keyed requests to succeed again', 200);
+    await eventually(
+      async () => {
+        status = (await keyed(`back-${randomUUID().slice(0, 6)}`)).status;
+        return status === 202;
+      },
+      15_000,
+      'keyed requests to succeed again',
+      200,
+    );
     const first = await keyed('after');
     const repeat = await keyed('after');
     expect([first.status, repeat.status]).to.deep.equal([202, 202]);

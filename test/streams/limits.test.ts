@@ -98,6 +98,6 @@ describe('streams: limits, heartbeats and slow clients (memory)', function () {
     });
     // The socket is destroyed a second after the close event if the client still does not read,
     // so the event is there only when the client resumed in time; when it is, it says why.
-    if (text.includes("event: close")) expect(text).to.match(/event: close\ndata: \{"reason":"slow_client"/);
+    if (text.includes('event: close')) expect(text).to.match(/event: close\ndata: \{"reason":"slow_client"/);
   });
 });

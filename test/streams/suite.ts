@@ -59,7 +59,11 @@ export function runStreamConformance(target: StreamTarget): void {
       const routes =
         `routes:\n  - path: /pub\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${source}"\n    headers: [x-tenant]\n` +
         `streams:\n  - path: /streams/live\n    broker: ${target.name}\n    source: "${source}"\n    clients: [dashboard]\n`;
-      daemon = await startTestDaemon({ brokers: { [target.name]: { plugin: target.plugin, options: target.options() } }, routes, overrides: { apiKeys: KEYS } });
+      daemon = await startTestDaemon({
+        brokers: { [target.name]: { plugin: target.plugin, options: target.options() } },
+        routes,
+        overrides: { apiKeys: KEYS },
+      });
       // Some brokers create the source on first publish; this message predates every stream.
       const first = await daemon.post('/pub', 'before anyone watched', { ...AS_DASHBOARD, 'x-tenant': 'acme' });
       expect(first.status, await first.text()).to.equal(target.unroutableWithoutSubscribers ? 502 : 202);

@@ -63,6 +63,11 @@ export class SseClient {
       else if (name === 'event') fields.event = value;
       else if (name === 'data') fields.data.push(value);
     }
-    if (fields.data.length > 0) this.events.push({ ...(fields.id !== undefined ? { id: fields.id } : {}), ...(fields.event !== undefined ? { event: fields.event } : {}), data: fields.data.join('\n') });
+    if (fields.data.length > 0)
+      this.events.push({
+        ...(fields.id !== undefined ? { id: fields.id } : {}),
+        ...(fields.event !== undefined ? { event: fields.event } : {}),
+        data: fields.data.join('\n'),
+      });
   }
 }

@@ -49,12 +49,17 @@ async function codeOf(promise: Promise<unknown>): Promise<BusgateError> {
 describe('BrokerInstance', () => {
   it('fails fast with Retry-After once the circuit opens, without calling the plugin', async () => {
     const fake = fakePlugin({ publish: () => Promise.reject(new BusgateError('broker_unavailable', 'down')) });
-    const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, {
-      logger,
-      metrics: metrics(),
-      maxInFlight: 10,
-      circuit: { threshold: 3, initialCooldownMs: 5000, maxCooldownMs: 5000 },
-    });
+    const broker = new BrokerInstance(
+      'fake',
+      factoryOf(fake.plugin),
+      {},
+      {
+        logger,
+        metrics: metrics(),
+        maxInFlight: 10,
+        circuit: { threshold: 3, initialCooldownMs: 5000, maxCooldownMs: 5000 },
+      },
+    );
     await broker.start(100);
     for (let i = 0; i < 3; i += 1) expect((await codeOf(broker.send(request))).code).to.equal('broker_unavailable');
     const refused = await codeOf(broker.send(request));
@@ -75,7 +80,7 @@ describe('BrokerInstance', () => {
     await broker.close();
   });
 
-  it('serves a broker only after its plugin prepared the routes\' targets, and retries a failed prepare', async () => {
+  it("serves a broker only after its plugin prepared the routes' targets, and retries a failed prepare", async () => {
     const fake = fakePlugin({ publish: () => Promise.resolve({ id: '1' }) });
     const prepared: Array<readonly RouteTarget[]> = [];
     let failNext = true;
@@ -87,14 +92,19 @@ describe('BrokerInstance', () => {
       }
     };
     const targets: RouteTarget[] = [{ route: 'orders', mode: 'pubsub', destination: 'orders', isStatic: true, options: {} }];
-    const broker = new BrokerInstance('fake', factoryOf(fake.plugin), {}, {
-      logger,
-      metrics: metrics(),
-      maxInFlight: 10,
-      initialBackoffMs: 10,
-      maxBackoffMs: 10,
-      targets,
-    });
+    const broker = new BrokerInstance(
+      'fake',
+      factoryOf(fake.plugin),
+      {},
+      {
+        logger,
+        metrics: metrics(),
+        maxInFlight: 10,
+        initialBackoffMs: 10,
+        maxBackoffMs: 10,
+        targets,
+      },
+    );
     await broker.start(1000);
     expect(broker.isConnected, 'not connected while the first prepare failed').to.equal(false);
     expect((await codeOf(broker.send(request))).code).to.equal('broker_unavailable');
@@ -119,7 +129,7 @@ describe('BrokerInstance', () => {
     await broker.close();
   });
 
-  it('maps an error from a second copy of busgate by its brand, with this registry\'s status', async () => {
+  it("maps an error from a second copy of busgate by its brand, with this registry's status", async () => {
     // What another copy's BusgateError looks like here: not an instance of ours, but branded.
     class OtherCopyError extends Error {
       readonly [OTHER_COPY_BRAND] = true;
@@ -133,7 +143,10 @@ describe('BrokerInstance', () => {
       }
     }
     const branded = [new OtherCopyError('broker_rejected', 'no such exchange'), { [OTHER_COPY_BRAND]: true, code: 'overloaded', message: 'busy' }];
-    const expected = [{ code: 'broker_rejected', status: 502, retryAfterSeconds: undefined }, { code: 'overloaded', status: 503, retryAfterSeconds: 1 }];
+    const expected = [
+      { code: 'broker_rejected', status: 502, retryAfterSeconds: undefined },
+      { code: 'overloaded', status: 503, retryAfterSeconds: 1 },
+    ];
     for (const [index, thrown] of branded.entries()) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the point: a branded plain object from another copy
       const fake = fakePlugin({ publish: () => Promise.reject(thrown) });
@@ -154,7 +167,7 @@ describe('BrokerInstance', () => {
 });
 
 describe('BrokerInstance: the one door', () => {
-  it('aborts the plugin\'s signal with the typed error the client gets', async () => {
+  it("aborts the plugin's signal with the typed error the client gets", async () => {
     let seen: unknown;
     const fake = fakePlugin({ publish: () => new Promise(() => undefined) });
     const plugin: BrokerPlugin = {
@@ -195,7 +208,9 @@ describe('BrokerInstance: the one door', () => {
     expect(early.code).to.equal('broker_unavailable');
     connect();
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const subscription = await broker.subscribe('orders', { mode: 'pubsub' }, (m) => (m.payload.toString() === 'bad' ? Promise.reject(new Error('no')) : Promise.resolve()));
+    const subscription = await broker.subscribe('orders', { mode: 'pubsub' }, (m) =>
+      m.payload.toString() === 'bad' ? Promise.reject(new Error('no')) : Promise.resolve(),
+    );
     await deliver!('good');
     await deliver!('bad').catch(() => undefined);
     const consumed = (await counters.consumed.get()).values.map((v) => `${v.labels.outcome}=${v.value}`).sort();
@@ -213,11 +228,16 @@ describe('BrokerInstance: the one door', () => {
     await without.start(100);
     expect(await without.preflight('pubsub', 'd', {})).to.deep.equal({ ok: true, detail: 'connected (the plugin has no destination check)' });
     await without.close();
-    const throwing = new BrokerInstance('fake', factoryOf({ ...fake.plugin, preflight: () => Promise.reject(new BusgateError('broker_unavailable', 'gone')) }), {}, {
-      logger,
-      metrics: metrics(),
-      maxInFlight: 10,
-    });
+    const throwing = new BrokerInstance(
+      'fake',
+      factoryOf({ ...fake.plugin, preflight: () => Promise.reject(new BusgateError('broker_unavailable', 'gone')) }),
+      {},
+      {
+        logger,
+        metrics: metrics(),
+        maxInFlight: 10,
+      },
+    );
     await throwing.start(100);
     expect(await throwing.preflight('pubsub', 'd', {})).to.deep.equal({ ok: false, detail: 'gone' });
     await throwing.close();

@@ -56,7 +56,8 @@ describe('daemon config', () => {
 
   it('declares named instances, and a built-in name keeps its connection settings', () => {
     const cwd = tempDir({
-      'busgate.yaml': 'brokers:\n  kafka:\n    plugin: kafka\n    options: { createTopics: true }\n  kafka-eu:\n    plugin: kafka\n    options: { brokers: [eu:9092] }\n',
+      'busgate.yaml':
+        'brokers:\n  kafka:\n    plugin: kafka\n    options: { createTopics: true }\n  kafka-eu:\n    plugin: kafka\n    options: { brokers: [eu:9092] }\n',
     });
     const config = loadConfig({ env: { KAFKA_BROKERS: 'k:9092' }, cwd, args: ['--config', 'busgate.yaml'] });
     expect(config.brokers.kafka).to.deep.equal({ plugin: 'kafka', options: { brokers: ['k:9092'], createTopics: true } });
@@ -68,12 +69,17 @@ describe('daemon config', () => {
     expect(refusal(() => loadConfig({ env: {}, cwd: tempDir({ 'config/default.yaml': 'prot: 80\n' }) })).details.join()).to.include('prot');
     expect(refusal(() => loadConfig({ env: { PORT: 'eighty' }, cwd: tempDir() })).code).to.equal('config_invalid');
     expect(refusal(() => loadConfig({ env: { DEFAULT_TIMEOUT: 'soon' }, cwd: tempDir() })).details.join()).to.include('duration');
-    expect(refusal(() => loadConfig({ env: {}, cwd: tempDir({ 'config/default.yaml': 'brokers:\n  x:\n    plugn: memory\n' }) })).details.join()).to.include('unknown key "plugn"');
+    expect(refusal(() => loadConfig({ env: {}, cwd: tempDir({ 'config/default.yaml': 'brokers:\n  x:\n    plugn: memory\n' }) })).details.join()).to.include(
+      'unknown key "plugn"',
+    );
     expect(refusal(() => loadConfig({ env: {}, cwd: tempDir(), args: ['--config', 'missing.yaml'] })).message).to.include('not found');
   });
 
   it('takes shared state stores as URLs: Redis for both, NATS (JetStream KV) for idempotency only', () => {
-    const config = loadConfig({ env: { IDEMPOTENCY_STORE: 'nats://127.0.0.1:4222', RATE_LIMIT_STORE: 'redis://127.0.0.1:6379', IDEMPOTENCY_MAX_BYTES: '8mb' }, cwd: tempDir() });
+    const config = loadConfig({
+      env: { IDEMPOTENCY_STORE: 'nats://127.0.0.1:4222', RATE_LIMIT_STORE: 'redis://127.0.0.1:6379', IDEMPOTENCY_MAX_BYTES: '8mb' },
+      cwd: tempDir(),
+    });
     expect(config.idempotency).to.include({ store: 'nats://127.0.0.1:4222', maxBytes: 8 * 1024 * 1024, maxReplyBytes: 64 * 1024 });
     expect(config.rateLimitStore).to.equal('redis://127.0.0.1:6379');
     expect(refusal(() => loadConfig({ env: { IDEMPOTENCY_STORE: 'http://redis:6379' }, cwd: tempDir() })).details.join()).to.include('redis://');

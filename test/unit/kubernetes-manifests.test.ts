@@ -58,16 +58,17 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     return found[0]!;
   };
   const deployment = (): Manifest => one('Deployment');
-  const container = () => deployment().spec.template.spec.containers[0] as {
-    env: { name: string; value: string }[];
-    envFrom: { secretRef?: { name: string } }[];
-    ports: { name: string; containerPort: number }[];
-    volumeMounts: { name: string; mountPath: string; subPath?: string }[];
-    livenessProbe: { httpGet: { path: string; port: string } };
-    readinessProbe: { httpGet: { path: string; port: string } };
-    lifecycle: { preStop: { exec: { command: string[] } } };
-    resources: { requests: Record<string, string>; limits: Record<string, string> };
-  };
+  const container = () =>
+    deployment().spec.template.spec.containers[0] as {
+      env: { name: string; value: string }[];
+      envFrom: { secretRef?: { name: string } }[];
+      ports: { name: string; containerPort: number }[];
+      volumeMounts: { name: string; mountPath: string; subPath?: string }[];
+      livenessProbe: { httpGet: { path: string; port: string } };
+      readinessProbe: { httpGet: { path: string; port: string } };
+      lifecycle: { preStop: { exec: { command: string[] } } };
+      resources: { requests: Record<string, string>; limits: Record<string, string> };
+    };
   const env = (): Record<string, string> => Object.fromEntries(container().env.map((e) => [e.name, e.value]));
 
   it('kustomization.yaml lists every manifest in the folder', () => {
@@ -127,7 +128,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect(container().envFrom.map((e) => e.secretRef?.name)).to.include(secret.metadata.name);
     const known = new Set([...configEnvNames(), 'NODE_OPTIONS']);
     const names = [...Object.keys(env()), ...Object.keys(secret.stringData ?? {})];
-    expect(names.filter((name) => !known.has(name)), 'unknown environment variables').to.deep.equal([]);
+    expect(
+      names.filter((name) => !known.has(name)),
+      'unknown environment variables',
+    ).to.deep.equal([]);
 
     // As in the image (NODE_ENV=production, working directory with config/default.yaml).
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-k8s-'));
@@ -148,7 +152,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
 
   it('routes.yaml comes from the ConfigMap as a folder (subPath mounts never update), watched for changes', () => {
     const configMap = one('ConfigMap');
-    const volume = (deployment().spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]).find((v) => v.configMap?.name === configMap.metadata.name);
+    const volume = (deployment().spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]).find(
+      (v) => v.configMap?.name === configMap.metadata.name,
+    );
     expect(volume, 'a volume of the routes ConfigMap').to.not.equal(undefined);
     const mount = container().volumeMounts.find((m) => m.name === volume!.name)!;
     expect(mount.subPath).to.equal(undefined);
@@ -170,7 +176,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect(hpa.metrics[0].resource.name).to.equal('cpu');
     expect(hpa.minReplicas).to.be.at.least(2);
     const monitor = one('ServiceMonitor').spec;
-    expect(Object.entries(monitor.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v), 'ServiceMonitor selects the Service').to.equal(true);
+    expect(
+      Object.entries(monitor.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v),
+      'ServiceMonitor selects the Service',
+    ).to.equal(true);
     expect(monitor.endpoints[0]).to.include({ port: service.spec.ports[0].name, path: '/metrics' });
   });
 });

@@ -58,7 +58,11 @@ describe('plugin loader', () => {
   });
 
   it('imports only the plugins that routes use', async () => {
-    const loaded = await loadInstances(['used'], { used: { plugin: './valid.js', options: {} }, unused: { plugin: './throws-on-load.js', options: {} } }, fixtures);
+    const loaded = await loadInstances(
+      ['used'],
+      { used: { plugin: './valid.js', options: {} }, unused: { plugin: './throws-on-load.js', options: {} } },
+      fixtures,
+    );
     expect([...loaded.keys()]).to.deep.equal(['used']);
   });
 });

@@ -65,7 +65,9 @@ describe('routes linter', () => {
   it('refuses headers the core reserves on every route, and those a plugin reserves on routes to its brokers', () => {
     const withReserved: BrokerCatalog = new Map([...catalog, ['controlled', { modes: ['pubsub'] as const, reservedHeaders: ['ctl-*', 'reply-to'] }]]);
     const lint = (broker: string, headers: string): string[] =>
-      lintRoutes(`routes:\n  - path: /x\n    broker: ${broker}\n    mode: pubsub\n    destination: x\n    headers: [${headers}]\n`, withReserved).problems.map((p) => p.code);
+      lintRoutes(`routes:\n  - path: /x\n    broker: ${broker}\n    mode: pubsub\n    destination: x\n    headers: [${headers}]\n`, withReserved).problems.map(
+        (p) => p.code,
+      );
     expect(lint('controlled', 'ctl-seq')).to.deep.equal(['reserved_header']);
     expect(lint('controlled', 'Reply-To')).to.deep.equal(['reserved_header']);
     expect(lint('memory', 'ctl-seq, reply-to')).to.deep.equal([]);
@@ -73,13 +75,20 @@ describe('routes linter', () => {
     expect(lint('memory', 'busgate-id')).to.deep.equal(['reserved_header']);
   });
 
-  it('parses route options once per broker the route can reach, with that broker\'s defaults', () => {
-    const schema = (fallback: string): Record<string, unknown> => ({ type: 'object', additionalProperties: false, properties: { tier: { type: 'string', default: fallback } } });
+  it("parses route options once per broker the route can reach, with that broker's defaults", () => {
+    const schema = (fallback: string): Record<string, unknown> => ({
+      type: 'object',
+      additionalProperties: false,
+      properties: { tier: { type: 'string', default: fallback } },
+    });
     const twoSchemas: BrokerCatalog = new Map([
       ['a', { modes: ['pubsub'] as const, routeOptionsSchema: schema('gold') }],
       ['b', { modes: ['pubsub'] as const, routeOptionsSchema: schema('silver') }],
     ]);
-    const { routes, problems } = lintRoutes('routes:\n  - path: /:b\n    broker: "{b}"\n    brokers: [a, b]\n    mode: pubsub\n    destination: x\n', twoSchemas);
+    const { routes, problems } = lintRoutes(
+      'routes:\n  - path: /:b\n    broker: "{b}"\n    brokers: [a, b]\n    mode: pubsub\n    destination: x\n',
+      twoSchemas,
+    );
     expect(problems).to.deep.equal([]);
     expect(Object.fromEntries(routes[0]!.brokerOptions)).to.deep.equal({ a: { tier: 'gold' }, b: { tier: 'silver' } });
   });
@@ -97,8 +106,7 @@ describe('routes linter', () => {
         ]),
       ),
     );
-    const lint = (route: string): string[] =>
-      lintRoutes(`routes:\n  - path: /x/:id\n${route}`, declared).problems.map((p) => `${p.line}:${p.col} ${p.code}`);
+    const lint = (route: string): string[] => lintRoutes(`routes:\n  - path: /x/:id\n${route}`, declared).problems.map((p) => `${p.line}:${p.col} ${p.code}`);
 
     it('refuses a fixed destination its broker can never publish to, at the value', () => {
       expect(lint('    broker: nats\n    mode: pubsub\n    destination: "orders.*"\n')).to.deep.equal(['5:18 bad_destination']);
@@ -106,7 +114,7 @@ describe('routes linter', () => {
       expect(lint('    broker: kafka\n    mode: pubsub\n    destination: __consumer_offsets\n')).to.deep.equal(['5:18 bad_destination']);
     });
 
-    it('refuses a fixed key over its broker\'s limit', () => {
+    it("refuses a fixed key over its broker's limit", () => {
       expect(lint(`    broker: rabbitmq\n    mode: pubsub\n    destination: amq.topic\n    key: ${'k'.repeat(256)}\n`)).to.deep.equal(['6:10 bad_key']);
       expect(lint(`    broker: kafka\n    mode: pubsub\n    destination: orders\n    key: ${'k'.repeat(1025)}\n`)).to.deep.equal(['6:10 bad_key']);
     });

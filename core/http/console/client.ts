@@ -95,7 +95,11 @@ function formatUptime(seconds: number): string {
 
 function modeBadge(mode: RouteView['mode']): HTMLElement {
   if (mode.fixed) return h('span', { class: `mode mode-${mode.fixed}`, text: mode.fixed });
-  return h('span', { class: 'mode mode-chosen', text: choiceText(mode), attrs: { title: `${mode.template ?? ''}: one of ${(mode.allowed ?? []).join(', ')}` } });
+  return h('span', {
+    class: 'mode mode-chosen',
+    text: choiceText(mode),
+    attrs: { title: `${mode.template ?? ''}: one of ${(mode.allowed ?? []).join(', ')}` },
+  });
 }
 
 /** A fixed value as it is; a client's choice by where it comes from: "header x-mode" or ":broker". */
@@ -213,11 +217,20 @@ function renderRoutes(state: ConsoleState): void {
     const row = h(
       'tr',
       { class: route.name === selectedRoute ? 'selected' : '', attrs: { 'data-route': route.name } },
-      h('td', {}, h('span', { class: 'route-name', text: route.name }), h('span', { class: 'route-path' }, h('span', { class: 'method', text: route.method }), route.path)),
+      h(
+        'td',
+        {},
+        h('span', { class: 'route-name', text: route.name }),
+        h('span', { class: 'route-path' }, h('span', { class: 'method', text: route.method }), route.path),
+      ),
       h('td', {}, choiceText(route.broker), route.broker.allowed ? h('span', { class: 'choice', text: route.broker.allowed.join(' · ') }) : null),
       h('td', {}, modeBadge(route.mode), route.mode.allowed ? h('span', { class: 'choice', text: route.mode.allowed.join(' · ') }) : null),
       h('td', { class: 'dest' }, route.destination),
-      h('td', { class: 'num' }, h('span', { class: 'rate' }, sparkline(ratesOf(route.name)), h('span', { class: 'rate-value', text: formatRate(latest(route.name, 'total')) }))),
+      h(
+        'td',
+        { class: 'num' },
+        h('span', { class: 'rate' }, sparkline(ratesOf(route.name)), h('span', { class: 'rate-value', text: formatRate(latest(route.name, 'total')) })),
+      ),
       h('td', { class: 'num route-total', text: formatCount(total) }),
       h('td', { class: `num ${failed > 0 ? 'errors-bad' : ''}`, text: formatCount(failed), attrs: { title: 'answers other than 2xx' } }),
     );
@@ -299,17 +312,35 @@ function renderSubscriptions(state: ConsoleState): void {
     const seconds = before ? (state.time - before.time) / 1000 : 0;
     const rate = before && seconds > 0 ? Math.max(0, subscription.delivered - before.count) / seconds : undefined;
     const paused = subscription.endpoint !== 'closed';
-    const stateText = !subscription.up ? 'subscribing' : subscription.endpoint === 'open' ? 'endpoint down: paused' : subscription.endpoint === 'half-open' ? 'probing endpoint' : 'delivering';
+    const stateText = !subscription.up
+      ? 'subscribing'
+      : subscription.endpoint === 'open'
+        ? 'endpoint down: paused'
+        : subscription.endpoint === 'half-open'
+          ? 'probing endpoint'
+          : 'delivering';
     return h(
       'tr',
       { attrs: { 'data-subscription': subscription.name } },
       h('td', { text: subscription.name }),
       h('td', { class: 'dest', text: `${subscription.broker} ${subscription.source}` }),
-      h('td', {}, h('span', { class: `pill ${subscription.up && !paused ? 'pill-ok' : paused ? 'pill-bad' : 'pill-warn'}`, text: stateText, attrs: { title: subscription.detail ?? '' } })),
+      h(
+        'td',
+        {},
+        h('span', {
+          class: `pill ${subscription.up && !paused ? 'pill-ok' : paused ? 'pill-bad' : 'pill-warn'}`,
+          text: stateText,
+          attrs: { title: subscription.detail ?? '' },
+        }),
+      ),
       h('td', { class: 'num', text: formatRate(rate) }),
       h('td', { class: 'num', text: formatCount(subscription.delivered) }),
       h('td', { class: `num ${subscription.deadLettered > 0 ? 'errors-bad' : ''}`, text: formatCount(subscription.deadLettered) }),
-      h('td', { class: 'num', text: subscription.backlog === null ? '–' : formatCount(subscription.backlog), attrs: { title: 'messages waiting in the broker' } }),
+      h('td', {
+        class: 'num',
+        text: subscription.backlog === null ? '–' : formatCount(subscription.backlog),
+        attrs: { title: 'messages waiting in the broker' },
+      }),
       h('td', { class: 'num', text: formatCount(subscription.held), attrs: { title: 'taken from the broker, not settled yet' } }),
     );
   });
@@ -337,7 +368,10 @@ function render(state: ConsoleState): void {
 
 type Schema = { readonly [key: string]: unknown };
 interface OpenApiDocument {
-  readonly paths?: Record<string, Record<string, { readonly operationId?: string; readonly requestBody?: { readonly content?: Record<string, { readonly schema?: Schema }> } }>>;
+  readonly paths?: Record<
+    string,
+    Record<string, { readonly operationId?: string; readonly requestBody?: { readonly content?: Record<string, { readonly schema?: Schema }> } }>
+  >;
   readonly components?: { readonly schemas?: Record<string, Schema> };
 }
 let openApi: OpenApiDocument | undefined;
@@ -381,7 +415,9 @@ function exampleOf(schema: Schema | undefined, name = '', depth = 0): unknown {
     if (key !== 'allOf') return exampleOf(list[0] as Schema, name, depth + 1);
     return Object.assign({}, ...list.map((part) => exampleOf(part as Schema, name, depth + 1)).filter((value) => typeof value === 'object' && value !== null));
   }
-  const types = Array.isArray(schema.type) ? (schema.type as string[]).filter((t) => t !== 'null') : [schema.type ?? (schema.properties ? 'object' : undefined)];
+  const types = Array.isArray(schema.type)
+    ? (schema.type as string[]).filter((t) => t !== 'null')
+    : [schema.type ?? (schema.properties ? 'object' : undefined)];
   switch (types[0]) {
     case 'object': {
       const properties = (schema.properties ?? {}) as Record<string, Schema>;
@@ -444,7 +480,11 @@ function paramNames(parts: readonly PathPart[], into: { name: string; optional: 
 
 function valueInput(name: string, allowed: readonly string[] | undefined, value: string, className: string): HTMLInputElement | HTMLSelectElement {
   if (allowed && allowed.length > 0) {
-    const select = h('select', { class: className, attrs: { 'data-name': name } }, ...allowed.map((option) => h('option', { attrs: { value: option }, text: option })));
+    const select = h(
+      'select',
+      { class: className, attrs: { 'data-name': name } },
+      ...allowed.map((option) => h('option', { attrs: { value: option }, text: option })),
+    );
     select.value = allowed.includes(value) ? value : allowed[0]!;
     return select;
   }
@@ -620,13 +660,23 @@ async function send(): Promise<void> {
       }
     }
     const kind = response.status >= 400 ? 'error' : response.status === 202 ? 'receipt' : 'reply';
-    const meta = [`${ms} ms`, contentType ? contentType.split(';')[0]! : '', response.headers.get('x-busgate-id') ? `id ${response.headers.get('x-busgate-id')}` : '']
+    const meta = [
+      `${ms} ms`,
+      contentType ? contentType.split(';')[0]! : '',
+      response.headers.get('x-busgate-id') ? `id ${response.headers.get('x-busgate-id')}` : '',
+    ]
       .filter(Boolean)
       .join(' · ');
     showResult(response.status, response.statusText, kind, meta, shown === '' ? '(empty body)' : shown);
     if (response.status === 401) setText('send-error', 'the daemon asks for a valid API key');
   } catch (error) {
-    showResult(0, '', 'error', `${Math.round(performance.now() - started)} ms`, `the request failed: ${error instanceof Error ? error.message : String(error)}`);
+    showResult(
+      0,
+      '',
+      'error',
+      `${Math.round(performance.now() - started)} ms`,
+      `the request failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
   } finally {
     button.disabled = false;
     void poll();

@@ -96,7 +96,13 @@ export class MqttBroker implements BrokerPlugin {
   async request(destination: string, message: OutboundMessage, context: SendContext): Promise<Reply> {
     const waiting = this.inbox.expect(context.signal);
     try {
-      const code = await this.send(destination, message, context, { responseTopic: this.inbox.topic, correlationData: waiting.correlationData }, 'reply_timeout');
+      const code = await this.send(
+        destination,
+        message,
+        context,
+        { responseTopic: this.inbox.topic, correlationData: waiting.correlationData },
+        'reply_timeout',
+      );
       if (code === NO_MATCHING_SUBSCRIBERS) throw new BusgateError('no_responders', `nobody subscribes to "${destination}"`);
     } catch (error) {
       waiting.cancel();
@@ -141,7 +147,13 @@ export class MqttBroker implements BrokerPlugin {
     await Promise.all(clients.map((client) => endClient(client)));
   }
 
-  private send(destination: string, message: OutboundMessage, context: SendContext, extra: { responseTopic?: string; correlationData?: Buffer }, onBareAbort: 'broker_timeout' | 'reply_timeout' = 'broker_timeout'): Promise<number> {
+  private send(
+    destination: string,
+    message: OutboundMessage,
+    context: SendContext,
+    extra: { responseTopic?: string; correlationData?: Buffer },
+    onBareAbort: 'broker_timeout' | 'reply_timeout' = 'broker_timeout',
+  ): Promise<number> {
     this.assertOpen();
     checkOutbound(destination, message, this.limits);
     if (this.publisher === undefined) return Promise.reject(unavailable('not connected yet'));

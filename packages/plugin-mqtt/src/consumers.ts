@@ -40,13 +40,22 @@ function oneOffClientId(settings: ConsumerSettings, kind: string): string {
 
 /** SUBSCRIBE at QoS 1; `again` sends it even though mqtt.js believes the subscription is in place. */
 async function subscribeOrThrow(client: MqttClient, filter: string, again = false): Promise<void> {
-  const granted = again ? await client.subscribeAsync({ [filter]: { qos: 1 }, resubscribe: true } as ISubscriptionMap) : await client.subscribeAsync(filter, { qos: 1 });
+  const granted = again
+    ? await client.subscribeAsync({ [filter]: { qos: 1 }, resubscribe: true } as ISubscriptionMap)
+    : await client.subscribeAsync(filter, { qos: 1 });
   const refused = granted.find((grant) => grant.qos >= 0x80);
   if (refused) throw unavailable(`the broker refused the subscription to "${filter}" (reason 0x${refused.qos.toString(16)})`);
 }
 
 /** Opens a tracked client, keeps its later errors in the log, subscribes, and ends it on failure. */
-async function openSubscribed(settings: ConsumerSettings, filter: string, clientId: string, durable: boolean, customHandleAcks?: AckHandler, onReady?: (client: MqttClient) => void): Promise<MqttClient> {
+async function openSubscribed(
+  settings: ConsumerSettings,
+  filter: string,
+  clientId: string,
+  durable: boolean,
+  customHandleAcks?: AckHandler,
+  onReady?: (client: MqttClient) => void,
+): Promise<MqttClient> {
   const client = await openClient(
     settings.options,
     {
@@ -67,7 +76,9 @@ async function openSubscribed(settings: ConsumerSettings, filter: string, client
     // own restart but not the session's shared subscriptions (tried on 2.0.11), and mqtt.js only
     // resubscribes when the broker says it has no session. Subscribing twice is harmless.
     client.on('connect', () => {
-      subscribeOrThrow(client, filter, true).catch((error: unknown) => settings.logger.warn('MQTT consumer could not subscribe again after reconnecting', { filter, error: describe(error) }));
+      subscribeOrThrow(client, filter, true).catch((error: unknown) =>
+        settings.logger.warn('MQTT consumer could not subscribe again after reconnecting', { filter, error: describe(error) }),
+      );
     });
     return client;
   } catch (error) {
@@ -111,7 +122,13 @@ export class QueueMember {
   async add(handler: Handler): Promise<Subscription> {
     this.handlers.push(handler);
     try {
-      this.client ??= openSubscribed(this.settings, sharedFilter(this.settings.options.shareGroup, this.topic), queueSessionId(this.settings.stem, this.topic), true, this.acknowledge);
+      this.client ??= openSubscribed(
+        this.settings,
+        sharedFilter(this.settings.options.shareGroup, this.topic),
+        queueSessionId(this.settings.stem, this.topic),
+        true,
+        this.acknowledge,
+      );
       await this.client;
     } catch (error) {
       this.remove(handler);

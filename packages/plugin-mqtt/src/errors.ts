@@ -13,7 +13,9 @@ export function publishError(error: unknown, topic: string): BusgateError {
   if (isBusgateError(error)) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'number' && code >= 0x80) {
-    return new BusgateError('broker_rejected', `the MQTT broker refused the message on "${topic}": ${describe(error)} (reason 0x${code.toString(16)})`, { cause: error });
+    return new BusgateError('broker_rejected', `the MQTT broker refused the message on "${topic}": ${describe(error)} (reason 0x${code.toString(16)})`, {
+      cause: error,
+    });
   }
   return outcomeUnknown('MQTT', `the connection failed while publishing to "${topic}" (${describe(error)})`, error);
 }

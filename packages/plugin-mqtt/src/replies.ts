@@ -16,7 +16,11 @@ export class ReplyInbox {
   private readonly waiting = new Map<string, Waiting>();
 
   /** A topic only this instance subscribes to; the random part keeps replicas apart. */
-  constructor(readonly topic: string = `busgate/replies/${randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`) {}
+  constructor(
+    readonly topic: string = `busgate/replies/${randomBytes(9)
+      .toString('base64url')
+      .replace(/[^A-Za-z0-9]/g, 'x')}`,
+  ) {}
 
   /** Registers a request before it is published, so that even an instant reply finds it. */
   expect(signal: AbortSignal): { correlationData: Buffer; reply: Promise<Reply>; cancel(): void } {

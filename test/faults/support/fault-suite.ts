@@ -80,7 +80,12 @@ export function faultSuite(spec: FaultSuiteSpec): void {
       await broker?.dispose(failures.keepLogs());
     });
 
-    const scenario = (name: (typeof SCENARIOS)[number], title: string, plan: (b: PrivateBroker, p: FaultProxy) => FaultPlan, expectReadyDown: boolean): void => {
+    const scenario = (
+      name: (typeof SCENARIOS)[number],
+      title: string,
+      plan: (b: PrivateBroker, p: FaultProxy) => FaultPlan,
+      expectReadyDown: boolean,
+    ): void => {
       const unsupported = spec.unsupported?.[name];
       if (unsupported !== undefined) {
         it(`${title}: not run on ${spec.kind}: ${unsupported}`);
@@ -112,7 +117,10 @@ export function faultSuite(spec: FaultSuiteSpec): void {
           // the proof that the fault hit is that the daemon had to open new connections.
           expect(connectionsAfter, 'the reset cut live connections, and the daemon reconnected').to.be.greaterThan(connectionsBefore);
         } else {
-          expect(outcome.duringFault.some((e) => e.status === 503 || e.status === 504), 'the fault was felt (some 503/504)').to.equal(true);
+          expect(
+            outcome.duringFault.some((e) => e.status === 503 || e.status === 504),
+            'the fault was felt (some 503/504)',
+          ).to.equal(true);
         }
         const health = await fetch(`${d.url}/health`);
         expect(health.status, 'the daemon is alive').to.equal(200);
@@ -122,15 +130,36 @@ export function faultSuite(spec: FaultSuiteSpec): void {
     };
 
     scenario('kill', 'kill -9 + restart', (b) => ({ name: 'kill', inject: () => b.kill(), holdMs: LONG ? 5000 : 1000, recover: () => b.restart() }), true);
-    scenario('freeze', `freeze (SIGSTOP ${HOLD_MS / 1000} s)`, (b) => ({ name: 'freeze', inject: () => b.freeze(), holdMs: HOLD_MS, recover: () => b.thaw() }), true);
-    scenario('pause', `proxy: pause ${HOLD_MS / 1000} s`, (_b, p) => ({ name: 'pause', inject: () => p.pause(), holdMs: HOLD_MS, recover: () => p.restore() }), true);
+    scenario(
+      'freeze',
+      `freeze (SIGSTOP ${HOLD_MS / 1000} s)`,
+      (b) => ({ name: 'freeze', inject: () => b.freeze(), holdMs: HOLD_MS, recover: () => b.thaw() }),
+      true,
+    );
+    scenario(
+      'pause',
+      `proxy: pause ${HOLD_MS / 1000} s`,
+      (_b, p) => ({ name: 'pause', inject: () => p.pause(), holdMs: HOLD_MS, recover: () => p.restore() }),
+      true,
+    );
     scenario('reset', 'proxy: reset (RST)', (_b, p) => ({ name: 'reset', inject: () => p.reset(), holdMs: 300, recover: () => undefined }), false);
-    scenario('drop', `proxy: drop ${HOLD_MS / 1000} s`, (_b, p) => ({ name: 'drop', inject: () => p.drop(), holdMs: HOLD_MS, recover: () => p.restore() }), true);
+    scenario(
+      'drop',
+      `proxy: drop ${HOLD_MS / 1000} s`,
+      (_b, p) => ({ name: 'drop', inject: () => p.drop(), holdMs: HOLD_MS, recover: () => p.restore() }),
+      true,
+    );
   });
 }
 
 /** Drains `destination` with a real consumer (the daemon's own plugin instance `broker`, after recovery) and compares with the ledger. */
-export async function drainAndCompare(daemon: TestDaemon, broker: string, destination: string, outcome: ScenarioOutcome, timeoutMs: number): Promise<LedgerResult> {
+export async function drainAndCompare(
+  daemon: TestDaemon,
+  broker: string,
+  destination: string,
+  outcome: ScenarioOutcome,
+  timeoutMs: number,
+): Promise<LedgerResult> {
   const collector = new Collector();
   let subscription: Subscription | undefined;
   try {
@@ -162,7 +191,13 @@ export async function drainAndCompare(daemon: TestDaemon, broker: string, destin
 }
 
 /** One README row for a point-to-point scenario; recorded before the assertions (passed: false until markPassed). */
-export function resultRow(broker: string, scenario: string, outcome: ScenarioOutcome | undefined, result: LedgerResult | undefined, notes?: string): Omit<ResultRow, 'suite'> {
+export function resultRow(
+  broker: string,
+  scenario: string,
+  outcome: ScenarioOutcome | undefined,
+  result: LedgerResult | undefined,
+  notes?: string,
+): Omit<ResultRow, 'suite'> {
   return {
     broker,
     mode: 'point-to-point',
@@ -187,8 +222,18 @@ export function resultRow(broker: string, scenario: string, outcome: ScenarioOut
  * `recoveryBoundMs` of recovery, and /ready 200 at the end.
  */
 export function expectRideThrough(outcome: ScenarioOutcome, result: LedgerResult, recoveryBoundMs: number, extra: Record<string, unknown> = {}): void {
-  console.log(`      answers ${JSON.stringify(result.answers)}; 2xx again ${outcome.recoveryMs} ms after recovery; slowest answer in the fault ${outcome.maxFaultLatencyMs} ms`);
-  const summary = JSON.stringify({ ...result, ...extra, faultStartedAt: outcome.faultStartedAt, brokerBackAt: outcome.brokerBackAt, readyWentDown: outcome.readyWentDown, readyCameBack: outcome.readyCameBack, recoveryMs: outcome.recoveryMs });
+  console.log(
+    `      answers ${JSON.stringify(result.answers)}; 2xx again ${outcome.recoveryMs} ms after recovery; slowest answer in the fault ${outcome.maxFaultLatencyMs} ms`,
+  );
+  const summary = JSON.stringify({
+    ...result,
+    ...extra,
+    faultStartedAt: outcome.faultStartedAt,
+    brokerBackAt: outcome.brokerBackAt,
+    readyWentDown: outcome.readyWentDown,
+    readyCameBack: outcome.readyCameBack,
+    recoveryMs: outcome.recoveryMs,
+  });
   const slow = outcome.ledger.entries.filter((e) => e.latencyMs > ROUTE_TIMEOUT_MS + 1000);
   const odd = outcome.ledger.entries.filter((e) => ![202, 503, 504].includes(e.status));
 
@@ -198,7 +243,10 @@ export function expectRideThrough(outcome: ScenarioOutcome, result: LedgerResult
   expect(slow.map((e) => `${e.latencyMs} ms: ${e.status} ${e.code}`).slice(0, 5), `every answer within ${ROUTE_TIMEOUT_MS + 1000} ms`).to.deep.equal([]);
   const afterRecovery = outcome.ledger.entries.filter((e) => e.startedAt >= outcome.brokerBackAt);
   const afterMessages = [...new Set(afterRecovery.map((e) => `${e.status} ${e.code ?? ''} ${(e.message ?? '').replace(/\d+/g, 'N')}`))].slice(0, 6);
-  expect(outcome.first2xxAfter, `2xx again within ${recoveryBoundMs} ms of recovery — answers after recovery: ${afterMessages.join(' | ')} — ${summary}`).to.not.equal(undefined);
+  expect(
+    outcome.first2xxAfter,
+    `2xx again within ${recoveryBoundMs} ms of recovery — answers after recovery: ${afterMessages.join(' | ')} — ${summary}`,
+  ).to.not.equal(undefined);
   expect(outcome.readyCameBack, '/ready is 200 again after recovery').to.equal(true);
 }
 

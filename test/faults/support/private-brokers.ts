@@ -214,10 +214,15 @@ abstract class Launcher implements PrivateBroker {
     this.child = child;
     this.started.add(child);
     child.once('exit', () => this.started.delete(child));
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`private ${this.kind} exited with ${child.exitCode}:\n${this.logTail()}`);
-      return this.ready();
-    }, this.bootTimeoutMs, `private ${this.kind} on port ${this.port}`, 200);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`private ${this.kind} exited with ${child.exitCode}:\n${this.logTail()}`);
+        return this.ready();
+      },
+      this.bootTimeoutMs,
+      `private ${this.kind} on port ${this.port}`,
+      200,
+    );
   }
 }
 
@@ -296,7 +301,16 @@ export class PrivateMosquitto extends Launcher {
   }
 
   protected async prepare(): Promise<void> {
-    const config = [`listener ${this.port} 127.0.0.1`, 'allow_anonymous true', 'user root', 'persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1', 'autosave_on_changes true', 'log_dest stderr'];
+    const config = [
+      `listener ${this.port} 127.0.0.1`,
+      'allow_anonymous true',
+      'user root',
+      'persistence true',
+      `persistence_location ${this.dir}/`,
+      'autosave_interval 1',
+      'autosave_on_changes true',
+      'log_dest stderr',
+    ];
     fs.writeFileSync(path.join(this.dir, 'mosquitto.conf'), `${config.join('\n')}\n`);
   }
 
@@ -452,7 +466,8 @@ export class PrivateRabbitMq extends Launcher {
     await connection.close().catch(() => undefined);
     // A cluster member reports the cluster's name, which is one of its members' node names.
     const expected = (this.seat?.members ?? [this.nodeName]).map((node) => node.split('@')[0]);
-    if (!expected.includes(name.split('@')[0])) throw new Error(`port ${this.port} answers as RabbitMQ node "${name}", not as ${this.nodeName}: another broker took the port`);
+    if (!expected.includes(name.split('@')[0]))
+      throw new Error(`port ${this.port} answers as RabbitMQ node "${name}", not as ${this.nodeName}: another broker took the port`);
     return true;
   }
 
@@ -567,7 +582,10 @@ export class PrivateKafka extends Launcher {
     const props = path.join(this.dir, 'server.properties');
     fs.writeFileSync(props, this.properties().join('\n'));
     const clusterId = this.seat?.clusterId ?? kafkaClusterId();
-    const format = spawnSync('java', [...this.java(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8', timeout: 120_000 });
+    const format = spawnSync('java', [...this.java(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     if (format.status !== 0) throw new Error(`formatting private Kafka storage failed:\n${format.stdout}\n${format.stderr}`);
   }
 

@@ -14,7 +14,8 @@ import { eventually, freePort, sleep } from '../../support/net.js';
 const CLI = fileURLToPath(new URL('../../../core/cli.js', import.meta.url));
 
 /** Settings that would override the generated config file if the caller's environment had them. */
-const CONFIG_ENV = /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|RATE_LIMIT_STORE|STATE_KEY_PREFIX|SHUTDOWN_DELAY|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV|WORKERS)$/;
+const CONFIG_ENV =
+  /^(PORT|HOST|ROUTES_FILE|LOG_LEVEL|LOG_FORMAT|BODY_LIMIT|DEFAULT_TIMEOUT|SHUTDOWN_TIMEOUT|MAX_IN_FLIGHT_PER_BROKER|TAP_ENABLED|BUSGATE_.*|IDEMPOTENCY_.*|RATE_LIMIT_STORE|STATE_KEY_PREFIX|SHUTDOWN_DELAY|MAX_HEADER.*|HEADERS_TIMEOUT|REQUEST_TIMEOUT|NODE_ENV|WORKERS)$/;
 
 export interface ProcessDaemon {
   readonly url: string;
@@ -59,14 +60,19 @@ export async function startProcessDaemon(options: { config: string; routes: stri
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${output}`);
-      try {
-        return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })).status === 200;
-      } catch {
-        return false;
-      }
-    }, options.startTimeoutMs ?? 20_000, 'the daemon process to serve /health', 100);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${output}`);
+        try {
+          return (await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      options.startTimeoutMs ?? 20_000,
+      'the daemon process to serve /health',
+      100,
+    );
   } catch (error) {
     await dispose();
     throw error;
