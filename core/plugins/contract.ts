@@ -31,13 +31,16 @@ export function isMode(value: unknown): value is Mode {
 
 /** A message on its way to the broker. Header names are lower case. */
 export interface OutboundMessage {
-  /** busgate's id for this message (a UUID, or the client's Idempotency-Key). */
+  /**
+   * busgate's id for this message: a random UUID, or one derived from client, route and the
+   * client's Idempotency-Key (core/dedupe-id.ts), so one client's retry keeps its id and another
+   * client's identical key never shares it.
+   */
   readonly id: string;
   /**
-   * The id to hand a broker that drops repeated ids (JetStream Nats-Msg-Id), never `id`: `id` may
-   * be a client's Idempotency-Key, which another client can send too. The core scopes this one by
-   * client and route (core/dedupe-id.ts), so only the same client's retry is a duplicate. Absent
-   * (a message the core did not make, such as a reply): use `id`.
+   * The id to hand a broker that drops repeated ids (JetStream Nats-Msg-Id). The core sets it to
+   * `id`; it stays a separate field so that a plugin can tell the core's scoped id from a message
+   * the core did not make (such as a reply), where it is absent: use `id` then.
    */
   readonly dedupeId?: string;
   readonly payload: Buffer;
