@@ -37,6 +37,11 @@ export const ERROR_CODES = {
   },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
+  destination_limit: {
+    status: 403,
+    retryable: false,
+    summary: 'The destination does not exist, and the broker instance may create no more (its creation limit); nothing was sent.',
+  },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
   method_not_allowed: {
     status: 405,

@@ -6,6 +6,12 @@ export const optionsSchema = Type.Object(
   {
     /** Most messages one point-to-point queue keeps while no consumer takes them. */
     queueLimit: Type.Integer({ minimum: 1, default: 10000 }),
+    /**
+     * Most bytes all queues together keep while no consumer takes them (payload, content type and
+     * headers): clients may send to as many destinations as a templated route lets them, and each
+     * queue lives in this process. Past it, 503 overloaded.
+     */
+    maxQueuedBytes: Type.Integer({ minimum: 1, default: 64 * 1024 * 1024 }),
     /** Destinations answered by a built-in responder that echoes the request (for demos). */
     echoResponders: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** Makes connect() fail, to exercise the daemon's broker-down paths without a real outage. */

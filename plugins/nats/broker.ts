@@ -239,7 +239,11 @@ export class NatsBroker implements BrokerPlugin {
       flusher: new FlushCoalescer(() => nc.flush()),
       batch: new PublishBatch(nc),
       streams: new StreamDirectory(manager),
-      workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas),
+      workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas, {
+        prefix: `${this.options.streamPrefix}_`,
+        maxStreams: this.options.maxCreatedStreams,
+        maxSubjects: this.options.maxStreamSubjects,
+      }),
       limits: natsLimits(nc.info?.max_payload, this.options.maxControlLine),
       manager,
     };
