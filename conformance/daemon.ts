@@ -36,6 +36,7 @@ export async function startTestDaemon(options: {
     routesFile,
     watchRoutes: false,
     workers: 1,
+    optimizeForSize: false,
     logLevel: 'error',
     logFormat: 'json',
     bodyLimit: '1mb',
