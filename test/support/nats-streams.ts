@@ -24,3 +24,16 @@ export async function createStream(url: string, name: string, subject: string): 
     await nc.close();
   }
 }
+
+/** Test clean-up: delete the JetStream streams whose names start with `prefix`. */
+export async function deleteStreamsNamed(url: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) if (name.startsWith(prefix)) names.push(name);
+    for (const name of names) await jsm.streams.delete(name);
+  } finally {
+    await nc.close();
+  }
+}
