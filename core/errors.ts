@@ -105,6 +105,11 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'The instance, or this API key on it, has as many streams open as allowed (see Retry-After).',
   },
+  too_many_pulls: {
+    status: 429,
+    retryable: true,
+    summary: 'The instance has as many pull requests waiting (long-polling) as allowed (see Retry-After).',
+  },
   headers_too_large: {
     status: 431,
     retryable: false,
