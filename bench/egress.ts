@@ -201,14 +201,16 @@ export async function runEgressBench(options: { quick: boolean; only?: readonly 
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** Runs a per-broker bench when `url` is the script node was started with: `[--quick] [--only=a,b]`. */
+export function runAsScript(url: string, bench: (options: { quick: boolean; only?: readonly string[] }) => Promise<unknown>): void {
+  if (url !== pathToFileURL(process.argv[1] ?? '').href) return;
   const argv = process.argv.slice(2);
   const only = argv
     .find((a) => a.startsWith('--only='))
     ?.slice('--only='.length)
     .split(',')
     .filter(Boolean);
-  runEgressBench({ quick: argv.includes('--quick'), ...(only ? { only } : {}) }).then(
+  bench({ quick: argv.includes('--quick'), ...(only ? { only } : {}) }).then(
     () => process.exit(0),
     (error: unknown) => {
       console.error(error);
@@ -216,3 +218,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   );
 }
+
+runAsScript(import.meta.url, runEgressBench);

@@ -16,10 +16,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { startDaemon, type Daemon } from '../core/daemon.js';
 import { createLogger } from '../core/observability/logger.js';
-import { BROKERS, CONCURRENCY, consumeAlone, daemonConfig, preload, type BrokerSetup } from './egress.js';
+import { BROKERS, CONCURRENCY, consumeAlone, daemonConfig, preload, runAsScript, type BrokerSetup } from './egress.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -146,18 +146,4 @@ export async function runPullBench(options: { quick: boolean; only?: readonly st
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const argv = process.argv.slice(2);
-  const only = argv
-    .find((a) => a.startsWith('--only='))
-    ?.slice('--only='.length)
-    .split(',')
-    .filter(Boolean);
-  runPullBench({ quick: argv.includes('--quick'), ...(only ? { only } : {}) }).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, runPullBench);
