@@ -98,6 +98,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     logger,
     authenticator,
     instanceId: config.instanceId,
+    registry: metrics.registry,
     ...(options.pullLimits ? { limits: options.pullLimits } : {}),
   });
   await pulls.apply(checked.pulls);

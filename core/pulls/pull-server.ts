@@ -7,6 +7,7 @@
  * so a refused request is a JSON error and subscribes nothing.
  */
 import type { NextFunction, Request, Response } from 'express';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import type { BrokerInstance } from '../brokers/instance.js';
 import { parseDuration } from '../duration.js';
@@ -18,6 +19,7 @@ import { readBody } from '../http/read-body.js';
 import { sendError } from '../http/send-error.js';
 import { PullControl, type SettleRequest } from './control.js';
 import { LeaseSigner, parseLeaseToken } from './lease-token.js';
+import { PullMetrics } from './metrics.js';
 import { SETTLE_SUFFIXES } from './lint.js';
 import { PULL_DEFAULTS, PULL_LIMITS, samePull, type PullLimits, type PullSpec } from './model.js';
 import { PullSource, type Leased, type SettleOutcome, type Settlement } from './pull-source.js';
@@ -29,6 +31,8 @@ export interface PullServerDependencies {
   /** This replica's id (config instanceId): lease tokens name it as the holder. */
   readonly instanceId: string;
   readonly limits?: Partial<PullLimits>;
+  /** Where the pull metrics go (the daemon's registry); absent: none are kept. */
+  readonly registry?: Registry;
 }
 
 /** Bodies of ack and nack: a thousand tokens fit well within it. */
@@ -44,11 +48,13 @@ export class PullServer {
   private readonly sources = new Map<string, PullSource>();
   private waiting = 0;
   private stopped = false;
+  private readonly metrics: PullMetrics | undefined;
 
   constructor(private readonly deps: PullServerDependencies) {
     this.limits = { ...PULL_LIMITS, ...deps.limits };
     this.signer = new LeaseSigner(deps.instanceId);
     this.control = new PullControl(deps.instanceId, (request) => this.settleHere(request), deps.logger, this.limits.forwardTimeoutMs);
+    this.metrics = deps.registry && new PullMetrics(deps.registry, () => new Map([...this.sources].map(([path, source]) => [path, source.held])));
   }
 
   /** Whether `path` is a pull path or one of its settle paths (the ingress passes it on). */
@@ -156,7 +162,8 @@ export class PullServer {
       spec.deadLetter === undefined
         ? undefined
         : new DeadLetterPublisher(broker, spec.deadLetter, spec.deadLetterOptions, `pull:${spec.path}`, this.limits.forwardTimeoutMs, logger);
-    source = new PullSource(spec, broker, this.signer, deadLetter, this.limits, logger);
+    const messages = this.metrics?.messages;
+    source = new PullSource(spec, broker, this.signer, deadLetter, this.limits, logger, (outcome) => messages?.inc({ pull: spec.path, outcome }));
     this.sources.set(spec.path, source);
     return source;
   }
@@ -177,10 +184,12 @@ export class PullServer {
       [...byHolder].map(async ([holder, indexes]) => {
         const part = { ...request, tokens: indexes.map((index) => request.tokens[index]!) };
         let answers: SettleOutcome[];
-        if (holder === this.signer.holder) answers = this.settleHere(part);
+        const via = holder === this.signer.holder ? 'local' : 'forwarded';
+        if (via === 'local') answers = this.settleHere(part);
         else if (broker?.isConnected) answers = await this.control.forward(broker, holder, part);
         else answers = part.tokens.map(() => 'unreachable');
         indexes.forEach((index, i) => (outcomes[index] = answers[i]!));
+        for (const outcome of answers) this.metrics?.settlements.inc({ pull: spec.path, via, outcome });
       }),
     );
     return outcomes;

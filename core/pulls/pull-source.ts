@@ -20,6 +20,7 @@ import { BusgateError, describeError } from '../errors.js';
 import type { DeadLetterPublisher } from '../egress/dead-letter.js';
 import type { InboundMessage, Subscription } from '../plugins/contract.js';
 import type { LeaseSigner } from './lease-token.js';
+import type { PullOutcome } from './metrics.js';
 import type { PullLimits, PullSpec } from './model.js';
 
 /** What an ack or nack asks for. */
@@ -74,6 +75,7 @@ export class PullSource {
     private readonly deadLetter: DeadLetterPublisher | undefined,
     private readonly limits: PullLimits,
     private readonly logger: Logger,
+    private readonly count: (outcome: PullOutcome) => void = () => undefined,
   ) {
     this.idleTimer = setInterval(() => void this.closeIfIdle(), Math.max(50, limits.idleCloseMs / 2));
     this.idleTimer.unref();
@@ -100,7 +102,7 @@ export class PullSource {
     if (got.length === 0 && waitMs > 0 && !signal.aborted) got = await this.wait(max, waitMs, signal);
     this.lastPull = Date.now();
     if (this.stopped) {
-      for (const held of got) held.handBack('the pull path stopped');
+      for (const held of got) this.handBack(held, 'the pull path stopped');
       return [];
     }
     if (signal.aborted) {
@@ -119,6 +121,7 @@ export class PullSource {
     this.leases.delete(lease);
     clearTimeout(entry.timer);
     const { held } = entry;
+    this.count(settlement.kind === 'ack' ? 'acked' : settlement.requeue ? 'nacked' : 'dead_lettered');
     if (settlement.kind === 'ack') held.ack();
     else if (settlement.requeue && settlement.delayMs === 0) held.handBack('nacked');
     else if (settlement.requeue) this.delay(held, settlement.delayMs);
@@ -139,10 +142,10 @@ export class PullSource {
     clearInterval(this.idleTimer);
     for (const waiter of this.waiters.splice(0)) waiter.finish();
     for (const timer of this.delays) clearTimeout(timer);
-    for (const held of this.settling) held.handBack('the pull path stopped');
+    for (const held of this.settling) this.handBack(held, 'the pull path stopped');
     for (const { held, timer } of this.leases.values()) {
       clearTimeout(timer);
-      held.handBack('the pull path stopped');
+      this.handBack(held, 'the pull path stopped');
     }
     this.leases.clear();
     await this.closeSubscription();
@@ -164,6 +167,12 @@ export class PullSource {
       };
       this.arrive(held);
     });
+
+  /** Hands a message that was not settled by a client back to the broker. */
+  private handBack(held: Held, why: string): void {
+    this.count('handed_back');
+    held.handBack(why);
+  }
 
   private arrive(held: Held): void {
     if (this.stopped || this.closing !== undefined) return held.handBack('the consumer is closing');
@@ -202,10 +211,12 @@ export class PullSource {
     const { lease, token } = this.signer.issue(this.spec.path);
     const timer = setTimeout(() => {
       if (!this.leases.delete(lease)) return;
+      this.count('expired');
       held.handBack('lease expired');
     }, this.spec.leaseMs);
     timer.unref();
     this.leases.set(lease, { held, timer });
+    this.count('leased');
     return { token, expiresAt: Date.now() + this.spec.leaseMs, message: held.message };
   }
 
@@ -279,7 +290,7 @@ export class PullSource {
     const pull = this.spec.path;
     this.subscription = undefined;
     // Buffered messages first: some plugins' close() waits for pending handlers.
-    for (const held of this.buffer.splice(0)) held.handBack('the consumer closed');
+    for (const held of this.buffer.splice(0)) this.handBack(held, 'the consumer closed');
     this.closing = subscription
       .close()
       .then(

@@ -205,6 +205,13 @@ export function runPullConformance(target: PullTarget): void {
         expect((await settle(elsewhere(back!.at), 'ack', { leases: [back!.message.lease] })).settled).to.equal(1);
         await nothingLeft();
         for (const daemon of daemons) await eventuallyAsync(() => Promise.resolve(daemon.pulls.held('/pull/jobs') === 0), slow, 'nothing held');
+        let forwarded = 0;
+        for (const daemon of daemons) {
+          const text = await daemon.metrics.registry.metrics();
+          const match = /^busgate_pull_settlements_total\{pull="\/pull\/jobs",via="forwarded",outcome="settled"\} (\d+)$/m.exec(text);
+          forwarded += Number(match?.[1] ?? 0);
+        }
+        expect(forwarded, 'settlements forwarded to the holder').to.equal(3);
       });
 
       it('a forged or tampered lease is unknown on every instance', async () => {
