@@ -16,5 +16,6 @@ runPullConformance({
   shared: true,
   // Group joins and rewinds take seconds.
   slowMs: 30_000,
+  pubsub: {},
   cleanup: (destinations) => deleteKafkaTopics(brokers, destinations),
 });

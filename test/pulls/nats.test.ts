@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteStreamsHolding } from '../support/nats-streams.js';
+import { createStream, deleteStreamsHolding } from '../support/nats-streams.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { runPullConformance } from './suite.js';
 
@@ -15,4 +15,6 @@ runPullConformance({
   groups: true,
   shared: true,
   cleanup: (destinations) => deleteStreamsHolding(url, destinations),
+  // A pubsub source is a stream capturing the subject; persistent pubsub routes publish into it.
+  pubsub: { routeOptions: '{ persistent: true }', prepare: (subject) => createStream(url, `PULLS_${subject.replace(/\W/g, '_')}`, subject) },
 });

@@ -15,5 +15,7 @@ runPullConformance({
   destination: () => `pulls-${randomUUID().slice(0, 8)}`,
   groups: true,
   shared: true,
-  cleanup: (destinations) => deleteRabbitObjects(url, destinations, { exchanges: false }),
+  // A pubsub source is an exchange; the group is a durable queue bound to it.
+  pubsub: {},
+  cleanup: (destinations) => deleteRabbitObjects(url, destinations, { exchanges: true }),
 });

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { controlDestination } from '../../core/pulls/control.js';
 import { eventuallyAsync, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 
 export interface PullTarget {
@@ -20,6 +21,11 @@ export interface PullTarget {
   readonly groups: boolean;
   /** The broker is shared by separate daemons (the memory broker lives inside one daemon). */
   readonly shared: boolean;
+  /**
+   * A pubsub source read through the group (`mode: pubsub`): the route options a pubsub route
+   * needs to reach it, and what to create first (NATS: a stream capturing the subject).
+   */
+  readonly pubsub?: { readonly routeOptions?: string; prepare?(destination: string): Promise<void> };
   /** Longest a consumer may take to start or a redelivery to come (Kafka group joins are slow). */
   readonly slowMs?: number;
 }
@@ -56,6 +62,7 @@ export function runPullConformance(target: PullTarget): void {
     const destinations: string[] = [];
     let source = '';
     let dead = '';
+    let events = '';
 
     const subscriptions = async (daemon: TestDaemon): Promise<number> =>
       (await daemon.metrics.subscriptions.get()).values.filter(({ labels }) => labels.broker === target.name).reduce((sum, { value }) => sum + value, 0);
@@ -97,23 +104,36 @@ export function runPullConformance(target: PullTarget): void {
       if (target.require) await target.require(this);
       source = target.destination();
       dead = target.destination();
-      destinations.push(source, dead);
-      const group = target.groups ? `    group: pulls-${randomUUID().slice(0, 8)}\n` : '';
+      events = target.destination();
+      destinations.push(source, dead, events);
+      await target.pubsub?.prepare?.(events);
+      const groupId = randomUUID().slice(0, 8);
+      const group = target.groups ? `    group: pulls-${groupId}\n` : '';
+      // Group queues (RabbitMQ pubsub) are cleaned up with the destinations.
+      if (target.groups) destinations.push(...['pulls', 'dead', 'untouched', 'events'].map((name) => `${name}-${groupId}`));
+      const pubsub = target.pubsub;
       const routes =
         `routes:\n` +
         `  - { path: /jobs, broker: ${target.name}, mode: point-to-point, destination: "${source}" }\n` +
         `  - { path: /dead, broker: ${target.name}, mode: point-to-point, destination: "${dead}" }\n` +
+        (pubsub
+          ? `  - { path: /events, broker: ${target.name}, mode: pubsub, destination: "${events}"${pubsub.routeOptions ? `, options: ${pubsub.routeOptions}` : ''} }\n`
+          : '') +
         `pulls:\n` +
         `  - path: /pull/jobs\n    broker: ${target.name}\n    source: "${source}"\n${group}    lease: 3s\n    maxHeld: 8\n    deadLetter: "${dead}"\n    clients: [worker]\n` +
-        `  - path: /pull/dead\n    broker: ${target.name}\n    source: "${dead}"\n${target.groups ? group.replace('pulls-', 'dead-') : ''}    clients: [worker]\n` +
-        `  - path: /pull/untouched\n    broker: ${target.name}\n    source: "${dead}"\n${target.groups ? group.replace('pulls-', 'untouched-') : ''}    clients: [worker]\n`;
+        `  - path: /pull/dead\n    broker: ${target.name}\n    source: "${dead}"\n${group.replace('pulls-', 'dead-')}    clients: [worker]\n` +
+        `  - path: /pull/untouched\n    broker: ${target.name}\n    source: "${dead}"\n${group.replace('pulls-', 'untouched-')}    clients: [worker]\n` +
+        (pubsub ? `  - path: /pull/events\n    broker: ${target.name}\n    source: "${events}"\n    mode: pubsub\n${group.replace('pulls-', 'events-')}` : '');
       const count = target.shared ? 2 : 1;
       for (let i = 0; i < count; i += 1) {
+        const instanceId = `pulls-${i}-${randomUUID().slice(0, 8)}`;
+        // Each instance's control destination (a queue or topic on some brokers) goes too.
+        destinations.push(controlDestination(instanceId));
         daemons.push(
           await startTestDaemon({
             brokers: { [target.name]: { plugin: target.plugin, options: target.options() } },
             routes,
-            overrides: { apiKeys: KEYS, instanceId: `pulls-${i}-${randomUUID().slice(0, 8)}` },
+            overrides: { apiKeys: KEYS, instanceId },
             // No consumer closes for idleness during the suite: on Kafka that is a rebalance,
             // which delivers leased messages again (at-least-once, see the README).
             pullLimits: { idleCloseMs: 600_000 },
@@ -121,7 +141,10 @@ export function runPullConformance(target: PullTarget): void {
         );
       }
       // Every instance's consumers start now, so the group is complete before the first message.
-      for (const path of ['/pull/jobs', '/pull/dead']) for (const daemon of daemons) await pull(daemon, 'wait=0s', path);
+      // (A pubsub group hears only what is published after it was created.)
+      for (const path of ['/pull/jobs', '/pull/dead', ...(target.pubsub ? ['/pull/events'] : [])]) {
+        for (const daemon of daemons) await pull(daemon, 'wait=0s', path);
+      }
     });
 
     after(async () => {
@@ -186,6 +209,18 @@ export function runPullConformance(target: PullTarget): void {
       expect((await settle(deadLetter!.at, 'ack', { leases: [deadLetter!.message.lease] }, '/pull/dead')).settled).to.equal(1);
       await nothingLeft();
     });
+
+    if (target.pubsub) {
+      it('mode: pubsub leases what is published to the source through the shared group, once', async () => {
+        const res = await daemons[0]!.post('/events', 'published', { ...AS_WORKER, 'content-type': 'text/plain' });
+        expect(res.status, await res.clone().text()).to.equal(202);
+        const id = ((await res.json()) as { id: string }).id;
+        const [got] = await pullUntil(1, daemons, '/pull/events');
+        expect(got!.message).to.include({ id, body: 'published', encoding: 'utf8' });
+        expect((await settle(got!.at, 'ack', { leases: [got!.message.lease] }, '/pull/events')).settled).to.equal(1);
+        for (const daemon of daemons) expect(await pull(daemon, 'max=10&wait=1s', '/pull/events')).to.deep.equal([]);
+      });
+    }
 
     if (target.shared) {
       it('pulled on one instance, acked on the other: the message is gone; nacked on the other: it comes back', async () => {
