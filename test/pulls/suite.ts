@@ -283,5 +283,19 @@ export function runPullConformance(target: PullTarget): void {
       expect(await subscriptions(daemon)).to.equal(before);
       expect(daemon.pulls.held('/pull/untouched')).to.equal(0);
     });
+    if (target.shared) {
+      // Last: it stops one of the two instances.
+      it('a lease whose instance stopped is unreachable from the other, and its message comes back there', async () => {
+        const id = await enqueue('holder goes away');
+        const [got] = await pullUntil(1);
+        const survivor = got!.at === daemons[0] ? daemons[1]! : daemons[0]!;
+        await got!.at.shutdown('the holder stops');
+        const answer = await settle(survivor, 'ack', { leases: [got!.message.lease] });
+        expect(answer.results[0]!.outcome).to.equal('unreachable');
+        const [again] = await pullUntil(1, [survivor]);
+        expect(again!.message.id).to.equal(id);
+        expect((await settle(survivor, 'ack', { leases: [again!.message.lease] })).settled).to.equal(1);
+      });
+    }
   });
 }
