@@ -68,6 +68,23 @@ export class StreamServer {
     return this.open.size;
   }
 
+  /** The configured streams with their connected clients, for the console. */
+  views(): StreamView[] {
+    const connected = new Map<string, number>();
+    for (const stream of this.open) connected.set(stream.path, (connected.get(stream.path) ?? 0) + 1);
+    return this.deps.streams().map((spec) => {
+      const history = this.deps.brokers.get(spec.broker)?.history;
+      return {
+        path: spec.path,
+        broker: spec.broker,
+        source: spec.source,
+        clients: spec.clients ?? null,
+        history: history !== undefined && keepsHistory(spec, history.when),
+        connected: connected.get(spec.path) ?? 0,
+      };
+    });
+  }
+
   /** express middleware: serves stream paths over SSE, passes everything else on. */
   readonly handle = (req: Request, res: Response, next: NextFunction): void => {
     const spec = this.deps.streams().find((stream) => stream.path === req.path);
@@ -159,6 +176,20 @@ export class StreamServer {
   }
 }
 
+export interface StreamView {
+  readonly path: string;
+  readonly broker: string;
+  readonly source: string;
+  readonly clients: readonly string[] | null;
+  /** The broker keeps history for this source: clients can resume. */
+  readonly history: boolean;
+  readonly connected: number;
+}
+
+function keepsHistory(spec: StreamSpec, when: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(when).every(([name, value]) => spec.options[name] === value);
+}
+
 interface Admitted {
   readonly spec: StreamSpec;
   readonly broker: BrokerInstance;
@@ -180,7 +211,7 @@ function resumeOf(req: IncomingMessage, spec: StreamSpec, broker: BrokerInstance
   const header = req.headers['last-event-id'];
   const asked = query ?? (typeof header === 'string' && header !== '' ? header : undefined);
   const history = broker.history;
-  const kept = history !== undefined && Object.entries(history.when).every(([name, value]) => spec.options[name] === value);
+  const kept = history !== undefined && keepsHistory(spec, history.when);
   if (!kept) {
     if (query !== null) {
       throw new BusgateError(
@@ -234,7 +265,7 @@ class OpenStream {
     private readonly sink: StreamSink,
     private readonly limits: StreamLimits,
     private readonly logger: Logger,
-    private readonly path: string,
+    readonly path: string,
     private readonly sent: () => void,
   ) {
     this.heartbeat = setInterval(() => {
