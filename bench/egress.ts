@@ -51,7 +51,7 @@ export interface EgressBenchRow {
   readonly ratio: number;
 }
 
-function daemonConfig(dir: string, routes: string, brokers: Record<string, BrokerInstanceConfig>): DaemonConfig {
+export function daemonConfig(dir: string, routes: string, brokers: Record<string, BrokerInstanceConfig>): DaemonConfig {
   const routesFile = path.join(dir, `routes-${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(routesFile, routes);
   // The schema's defaults (no environment, no config files in the temp folder), then the bench's.
@@ -67,7 +67,7 @@ function daemonConfig(dir: string, routes: string, brokers: Record<string, Broke
   };
 }
 
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+export async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`egress bench: timed out waiting for ${what}`);

@@ -56,6 +56,8 @@ export class StreamServer {
   private readonly limits: StreamLimits;
   private readonly open = new Set<OpenStream>();
   private readonly perClient = new Map<string, number>();
+  /** Set at shutdown: upgrades bypass the HTTP drain, so new streams are refused here. */
+  private stopped = false;
   // noServer: the daemon hands over upgrade requests only after they were admitted.
   private readonly sockets = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
 
@@ -117,6 +119,7 @@ export class StreamServer {
 
   /** Ends every stream (daemon shutdown); their subscriptions close as the connections end. */
   stop(): void {
+    this.stopped = true;
     for (const stream of this.open) stream.end('shutting_down', 'the daemon is shutting down');
   }
 
@@ -129,6 +132,7 @@ export class StreamServer {
     }
     const client = this.deps.authenticator.admit(req.headers, spec.clients);
     if (typeof client !== 'string') throw client;
+    if (this.stopped) throw new BusgateError('shutting_down', 'the daemon is shutting down; connect to another instance', { retryAfterSeconds: 1 });
     if (this.open.size >= this.limits.maxStreams) {
       throw new BusgateError('too_many_streams', `this instance already serves ${this.limits.maxStreams} streams`, { retryAfterSeconds: 5 });
     }
