@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   resume_not_supported: {
     status: 400,
     retryable: false,
-    summary: 'from= on a live-only stream (core NATS subject, RabbitMQ exchange, memory): the broker keeps no history; nothing was subscribed.',
+    summary: 'from= on a live-only stream: its broker keeps no history for the source (see Streams); nothing was subscribed.',
   },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
