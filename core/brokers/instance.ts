@@ -303,6 +303,7 @@ export class BrokerInstance {
       },
       ...(subscription.backlog ? { backlog: () => subscription.backlog!() } : {}),
       ...(subscription.start !== undefined ? { start: subscription.start } : {}),
+      ...(subscription.gap ? { gap: true } : {}),
     };
     this.#subscriptions.add(tracked);
     gauge.inc();

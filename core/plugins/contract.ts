@@ -136,6 +136,11 @@ export interface Subscription {
   /** History subscriptions (SubscribeOptions.from): the token of the position it started at. */
   readonly start?: string;
   /**
+   * Resumed from a token the broker no longer holds (retention, a purge): reading starts at the
+   * oldest message still kept, and what lay in between is lost. Absent or false: no gap.
+   */
+  readonly gap?: boolean;
+  /**
    * Messages waiting in the broker for this subscriber and not handed to it yet (Kafka consumer
    * lag, JetStream pending, queue depth), for egress metrics. Absent or undefined: unknown.
    */

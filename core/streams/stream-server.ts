@@ -171,6 +171,7 @@ export class StreamServer {
         history: admitted.from !== undefined,
         position: subscription.start ?? null,
         resumed: typeof admitted.from === 'object',
+        ...(subscription.gap ? { gap: true, note: 'the broker no longer keeps the position asked for: this stream starts at the oldest message it has' } : {}),
         ...(admitted.ignoredResume ? { note: 'this stream is live only (the broker keeps no history): Last-Event-ID was ignored' } : {}),
       });
     } catch (error) {

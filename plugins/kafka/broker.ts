@@ -335,7 +335,7 @@ export class KafkaBroker implements BrokerPlugin {
     from: NonNullable<SubscribeOptions['from']>,
     onMessage: (message: InboundMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const start = await historyStart(this.admin, topic, from);
+    const { start, gap } = await historyStart(this.admin, topic, from);
     const consumer = await this.startConsumer({
       topic,
       groupId: `busgate.reader.${topic}.${randomUUID()}`,
@@ -344,7 +344,7 @@ export class KafkaBroker implements BrokerPlugin {
       seekTo: start,
       onMessage: withResumeTokens(start, onMessage),
     });
-    return { ...this.subscriptionOf(consumer), start: formatToken(start) };
+    return { ...this.subscriptionOf(consumer), start: formatToken(start), gap };
   }
 
   /** What subscribe() and respond() hand out: closing it also forgets the consumer. */

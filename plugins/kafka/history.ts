@@ -41,19 +41,46 @@ export function formatToken(cursor: ReadonlyMap<number, string>): string {
     .join(',');
 }
 
-/** Where a history reader starts: the token's offsets, or every partition's end for 'now'. */
-export async function historyStart(admin: Admin, topic: string, from: NonNullable<SubscribeOptions['from']>): Promise<Map<number, string>> {
-  if (from !== 'now') {
-    const cursor = parseToken(from.token);
-    if (cursor === undefined) throw new BusgateError('bad_resume_position', kafkaHistory.checkToken(from.token) ?? 'bad resume position');
-    return cursor;
-  }
+/**
+ * Where a history reader starts: every partition's end for 'now', else the token's offsets, with
+ * partitions the token does not name at their earliest record. An offset below what the partition
+ * still keeps (retention, deleted records) starts at its earliest record and is reported as a gap;
+ * one beyond its end, or a partition the topic does not have, is not a position Kafka handed out.
+ */
+export async function historyStart(
+  admin: Admin,
+  topic: string,
+  from: NonNullable<SubscribeOptions['from']>,
+): Promise<{ start: Map<number, string>; gap: boolean }> {
+  const asked = from === 'now' ? undefined : parseToken(from.token);
+  if (from !== 'now' && asked === undefined) throw new BusgateError('bad_resume_position', kafkaHistory.checkToken(from.token) ?? 'bad resume position');
+  let partitions: { partition: number; low: string; high: string }[];
   try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    return new Map(ends.map(({ partition, high }) => [partition, high]));
+    partitions = await admin.fetchTopicOffsets(topic);
   } catch (error) {
-    throw toBusgateError(error, `reading the end offsets of "${topic}"`);
+    throw toBusgateError(error, `reading the offsets of "${topic}"`);
   }
+  if (asked === undefined) return { start: new Map(partitions.map(({ partition, high }) => [partition, high])), gap: false };
+  const start = new Map<number, string>();
+  let gap = false;
+  for (const [partition] of asked) {
+    if (!partitions.some((known) => known.partition === partition))
+      throw new BusgateError('bad_resume_position', `topic "${topic}" has no partition ${partition}`);
+  }
+  for (const { partition, low, high } of partitions) {
+    const offset = asked.get(partition);
+    if (offset === undefined) {
+      start.set(partition, low);
+    } else if (BigInt(offset) > BigInt(high)) {
+      throw new BusgateError('bad_resume_position', `offset ${offset} is ahead of partition ${partition} of "${topic}" (end ${high})`);
+    } else if (BigInt(offset) < BigInt(low)) {
+      gap = true;
+      start.set(partition, low);
+    } else {
+      start.set(partition, offset);
+    }
+  }
+  return { start, gap };
 }
 
 /**

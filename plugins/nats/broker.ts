@@ -470,6 +470,7 @@ export class NatsBroker implements BrokerPlugin {
         return closed;
       },
       ...(subscription.start !== undefined ? { start: subscription.start } : {}),
+      ...(subscription.gap ? { gap: true } : {}),
     };
     this.subscriptions.add(tracked);
     return tracked;

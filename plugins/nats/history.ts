@@ -43,13 +43,19 @@ export async function subscribeFromHistory(
   let messages: ConsumerMessages;
   let start: number;
   let stream: string;
+  let gap = false;
   try {
     const found = namedStream ?? (await link.streams.streamFor(subject));
     if (found === undefined) {
       throw new BusgateError('broker_rejected', `no JetStream stream captures subject "${subject}": history is read from a stream; create one`);
     }
     stream = found;
-    start = from === 'now' ? (await link.manager.streams.info(stream)).state.last_seq + 1 : Number(from.token);
+    const { first_seq: first, last_seq: last } = (await link.manager.streams.info(stream)).state;
+    start = from === 'now' ? last + 1 : Number(from.token);
+    if (start > last + 1) throw new BusgateError('bad_resume_position', `position ${start} is ahead of stream ${stream} (last sequence ${last})`);
+    // Older than the stream still keeps: the server starts at its first message; say so.
+    gap = start < first;
+    if (gap) start = first;
     const consumer = await link.js.consumers.get(stream, {
       // One subject as a string: nats.js sends it as filter_subject, which servers before 2.10 know.
       filter_subjects: subject,
@@ -77,6 +83,7 @@ export async function subscribeFromHistory(
   })();
   return {
     start: String(start),
+    gap,
     close: async () => {
       await messages.close().catch(() => undefined);
       await loop;

@@ -17,6 +17,8 @@ runStreamConformance({
   cleanup: (destinations) => deleteKafkaTopics(brokers, destinations),
   // Topics keep their records: a stream resumes from a per-partition offset token.
   history: true,
+  // No truncate: kafkajs 2.2.4 has no deleteRecords, so the gap case is pending on Kafka.
+  aheadToken: '0:999999999,1:999999999',
   // Two partitions, so resume tokens name several; one key keeps the suite's messages in order.
   prepare: (topic) => createKafkaTopics(brokers, [topic]),
   routeExtra: '    key: orders\n',

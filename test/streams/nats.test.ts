@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createStream, deleteStreamsHolding } from '../support/nats-streams.js';
+import { createStream, deleteStreamsHolding, purgeStreamsHolding } from '../support/nats-streams.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { runStreamConformance } from './suite.js';
 
@@ -23,4 +23,6 @@ runStreamConformance({
   prepare: (subject) => createStream(url, `STREAMS_${subject.split('.').at(-1)!.toUpperCase()}`, subject),
   cleanup: (subjects) => deleteStreamsHolding(url, subjects),
   history: true,
+  truncate: (subject) => purgeStreamsHolding(url, [subject]),
+  aheadToken: '999999999',
 });

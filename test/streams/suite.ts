@@ -26,6 +26,10 @@ export interface StreamTarget {
   readonly sourceOptions?: string;
   /** Extra lines of the publishing route (a fixed Kafka key keeps the suite's messages in one partition, in order). */
   readonly routeExtra?: string;
+  /** History targets: drops every message the broker keeps for the source (purge, delete records). */
+  truncate?(source: string): Promise<void>;
+  /** History targets: a well-formed token past the end of the source. */
+  readonly aheadToken?: string;
   /** Creates what the source needs before the daemon starts (a JetStream stream). */
   prepare?(source: string): Promise<void>;
 }
@@ -210,6 +214,32 @@ export function runStreamConformance(target: StreamTarget): void {
         await eventually(() => socket.messages().length >= later.length, wait, 'the messages published while away');
         const seenThird = socket.messages().map((message) => message.id as string);
         expect([...seenFirst, ...seenSecond, ...seenThird]).to.deep.equal([...published, ...later]);
+      });
+
+      const gapTest = async (): Promise<void> => {
+        const first = await open();
+        await eventually(() => first.events.some((event) => event.event === 'open'), wait, 'the first stream open');
+        await publish('kept, then dropped');
+        await eventually(() => first.messages().length === 1, wait, 'the message');
+        const old = first.events.find((event) => event.event === 'open')!.id!;
+        first.close();
+        await target.truncate!(source);
+        const after = await publish('after the history was dropped');
+        const resumed = await open({ ...AS_DASHBOARD, 'last-event-id': old });
+        await eventually(() => resumed.messages().length === 1, wait, 'the message after the gap');
+        expect(JSON.parse(resumed.events.find((event) => event.event === 'open')!.data)).to.include({ resumed: true, gap: true });
+        expect(resumed.messages()[0]!.id).to.equal(after);
+      };
+      if (target.truncate) it('says so when the position asked for is no longer kept (gap: true), and goes on from the oldest message kept', gapTest);
+      else it.skip(`gap on resume (${target.name}: the test has no way to drop the source's history)`, gapTest);
+
+      it('closes a stream asked to resume from a position ahead of the source, saying why', async () => {
+        const ahead = await open({ ...AS_DASHBOARD, 'last-event-id': target.aheadToken! });
+        expect(ahead.response.status).to.equal(200);
+        await eventually(() => ahead.ended, wait, 'the stream ahead closed');
+        const closed = JSON.parse(ahead.events.find((event) => event.event === 'close')!.data) as { reason: string; message: string };
+        expect(closed.reason).to.equal('subscribe_failed');
+        expect(closed.message).to.match(/ahead of/);
       });
 
       it('refuses a malformed resume position with 400 bad_resume_position, subscribing nothing', async () => {
