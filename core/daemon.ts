@@ -134,8 +134,9 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     brokers,
     logger,
     authenticator,
+    metrics,
     streams: () => streamSpecs,
-    ...(options.streamLimits ? { limits: options.streamLimits } : {}),
+    limits: { ...config.streams, ...options.streamLimits },
   });
   const app = createApp({
     cluster,
@@ -171,6 +172,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
   answerProtocolEdges(server, { bodyLimitBytes: ingressDeps.bodyLimitBytes, logger });
+  // WebSocket clients of streams arrive as upgrades, which never reach the request handler.
+  server.on('upgrade', streams.upgrade);
   const requests = countActiveRequests(server);
   const port = await listen(server, config);
   // Watching starts before "listening" is announced, so no edit made after it is missed. A
