@@ -43,7 +43,7 @@ export async function subscribeFromHistory(
   let messages: ConsumerMessages;
   let start: number;
   let stream: string;
-  let gap = false;
+  let gap: boolean;
   try {
     const found = namedStream ?? (await link.streams.streamFor(subject));
     if (found === undefined) {
