@@ -22,6 +22,7 @@ import type {
   OutboundMessage,
   PluginFactory,
   ContractDeclarations,
+  EgressCapabilities,
   PreflightResult,
   Receipt,
   Reply,
@@ -114,6 +115,11 @@ export class BrokerInstance {
   /** What the contract features read: CloudEvents binding, receipt schema, AsyncAPI bindings. */
   get contracts(): ContractDeclarations {
     return this.#factory;
+  }
+
+  /** What the plugin declares for egress; undefined: it cannot be a subscription's source. */
+  get egress(): EgressCapabilities | undefined {
+    return this.#factory.egress;
   }
 
   /** What this broker can do, as its plugin declares. */
