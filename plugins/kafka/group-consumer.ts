@@ -53,6 +53,8 @@ export class GroupConsumer implements Subscription {
   /** Handlers running now, over all partitions (bounded by spec.maxInFlight). */
   private running = 0;
   private readonly slotFreed = new Set<() => void>();
+  /** Where a member of a new group started reading partitions without a committed offset ('end'). */
+  private startedAt: ReadonlyMap<number, string> = new Map();
 
   private constructor(
     private readonly consumer: Consumer,
@@ -84,6 +86,7 @@ export class GroupConsumer implements Subscription {
       retry: CONSUMER_RETRY,
     });
     const member = new GroupConsumer(consumer, admin, spec, settings, logger);
+    member.startedAt = seekTo;
     try {
       await member.run(seekTo);
     } catch (error) {
@@ -93,7 +96,11 @@ export class GroupConsumer implements Subscription {
     return member;
   }
 
-  /** Consumer lag: per partition, the end offset minus the group's committed offset (or the start). */
+  /**
+   * Consumer lag: per partition, the end offset minus the group's committed offset; without one,
+   * minus where the group started reading: the end offset at its start for a new pubsub group
+   * (what was published before it is not waiting for it), else the log's start.
+   */
   async backlog(): Promise<number | undefined> {
     try {
       const [ends, committed] = await Promise.all([
@@ -103,7 +110,8 @@ export class GroupConsumer implements Subscription {
       const done = new Map((committed[0]?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
       return ends.reduce((sum, { partition, high, low }) => {
         const at = done.get(partition);
-        return sum + Math.max(0, Number(high) - (at !== undefined && at >= 0 ? at : Number(low)));
+        const from = at !== undefined && at >= 0 ? at : Number(this.startedAt.get(partition) ?? low);
+        return sum + Math.max(0, Number(high) - from);
       }, 0);
     } catch {
       return undefined;

@@ -169,6 +169,24 @@ describe('kafka plugin (real broker)', function () {
     expect(got).to.deep.equal(['early']);
   });
 
+  it('backlog: a new pubsub group counts only what came after it joined; a new work-queue group everything kept', async () => {
+    const plugin = await connected();
+    const topic = unique('lag');
+    for (const body of ['old-1', 'old-2', 'old-3']) await plugin.enqueue(topic, message(body), sendContext());
+    // Handlers held until the checks are done: nothing is committed, so the lag is counted from the start point.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    closers.push(() => Promise.resolve(release()));
+    const never = (): Promise<void> => gate;
+    const fresh = await plugin.subscribe(topic, { mode: 'pubsub', group: `lag-pubsub-${topic}` }, never);
+    closers.push(() => fresh.close());
+    expect(await fresh.backlog?.()).to.equal(0);
+    const queue = await plugin.subscribe(topic, { mode: 'point-to-point', group: `lag-queue-${topic}` }, never);
+    closers.push(() => queue.close());
+    expect(await queue.backlog?.()).to.equal(3);
+    release();
+  });
+
   it('round-trips request-reply through respond()', async () => {
     const plugin = await connected();
     const topic = unique('rpc');
