@@ -62,7 +62,7 @@ export function runEgressConformance(target: EgressTarget): void {
       ceStructured: '',
     };
     const subscription = (name: Case): string =>
-      `  - name: ${name}\n    broker: ${target.name}\n    source: "${sources[name]}"\n    mode: point-to-point\n${target.sharedGroups ? `    group: egress-${name}-${sources[name]}\n` : ''}` +
+      `  - name: ${name}\n    broker: ${target.name}\n    source: "${sources[name]}"\n    mode: point-to-point\n${target.sharedGroups ? `    group: ${groupOf(name, sources[name])}\n` : ''}` +
       `    deliver: ${deliver(name)}\n    deadLetter: "${deadLetters[name]}"\n    signing: { secretEnv: ${SECRET_ENV} }\n${extra[name]}`;
     const routes = (): string =>
       'routes:\n' +
@@ -76,7 +76,7 @@ export function runEgressConformance(target: EgressTarget): void {
       ['fanA', 'fanB']
         .map(
           (name) =>
-            `  - name: ${name}\n    broker: ${target.name}\n    source: "${fanSource}"\n    mode: pubsub\n${target.sharedGroups ? `    group: egress-${name}-${fanSource}\n` : ''}` +
+            `  - name: ${name}\n    broker: ${target.name}\n    source: "${fanSource}"\n    mode: pubsub\n${target.sharedGroups ? `    group: ${groupOf(name, fanSource)}\n` : ''}` +
             `    deliver: { url: "${receiver.url(`/${name}`)}" }\n    deadLetter: "${deadLetters.basic}"\n`,
         )
         .join('');
@@ -116,7 +116,7 @@ export function runEgressConformance(target: EgressTarget): void {
             ...Object.values(sources),
             ...Object.values(deadLetters),
             fanSource,
-            ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => `egress-${name}-${fanSource}`) : []),
+            ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => groupOf(name, fanSource)) : []),
           ])
           .catch(() => undefined);
     });
@@ -205,6 +205,11 @@ export function runEgressConformance(target: EgressTarget): void {
       for (const name of ['/fanA', '/fanB']) expect(new Set(receiver.on(name).map((hook) => hook.headers['webhook-id']))).to.deep.equal(new Set(sent));
     });
   });
+}
+
+/** A group name per subscription and source, in characters every broker takes in one (MQTT: no `/`). */
+function groupOf(name: string, source: string): string {
+  return `egress-${name}-${source}`.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
 /** The sum of a metric's series for one subscription (and outcome, when given). */
