@@ -47,6 +47,13 @@ const CONSUMER_RETRY = { retries: 5, initialRetryTime: 500, maxRetryTime: 5000 }
 /** How often a member holding messages heartbeats (the group's session timeout is 6 s). */
 const HOLD_HEARTBEAT_MS = 1000;
 
+/**
+ * Settled offsets are committed at least this often within a batch. kafkajs alone commits when a
+ * batch ends, and a fetched batch can be hundreds of messages that take minutes to deliver: a
+ * crash in between brought every one of them again.
+ */
+const COMMIT_EVERY_MS = 1000;
+
 export class GroupConsumer implements Subscription {
   private readonly pausedTimers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
@@ -171,10 +178,11 @@ export class GroupConsumer implements Subscription {
       window > 1
         ? {
             eachBatchAutoResolve: false,
+            autoCommitInterval: COMMIT_EVERY_MS,
             partitionsConsumedConcurrently: Math.min(window, 64),
             eachBatch: (payload) => this.handleBatchConcurrently(payload, window),
           }
-        : { eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) },
+        : { eachBatchAutoResolve: false, autoCommitInterval: COMMIT_EVERY_MS, eachBatch: (payload) => this.handleBatch(payload) },
     );
 
     let timer: NodeJS.Timeout | undefined;
@@ -188,7 +196,7 @@ export class GroupConsumer implements Subscription {
     await Promise.race([assigned, late]).finally(() => clearTimeout(timer));
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
     for (const record of batch.messages) {
       if (!isRunning() || isStale()) return;
       try {
@@ -203,6 +211,7 @@ export class GroupConsumer implements Subscription {
       }
       resolveOffset(record.offset);
       await heartbeat();
+      await commitSettled(commitOffsetsIfNecessary);
     }
   }
 
@@ -213,7 +222,7 @@ export class GroupConsumer implements Subscription {
    * handlers hold messages the member heartbeats, so a long retry does not cost its partitions.
    */
   private async handleBatchConcurrently(payload: EachBatchPayload, window: number): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
     const states: { offset: string; state: 'running' | 'done' | 'failed' }[] = [];
     let resolvedUpTo = 0;
     let failed: string | undefined;
@@ -228,6 +237,7 @@ export class GroupConsumer implements Subscription {
       } catch {
         // A rebalance is under way: kafkajs rejoins once this batch returns.
       }
+      await commitSettled(commitOffsetsIfNecessary);
     };
     for (const record of batch.messages) {
       if (!isRunning() || isStale() || failed !== undefined) break;
@@ -292,6 +302,15 @@ function withPosition(message: InboundMessage, topic: string, partition: number,
       position: { partition: String(partition), offset },
     },
   };
+}
+
+/** Commits what has settled if COMMIT_EVERY_MS passed; a failure waits for the next try or the batch's end. */
+async function commitSettled(commitOffsetsIfNecessary: () => Promise<void>): Promise<void> {
+  try {
+    await commitOffsetsIfNecessary();
+  } catch {
+    // The broker or the group is changing; kafkajs commits again when the batch ends or rejoins.
+  }
 }
 
 async function startOffsets(admin: Admin, spec: GroupConsumerSpec): Promise<Map<number, string>> {

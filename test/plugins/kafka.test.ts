@@ -187,6 +187,30 @@ describe('kafka plugin (real broker)', function () {
     release();
   });
 
+  it('commits settled offsets while a long batch is still being handled, not only at its end', async () => {
+    const plugin = await connected();
+    const topic = unique('commit');
+    const total = 100;
+    for (let i = 0; i < total; i += 1) await plugin.enqueue(topic, message(`m-${i}`), sendContext());
+    let settled = 0;
+    // One fetch brings all of them (one batch); two at a time, 100 ms each: the batch lasts 5 s or more.
+    const subscription = await plugin.subscribe(topic, { mode: 'point-to-point', group: `commit-${topic}`, maxInFlight: 2 }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      settled += 1;
+    });
+    closers.push(() => subscription.close());
+    let committedWhileRunning = false;
+    await eventually(() => settled >= 20, 20_000, 'twenty settled');
+    const deadline = Date.now() + 10_000;
+    while (!committedWhileRunning && settled < total && Date.now() < deadline) {
+      const backlog = await subscription.backlog?.();
+      // A crash now would bring back only what is not committed.
+      if (backlog !== undefined && backlog < total && settled < total) committedWhileRunning = true;
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(committedWhileRunning, `a commit before the batch ended (settled ${settled} of ${total})`).to.equal(true);
+  });
+
   it('round-trips request-reply through respond()', async () => {
     const plugin = await connected();
     const topic = unique('rpc');
