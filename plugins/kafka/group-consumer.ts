@@ -62,6 +62,7 @@ export class GroupConsumer implements Subscription {
   private readonly slotFreed = new Set<() => void>();
   /** Where a member of a new group started reading partitions without a committed offset ('end'). */
   private startedAt: ReadonlyMap<number, string> = new Map();
+  private committing = false;
 
   private constructor(
     private readonly consumer: Consumer,
@@ -123,6 +124,19 @@ export class GroupConsumer implements Subscription {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Commits what has settled if COMMIT_EVERY_MS passed, in the background: one commit at a time
+   * (while the broker is away each would wait on the same reconnecting socket), and never holding
+   * up heartbeats or the next message. A failure waits for the next try or the batch's end.
+   */
+  private commitSettled(commitOffsetsIfNecessary: () => Promise<void>): void {
+    if (this.committing) return;
+    this.committing = true;
+    commitOffsetsIfNecessary()
+      .catch(() => undefined)
+      .finally(() => (this.committing = false));
   }
 
   close(): Promise<void> {
@@ -211,7 +225,7 @@ export class GroupConsumer implements Subscription {
       }
       resolveOffset(record.offset);
       await heartbeat();
-      await commitSettled(commitOffsetsIfNecessary);
+      this.commitSettled(commitOffsetsIfNecessary);
     }
   }
 
@@ -237,7 +251,7 @@ export class GroupConsumer implements Subscription {
       } catch {
         // A rebalance is under way: kafkajs rejoins once this batch returns.
       }
-      await commitSettled(commitOffsetsIfNecessary);
+      this.commitSettled(commitOffsetsIfNecessary);
     };
     for (const record of batch.messages) {
       if (!isRunning() || isStale() || failed !== undefined) break;
@@ -302,15 +316,6 @@ function withPosition(message: InboundMessage, topic: string, partition: number,
       position: { partition: String(partition), offset },
     },
   };
-}
-
-/** Commits what has settled if COMMIT_EVERY_MS passed; a failure waits for the next try or the batch's end. */
-async function commitSettled(commitOffsetsIfNecessary: () => Promise<void>): Promise<void> {
-  try {
-    await commitOffsetsIfNecessary();
-  } catch {
-    // The broker or the group is changing; kafkajs commits again when the batch ends or rejoins.
-  }
 }
 
 async function startOffsets(admin: Admin, spec: GroupConsumerSpec): Promise<Map<number, string>> {
