@@ -24,6 +24,8 @@ export interface GroupConsumerSpec {
   readonly startAt: 'end' | 'earliest';
   /** The group id was made up for this member alone: it cannot have committed offsets. */
   readonly uniqueGroup: boolean;
+  /** Where to start each listed partition instead (history reads); others start at `startAt`. */
+  readonly seekTo?: ReadonlyMap<number, string>;
   readonly onMessage: (message: InboundMessage) => Promise<void>;
   /**
    * Handler calls left unsettled at once, over all partitions (egress). Above 1, messages of a
@@ -75,7 +77,8 @@ export class GroupConsumer implements Subscription {
   static async start(kafka: Kafka, admin: Admin, spec: GroupConsumerSpec, settings: GroupConsumerSettings, logger: Logger): Promise<GroupConsumer> {
     let seekTo = new Map<number, string>();
     try {
-      if (spec.startAt === 'end') seekTo = await startOffsets(admin, spec);
+      if (spec.seekTo !== undefined) seekTo = new Map(spec.seekTo);
+      else if (spec.startAt === 'end') seekTo = await startOffsets(admin, spec);
     } catch (error) {
       throw toBusgateError(error, `reading the offsets of "${spec.topic}" for group "${spec.groupId}"`);
     }
@@ -214,7 +217,7 @@ export class GroupConsumer implements Subscription {
     for (const record of batch.messages) {
       if (!isRunning() || isStale()) return;
       try {
-        await this.spec.onMessage(inboundMessage(batch.topic, record));
+        await this.spec.onMessage(withPosition(inboundMessage(batch.topic, record), batch.topic, batch.partition, record.offset));
       } catch (error) {
         this.logger.warn(
           `Kafka handler for "${batch.topic}" partition ${batch.partition} rejected offset ${record.offset}; ` +
