@@ -23,6 +23,7 @@ import type {
   OutboundMessage,
   PluginFactory,
   ContractDeclarations,
+  EgressCapabilities,
   PreflightResult,
   Receipt,
   Reply,
@@ -115,6 +116,11 @@ export class BrokerInstance {
   /** What the contract features read: CloudEvents binding, receipt schema, AsyncAPI bindings. */
   get contracts(): ContractDeclarations {
     return this.#factory;
+  }
+
+  /** What the plugin declares for egress; undefined: it cannot be a subscription's source. */
+  get egress(): EgressCapabilities | undefined {
+    return this.#factory.egress;
   }
 
   /** Whether and how the broker keeps history to resume from (streams), as its plugin declares. */
