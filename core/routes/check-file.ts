@@ -33,7 +33,7 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
-  // Parsed once: the route and subscription broker names and both linters read the same document.
+  // Parsed once: every section's broker names and linters read the same document.
   const document = parseRoutes(text);
   const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document), ...pullBrokersIn(document)])].filter(
     (name) => name in config.brokers,
@@ -42,7 +42,7 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   const declared = Object.keys(config.brokers);
   const { routes, problems } = lintRoutes(document, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
   const egress = lintSubscriptions(document, egressCatalogOf(loaded), { declared });
-  const streams = lintStreams(text, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
+  const streams = lintStreams(document, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
   const pulls = lintPulls(document, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
   const all = [...problems, ...egress.problems, ...streams.problems, ...pulls.problems].sort((a, b) => a.line - b.line || a.col - b.col);
   return {
