@@ -13,7 +13,6 @@ clusterFaultSuite({
   destination: 'cluster-{name}',
   destinationFor: (name) => `cluster-${name}`,
   replicaOf: (topic) => topic,
-  recoveryBoundMs: 30_000,
   drainTimeoutMs: 45_000,
   pubsub: {
     destination: 'clusterps-{name}',

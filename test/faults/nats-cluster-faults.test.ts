@@ -17,7 +17,6 @@ clusterFaultSuite({
   destination: 'cluster.{name}',
   destinationFor: (name) => `cluster.${name}`,
   replicaOf: (subject) => streamNameFor('BUSGATE', subject),
-  recoveryBoundMs: 20_000,
   pubsub: {
     destination: 'clusterps.{name}',
     destinationFor: (name) => `clusterps.${name}`,

@@ -43,8 +43,6 @@ export interface ClusterFaultSpec<Cluster extends PrivateCluster> {
   replicaOf(destination: string): string;
   /** Creates what a destination needs, replicated on every member, before its scenario (operator's job). */
   prepare?(cluster: Cluster, destination: string): Promise<void>;
-  /** Longest wait for 2xx after the fault (the kill, or the last member's return). */
-  readonly recoveryBoundMs: number;
   readonly drainTimeoutMs?: number;
   /** Known failures of a client library, with the evidence (listed as pending, never silently). */
   readonly unsupported?: Partial<Record<ClusterScenario, string>>;
@@ -63,6 +61,15 @@ export interface ClusterPubsubSpec<Cluster extends PrivateCluster> {
   /** Creates the replicated stream / topic the route publishes to (the operator's job). */
   prepare(cluster: Cluster, destination: string): Promise<void>;
 }
+
+/**
+ * Longest wait for 2xx after the fault (the kill, or the last member's return). Not the expected
+ * recovery (the table has that) but "never by itself": the core's circuit breaker opens during
+ * the election and doubles its cool-down after each failed trial (1, 2, 4, 8, 16 s), so the first
+ * 2xx can come up to about twice the election's length after the kill (15 s was seen on this
+ * loaded 2-core machine).
+ */
+const RECOVERY_BOUND_MS = 45_000;
 
 export type ClusterScenario = 'leader' | 'rolling' | 'pubsub';
 
@@ -235,7 +242,7 @@ export function clusterFaultSuite<Cluster extends PrivateCluster>(spec: ClusterF
             baseUrl: d.url,
             path: `${prefix}/${name}`,
             fault: { name, inject: () => plan.inject(), holdMs: 0, recover: () => undefined },
-            recoveryBoundMs: spec.recoveryBoundMs,
+            recoveryBoundMs: RECOVERY_BOUND_MS,
           });
           const back = outcome.first2xxAfter ? outcome.first2xxAfter.startedAt + outcome.first2xxAfter.latencyMs : Date.now();
           notes = `longest stretch without 2xx ${longestGapWithout2xx(outcome, outcome.faultStartedAt, back)} ms`;
@@ -263,7 +270,7 @@ export function clusterFaultSuite<Cluster extends PrivateCluster>(spec: ClusterF
           told.set(said, (told.get(said) ?? 0) + 1);
         }
         for (const [said, times] of told) console.log(`      during the fault ${times}x: ${said}`);
-        for (const result of results) expectRideThrough(outcome, result, spec.recoveryBoundMs);
+        for (const result of results) expectRideThrough(outcome, result, RECOVERY_BOUND_MS);
         const health = await fetch(`${d.url}/health`);
         expect(health.status, 'the daemon is alive').to.equal(200);
         expect(rejections.seen.slice(before).map(String), 'no unhandled rejection').to.deep.equal([]);
