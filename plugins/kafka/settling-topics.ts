@@ -12,6 +12,7 @@
  * until the caller's deadline, and what is left is a retryable 503, never a refusal.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BoundedMap } from '../../core/brokers/kit.js';
 import { BusgateError } from '../../core/errors.js';
 import { isUnknownTopic } from './errors.js';
 
@@ -21,17 +22,15 @@ const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 1000;
 
 export class SettlingTopics {
-  private readonly seenAt = new Map<string, number>();
+  // Bounded like the topic catalog: clients of a templated route can name any number of topics.
+  private readonly seenAt = new BoundedMap<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** busgate created `topic`, or a broker's metadata had it. */
   seen(topic: string): void {
+    this.seenAt.delete(topic); // re-inserted last, so the bound drops the longest-unseen first
     this.seenAt.set(topic, this.now());
-    // The map holds only topics seen within the window; old ones go as new ones come.
-    if (this.seenAt.size > 1000) {
-      for (const [name, at] of this.seenAt) if (this.now() - at > SETTLING_MS) this.seenAt.delete(name);
-    }
   }
 
   /** Whether an unknown-topic answer about `topic` may be lagging metadata rather than a missing topic. */
