@@ -34,6 +34,7 @@ import { routeOptionsSchema, type KafkaOptions } from './options.js';
 import { groupsReading, judgeReaders, judgeTopic } from './preflight.js';
 import { ReplyRouter } from './reply-router.js';
 import { TopicCatalog } from './topic-catalog.js';
+import { SettlingTopics } from './settling-topics.js';
 import { checkDestination, replyGroupId } from './names.js';
 
 /** Short, bounded retries: connect() and sends against a down cluster fail in seconds, not minutes. */
@@ -47,6 +48,7 @@ export class KafkaBroker implements BrokerPlugin {
   private readonly admin: Admin;
   private adminConnected: Promise<void> | undefined;
   private readonly topics: TopicCatalog;
+  private readonly settling = new SettlingTopics();
   private readonly producer: BatchingProducer;
   private readonly replies: ReplyRouter;
   private readonly subscriptions = new Set<GroupConsumer>();
@@ -75,10 +77,14 @@ export class KafkaBroker implements BrokerPlugin {
     this.admin = this.kafka.admin({ retry: ADMIN_RETRY });
     this.limits = kafkaLimits(DEFAULT_MESSAGE_MAX_BYTES, options.batch.maxBytes);
     this.healthBoard = new HealthBoard(options.brokers.join(','), logger);
-    this.topics = new TopicCatalog(this.admin, {
-      createTopics: options.createTopics,
-      newTopicPartitions: options.newTopicPartitions,
-    });
+    this.topics = new TopicCatalog(
+      this.admin,
+      {
+        createTopics: options.createTopics,
+        newTopicPartitions: options.newTopicPartitions,
+      },
+      this.settling,
+    );
     this.producer = new BatchingProducer(
       this.kafka,
       {
@@ -270,12 +276,16 @@ export class KafkaBroker implements BrokerPlugin {
     };
     // Before the topic check: an oversized message must not even create a topic.
     checkRecord(topic, record, this.limits);
-    await untilAborted(
-      this.connectAdmin().then(() => this.topics.ensure(topic)),
-      context.signal,
-      `checking topic "${topic}"`,
-    );
-    return this.producer.send({ id: message.id, topic, record, signal: context.signal });
+    // A topic created (or first seen) a moment ago may be unknown to the broker asked: tried
+    // again within the deadline rather than refused (settling-topics.ts).
+    return this.settling.retry(topic, context.signal, async () => {
+      await untilAborted(
+        this.connectAdmin().then(() => this.topics.ensure(topic)),
+        context.signal,
+        `checking topic "${topic}"`,
+      );
+      return this.producer.send({ id: message.id, topic, record, signal: context.signal });
+    });
   }
 
   /** One responder turn: call the handler, send its reply where the request asked. */

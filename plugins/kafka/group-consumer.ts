@@ -16,6 +16,7 @@ import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
 import type { InboundMessage, Subscription } from '../../core/plugins/contract.js';
 import { describeKafkaError, toBusgateError } from './errors.js';
+import { crashFailsJoin } from './coordinator-moves.js';
 import { HEADER_ID, inboundMessage } from './messages.js';
 
 export interface GroupConsumerSpec {
@@ -175,8 +176,11 @@ export class GroupConsumer implements Subscription {
         resolve();
       });
       this.consumer.on(CRASH, ({ payload }) => {
-        if (!joined) reject(payload.error);
-        else if (payload.restart) {
+        if (!joined) {
+          if (crashFailsJoin(payload)) reject(payload.error);
+          else
+            this.logger.info(`Kafka consumer of "${topic}" (group ${this.spec.groupId}) waits for its group coordinator: ${describeKafkaError(payload.error)}`);
+        } else if (payload.restart) {
           if (!lost)
             this.logger.warn(
               `Kafka consumer of "${topic}" (group ${this.spec.groupId}) lost the cluster; restarting until it is back: ${describeKafkaError(payload.error)}`,

@@ -7,6 +7,7 @@ import type { Admin, PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
 import { BoundedMap } from '../../core/brokers/kit.js';
 import { isUnknownTopic, toBusgateError } from './errors.js';
+import { SettlingTopics } from './settling-topics.js';
 
 /** How long "does not exist" is remembered, so a flood of bad requests is not a flood of lookups. */
 const MISSING_TTL_MS = 1000;
@@ -28,6 +29,7 @@ export class TopicCatalog {
   constructor(
     private readonly admin: Admin,
     private readonly options: TopicCatalogOptions,
+    private readonly settling: SettlingTopics = new SettlingTopics(),
   ) {}
 
   ensure(topic: string): Promise<void> {
@@ -66,20 +68,34 @@ export class TopicCatalog {
   private async lookUp(topic: string): Promise<void> {
     try {
       if (this.options.createTopics) {
-        await this.admin.createTopics({
-          topics: [{ topic, numPartitions: this.options.newTopicPartitions ?? -1 }],
-          waitForLeaders: true,
-        });
+        await this.create(topic);
       } else {
         await this.admin.fetchTopicMetadata({ topics: [topic] });
       }
     } catch (error) {
       if (!isUnknownTopic(error)) throw toBusgateError(error, `looking up topic "${topic}"`);
-      this.missing.set(topic, Date.now() + MISSING_TTL_MS);
+      // A topic seen a moment ago that one broker does not know yet is not missing: the caller
+      // retries (settling-topics.ts) instead of every request being refused for MISSING_TTL_MS.
+      if (!this.settling.isSettling(topic)) this.missing.set(topic, Date.now() + MISSING_TTL_MS);
       throw this.missingError(topic, error);
     }
     this.missing.delete(topic);
     this.known.set(topic, true);
+    this.settling.seen(topic);
+  }
+
+  /**
+   * createTopics with kafkajs's wait for leaders, which asks one broker and gives up when that
+   * broker has not learned of the new topic yet (tulios/kafkajs#815). A CreateTopics request never
+   * answers "unknown topic", so that answer comes from the wait: the topic was created and is
+   * still spreading (the produce retries it, see settling-topics.ts).
+   */
+  private async create(topic: string): Promise<void> {
+    try {
+      await this.admin.createTopics({ topics: [{ topic, numPartitions: this.options.newTopicPartitions ?? -1 }], waitForLeaders: true });
+    } catch (error) {
+      if (!isUnknownTopic(error)) throw error;
+    }
   }
 
   private missingError(topic: string, cause?: unknown): BusgateError {

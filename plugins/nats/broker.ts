@@ -32,7 +32,7 @@ import type {
   Subscription,
 } from '../../core/plugins/contract.js';
 import { ConnectionState, followStatus } from './connection-state.js';
-import { connectFailure, connectionLost, deadlinePassed, isNoResponders, toBusgateError, type Waiting } from './errors.js';
+import { connectFailure, connectionLost, deadlinePassed, isNoResponders, streamWithoutLeader, toBusgateError, type Waiting } from './errors.js';
 import { FlushCoalescer } from './flush-coalescer.js';
 import { PublishBatch } from './publish-batch.js';
 import { fromNatsHeaders, ID_HEADER, toNatsHeaders } from './messages.js';
@@ -128,6 +128,8 @@ export class NatsBroker implements BrokerPlugin {
     try {
       return await this.publishToStream(link, destination, message, context, stream);
     } catch (error) {
+      // The stream was there a moment ago: no leader now, not a missing stream.
+      if (isNoResponders(error)) throw streamWithoutLeader(destination, error);
       throw toBusgateError(error, 'puback', destination);
     }
   }
@@ -313,7 +315,12 @@ export class NatsBroker implements BrokerPlugin {
     try {
       return await this.publishToStream(link, subject, message, context, stream);
     } catch (error) {
-      if (isNoResponders(error)) link.streams.forget(subject);
+      if (isNoResponders(error)) {
+        // Looked up again on the next send: a stream deleted since is refused (502) there.
+        link.streams.forget(subject);
+        // Just found (or remembered) to exist: a stream without a leader for now (an election).
+        if (stream === undefined) throw streamWithoutLeader(subject, error);
+      }
       throw toBusgateError(error, 'puback', subject);
     }
   }

@@ -43,6 +43,20 @@ export function connectFailure(error: unknown, servers: string): BusgateError {
   return new BusgateError('broker_unavailable', `cannot connect to NATS at ${servers}: ${reason}`, { cause: error });
 }
 
+/**
+ * A JetStream publish that no server answered, to a stream that was just found to exist: nobody
+ * stores for the stream right now, which is what a replicated stream looks like while it elects
+ * a new leader (its leader died). Nothing was stored (no server took the message): a 503 to
+ * retry, not the 502 of a missing stream (which tells a client not to retry).
+ */
+export function streamWithoutLeader(subject: string, cause: unknown): BusgateError {
+  return new BusgateError(
+    'broker_unavailable',
+    `the JetStream stream for "${subject}" exists but no server stores for it right now (a leader election?); it was not stored, retry`,
+    { cause, retryAfterSeconds: 1 },
+  );
+}
+
 export function toBusgateError(error: unknown, waiting: Waiting, subject: string): BusgateError {
   if (error instanceof BusgateError) return error;
   if (error instanceof InvalidArgumentError || error instanceof InvalidSubjectError) {

@@ -6,14 +6,20 @@ clusterFaultSuite({
   kind: 'kafka',
   leads: 'partition',
   create: () => KafkaCluster.create(),
-  // Every member as a bootstrap broker; topics exist beforehand, with 3 replicas.
-  instance: (cluster) => ({ plugin: 'kafka', options: { brokers: cluster.brokers, createTopics: false } }),
+  // Every member as a bootstrap broker. The point-to-point topics are created by the plugin on
+  // their first send (the cluster's default replication factor is 3): right after a creation some
+  // brokers have not heard of the topic yet, which the plugin rides out (settling-topics.ts).
+  instance: (cluster) => ({ plugin: 'kafka', options: { brokers: cluster.brokers, createTopics: true, newTopicPartitions: 1 } }),
   destination: 'cluster-{name}',
   destinationFor: (name) => `cluster-${name}`,
   replicaOf: (topic) => topic,
-  // Created beforehand like an operator would: right after a creation, a broker that has not yet
-  // heard of the topic answers UNKNOWN_TOPIC_OR_PARTITION to the first produce.
-  prepare: (cluster, topic) => cluster.createTopic(topic),
-  recoveryBoundMs: 30_000,
   drainTimeoutMs: 45_000,
+  pubsub: {
+    destination: 'clusterps-{name}',
+    destinationFor: (name) => `clusterps-${name}`,
+    replicaOf: (topic) => topic,
+    // Created beforehand like an operator would (replication factor 3); the subscribers are two
+    // consumer groups reading from the end, joined before the first send.
+    prepare: (cluster, topic) => cluster.createTopic(topic),
+  },
 });

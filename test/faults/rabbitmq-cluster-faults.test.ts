@@ -13,5 +13,4 @@ clusterFaultSuite({
   replicaOf: (queue) => queue,
   // Quorum queues are an operator's choice in busgate (declare: false here): declared beforehand.
   prepare: (cluster, queue) => cluster.declareQuorumQueue(queue),
-  recoveryBoundMs: 30_000,
 });
