@@ -105,6 +105,8 @@ interface QueueProbe {
   messagesRightAfter: number;
   /** Metadata files (mnesia logs and tables) that held the queue's name right after the kill. */
   metadataFilesAtKill: string[];
+  /** What the node answered the passive declare of a queue it did not report (its channel-close text). */
+  missingBecause?: string;
 }
 
 interface TrialSummary {
@@ -214,8 +216,9 @@ async function inspectAll(url: string, probes: QueueProbe[]): Promise<void> {
         probe.existsAfter = true;
         probe.messagesAfter = reply.messageCount;
         await channel.close();
-      } catch {
+      } catch (error) {
         probe.existsAfter = false;
+        probe.missingBecause = error instanceof Error ? error.message : String(error);
       }
     }
   } finally {
@@ -290,6 +293,7 @@ async function trialOn(broker: PrivateRabbitMq, args: Args, trial: number, boote
       `definition on disk at the kill: survivors ${onDisk(survivors)}, lost ${onDisk(lost)}; oldest lost ${summary.oldestLostMs ?? '-'} ms, youngest kept ${summary.youngestSurvivorMs ?? '-'} ms` +
       (args.pattern === 'stream' ? `; confirmed ${probes[0]!.confirmed}, found ${probes[0]!.messagesAfter}` : ''),
   );
+  for (const probe of lost) console.log(`  ${probe.queue}: ${probe.missingBecause ?? '?'}`);
   return { probes, summary };
 }
 
