@@ -85,6 +85,31 @@ export async function declareRouteTopology(model: ChannelModel, plans: readonly 
   return created;
 }
 
+/**
+ * The exchange the definitions barrier declares and deletes again. Fixed, so that a node killed
+ * between the two leaves at most this one empty, unbound exchange behind.
+ */
+export const DEFINITIONS_BARRIER_EXCHANGE = 'busgate.definitions-barrier';
+
+/**
+ * Makes RabbitMQ write the definitions declared so far to disk. RabbitMQ 3.x (Mnesia) answers
+ * declare-ok before the transaction's "committed" decision is in its log, and syncs that log only
+ * with the next durable change or Mnesia's periodic dump (3 minutes by default); killed before,
+ * a node restarts as if the declaration had been aborted (plugins/rabbitmq/README.md, "A classic
+ * queue missing after kill -9"). Declaring and deleting a durable exchange is such a change: each
+ * step syncs the log, decisions of earlier declarations included.
+ */
+export async function flushDefinitions(model: ChannelModel): Promise<void> {
+  try {
+    await onShortLivedChannel(model, async (channel) => {
+      await channel.assertExchange(DEFINITIONS_BARRIER_EXCHANGE, 'fanout', { durable: true });
+      await channel.deleteExchange(DEFINITIONS_BARRIER_EXCHANGE);
+    });
+  } catch (error) {
+    throw topologyFailure(`to write the declared definitions to disk (exchange "${DEFINITIONS_BARRIER_EXCHANGE}")`, error);
+  }
+}
+
 /** True when it had to create the exchange. */
 export async function declareExchangeIfMissing(model: ChannelModel, exchange: string, type: ExchangeType): Promise<boolean> {
   if (await exists(model, 'exchange', exchange)) return false;

@@ -9,6 +9,7 @@ import { QUEUE_TYPES } from '../../plugins/rabbitmq/options.js';
 import { faultSuite } from './support/fault-suite.js';
 import { PrivateRabbitMq } from './support/private-brokers.js';
 import { declareQueues, queueDepth } from './support/rabbitmq-admin.js';
+import { awaitDurableDefinitions } from './support/rabbitmq-mnesia.js';
 import { awaitRaRegistration } from './support/rabbitmq-ra.js';
 import { FaultProxy } from './support/tcp-proxy.js';
 
@@ -23,11 +24,12 @@ for (const queueType of QUEUE_TYPES) {
       return { broker, proxy };
     },
     // The operator declares the queue before any traffic goes to it; the daemon never does here.
-    // A quorum queue counts as declared once the node's Ra directory names it on disk: until then
-    // a kill -9 leaves the queue without a leader for good (support/rabbitmq-ra.ts), which no
-    // operator's queue, declared long before, is exposed to.
+    // It counts as declared once a kill -9 can no longer undo it, as for an operator's queue
+    // declared long before: its definition is on the node's disk (support/rabbitmq-mnesia.ts),
+    // and a quorum queue's member is in the node's Ra directory (support/rabbitmq-ra.ts).
     async prepare(broker, queue) {
       await declareQueues((broker as PrivateRabbitMq).url, [queue], queueType);
+      await awaitDurableDefinitions(broker.folder, [queue]);
       if (queueType === 'quorum') await awaitRaRegistration(broker.folder, [queue]);
     },
     instance: (proxyPort) => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${proxyPort}`, declare: false } }),

@@ -47,15 +47,19 @@ function findFile(dir: string, name: string, accept: (file: string) => boolean):
 export async function registeredRaServers(nodeFolder: string): Promise<string[]> {
   const file = quorumDirectoryFile(nodeFolder);
   if (file === undefined) return [];
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-dets-'));
+  return erlOnCopy(file, (copy) => `{ok, T} = dets:open_file(t, [{file, "${copy}"}]), [io:format("~s~n", [K]) || {K, _} <- dets:match_object(T, '_')]`);
+}
+
+/**
+ * Runs `erl -eval` on a copy of a node's file (the node's own file is never opened) and returns
+ * the lines it printed. `body(copy)` is Erlang expressions separated by commas, printing lines.
+ */
+export async function erlOnCopy(file: string, body: (copy: string) => string): Promise<string[]> {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-erl-'));
   try {
-    const copy = path.join(scratch, 'names.dets');
+    const copy = path.join(scratch, path.basename(file));
     fs.copyFileSync(file, copy);
-    const { stdout } = await run(
-      'erl',
-      ['-noshell', '-eval', `{ok, T} = dets:open_file(t, [{file, "${copy}"}]), [io:format("~s~n", [K]) || {K, _} <- dets:match_object(T, '_')], halt().`],
-      { timeout: 60_000 },
-    );
+    const { stdout } = await run('erl', ['-noshell', '-eval', `${body(copy)}, halt().`], { timeout: 60_000 });
     return stdout.split('\n').filter((line) => line.length > 0);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
