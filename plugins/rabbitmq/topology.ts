@@ -17,6 +17,7 @@
  * another type is used as it is, instead of failing with 406 because our arguments differ.
  */
 import type { Channel, ChannelModel, Replies } from 'amqplib';
+import { randomBytes } from 'node:crypto';
 import { routeOptions } from '../../core/brokers/kit.js';
 import type { RouteTarget } from '../../core/plugins/contract.js';
 import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './errors.js';
@@ -86,28 +87,32 @@ export async function declareRouteTopology(model: ChannelModel, plans: readonly 
 }
 
 /**
- * The exchange the definitions barrier declares and deletes again. Fixed, so that a node killed
- * between the two leaves at most this one empty, unbound exchange behind.
+ * The prefix of the exchange the definitions barrier declares and deletes again; a random suffix
+ * keeps two busgate replicas' barriers on one broker from meeting. A node killed between the two
+ * steps can leave one such empty, unbound exchange behind.
  */
-export const DEFINITIONS_BARRIER_EXCHANGE = 'busgate.definitions-barrier';
+export const DEFINITIONS_BARRIER_PREFIX = 'busgate.definitions-barrier.';
 
 /**
- * Makes RabbitMQ write the definitions declared so far to disk. RabbitMQ 3.x (Mnesia) answers
- * declare-ok before the transaction's "committed" decision is in its log, and syncs that log only
- * with the next durable change or Mnesia's periodic dump (3 minutes by default); killed before,
- * a node restarts as if the declaration had been aborted (plugins/rabbitmq/README.md, "A classic
- * queue missing after kill -9"). Declaring and deleting a durable exchange is such a change: each
- * step syncs the log, decisions of earlier declarations included.
+ * Makes RabbitMQ write the definitions declared so far to disk; returns the barrier exchange's
+ * name. RabbitMQ 3.x (Mnesia) answers declare-ok before the transaction's "committed" decision is
+ * in its log, and syncs that log only with the next durable change or Mnesia's periodic dump (3
+ * minutes by default); killed before, a node restarts as if the declaration had been aborted
+ * (plugins/rabbitmq/README.md, "A classic queue missing after kill -9"). Declaring and deleting a
+ * durable exchange is such a change: each step syncs the log, earlier declarations' decisions
+ * included.
  */
-export async function flushDefinitions(model: ChannelModel): Promise<void> {
+export async function flushDefinitions(model: ChannelModel): Promise<string> {
+  const exchange = `${DEFINITIONS_BARRIER_PREFIX}${randomBytes(6).toString('hex')}`;
   try {
     await onShortLivedChannel(model, async (channel) => {
-      await channel.assertExchange(DEFINITIONS_BARRIER_EXCHANGE, 'fanout', { durable: true });
-      await channel.deleteExchange(DEFINITIONS_BARRIER_EXCHANGE);
+      await channel.assertExchange(exchange, 'fanout', { durable: true });
+      await channel.deleteExchange(exchange);
     });
   } catch (error) {
-    throw topologyFailure(`to write the declared definitions to disk (exchange "${DEFINITIONS_BARRIER_EXCHANGE}")`, error);
+    throw topologyFailure(`to write the declared definitions to disk (exchange "${exchange}")`, error);
   }
+  return exchange;
 }
 
 /** True when it had to create the exchange. */
