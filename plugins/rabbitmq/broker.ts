@@ -31,7 +31,7 @@ import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js'
 import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './names.js';
-import { declareRouteTopology, exchangeExists, flushDefinitions, inspectQueue, planFor, type DeclarePlan } from './topology.js';
+import { declareRouteTopology, exchangeExists, flushDefinitionsOrWarn, inspectQueue, planFor, type DeclarePlan } from './topology.js';
 
 type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
 
@@ -317,16 +317,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     this.log.info(
       `rabbitmq: declared ${created.map((plan) => `${plan.kind} ${plan.name} (${plan.type})`).join(', ')} before serving the routes (declare: true)`,
     );
-    try {
-      await flushDefinitions(model);
-    } catch (error) {
-      // Refused (e.g. no configure permission on the barrier's name): serve anyway, but say what
-      // is at stake; a lost connection is retried like any other failure at connect time.
-      if (!(error instanceof BusgateError) || error.code !== 'broker_rejected') throw error;
-      this.log.warn(
-        `rabbitmq: ${error.message}; until RabbitMQ next writes its metadata log (3 minutes at most), a broker crash can lose the definitions just declared`,
-      );
-    }
+    await flushDefinitionsOrWarn(model, this.log, created.map((plan) => `${plan.kind} ${plan.name}`).join(', '));
     if (created.some((plan) => plan.kind === 'queue' && plan.type === 'quorum')) await sleep(NEW_QUORUM_QUEUE_SETTLE_MS);
   }
 

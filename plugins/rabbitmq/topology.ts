@@ -19,7 +19,8 @@
 import type { Channel, ChannelModel, Replies } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { routeOptions } from '../../core/brokers/kit.js';
-import type { RouteTarget } from '../../core/plugins/contract.js';
+import type { Logger, RouteTarget } from '../../core/plugins/contract.js';
+import { BusgateError } from '../../core/errors.js';
 import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './errors.js';
 import { routeOptionsSchema, type ExchangeType, type QueueType } from './options.js';
 import { checkQueueName } from './names.js';
@@ -113,6 +114,22 @@ export async function flushDefinitions(model: ChannelModel): Promise<string> {
     throw topologyFailure(`to write the declared definitions to disk (exchange "${exchange}")`, error);
   }
   return exchange;
+}
+
+/**
+ * flushDefinitions, for callers that just created topology. A refusal (e.g. no configure
+ * permission on the barrier's name) is logged, not thrown: the definitions work, they are only
+ * exposed to a crash until RabbitMQ next syncs its log. A lost connection still throws.
+ */
+export async function flushDefinitionsOrWarn(model: ChannelModel, logger: Logger, created: string): Promise<void> {
+  try {
+    await flushDefinitions(model);
+  } catch (error) {
+    if (!(error instanceof BusgateError) || error.code !== 'broker_rejected') throw error;
+    logger.warn(
+      `rabbitmq: after declaring ${created}: ${error.message}; until RabbitMQ next syncs its metadata log (3 minutes at most), a broker crash can lose that declaration`,
+    );
+  }
 }
 
 /** True when it had to create the exchange. */
