@@ -275,7 +275,7 @@ async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
 async function memoryClient(args: B2Args, c: Case): Promise<Client> {
   const logger = winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
   const plugin: BrokerPlugin = memoryPlugin.create(
-    { queueLimit: 1_000_000, echoResponders: [c.destination], unavailable: false },
+    { queueLimit: 1_000_000, maxQueuedBytes: Number.MAX_SAFE_INTEGER, echoResponders: [c.destination], unavailable: false },
     { name: 'memory', instanceId: 'bench', logger },
   );
   await plugin.connect(new AbortController().signal);

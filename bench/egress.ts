@@ -25,15 +25,15 @@ import { createLogger } from '../core/observability/logger.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
-const CONCURRENCY = 64;
+export const CONCURRENCY = 64;
 const BODY = Buffer.from(JSON.stringify({ order: 1, note: 'egress bench message, about a hundred bytes of JSON payload.....' }));
 
-interface BrokerSetup {
+export interface BrokerSetup {
   readonly name: 'memory' | 'nats' | 'rabbitmq' | 'kafka';
   readonly instance: BrokerInstanceConfig;
 }
 
-const BROKERS: readonly BrokerSetup[] = [
+export const BROKERS: readonly BrokerSetup[] = [
   { name: 'memory', instance: { plugin: 'memory', options: { queueLimit: 1_000_000 } } },
   { name: 'nats', instance: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } } },
   {
@@ -51,7 +51,7 @@ export interface EgressBenchRow {
   readonly ratio: number;
 }
 
-function daemonConfig(dir: string, routes: string, brokers: Record<string, BrokerInstanceConfig>): DaemonConfig {
+export function daemonConfig(dir: string, routes: string, brokers: Record<string, BrokerInstanceConfig>): DaemonConfig {
   const routesFile = path.join(dir, `routes-${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(routesFile, routes);
   // The schema's defaults (no environment, no config files in the temp folder), then the bench's.
@@ -67,7 +67,7 @@ function daemonConfig(dir: string, routes: string, brokers: Record<string, Broke
   };
 }
 
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+export async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`egress bench: timed out waiting for ${what}`);
@@ -76,7 +76,7 @@ async function until(predicate: () => boolean, timeoutMs: number, what: string):
 }
 
 /** Puts `count` messages on a point-to-point source through the daemon's broker instance. */
-async function preload(daemon: Daemon, broker: string, source: string, count: number): Promise<void> {
+export async function preload(daemon: Daemon, broker: string, source: string, count: number): Promise<void> {
   const instance = daemon.brokers.get(broker)!;
   let next = 0;
   await Promise.all(
@@ -93,6 +93,26 @@ async function preload(daemon: Daemon, broker: string, source: string, count: nu
       }
     }),
   );
+}
+
+/**
+ * Consumer alone: `count` messages preloaded into `source`, drained by the plugin's own consumer
+ * acknowledging each at once (maxInFlight CONCURRENCY). Returns the seconds the drain took.
+ */
+export async function consumeAlone(daemon: Daemon, setup: BrokerSetup, source: string, count: number, group: string): Promise<number> {
+  await preload(daemon, setup.name, source, count);
+  let drained = 0;
+  const t0 = performance.now();
+  const subscription = await daemon.brokers
+    .get(setup.name)!
+    .subscribe(source, { mode: 'point-to-point', maxInFlight: CONCURRENCY, ...(setup.name === 'memory' ? {} : { group }) }, () => {
+      drained += 1;
+      return Promise.resolve();
+    });
+  await until(() => drained >= count, 300_000, `${count} messages drained from ${source}`);
+  const seconds = (performance.now() - t0) / 1000;
+  await subscription.close();
+  return seconds;
 }
 
 async function benchBroker(setup: BrokerSetup, count: number, dir: string): Promise<EgressBenchRow> {
@@ -117,19 +137,7 @@ async function benchBroker(setup: BrokerSetup, count: number, dir: string): Prom
   const config = daemonConfig(dir, routes, { [setup.name]: setup.instance });
   const daemon = await startDaemon(config, { logger, defaultMetrics: false, connectWaitMs: 10_000 });
   try {
-    // Consumer alone: the plugin's consumer, acknowledging each message at once.
-    await preload(daemon, setup.name, alone, count);
-    let drained = 0;
-    const t0 = performance.now();
-    const subscription = await daemon.brokers
-      .get(setup.name)!
-      .subscribe(alone, { mode: 'point-to-point', maxInFlight: CONCURRENCY, ...(setup.name === 'memory' ? {} : { group: `bench-alone-${run}` }) }, () => {
-        drained += 1;
-        return Promise.resolve();
-      });
-    await until(() => drained >= count, 300_000, `${count} messages drained from ${alone}`);
-    const aloneSeconds = (performance.now() - t0) / 1000;
-    await subscription.close();
+    const aloneSeconds = await consumeAlone(daemon, setup, alone, count, `bench-alone-${run}`);
 
     // Egress: a subscription (added by a reload, as an operator would) POSTing each to the receiver.
     await preload(daemon, setup.name, egress, count);
@@ -193,14 +201,16 @@ export async function runEgressBench(options: { quick: boolean; only?: readonly 
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** Runs a per-broker bench when `url` is the script node was started with: `[--quick] [--only=a,b]`. */
+export function runAsScript(url: string, bench: (options: { quick: boolean; only?: readonly string[] }) => Promise<unknown>): void {
+  if (url !== pathToFileURL(process.argv[1] ?? '').href) return;
   const argv = process.argv.slice(2);
   const only = argv
     .find((a) => a.startsWith('--only='))
     ?.slice('--only='.length)
     .split(',')
     .filter(Boolean);
-  runEgressBench({ quick: argv.includes('--quick'), ...(only ? { only } : {}) }).then(
+  bench({ quick: argv.includes('--quick'), ...(only ? { only } : {}) }).then(
     () => process.exit(0),
     (error: unknown) => {
       console.error(error);
@@ -208,3 +218,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   );
 }
+
+runAsScript(import.meta.url, runEgressBench);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub,routes,stages] [-- --skip-cluster] [-- --skip-profile] [-- --skip-egress]`
+ * `npm run bench [-- --quick] [-- --only=nats,kafka/pubsub,routes,stages] [-- --skip-cluster] [-- --skip-profile] [-- --skip-egress] [-- --skip-streams]`
  *
  * `--only` (also `--only routes`) keeps the broker cases whose id contains one of the words, and
  * the sections named: `routes` (route count, bench/routes.ts) and `stages` (the memory route's CPU
@@ -8,7 +8,8 @@
  * Measures, in one run on 127.0.0.1: the baselines B0 (bare node:http) and B1 (bare express), then
  * for every broker x mode the broker client alone (B2) and the busgate daemon, then two daemons
  * behind one port; evaluates the targets, profiles the cases that miss one, measures egress
- * (webhook deliveries per second against the plugin's consumer alone, bench/egress.ts), and writes
+ * (webhook deliveries per second against the plugin's consumer alone, bench/egress.ts) and stream
+ * fan-out (SSE clients against the plugin's consumer alone, bench/streams.ts), and writes
  * bench/results/<stamp>-<quick|full>.{json,md}, latest.md and latest.svg. See bench/README.md.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -52,6 +53,7 @@ import {
 import type { B2Args, B2Output, BrokerName, CaseMode, Endpoints, OpenLoopArgs, OpenLoopOutput, Phases, WrkSummary } from './lib/types.js';
 import { runWrk, writeWrkScript, wrkVersion } from './lib/wrk.js';
 import { egressMarkdown, runEgressBench } from './egress.js';
+import { runStreamsBench, streamsMarkdown } from './streams.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -920,14 +922,16 @@ async function main(): Promise<number> {
 
   // Egress is measured per broker, so an --only naming sections but no broker leaves it out.
   const egressRows = skipEgress || !brokerCasesWanted ? [] : await runEgressBench({ quick, ...(only ? { only } : {}) });
+  const streamRows = argv.includes('--skip-streams') || !brokerCasesWanted ? [] : await runStreamsBench({ quick, ...(only ? { only } : {}) });
 
   fs.mkdirSync(resultsDir, { recursive: true });
   const base = path.join(resultsDir, `${stamp}-${results.kind}`);
-  fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, egress: egressRows }, null, 2)}\n`);
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, egress: egressRows, streams: streamRows }, null, 2)}\n`);
   const sections = [
     results.routes ? routeCountTable(results.routes) : undefined,
     results.stages ? stageTable(results.stages) : undefined,
     egressRows.length > 0 ? egressMarkdown(egressRows, new Date()) : undefined,
+    streamRows.length > 0 ? streamsMarkdown(streamRows, new Date()) : undefined,
   ].filter((x) => x !== undefined);
   const md = [markdown(results), ...sections].join('\n\n');
   fs.writeFileSync(`${base}.md`, md);

@@ -26,6 +26,8 @@ export async function startTestDaemon(options: {
   logger?: Logger;
   /** Stream limits other than the defaults. */
   streamLimits?: StartOptions['streamLimits'];
+  /** Pull API limits other than the defaults. */
+  pullLimits?: StartOptions['pullLimits'];
 }): Promise<TestDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-test-'));
   const routesFile = path.join(dir, 'routes.yaml');
@@ -36,6 +38,7 @@ export async function startTestDaemon(options: {
     routesFile,
     watchRoutes: false,
     workers: 1,
+    optimizeForSize: false,
     logLevel: 'error',
     logFormat: 'json',
     bodyLimit: '1mb',
@@ -65,6 +68,7 @@ export async function startTestDaemon(options: {
     defaultMetrics: false,
     connectWaitMs: options.connectWaitMs ?? 10_000,
     ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
+    ...(options.pullLimits ? { pullLimits: options.pullLimits } : {}),
   });
   const url = `http://127.0.0.1:${daemon.port}`;
   return Object.assign(daemon, {

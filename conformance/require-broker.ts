@@ -51,3 +51,15 @@ export async function requireBroker(context: SkippableContext, name: string, end
 export function skippedBrokers(): string[] {
   return [...skipped.values()];
 }
+
+const notDeclared = new Map<string, string>();
+
+/** Keeps why conformance tests did not run because the plugin declares no such capability. */
+export function noteNotDeclared(key: string, reason: string): void {
+  notDeclared.set(key, reason);
+}
+
+/** Tests skipped because a plugin does not declare what they test (e.g. egress), one line each. */
+export function skippedCapabilities(): string[] {
+  return [...notDeclared.values()];
+}

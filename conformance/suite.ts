@@ -7,6 +7,8 @@
  *   import { runConformance } from 'busgate/conformance';
  *   runConformance({ name: 'mybroker', plugin: 'busgate-plugin-mybroker', options: () => ({ url }), ... });
  *
+ * Plugins that declare `egress` also run the webhook-delivery tests (conformance/egress.ts).
+ *
  * Assertions use node:assert rather than chai: the suite ships in the package, and a test
  * framework's assertion library as a dependency would pin every plugin author to its version.
  */
@@ -14,6 +16,7 @@ import assert from 'node:assert/strict';
 import type { BrokerInstance } from '../core/brokers/instance.js';
 import type { InboundMessage, Mode } from '../core/plugins/contract.js';
 import { eventually, sleep, startTestDaemon, type TestDaemon } from './daemon.js';
+import { describeEgress } from './egress.js';
 import type { SkippableContext } from './require-broker.js';
 
 export interface ConformanceTarget {
@@ -33,7 +36,10 @@ export interface ConformanceTarget {
   readonly routeOptions?: Partial<Record<Mode, string>>;
   /** Create what must exist before sending (an exchange, a topic...). The broker is the daemon's. */
   prepare?(mode: Mode, destination: string, broker: BrokerInstance): Promise<void>;
-  /** Remove what the run created (streams, queues, topics), so shared brokers do not fill up. */
+  /**
+   * Remove what the run created (streams, queues, topics), so shared brokers do not fill up. The
+   * egress tests also pass the consumer group names their subscriptions used.
+   */
   cleanup?(destinations: readonly string[], broker: BrokerInstance): Promise<void>;
   /** Template values this broker must refuse, beyond the ones every broker refuses. */
   readonly unsafeTokens?: readonly string[];
@@ -274,5 +280,7 @@ export function runConformance(target: ConformanceTarget): void {
       await extra.brokers.get(target.name)!.close();
       assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     });
+
+    describeEgress(target, wait);
   });
 }

@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import { parseByteSize } from './byte-size.js';
 import { parseDuration } from './duration.js';
 import { StartupError } from './errors.js';
+import type { StreamLimits } from './streams/model.js';
 import { builtInManifests, claimStorePlugin, type BuiltInSetting } from './plugins/built-ins.js';
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: (text: string) => YAML.parse(text) as unknown });
@@ -100,6 +101,12 @@ const coreSchema = {
     default: 1,
     env: 'WORKERS',
     arg: 'workers',
+  },
+  optimizeForSize: {
+    doc: "V8 favours memory over speed (its --optimize-for-size, set at start-up): the heap grows less under load. false: V8's defaults.",
+    format: Boolean,
+    default: true,
+    env: 'OPTIMIZE_FOR_SIZE',
   },
   watchRoutes: {
     doc: 'Reload the routes file when it changes (SIGHUP always reloads).',
@@ -216,6 +223,27 @@ const coreSchema = {
     headersTimeout: { doc: 'Time a client has to send all headers.', format: 'duration', default: '10s', env: 'HEADERS_TIMEOUT' },
     requestTimeout: { doc: 'Time a client has to send the whole request.', format: 'duration', default: '30s', env: 'REQUEST_TIMEOUT' },
   },
+  streams: {
+    maxStreams: {
+      doc: 'Most streams (SSE and WebSocket clients) one instance serves; more get 429 too_many_streams.',
+      format: 'nat',
+      default: 1000,
+      env: 'STREAMS_MAX',
+    },
+    maxStreamsPerClient: {
+      doc: 'Most streams one API key may have open on one instance; more get 429 too_many_streams.',
+      format: 'nat',
+      default: 20,
+      env: 'STREAMS_MAX_PER_CLIENT',
+    },
+    heartbeat: { doc: 'Interval of SSE heartbeat comments and WebSocket pings on a stream.', format: 'duration', default: '15s', env: 'STREAMS_HEARTBEAT' },
+    maxUnread: {
+      doc: 'Bytes a stream client may leave unread before it is disconnected with reason slow_client.',
+      format: 'byte-size',
+      default: '1mb',
+      env: 'STREAMS_MAX_UNREAD',
+    },
+  },
   tracing: {
     endpoint: {
       doc: 'OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); spans are exported only when set. traceparent is propagated either way.',
@@ -287,6 +315,7 @@ export interface DaemonConfig {
   readonly watchRoutes: boolean;
   /** Worker processes; 0 in the file means one per CPU, resolved here. */
   readonly workers: number;
+  readonly optimizeForSize: boolean;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly bodyLimit: string;
@@ -314,6 +343,8 @@ export interface DaemonConfig {
   readonly apiKeys: ReadonlyMap<string, string>;
   readonly protectOperational: boolean;
   readonly limits: { readonly maxHeaders: number; readonly maxHeaderBytes: number; readonly headersTimeoutMs: number; readonly requestTimeoutMs: number };
+  /** Stream limits (config `streams.*`); absent: the defaults in core/streams/model.ts. */
+  readonly streams?: StreamLimits;
   /** Every instance a route may name, the implicit built-in ones included. */
   readonly brokers: Readonly<Record<string, BrokerInstanceConfig>>;
   /** Relative plugin paths are resolved from here. */
@@ -365,6 +396,7 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     routesFile: path.resolve(cwd, config.get('routesFile')),
     watchRoutes: config.get('watchRoutes'),
     workers: config.get('workers') === 0 ? os.availableParallelism() : config.get('workers'),
+    optimizeForSize: config.get('optimizeForSize'),
     logLevel: config.get('logLevel') as DaemonConfig['logLevel'],
     logFormat: config.get('logFormat') as DaemonConfig['logFormat'],
     bodyLimit: config.get('bodyLimit'),
@@ -392,6 +424,12 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
       maxHeaderBytes: config.get('limits.maxHeaderBytes'),
       headersTimeoutMs: parseDuration(config.get('limits.headersTimeout'))!,
       requestTimeoutMs: parseDuration(config.get('limits.requestTimeout'))!,
+    },
+    streams: {
+      maxStreams: config.get('streams.maxStreams'),
+      maxStreamsPerClient: config.get('streams.maxStreamsPerClient'),
+      heartbeatMs: parseDuration(config.get('streams.heartbeat'))!,
+      maxBufferedBytes: parseByteSize(config.get('streams.maxUnread'))!,
     },
     brokers: withImplicitInstances(
       config.get('brokers'),

@@ -19,6 +19,8 @@ import { answerProtocolEdges } from './http/protocol-edges.js';
 import { Egress } from './egress/egress.js';
 import { StreamServer } from './streams/stream-server.js';
 import type { StreamLimits, StreamSpec } from './streams/model.js';
+import { PullServer } from './pulls/pull-server.js';
+import type { PullLimits } from './pulls/model.js';
 import { EgressMetrics } from './egress/metrics.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -59,6 +61,8 @@ export interface Daemon {
   readonly egress: Egress;
   /** Live streams over Server-Sent Events (openStreams counts the connected clients). */
   readonly streams: StreamServer;
+  /** The pull API with leases (POST on a pull path, its /ack and /nack). */
+  readonly pulls: PullServer;
   /** Re-reads the routes file; keeps the old routes when the new file is not valid. */
   reload(reason: string): Promise<ReloadResult>;
   /** Idempotent; resolves when every plugin is closed. */
@@ -75,6 +79,8 @@ export interface StartOptions {
   readonly clusterWorker?: boolean;
   /** Stream limits other than the defaults (tests use small ones). */
   readonly streamLimits?: Partial<StreamLimits>;
+  /** Pull API limits other than the defaults (tests use small ones). */
+  readonly pullLimits?: Partial<PullLimits>;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
@@ -87,8 +93,17 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const authenticator = new Authenticator(config.apiKeys);
   const state = await createStateStores(config, { metrics, logger, connectWaitMs: options.connectWaitMs ?? 3000 });
   let streamSpecs: readonly StreamSpec[] = checked.streams;
+  const pulls = new PullServer({
+    brokers,
+    logger,
+    authenticator,
+    instanceId: config.instanceId,
+    registry: metrics.registry,
+    ...(options.pullLimits ? { limits: options.pullLimits } : {}),
+  });
+  await pulls.apply(checked.pulls);
   const ingressDeps: IngressDependencies = {
-    servedElsewhere: (path) => streamSpecs.some((stream) => stream.path === path),
+    servedElsewhere: (path) => streamSpecs.some((stream) => stream.path === path) || pulls.serves(path),
     brokers,
     metrics,
     logger,
@@ -119,8 +134,9 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     brokers,
     logger,
     authenticator,
+    metrics,
     streams: () => streamSpecs,
-    ...(options.streamLimits ? { limits: options.streamLimits } : {}),
+    limits: { ...config.streams, ...options.streamLimits },
   });
   const app = createApp({
     cluster,
@@ -137,13 +153,27 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     maxHeaders: config.limits.maxHeaders,
     egress,
     streams,
+    pulls,
   });
   await egress.apply(checked.subscriptions);
-  reloader = new Reloader(config, brokers, routeTable, ingressDeps, metrics, logger, options.connectWaitMs ?? 3000, egress, (specs) => (streamSpecs = specs));
+  reloader = new Reloader(
+    config,
+    brokers,
+    routeTable,
+    ingressDeps,
+    metrics,
+    logger,
+    options.connectWaitMs ?? 3000,
+    egress,
+    (specs) => (streamSpecs = specs),
+    (specs) => pulls.apply(specs),
+  );
   const server = createServer(config, (req, res) => {
     if (!routeTable.current.handle(req, res)) app(req, res);
   });
   answerProtocolEdges(server, { bodyLimitBytes: ingressDeps.bodyLimitBytes, logger });
+  // WebSocket clients of streams arrive as upgrades, which never reach the request handler.
+  server.on('upgrade', streams.upgrade);
   const requests = countActiveRequests(server);
   const port = await listen(server, config);
   // Watching starts before "listening" is announced, so no edit made after it is missed. A
@@ -160,7 +190,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, streams, tracing, watcher, state });
+    shuttingDown ??= stop(reason, { config, logger, lifecycle, server, requests, brokers, egress, streams, pulls, tracing, watcher, state });
     return shuttingDown;
   };
 
@@ -176,6 +206,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
     },
     egress,
     streams,
+    pulls,
     reload: (reason: string) => reloader.reload(reason),
     shutdown,
   };
@@ -260,6 +291,7 @@ interface Running {
   readonly brokers: ReadonlyMap<string, BrokerInstance>;
   readonly egress: Egress;
   readonly streams: StreamServer;
+  readonly pulls: PullServer;
   readonly tracing: Tracing;
   readonly watcher: fs.FSWatcher | undefined;
   readonly state: StateStores;
@@ -277,6 +309,7 @@ async function stop(reason: string, running: Running): Promise<void> {
   lifecycle.draining = true;
   // Streams never end by themselves: end them so the drain below is not held up by them.
   running.streams.stop();
+  running.pulls.endWaits();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -287,6 +320,7 @@ async function stop(reason: string, running: Running): Promise<void> {
   // POSTs on the wire finish and settle their message; every other held message goes back to
   // its broker unacknowledged, for the next instance (or this one, restarted).
   await running.egress.stop();
+  await running.pulls.stop();
   await Promise.all([...brokers.values()].map((broker) => broker.close()));
   await running.state.close();
   await tracing.shutdown().catch((error: unknown) => logger.warn('span export failed at shutdown', { error: String(error) }));

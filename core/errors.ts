@@ -35,8 +35,23 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'A destination, key, header or the header table is longer than the broker accepts (see its limits on /ready); nothing was sent.',
   },
+  bad_resume_position: {
+    status: 400,
+    retryable: false,
+    summary: 'A stream was asked to resume (Last-Event-ID or from=) from a position this broker does not hand out (see Streams); nothing was subscribed.',
+  },
+  resume_not_supported: {
+    status: 400,
+    retryable: false,
+    summary: 'from= on a live-only stream: its broker keeps no history for the source (see Streams); nothing was subscribed.',
+  },
   unauthorized: { status: 401, retryable: false, summary: 'No valid credentials were presented.' },
   forbidden: { status: 403, retryable: false, summary: 'The credentials may not use this route.' },
+  destination_limit: {
+    status: 403,
+    retryable: false,
+    summary: 'The destination does not exist, and the broker instance may create no more (its creation limit); nothing was sent.',
+  },
   not_found: { status: 404, retryable: false, summary: 'No route has this path.' },
   method_not_allowed: {
     status: 405,
@@ -46,7 +61,7 @@ export const ERROR_CODES = {
   not_acceptable: {
     status: 406,
     retryable: false,
-    summary: 'A stream path answers only Accept: text/event-stream.',
+    summary: 'A stream path answers only Accept: text/event-stream or a WebSocket upgrade.',
   },
   request_timeout: {
     status: 408,
@@ -104,6 +119,11 @@ export const ERROR_CODES = {
     status: 429,
     retryable: true,
     summary: 'The instance, or this API key on it, has as many streams open as allowed (see Retry-After).',
+  },
+  too_many_pulls: {
+    status: 429,
+    retryable: true,
+    summary: 'The instance has as many pull requests waiting (long-polling) as allowed (see Retry-After).',
   },
   headers_too_large: {
     status: 431,

@@ -15,6 +15,7 @@ import { Ingress, type IngressDependencies } from './http/ingress.js';
 import type { Egress } from './egress/egress.js';
 import type { SubscriptionSpec } from './egress/model.js';
 import type { StreamSpec } from './streams/model.js';
+import type { PullSpec } from './pulls/model.js';
 import type { Metrics } from './observability/metrics.js';
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
@@ -32,6 +33,7 @@ interface Prepared {
   readonly ingress: Ingress;
   readonly subscriptions: readonly SubscriptionSpec[];
   readonly streams: readonly StreamSpec[];
+  readonly pulls: readonly PullSpec[];
   readonly fresh: ReadonlyMap<string, BrokerInstance>;
   readonly used: ReadonlySet<string>;
   readonly routes: number;
@@ -53,6 +55,7 @@ export class Reloader {
     private readonly connectWaitMs: number,
     private readonly egress: Egress,
     private readonly applyStreams: (streams: readonly StreamSpec[]) => void = () => undefined,
+    private readonly applyPulls: (pulls: readonly PullSpec[]) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Reloads one at a time: a second SIGHUP waits for the first. */
@@ -144,6 +147,7 @@ export class Reloader {
       ingress,
       subscriptions: checked.subscriptions,
       streams: checked.streams,
+      pulls: checked.pulls,
       fresh,
       used: new Set(checked.loaded.keys()),
       routes: checked.routes.length,
@@ -160,6 +164,7 @@ export class Reloader {
     this.metrics.routesLoaded.set(prepared.routes);
     const subscriptions = await this.egress.apply(prepared.subscriptions);
     this.applyStreams(prepared.streams);
+    await this.applyPulls(prepared.pulls);
 
     const unused = [...this.brokers.keys()].filter((instance) => !prepared.used.has(instance));
     for (const instance of unused) {

@@ -15,6 +15,7 @@ import { BusgateError, asBusgateError, describeError, isBusgateError } from '../
 import type { Metrics } from '../observability/metrics.js';
 import { isDefaultSafeToken } from '../routes/template.js';
 import type {
+  HistoryCapability,
   BrokerHealth,
   BrokerPlugin,
   InboundMessage,
@@ -22,6 +23,7 @@ import type {
   OutboundMessage,
   PluginFactory,
   ContractDeclarations,
+  EgressCapabilities,
   PreflightResult,
   Receipt,
   Reply,
@@ -114,6 +116,16 @@ export class BrokerInstance {
   /** What the contract features read: CloudEvents binding, receipt schema, AsyncAPI bindings. */
   get contracts(): ContractDeclarations {
     return this.#factory;
+  }
+
+  /** What the plugin declares for egress; undefined: it cannot be a subscription's source. */
+  get egress(): EgressCapabilities | undefined {
+    return this.#factory.egress;
+  }
+
+  /** Whether and how the broker keeps history to resume from (streams), as its plugin declares. */
+  get history(): HistoryCapability | undefined {
+    return this.#factory.egress?.history;
   }
 
   /** What this broker can do, as its plugin declares. */
@@ -296,6 +308,8 @@ export class BrokerInstance {
         return closed;
       },
       ...(subscription.backlog ? { backlog: () => subscription.backlog!() } : {}),
+      ...(subscription.start !== undefined ? { start: subscription.start } : {}),
+      ...(subscription.gap ? { gap: true } : {}),
     };
     this.#subscriptions.add(tracked);
     gauge.inc();

@@ -112,3 +112,22 @@ export function withFields(logger: Logger, fields: LogFields): Logger {
     ...(logger.isDebugEnabled ? { isDebugEnabled: () => logger.isDebugEnabled?.() === true } : {}),
   };
 }
+
+/** How many destinations a plugin's look-up cache keeps by default (see BoundedMap). */
+export const DESTINATION_CACHE_ENTRIES = 10_000;
+
+/**
+ * A plugin's cache keyed by destination. Destinations are whatever a templated route renders from
+ * a client's request, so a cache that only grows is memory any client can fill: this one forgets
+ * its oldest entry past `limit` (insertion order; a forgotten entry only costs one more look-up).
+ */
+export class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly limit = DESTINATION_CACHE_ENTRIES) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    if (!this.has(key) && this.size >= this.limit) this.delete(this.keys().next().value as K);
+    return super.set(key, value);
+  }
+}

@@ -3,11 +3,12 @@
  * answer (status + Retry-After), a timeout or a connection error; it never throws. Credentials in
  * the configured URL become an Authorization header and never appear in a log line or metric.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { parseRetryAfter, type AttemptOutcome } from './retry-policy.js';
 
 export class WebhookClient {
-  private readonly pool: Pool;
+  /** undici costs about 8 MB of RSS once loaded: a daemon without subscriptions never loads it. */
+  private readonly pool: Promise<Pool>;
   private readonly path: string;
   private readonly authorization: string | undefined;
   /** The URL without user info, for logs. */
@@ -23,14 +24,16 @@ export class WebhookClient {
     parsed.password = '';
     this.displayUrl = parsed.toString();
     this.path = `${parsed.pathname}${parsed.search}`;
-    this.pool = new Pool(parsed.origin, { connections, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.pool = import('undici').then(({ Pool }) => new Pool(parsed.origin, { connections, keepAliveTimeout: 30_000, pipelining: 1 }));
   }
 
   async post(body: Buffer, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<AttemptOutcome> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     try {
-      const response = await this.pool.request({
+      const response = await (
+        await this.pool
+      ).request({
         method: 'POST',
         path: this.path,
         headers: this.authorization === undefined ? headers : { ...headers, authorization: this.authorization },
@@ -52,7 +55,7 @@ export class WebhookClient {
   }
 
   async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
+    await (await this.pool).close().catch(() => undefined);
   }
 }
 

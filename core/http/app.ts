@@ -18,6 +18,7 @@ import { sendError } from './send-error.js';
 import { mountTap } from './tap.js';
 import type { Egress } from '../egress/egress.js';
 import type { StreamServer } from '../streams/stream-server.js';
+import type { PullServer } from '../pulls/pull-server.js';
 import { mountConsole } from './console.js';
 import { DOCUMENT_PATHS, mountContractDocuments } from './contract-documents.js';
 
@@ -38,7 +39,9 @@ export interface AppDependencies {
   /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
   readonly egress?: Pick<Egress, 'statuses' | 'overview' | 'specs'>;
   /** Live streams (GET on a stream path); absent where none are served. */
-  readonly streams?: Pick<StreamServer, 'handle'>;
+  readonly streams?: Pick<StreamServer, 'handle' | 'views'>;
+  /** The pull API (POST on a pull path, its /ack and /nack); absent where none are served. */
+  readonly pulls?: Pick<PullServer, 'handle'>;
 }
 
 const OPERATIONAL = '(busgate)';
@@ -88,6 +91,7 @@ export function createApp(deps: AppDependencies): Express {
   mountContractDocuments(app, deps);
   if (deps.consoleEnabled) mountConsole(app, deps);
   if (deps.streams) app.use(deps.streams.handle);
+  if (deps.pulls) app.use(deps.pulls.handle);
 
   // The configured routes are served by the ingress before express sees a request (see
   // core/http/ingress.ts); what reaches this point matched no route path.

@@ -17,6 +17,7 @@ import type { Express, Request, Response } from 'express';
 import { parse, type Token } from 'path-to-regexp';
 import type { Logger } from 'winston';
 import type { Egress, SubscriptionOverview } from '../egress/egress.js';
+import type { StreamServer, StreamView } from '../streams/stream-server.js';
 import { componentName } from '../contracts/describe.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
@@ -37,6 +38,7 @@ export interface ConsoleDependencies {
   readonly authenticator: Authenticator;
   readonly defaultTimeoutMs: number;
   readonly egress?: Pick<Egress, 'overview'>;
+  readonly streams?: Pick<StreamServer, 'views'>;
 }
 
 /** A path token as the page needs it to build a URL: text, a parameter, or an optional group. */
@@ -94,6 +96,8 @@ export interface ConsoleState {
   readonly requests: Readonly<Record<string, { total: number; byStatus: Record<string, number>; seconds: number; count: number }>>;
   /** Egress subscriptions: state, delivered and dead-lettered counts, broker backlog. */
   readonly subscriptions: readonly SubscriptionOverview[];
+  /** Streams (SSE / WebSocket paths) and their connected clients; the page can watch one. */
+  readonly streams: readonly StreamView[];
   /** Per broker instance: messages by mode and outcome. */
   readonly messages: readonly { readonly broker: string; readonly mode: string; readonly outcome: string; readonly count: number }[];
 }
@@ -202,6 +206,7 @@ export async function consoleState(deps: ConsoleDependencies): Promise<ConsoleSt
     routes: deps.routeTable.routes.map((route) => routeView(route, deps.defaultTimeoutMs)),
     brokers,
     subscriptions,
+    streams: deps.streams?.views() ?? [],
     requests: perRoute,
     messages: messages.values.map(({ labels, value }) => ({
       broker: String(labels.broker),

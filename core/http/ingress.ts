@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { match, type MatchFunction } from 'path-to-regexp';
 import type { Logger } from 'winston';
-import { scopedDedupeId } from '../dedupe-id.js';
+import { scopedMessageId } from '../dedupe-id.js';
 import { BusgateError, isBusgateError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseTraceparent, type RequestTrace, type Tracing } from '../observability/tracing.js';
@@ -224,14 +224,17 @@ class CompiledRoute {
   }
 
   /**
-   * The message's id (receipt, busgate-id) and the id a broker dedupes on. An id the client chose
-   * (its Idempotency-Key) reaches the broker only scoped by client and route, so another client
-   * sending the same key first cannot make this message a broker-side duplicate; a UUID busgate
-   * drew is unique already.
+   * The message's id (receipt, busgate-id, webhook-id at egress), which is also the id a broker
+   * dedupes on. A UUID busgate drew is unique already. An id from the client's Idempotency-Key is
+   * derived from client, route and key: the same client's retry gets the same id (on every
+   * replica, so JetStream and consumers still drop it), while another client sending the same key
+   * gets another id, so no receiver deduping on the id can drop one client's message as the
+   * other's duplicate. The key itself travels in the `idempotency-key` header.
    */
   private ids(client: string, id: string, planned: Plan): MessageIds {
     if (planned.idempotencyKey === undefined) return { id, dedupeId: id };
-    return { id, dedupeId: scopedDedupeId(['ingress', client, this.spec.name, id]) };
+    const scoped = scopedMessageId(['ingress', client, this.spec.name, id]);
+    return { id: scoped, dedupeId: scoped };
   }
 
   private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, { id, dedupeId }: MessageIds): OutboundMessage {
@@ -243,8 +246,8 @@ class CompiledRoute {
     if (encoding !== undefined && encoding !== 'identity') headers['content-encoding'] = encoding;
     const contentType = entry.contentType;
     return {
-      // The client's Idempotency-Key becomes the message id, so consumers see the same id on
-      // every retry; the broker dedupes on the client-scoped dedupeId (see ids()).
+      // Derived from the client's Idempotency-Key when it sent one, so consumers see the same id
+      // on every retry of that client and never another client's (see ids()).
       id,
       dedupeId,
       payload: entry.payload,

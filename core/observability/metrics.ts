@@ -61,6 +61,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly streamClients = new Gauge({
+    name: 'busgate_stream_clients',
+    help: 'Clients connected to a stream now, by stream path (from routes.yaml) and transport (sse, websocket).',
+    labelNames: ['stream', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly streamEvents = new Counter({
+    name: 'busgate_stream_events_total',
+    help: 'Message events written to stream clients, by stream path and transport.',
+    labelNames: ['stream', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly streamDisconnects = new Counter({
+    name: 'busgate_stream_disconnects_total',
+    help: 'Stream clients gone, by stream path and reason (client_left, slow_client, shutting_down, subscribe_failed).',
+    labelNames: ['stream', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly reloads = new Counter({
     name: 'busgate_routes_reloads_total',
     help: 'Routes reloads by outcome: ok, invalid (the file had problems; old routes kept) or failed.',

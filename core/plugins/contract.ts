@@ -31,13 +31,16 @@ export function isMode(value: unknown): value is Mode {
 
 /** A message on its way to the broker. Header names are lower case. */
 export interface OutboundMessage {
-  /** busgate's id for this message (a UUID, or the client's Idempotency-Key). */
+  /**
+   * busgate's id for this message: a random UUID, or one derived from client, route and the
+   * client's Idempotency-Key (core/dedupe-id.ts), so one client's retry keeps its id and another
+   * client's identical key never shares it.
+   */
   readonly id: string;
   /**
-   * The id to hand a broker that drops repeated ids (JetStream Nats-Msg-Id), never `id`: `id` may
-   * be a client's Idempotency-Key, which another client can send too. The core scopes this one by
-   * client and route (core/dedupe-id.ts), so only the same client's retry is a duplicate. Absent
-   * (a message the core did not make, such as a reply): use `id`.
+   * The id to hand a broker that drops repeated ids (JetStream Nats-Msg-Id). The core sets it to
+   * `id`; it stays a separate field so that a plugin can tell the core's scoped id from a message
+   * the core did not make (such as a reply), where it is absent: use `id` then.
    */
   readonly dedupeId?: string;
   readonly payload: Buffer;
@@ -69,6 +72,12 @@ export interface DeliveryInfo {
   readonly position?: Readonly<Record<string, string>>;
   /** How many times the broker delivered this message before (0 = first delivery), if it knows. */
   readonly redeliveries?: number;
+  /**
+   * History subscriptions only (SubscribeOptions.from): the token that, passed back as `from`,
+   * continues with the message right after this one. Opaque to the core; it encodes the whole
+   * read position (every Kafka partition), so resuming from it neither skips nor repeats.
+   */
+  readonly resumeToken?: string;
 }
 
 /** What the broker said when it accepted a message: the id plus broker details (partition, seq...). */
@@ -115,10 +124,25 @@ export interface SubscribeOptions {
    * pull size, Kafka in-flight window); others call it one at a time.
    */
   readonly maxInFlight?: number;
+  /**
+   * Read the source's history instead of only what arrives while subscribed. Only for plugins
+   * declaring `egress.history`, pubsub without a group, on a source whose options match
+   * `history.when`. 'now': start at the end, as a live subscriber would, but hand out resume
+   * tokens; `{ token }`: continue right after the message that carried this resumeToken (or
+   * where the subscription that reported it as `start` began).
+   */
+  readonly from?: 'now' | { readonly token: string };
 }
 
 export interface Subscription {
   close(): Promise<void>;
+  /** History subscriptions (SubscribeOptions.from): the token of the position it started at. */
+  readonly start?: string;
+  /**
+   * Resumed from a token the broker no longer holds (retention, a purge): reading starts at the
+   * oldest message still kept, and what lay in between is lost. Absent or false: no gap.
+   */
+  readonly gap?: boolean;
   /**
    * Messages waiting in the broker for this subscriber and not handed to it yet (Kafka consumer
    * lag, JetStream pending, queue depth), for egress metrics. Absent or undefined: unknown.
@@ -233,6 +257,18 @@ export interface EgressCapabilities {
    * persistent route writes one).
    */
   readonly sourceCheckOptions?: Partial<Record<'pubsub' | 'point-to-point', Readonly<Record<string, unknown>>>>;
+  /** Optional: the broker keeps history a pubsub subscriber can resume from (SubscribeOptions.from). */
+  readonly history?: HistoryCapability;
+}
+
+/** Resume from history, declared as data so the core decides before subscribing (streams). */
+export interface HistoryCapability {
+  /** Route options a source needs for history (NATS: `persistent: true`, a JetStream stream); {} = every source. */
+  readonly when: Readonly<Record<string, unknown>>;
+  /** What a resume token encodes, one line for the docs. */
+  readonly position: string;
+  /** A problem with a client-supplied token (malformed), or undefined; checked before subscribing. */
+  checkToken(token: string): string | undefined;
 }
 
 /** JSON Schema, as ajv takes it. Kept loose on purpose: plugins may use any draft-07 keyword. */

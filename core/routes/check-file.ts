@@ -10,6 +10,9 @@ import type { SubscriptionSpec } from '../egress/model.js';
 import { lintStreams, streamBrokersIn } from '../streams/lint.js';
 import type { StreamProblem } from '../streams/lint-codes.js';
 import type { StreamSpec } from '../streams/model.js';
+import { lintPulls, pullBrokersIn } from '../pulls/lint.js';
+import type { PullProblem } from '../pulls/lint-codes.js';
+import type { PullSpec } from '../pulls/model.js';
 import { brokerNamesIn, lintRoutes, parseRoutes } from './lint.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
@@ -17,7 +20,8 @@ export interface CheckedRoutes {
   readonly routes: RouteSpec[];
   readonly subscriptions: SubscriptionSpec[];
   readonly streams: StreamSpec[];
-  readonly problems: (RouteProblem | SubscriptionProblem | StreamProblem)[];
+  readonly pulls: PullSpec[];
+  readonly problems: (RouteProblem | SubscriptionProblem | StreamProblem | PullProblem)[];
   readonly loaded: Map<string, LoadedInstance>;
   readonly file: string;
 }
@@ -29,21 +33,23 @@ export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, '
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
-  // Parsed once: the route and subscription broker names and both linters read the same document.
+  // Parsed once: every section's broker names and linters read the same document.
   const document = parseRoutes(text);
-  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document)])].filter(
+  const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document), ...pullBrokersIn(document)])].filter(
     (name) => name in config.brokers,
   );
   const loaded = await loadInstances(used, config.brokers, config.configDir);
   const declared = Object.keys(config.brokers);
   const { routes, problems } = lintRoutes(document, catalogOf(loaded), { declared, clients: [...config.apiKeys.keys()], baseDir: path.dirname(file) });
   const egress = lintSubscriptions(document, egressCatalogOf(loaded), { declared });
-  const streams = lintStreams(text, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
-  const all = [...problems, ...egress.problems, ...streams.problems].sort((a, b) => a.line - b.line || a.col - b.col);
+  const streams = lintStreams(document, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
+  const pulls = lintPulls(document, egressCatalogOf(loaded), { declared, clients: [...config.apiKeys.keys()] });
+  const all = [...problems, ...egress.problems, ...streams.problems, ...pulls.problems].sort((a, b) => a.line - b.line || a.col - b.col);
   return {
     routes: all.length === 0 ? routes : [],
     subscriptions: all.length === 0 ? egress.subscriptions : [],
     streams: all.length === 0 ? streams.streams : [],
+    pulls: all.length === 0 ? pulls.pulls : [],
     problems: all,
     loaded,
     file,

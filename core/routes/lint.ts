@@ -33,7 +33,7 @@ export interface LintResult {
 }
 
 /** `subscriptions` is linted by core/egress/lint.ts. */
-const TOP_LEVEL_KEYS = ['routes', 'subscriptions', 'streams'];
+const TOP_LEVEL_KEYS = ['routes', 'subscriptions', 'streams', 'pulls'];
 
 const ROUTE_KEYS = [
   'name',
@@ -149,7 +149,7 @@ export function lintRoutes(source: string | ParsedRoutes, catalog: BrokerCatalog
   }
   const list = root.get('routes', true);
   // A file may only subscribe (egress; core/egress/lint.ts checks that part).
-  if (list === undefined && (root.has('subscriptions') || root.has('streams'))) return { routes: [], problems };
+  if (list === undefined && (root.has('subscriptions') || root.has('streams') || root.has('pulls'))) return { routes: [], problems };
   if (!isSeq(list)) {
     report(list ?? root, list ? 'wrong_type' : 'missing_key', list ? '"routes" must be a list' : 'the file has no "routes" list');
     return { routes: [], problems };

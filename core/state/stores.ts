@@ -13,7 +13,7 @@ import { loadPlugin } from '../plugins/load-plugin.js';
 import { MemoryIdempotencyStore, type IdempotencyScope, type IdempotencyStore } from '../http/idempotency.js';
 import { localRateLimits, type RateLimits } from '../http/rate-limit.js';
 import type { Metrics } from '../observability/metrics.js';
-import { RedisConnection } from './redis-connection.js';
+import type { RedisConnection } from './redis-connection.js';
 import { redisClaims } from './redis-claims.js';
 import { SharedIdempotencyStore } from './shared-idempotency.js';
 import type { ClaimStore } from '../plugins/contract.js';
@@ -35,10 +35,13 @@ export async function createStateStores(
     labelNames: ['store', 'operation'] as const,
     registers: [deps.metrics.registry],
   });
+  // @redis/client costs about 10 MB of RSS once loaded: only a daemon whose stores use Redis loads it.
+  const usesRedis = (config.idempotency.store !== '' && /^rediss?:/.test(config.idempotency.store)) || config.rateLimitStore !== '';
+  const redis = usesRedis ? await import('./redis-connection.js') : undefined;
   const connections = new Map<string, RedisConnection>();
   const connect = (url: string): RedisConnection => {
     let connection = connections.get(url);
-    if (!connection) connections.set(url, (connection = new RedisConnection({ url, logger: deps.logger })));
+    if (!connection) connections.set(url, (connection = new redis!.RedisConnection({ url, logger: deps.logger })));
     return connection;
   };
 

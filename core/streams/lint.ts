@@ -2,10 +2,10 @@
  * The streams linter: the `streams:` list of the routes file, checked like routes and
  * subscriptions (every problem at once, each with the line and column of the node at fault).
  */
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { brokersOfSection, type EgressCatalog } from '../egress/lint.js';
 import { validateOptions } from '../plugins/options.js';
-import { RESERVED_PATHS } from '../routes/lint.js';
+import { RESERVED_PATHS, parseRoutes, type ParsedRoutes } from '../routes/lint.js';
 import type { StreamLintCode, StreamProblem } from './lint-codes.js';
 import type { StreamSpec } from './model.js';
 
@@ -25,9 +25,12 @@ export function streamBrokersIn(source: Parameters<typeof brokersOfSection>[0]):
   return brokersOfSection(source, 'streams');
 }
 
-export function lintStreams(text: string, catalog: EgressCatalog, options: StreamLintOptions = {}): { streams: StreamSpec[]; problems: StreamProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+export function lintStreams(
+  source: string | ParsedRoutes,
+  catalog: EgressCatalog,
+  options: StreamLintOptions = {},
+): { streams: StreamSpec[]; problems: StreamProblem[] } {
+  const { doc, lines } = typeof source === 'string' ? parseRoutes(source) : source;
   const problems: StreamProblem[] = [];
   // YAML syntax errors are the routes linter's to report.
   if (doc.errors.length > 0 || !isMap(doc.contents)) return { streams: [], problems };

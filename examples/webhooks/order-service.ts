@@ -1,7 +1,8 @@
 /**
  * The sending side: an order service that publishes order events by POSTing them to busgate.
  * No broker client either; the 202 means the broker stored the event. The Idempotency-Key makes
- * a retried POST one event, and becomes the webhook-id the notification service dedupes on.
+ * a retried POST one event, and fixes its webhook-id (derived from client, route and key), which
+ * the notification service dedupes on.
  *
  * Run it:  node dist/examples/webhooks/order-service.js [busgate-url] [count]
  */

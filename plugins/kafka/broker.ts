@@ -26,6 +26,7 @@ import { BatchingProducer, type KafkaReceipt } from './batching-producer.js';
 import { describeKafkaError, toBusgateError } from './errors.js';
 import { GroupConsumer, type GroupConsumerSpec } from './group-consumer.js';
 import { HealthBoard } from './health-board.js';
+import { formatToken, historyStart, withResumeTokens } from './history.js';
 import { checkRecord, DEFAULT_MESSAGE_MAX_BYTES, kafkaLimits, readMessageMaxBytes, type KafkaLimits } from './limits.js';
 import { kafkaLogCreator, kafkaLogLevel } from './log-bridge.js';
 import { HEADER_CORRELATION_ID, HEADER_REPLY_TO, outboundHeaders } from './messages.js';
@@ -143,6 +144,7 @@ export class KafkaBroker implements BrokerPlugin {
     await this.topics.ensure(destination);
     const pubsub = options.mode === 'pubsub';
     const group = options.group;
+    if (options.from !== undefined && pubsub && group === undefined) return this.subscribeFromHistory(destination, options.from, onMessage);
     const consumer = await this.startConsumer({
       topic: destination,
       // A named group (egress) is shared by its members and keeps its offsets. Otherwise pubsub:
@@ -325,6 +327,24 @@ export class KafkaBroker implements BrokerPlugin {
     );
     this.subscriptions.add(consumer);
     return consumer;
+  }
+
+  /** A reader of its own (a unique group) seeked to a position: see history.ts. */
+  private async subscribeFromHistory(
+    topic: string,
+    from: NonNullable<SubscribeOptions['from']>,
+    onMessage: (message: InboundMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    const { start, gap } = await historyStart(this.admin, topic, from);
+    const consumer = await this.startConsumer({
+      topic,
+      groupId: `busgate.reader.${topic}.${randomUUID()}`,
+      startAt: 'earliest',
+      uniqueGroup: true,
+      seekTo: start,
+      onMessage: withResumeTokens(start, onMessage),
+    });
+    return { ...this.subscriptionOf(consumer), start: formatToken(start), gap };
   }
 
   /** What subscribe() and respond() hand out: closing it also forgets the consumer. */

@@ -24,6 +24,8 @@ export interface GroupConsumerSpec {
   readonly startAt: 'end' | 'earliest';
   /** The group id was made up for this member alone: it cannot have committed offsets. */
   readonly uniqueGroup: boolean;
+  /** Where to start each listed partition instead (history reads); others start at `startAt`. */
+  readonly seekTo?: ReadonlyMap<number, string>;
   readonly onMessage: (message: InboundMessage) => Promise<void>;
   /**
    * Handler calls left unsettled at once, over all partitions (egress). Above 1, messages of a
@@ -47,12 +49,22 @@ const CONSUMER_RETRY = { retries: 5, initialRetryTime: 500, maxRetryTime: 5000 }
 /** How often a member holding messages heartbeats (the group's session timeout is 6 s). */
 const HOLD_HEARTBEAT_MS = 1000;
 
+/**
+ * Settled offsets are committed at least this often within a batch. kafkajs alone commits when a
+ * batch ends, and a fetched batch can be hundreds of messages that take minutes to deliver: a
+ * crash in between brought every one of them again.
+ */
+const COMMIT_EVERY_MS = 1000;
+
 export class GroupConsumer implements Subscription {
   private readonly pausedTimers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
   /** Handlers running now, over all partitions (bounded by spec.maxInFlight). */
   private running = 0;
   private readonly slotFreed = new Set<() => void>();
+  /** Where a member of a new group started reading partitions without a committed offset ('end'). */
+  private startedAt: ReadonlyMap<number, string> = new Map();
+  private committing = false;
 
   private constructor(
     private readonly consumer: Consumer,
@@ -65,7 +77,8 @@ export class GroupConsumer implements Subscription {
   static async start(kafka: Kafka, admin: Admin, spec: GroupConsumerSpec, settings: GroupConsumerSettings, logger: Logger): Promise<GroupConsumer> {
     let seekTo = new Map<number, string>();
     try {
-      if (spec.startAt === 'end') seekTo = await startOffsets(admin, spec);
+      if (spec.seekTo !== undefined) seekTo = new Map(spec.seekTo);
+      else if (spec.startAt === 'end') seekTo = await startOffsets(admin, spec);
     } catch (error) {
       throw toBusgateError(error, `reading the offsets of "${spec.topic}" for group "${spec.groupId}"`);
     }
@@ -84,6 +97,7 @@ export class GroupConsumer implements Subscription {
       retry: CONSUMER_RETRY,
     });
     const member = new GroupConsumer(consumer, admin, spec, settings, logger);
+    member.startedAt = seekTo;
     try {
       await member.run(seekTo);
     } catch (error) {
@@ -93,7 +107,11 @@ export class GroupConsumer implements Subscription {
     return member;
   }
 
-  /** Consumer lag: per partition, the end offset minus the group's committed offset (or the start). */
+  /**
+   * Consumer lag: per partition, the end offset minus the group's committed offset; without one,
+   * minus where the group started reading: the end offset at its start for a new pubsub group
+   * (what was published before it is not waiting for it), else the log's start.
+   */
   async backlog(): Promise<number | undefined> {
     try {
       const [ends, committed] = await Promise.all([
@@ -103,11 +121,25 @@ export class GroupConsumer implements Subscription {
       const done = new Map((committed[0]?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
       return ends.reduce((sum, { partition, high, low }) => {
         const at = done.get(partition);
-        return sum + Math.max(0, Number(high) - (at !== undefined && at >= 0 ? at : Number(low)));
+        const from = at !== undefined && at >= 0 ? at : Number(this.startedAt.get(partition) ?? low);
+        return sum + Math.max(0, Number(high) - from);
       }, 0);
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Commits what has settled if COMMIT_EVERY_MS passed, in the background: one commit at a time
+   * (while the broker is away each would wait on the same reconnecting socket), and never holding
+   * up heartbeats or the next message. A failure waits for the next try or the batch's end.
+   */
+  private commitSettled(commitOffsetsIfNecessary: () => Promise<void>): void {
+    if (this.committing) return;
+    this.committing = true;
+    commitOffsetsIfNecessary()
+      .catch(() => undefined)
+      .finally(() => (this.committing = false));
   }
 
   close(): Promise<void> {
@@ -163,10 +195,11 @@ export class GroupConsumer implements Subscription {
       window > 1
         ? {
             eachBatchAutoResolve: false,
+            autoCommitInterval: COMMIT_EVERY_MS,
             partitionsConsumedConcurrently: Math.min(window, 64),
             eachBatch: (payload) => this.handleBatchConcurrently(payload, window),
           }
-        : { eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) },
+        : { eachBatchAutoResolve: false, autoCommitInterval: COMMIT_EVERY_MS, eachBatch: (payload) => this.handleBatch(payload) },
     );
 
     let timer: NodeJS.Timeout | undefined;
@@ -180,11 +213,11 @@ export class GroupConsumer implements Subscription {
     await Promise.race([assigned, late]).finally(() => clearTimeout(timer));
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
     for (const record of batch.messages) {
       if (!isRunning() || isStale()) return;
       try {
-        await this.spec.onMessage(inboundMessage(batch.topic, record));
+        await this.spec.onMessage(withPosition(inboundMessage(batch.topic, record), batch.topic, batch.partition, record.offset));
       } catch (error) {
         this.logger.warn(
           `Kafka handler for "${batch.topic}" partition ${batch.partition} rejected offset ${record.offset}; ` +
@@ -195,6 +228,7 @@ export class GroupConsumer implements Subscription {
       }
       resolveOffset(record.offset);
       await heartbeat();
+      this.commitSettled(commitOffsetsIfNecessary);
     }
   }
 
@@ -205,7 +239,7 @@ export class GroupConsumer implements Subscription {
    * handlers hold messages the member heartbeats, so a long retry does not cost its partitions.
    */
   private async handleBatchConcurrently(payload: EachBatchPayload, window: number): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
     const states: { offset: string; state: 'running' | 'done' | 'failed' }[] = [];
     let resolvedUpTo = 0;
     let failed: string | undefined;
@@ -220,6 +254,7 @@ export class GroupConsumer implements Subscription {
       } catch {
         // A rebalance is under way: kafkajs rejoins once this batch returns.
       }
+      this.commitSettled(commitOffsetsIfNecessary);
     };
     for (const record of batch.messages) {
       if (!isRunning() || isStale() || failed !== undefined) break;

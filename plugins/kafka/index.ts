@@ -6,6 +6,7 @@ import { kafkaContracts } from './contracts.js';
 import manifest from './plugin.json' with { type: 'json' };
 import { MODES, PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { KafkaBroker } from './broker.js';
+import { kafkaHistory } from './history.js';
 import { optionsSchema, routeOptionsSchema, type KafkaOptions } from './options.js';
 import { PLUGIN_HEADERS } from './messages.js';
 import { checkDestination, checkKey, isSafeToken } from './names.js';
@@ -25,7 +26,8 @@ const kafka: PluginFactory<KafkaOptions> = {
   reservedDestinations: (options) => [options.replyTopic],
   reservedHeaders: PLUGIN_HEADERS,
   // A held message keeps its partition's offset uncommitted; the member heartbeats meanwhile.
-  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key' },
+  // Topics keep their records: streams resume from a per-partition offset token (history.ts).
+  egress: { durableGroups: true, concurrentHandlers: true, orderingKey: 'the record key', history: kafkaHistory },
   create: (options, context) => new KafkaBroker(options, context),
 };
 

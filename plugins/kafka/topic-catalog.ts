@@ -5,6 +5,7 @@
  */
 import type { Admin, PartitionMetadata } from 'kafkajs';
 import { BusgateError } from '../../core/errors.js';
+import { BoundedMap } from '../../core/brokers/kit.js';
 import { isUnknownTopic, toBusgateError } from './errors.js';
 
 /** How long "does not exist" is remembered, so a flood of bad requests is not a flood of lookups. */
@@ -18,8 +19,10 @@ export interface TopicCatalogOptions {
 }
 
 export class TopicCatalog {
-  private readonly known = new Set<string>();
-  private readonly missing = new Map<string, number>();
+  // Bounded: a templated route lets clients name any number of topics, and a missing one was
+  // remembered for good (its TTL was only checked, never expired); a forgotten entry is looked up again.
+  private readonly known = new BoundedMap<string, true>();
+  private readonly missing = new BoundedMap<string, number>();
   private readonly lookups = new Map<string, Promise<void>>();
 
   constructor(
@@ -76,7 +79,7 @@ export class TopicCatalog {
       throw this.missingError(topic, error);
     }
     this.missing.delete(topic);
-    this.known.add(topic);
+    this.known.set(topic, true);
   }
 
   private missingError(topic: string, cause?: unknown): BusgateError {

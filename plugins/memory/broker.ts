@@ -55,7 +55,7 @@ export class MemoryBroker implements BrokerPlugin {
     onHandlerError: (error: unknown, destination: string) => void,
   ) {
     this.limits = memoryLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    this.bus = new MemoryBus(options.queueLimit, onHandlerError);
+    this.bus = new MemoryBus(options.queueLimit, onHandlerError, options.maxQueuedBytes);
     for (const destination of options.echoResponders) this.bus.respond(destination, echo);
   }
 

@@ -2,7 +2,10 @@
  * An in-process broker with the semantics of the real ones, so that the daemon, the demo and the
  * conformance suite exercise every mode without an external service:
  *   topics     every live subscriber gets each message (nothing is kept for later subscribers)
- *   queues     each message goes to exactly one consumer, and waits (up to a bound) until one exists
+ *   queues     each message goes to exactly one consumer, and waits (up to a bound) until one exists;
+ *              all queues together hold at most maxQueuedBytes, and a queue with no message and no
+ *              consumer is forgotten, so clients sending to ever new destinations (a templated
+ *              point-to-point route) cannot grow the daemon's memory without end
  *   responders request-reply, round-robin among the responders of a destination
  */
 import { BusgateError } from '../../core/errors.js';
@@ -19,6 +22,7 @@ interface Consumer {
 }
 
 interface Queue {
+  readonly destination: string;
   readonly messages: InboundMessage[];
   readonly consumers: Consumer[];
   next: number;
@@ -28,10 +32,12 @@ export class MemoryBus {
   private readonly topics = new Map<string, Set<Handler>>();
   private readonly queues = new Map<string, Queue>();
   private readonly responders = new Map<string, { list: Responder[]; next: number }>();
+  private queuedBytes = 0;
 
   constructor(
     private readonly queueLimit: number,
     private readonly onHandlerError: (error: unknown, destination: string) => void,
+    private readonly maxQueuedBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Returns how many subscribers the message was handed to. */
@@ -47,11 +53,22 @@ export class MemoryBus {
 
   /** Returns the queue depth after the message was added. */
   enqueue(message: InboundMessage): number {
+    const bytes = sizeOf(message);
+    if (this.queuedBytes + bytes > this.maxQueuedBytes) {
+      throw new BusgateError(
+        'overloaded',
+        `the embedded broker's queues hold ${this.queuedBytes} bytes; ${this.maxQueuedBytes} is its limit (maxQueuedBytes)`,
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    }
     const queue = this.queue(message.destination);
     if (queue.messages.length >= this.queueLimit) {
       throw new BusgateError('overloaded', `queue "${message.destination}" holds ${this.queueLimit} messages, its limit`, { retryAfterSeconds: 1 });
     }
     queue.messages.push(message);
+    this.queuedBytes += bytes;
     const depth = queue.messages.length;
     this.dispatch(queue);
     return depth;
@@ -102,6 +119,7 @@ export class MemoryBus {
     return () => {
       const index = queue.consumers.indexOf(consumer);
       if (index >= 0) queue.consumers.splice(index, 1);
+      this.forgetIfIdle(queue);
     };
   }
 
@@ -124,10 +142,19 @@ export class MemoryBus {
     return this.queues.get(destination)?.messages.length ?? 0;
   }
 
+  /** Queues kept now (each holds a message or has a consumer), and the bytes they hold. */
+  usage(): { readonly queues: number; readonly bytes: number } {
+    return { queues: this.queues.size, bytes: this.queuedBytes };
+  }
+
   private queue(destination: string): Queue {
     let queue = this.queues.get(destination);
-    if (!queue) this.queues.set(destination, (queue = { messages: [], consumers: [], next: 0 }));
+    if (!queue) this.queues.set(destination, (queue = { destination, messages: [], consumers: [], next: 0 }));
     return queue;
+  }
+
+  private forgetIfIdle(queue: Queue): void {
+    if (queue.messages.length === 0 && queue.consumers.length === 0 && this.queues.get(queue.destination) === queue) this.queues.delete(queue.destination);
   }
 
   /** Hands queued messages to consumers with room, up to each one's capacity (a prefetch). */
@@ -136,6 +163,7 @@ export class MemoryBus {
       const consumer = this.idleConsumer(queue);
       if (!consumer) return;
       const message = queue.messages.shift()!;
+      this.queuedBytes -= sizeOf(message);
       consumer.busy += 1;
       setImmediate(() => {
         consumer.handler(message).then(
@@ -145,10 +173,13 @@ export class MemoryBus {
           },
           (error: unknown) => {
             // Not acknowledged: the message goes back to the head of the queue for another try.
+            // Into the queue kept now: this one may have been forgotten if its last consumer left.
             this.onHandlerError(error, message.destination);
-            queue.messages.unshift(message);
+            const live = this.queue(queue.destination);
+            live.messages.unshift(message);
+            this.queuedBytes += sizeOf(message);
             consumer.busy -= 1;
-            this.dispatch(queue);
+            this.dispatch(live);
           },
         );
       });
@@ -162,4 +193,11 @@ export class MemoryBus {
     }
     return undefined;
   }
+}
+
+/** What a queued message costs, as the limit counts it: payload, content type and headers. */
+function sizeOf(message: InboundMessage): number {
+  let size = message.payload.length + (message.contentType?.length ?? 0);
+  for (const name in message.headers) size += name.length + message.headers[name]!.length;
+  return size;
 }

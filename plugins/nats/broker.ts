@@ -43,6 +43,7 @@ import { StreamDirectory } from './stream-directory.js';
 import { streamNameFor } from './names.js';
 import { WorkQueues } from './work-queues.js';
 import { startGroupConsumer } from './group-consumer.js';
+import { subscribeFromHistory } from './history.js';
 
 export const RESPONDER_QUEUE = 'busgate.responders';
 // Messages a point-to-point subscriber holds unacknowledged; small, so competing subscribers share.
@@ -147,6 +148,10 @@ export class NatsBroker implements BrokerPlugin {
     const link = this.ready();
     checkSubject(destination, link.limits);
     if (options.group !== undefined) return this.track(await this.subscribeGroup(link, destination, options, options.group, onMessage));
+    if (options.from !== undefined && options.mode === 'pubsub') {
+      const stream = routeOptions(routeOptionsSchema, options.options).stream;
+      return this.track(await subscribeFromHistory(link, destination, stream, options.from, onMessage, this.logger));
+    }
     const subscription =
       options.mode === 'point-to-point'
         ? await this.consumeWorkQueue(link, destination, options, onMessage)
@@ -239,7 +244,11 @@ export class NatsBroker implements BrokerPlugin {
       flusher: new FlushCoalescer(() => nc.flush()),
       batch: new PublishBatch(nc),
       streams: new StreamDirectory(manager),
-      workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas),
+      workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas, {
+        prefix: `${this.options.streamPrefix}_`,
+        maxStreams: this.options.maxCreatedStreams,
+        maxSubjects: this.options.maxStreamSubjects,
+      }),
       limits: natsLimits(nc.info?.max_payload, this.options.maxControlLine),
       manager,
     };
@@ -464,6 +473,8 @@ export class NatsBroker implements BrokerPlugin {
         closed ??= subscription.close().finally(() => this.subscriptions.delete(tracked));
         return closed;
       },
+      ...(subscription.start !== undefined ? { start: subscription.start } : {}),
+      ...(subscription.gap ? { gap: true } : {}),
     };
     this.subscriptions.add(tracked);
     return tracked;

@@ -195,7 +195,8 @@ class GroupReader implements Subscription {
   }
 }
 
-function toInbound(msg: JsMsg): InboundMessage {
+/** A JetStream message as handlers see it: named and positioned by its stream sequence. */
+export function toInbound(msg: JsMsg): InboundMessage {
   const read = fromNatsHeaders(msg.headers);
   const id = read.headers[ID_HEADER];
   return {

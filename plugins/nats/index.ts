@@ -7,6 +7,7 @@ import manifest from './plugin.json' with { type: 'json' };
 import { PLUGIN_API_VERSION, type PluginFactory } from '../../core/plugins/contract.js';
 import { NatsBroker } from './broker.js';
 import { claimStore } from './claim-store.js';
+import { natsHistory } from './history.js';
 import { optionsSchema, routeOptionsSchema, type NatsOptions } from './options.js';
 import { checkDestination, isSafeToken } from './names.js';
 
@@ -31,6 +32,8 @@ const nats: PluginFactory<NatsOptions> = {
     orderingKey: "the busgate-key header (set from a route's key)",
     // A pubsub subscription reads the stream a persistent route writes: check for that stream.
     sourceCheckOptions: { pubsub: { persistent: true } },
+    // Streams resume from the JetStream stream of a persistent source (history.ts).
+    history: natsHistory,
   },
   create: (options, context) => new NatsBroker(options, context),
 };

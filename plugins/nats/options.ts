@@ -24,6 +24,17 @@ export const optionsSchema = Type.Object(
       default: true,
       description: 'Create a missing work-queue stream on the first point-to-point message to a subject.',
     }),
+    maxCreatedStreams: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description:
+        'createStreams creates a stream only while fewer streams than this carry streamPrefix on the server, so a templated point-to-point destination cannot make clients create streams without end; past it, 403 destination_limit.',
+    }),
+    maxStreamSubjects: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description: 'createStreams adds a subject to a named work-queue stream (route option stream) only while it captures fewer subjects than this.',
+    }),
     streamPrefix: Type.String({
       pattern: '^[A-Za-z0-9_-]{1,64}$',
       default: 'BUSGATE',

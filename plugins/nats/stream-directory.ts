@@ -4,12 +4,14 @@
  * publish would otherwise reach that subscriber, get no PubAck and wait for the deadline).
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
+import { BoundedMap } from '../../core/brokers/kit.js';
 
 // A flood of requests to a subject without a stream should not become a flood of API calls.
 const REMEMBER_MISSING_MS = 1000;
 
 export class StreamDirectory {
-  private readonly lookups = new Map<string, Promise<string | undefined>>();
+  /** Bounded: a templated persistent route lets clients name any number of subjects. */
+  private readonly lookups = new BoundedMap<string, Promise<string | undefined>>();
 
   constructor(private readonly manager: JetStreamManager) {}
 

@@ -20,6 +20,7 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../../core/plugins/contract.js';
 import { BusgateError } from '../../core/errors.js';
+import { BoundedMap } from '../../core/brokers/kit.js';
 import { toBusgateError } from './errors.js';
 import { durableNameFor, subjectMatches } from './names.js';
 
@@ -57,9 +58,25 @@ export function judgeStream(info: StreamInfo | undefined, stream: string, subjec
   return { kind: 'refused', reason: `work-queue stream "${stream}" does not capture "${subject}" and createStreams is off` };
 }
 
+/**
+ * How far createStreams may go. Each distinct subject a templated point-to-point route renders is
+ * a new stream (or a new subject of a named one) on the server, kept after busgate is gone; these
+ * bound what clients can make it create. Counted on the server, so the bound holds across
+ * restarts and replicas.
+ */
+export interface CreationLimits {
+  /** Streams whose names start with this are counted (busgate's streamPrefix and `_`). */
+  readonly prefix: string;
+  readonly maxStreams: number;
+  readonly maxSubjects: number;
+}
+
+const UNLIMITED: CreationLimits = { prefix: '', maxStreams: Number.POSITIVE_INFINITY, maxSubjects: Number.POSITIVE_INFINITY };
+
 export class WorkQueues {
-  private readonly streamsReady = new Map<string, Promise<void>>();
-  private readonly consumersReady = new Map<string, Promise<string>>();
+  // Bounded: a templated route lets clients name any number of subjects; a forgotten one is checked again.
+  private readonly streamsReady = new BoundedMap<string, Promise<void>>();
+  private readonly consumersReady = new BoundedMap<string, Promise<string>>();
   private readonly streamLocks = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -68,6 +85,7 @@ export class WorkQueues {
     private readonly logger: Logger,
     /** Replicas of the streams this creates; existing streams keep theirs. */
     private readonly streamReplicas = 1,
+    private readonly limits: CreationLimits = UNLIMITED,
   ) {}
 
   /** Resolves once `stream` is a work-queue stream that captures `subject`. */
@@ -110,6 +128,7 @@ export class WorkQueues {
   private async checkStream(stream: string, subject: string): Promise<void> {
     let plan = judgeStream(await this.streamInfo(stream, subject), stream, subject, this.createStreams);
     if (plan.kind === 'create') {
+      await this.refuseOverStreamLimit(stream, subject);
       try {
         await this.manager.streams.add({
           name: stream,
@@ -134,12 +153,35 @@ export class WorkQueues {
       case 'create': // not after the race above: the stream exists by then
         return;
       case 'add-subject':
+        if ((plan.info.config.subjects ?? []).length >= this.limits.maxSubjects) {
+          throw new BusgateError(
+            'destination_limit',
+            `work-queue stream "${stream}" does not capture "${subject}" and already has ${this.limits.maxSubjects} subjects (maxStreamSubjects); nothing was sent`,
+          );
+        }
         try {
           await this.manager.streams.update(stream, { subjects: [...(plan.info.config.subjects ?? []), subject] });
           this.logger.info('added a subject to JetStream work-queue stream', { stream, subject });
         } catch (error) {
           throw explain(error, stream, subject);
         }
+    }
+  }
+
+  /** Counts the streams on the server (only on the way to creating one: rare, and cached after). */
+  private async refuseOverStreamLimit(stream: string, subject: string): Promise<void> {
+    if (this.limits.maxStreams === Number.POSITIVE_INFINITY) return;
+    let count = 0;
+    try {
+      for await (const name of this.manager.streams.names()) if (name.startsWith(this.limits.prefix)) count += 1;
+    } catch (error) {
+      throw toBusgateError(error, 'jetstream-api', subject);
+    }
+    if (count >= this.limits.maxStreams) {
+      throw new BusgateError(
+        'destination_limit',
+        `no work-queue stream captures "${subject}", and busgate may not create "${stream}": ${count} streams named ${this.limits.prefix}* exist (maxCreatedStreams ${this.limits.maxStreams}); nothing was sent`,
+      );
     }
   }
 

@@ -11,23 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { sleep } from '../support/net.js';
-import { brokersRequired } from '../support/require-broker.js';
+import { launch, requireChromium, watchErrors } from '../support/chromium.js';
 
-/** Debian's chromium; CHROMIUM_PATH points elsewhere (used to test the skip). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** <outDir>/test/browser/ -> the package root, whichever output folder the tests were built into. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const API_KEY = 'console-test-secret-0123456789';
@@ -68,49 +56,6 @@ const ROUTES = `routes:
 `;
 
 const MEMORY = { memory: { plugin: 'memory', options: { echoResponders: ['demo.echo'] } } };
-
-/** Skips the suite (printing why) when chromium is absent; with CI=true that is a failure. */
-function requireChromium(context: Mocha.Context): void {
-  if (fs.existsSync(CHROMIUM)) return;
-  const reason = `${CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)`;
-  if (brokersRequired()) throw new Error(`${reason}; CI requires it`);
-  console.log(`    skipping the browser suite: ${reason}`);
-  context.skip();
-}
-
-async function launch(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'busgate-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-    timeout: 30_000,
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close().catch(() => undefined);
-      fs.rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
-
-/**
- * Collects script errors and console errors (a CSP violation is one) for the test to assert on.
- * Chromium also logs every HTTP error answer; the tests provoke those on purpose.
- */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(message.text())) return;
-    errors.push(`console: ${message.text()}`);
-  });
-  return errors;
-}
 
 async function sendFromPage(page: Page, expectedStatus: string): Promise<{ kind: string; body: string }> {
   const before = await page.locator('#result-meta').textContent();

@@ -7,14 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { endpointOf, requireBroker, runConformance } from 'busgate/conformance';
 
 const url = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
-// A client id stem of its own per run, so parallel runs never take over each other's sessions.
-const clientId = `conformance-${randomUUID().slice(0, 8)}`;
 
 runConformance({
   name: 'mqtt',
   plugin: 'busgate-plugin-mqtt',
-  // A short session expiry: the broker forgets the run's point-to-point sessions a minute after it.
-  options: () => ({ url, clientId, queueSessionExpirySeconds: 60 }),
+  // A client id stem of its own per daemon: parallel runs, and the two daemons of the shared-group
+  // test (one process, so one default instance id), never take over each other's sessions. A short
+  // session expiry: the broker forgets the run's durable sessions a minute after it.
+  options: () => ({ url, clientId: `conformance-${randomUUID().slice(0, 8)}`, queueSessionExpirySeconds: 60 }),
   unavailableOptions: () => ({ url: 'mqtt://127.0.0.1:1', connectTimeoutMs: 500 }),
   require: (context) => requireBroker(context, 'mqtt', endpointOf(url, 1883)),
   destination: (mode) => `conformance/${mode}/${randomUUID().slice(0, 8)}`,

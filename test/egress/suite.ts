@@ -1,14 +1,15 @@
 /**
- * The egress conformance suite: the same webhook-delivery behaviour on every broker, end to end.
- * A message POSTed to a daemon's route lands in a broker; a subscription of a daemon delivers it
- * to a local webhook receiver; dead letters are read back from the broker.
+ * busgate's own egress tests on every built-in broker, end to end, beyond what the public
+ * conformance suite checks for every plugin (delivery, retries, Retry-After, dead letters, key
+ * order, signatures, shared groups: conformance/egress.ts): metrics and backlog, CloudEvents
+ * deliveries, endpoint outages and pubsub fan-out. A message POSTed to a daemon's route lands in a
+ * broker; a subscription of the daemon delivers it to a local webhook receiver.
  */
 import { writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { HTTP } from 'cloudevents';
 import { Webhook } from 'standardwebhooks';
 import type { BrokerInstance } from '../../core/brokers/instance.js';
-import type { InboundMessage } from '../../core/plugins/contract.js';
 import { eventually, eventuallyAsync, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -24,7 +25,7 @@ export interface EgressTarget {
   cleanup?(destinations: readonly string[]): Promise<void>;
   /** Longest a delivery may take (Kafka group joins are slow). */
   readonly deliveryTimeoutMs?: number;
-  /** Whether two daemons can share one durable group (memory lives in one process). */
+  /** Whether subscriptions name a durable group (memory has none). */
   readonly sharedGroups: boolean;
   /** `options:` of a pubsub route whose messages a subscription can read (YAML flow text). */
   readonly pubsubRouteOptions?: string;
@@ -35,46 +36,34 @@ export interface EgressTarget {
 const SECRET = `whsec_${Buffer.from('egress-conformance-secret-0123456789').toString('base64')}`;
 const SECRET_ENV = 'BUSGATE_TEST_EGRESS_SECRET';
 const JSON_BODY = Buffer.from('{"order":42,"note":"crème brûlée"}');
-/** Not UTF-8: only byte-exact handling gets it through unchanged. */
-const BODY = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d, 0x0a, 0xff]);
 
-type Case = 'basic' | 'retry503' | 'retryAfter' | 'rejected' | 'exhausted' | 'keyed' | 'shared' | 'outage' | 'ceBinary' | 'ceStructured';
-const CASES: readonly Case[] = ['basic', 'retry503', 'retryAfter', 'rejected', 'exhausted', 'keyed', 'shared', 'outage', 'ceBinary', 'ceStructured'];
+type Case = 'basic' | 'outage' | 'ceBinary' | 'ceStructured';
+const CASES: readonly Case[] = ['basic', 'outage', 'ceBinary', 'ceStructured'];
 const EVENT_TYPE = 'com.example.egress.order';
 
 export function runEgressConformance(target: EgressTarget): void {
   const wait = target.deliveryTimeoutMs ?? 10_000;
 
-  describe(`egress conformance: ${target.name}`, function () {
+  describe(`egress: ${target.name}`, function () {
     this.timeout(Math.max(60_000, wait * 6));
     const receiver = new WebhookReceiver();
     const sources = {} as Record<Case, string>;
     const deadLetters = {} as Record<Case, string>;
     let daemon: TestDaemon;
-    let second: TestDaemon | undefined;
-    const closers: { close(): Promise<void> }[] = [];
 
-    const deliver = (name: Case, daemonTag: string): string =>
-      name === 'keyed'
-        ? `{ url: "${receiver.url('/keyed')}", concurrency: 4, ordering: key }`
-        : name === 'ceBinary' || name === 'ceStructured'
-          ? `{ url: "${receiver.url(`/${name}`)}", cloudevents: ${name === 'ceBinary' ? 'binary' : 'structured'}, eventType: ${EVENT_TYPE} }`
-          : `{ url: "${receiver.url(`/${name}${daemonTag}`)}", timeout: 2s, concurrency: 4, headers: { x-configured: yes } }`;
+    const deliver = (name: Case): string =>
+      name === 'ceBinary' || name === 'ceStructured'
+        ? `{ url: "${receiver.url(`/${name}`)}", cloudevents: ${name === 'ceBinary' ? 'binary' : 'structured'}, eventType: ${EVENT_TYPE} }`
+        : `{ url: "${receiver.url(`/${name}`)}", timeout: 2s, concurrency: 4 }`;
     const extra: Record<Case, string> = {
       basic: '',
-      retry503: '    retry: { attempts: 3, initialDelay: 50ms, maxDelay: 200ms }\n',
-      retryAfter: '    retry: { attempts: 3, initialDelay: 10ms, maxDelay: 20ms }\n',
-      rejected: '',
-      exhausted: '    retry: { attempts: 3, initialDelay: 10ms, maxDelay: 50ms }\n',
-      keyed: '',
-      shared: '',
       outage: '    retry: { attempts: 2, initialDelay: 10ms, maxDelay: 50ms }\n    circuit: { failures: 2, pause: 200ms, maxPause: 400ms }\n',
       ceBinary: '',
       ceStructured: '',
     };
-    const subscription = (name: Case, daemonTag: string): string =>
-      `  - name: ${name}\n    broker: ${target.name}\n    source: "${sources[name]}"\n    mode: point-to-point\n${target.sharedGroups ? `    group: egress-${name}-${sources[name]}\n` : ''}` +
-      `    deliver: ${deliver(name, daemonTag)}\n    deadLetter: "${deadLetters[name]}"\n    signing: { secretEnv: ${SECRET_ENV} }\n${extra[name]}`;
+    const subscription = (name: Case): string =>
+      `  - name: ${name}\n    broker: ${target.name}\n    source: "${sources[name]}"\n    mode: point-to-point\n${target.sharedGroups ? `    group: ${groupOf(name, sources[name])}\n` : ''}` +
+      `    deliver: ${deliver(name)}\n    deadLetter: "${deadLetters[name]}"\n    signing: { secretEnv: ${SECRET_ENV} }\n${extra[name]}`;
     const routes = (): string =>
       'routes:\n' +
       CASES.map(
@@ -87,16 +76,14 @@ export function runEgressConformance(target: EgressTarget): void {
       ['fanA', 'fanB']
         .map(
           (name) =>
-            `  - name: ${name}\n    broker: ${target.name}\n    source: "${fanSource}"\n    mode: pubsub\n${target.sharedGroups ? `    group: egress-${name}-${fanSource}\n` : ''}` +
+            `  - name: ${name}\n    broker: ${target.name}\n    source: "${fanSource}"\n    mode: pubsub\n${target.sharedGroups ? `    group: ${groupOf(name, fanSource)}\n` : ''}` +
             `    deliver: { url: "${receiver.url(`/${name}`)}" }\n    deadLetter: "${deadLetters.basic}"\n`,
         )
         .join('');
     const fanRoute = (): string =>
       `  - path: /pub/fan\n    broker: ${target.name}\n    mode: pubsub\n    destination: "${fanSource}"\n${target.pubsubRouteOptions ? `    options: ${target.pubsubRouteOptions}\n` : ''}`;
-    const config = (cases: readonly Case[], daemonTag = ''): string =>
-      routes() +
-      fanRoute() +
-      (cases.length > 0 ? 'subscriptions:\n' + cases.map((name) => subscription(name, daemonTag)).join('') + (daemonTag === '' ? fan() : '') : '');
+    const config = (cases: readonly Case[]): string =>
+      routes() + fanRoute() + (cases.length > 0 ? 'subscriptions:\n' + cases.map((name) => subscription(name)).join('') + fan() : '');
 
     before(async function () {
       if (target.require) await target.require(this);
@@ -121,9 +108,7 @@ export function runEgressConformance(target: EgressTarget): void {
     });
 
     after(async () => {
-      await Promise.all(closers.splice(0).map((c) => c.close().catch(() => undefined)));
-      await second?.shutdown('egress conformance done');
-      await daemon?.shutdown('egress conformance done');
+      await daemon?.shutdown('egress tests done');
       await receiver.stop();
       if (target.cleanup)
         await target
@@ -131,7 +116,7 @@ export function runEgressConformance(target: EgressTarget): void {
             ...Object.values(sources),
             ...Object.values(deadLetters),
             fanSource,
-            ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => `egress-${name}-${fanSource}`) : []),
+            ...(target.sharedGroups ? ['fanA', 'fanB'].map((name) => groupOf(name, fanSource)) : []),
           ])
           .catch(() => undefined);
     });
@@ -142,36 +127,11 @@ export function runEgressConformance(target: EgressTarget): void {
       return ((await res.json()) as { id: string }).id;
     };
 
-    const deadLettersOf = async (name: Case, count: number): Promise<InboundMessage[]> => {
-      const got: InboundMessage[] = [];
-      const subscription = await daemon.brokers.get(target.name)!.subscribe(deadLetters[name], { mode: 'point-to-point' }, (message: InboundMessage) => {
-        got.push(message);
-        return Promise.resolve();
-      });
-      closers.push(subscription);
-      await eventually(() => got.length >= count, wait, `${count} dead letter(s) on ${deadLetters[name]}`);
-      return got;
-    };
-
-    it('delivers the body with its content type, forwarded and configured headers, a stable id and a Standard Webhooks signature', async () => {
-      const id = await publish('basic', JSON_BODY);
+    it('counts a delivery in the metrics, and acknowledges it: nothing is left in the broker for the subscription', async () => {
+      await publish('basic', JSON_BODY);
       await eventually(() => receiver.on('/basic').length >= 1, wait, 'the webhook');
-      const [hook] = receiver.on('/basic');
-      expect(Buffer.compare(hook!.body, JSON_BODY)).to.equal(0);
-      expect(hook!.headers).to.include({
-        'content-type': 'application/x-egress-test',
-        'x-tenant': 'acme',
-        'x-configured': 'yes',
-        'webhook-id': id,
-        'busgate-attempt': '1',
-        'busgate-subscription': 'basic',
-      });
-      expect(Number(hook!.headers['webhook-timestamp'])).to.be.closeTo(Date.now() / 1000, 60);
-      // The receiver's side: the official library accepts the signature over the exact bytes.
-      // (It verifies over the body as a UTF-8 string, so the test body is UTF-8 JSON.)
-      expect(new Webhook(SECRET).verify(hook!.body, hook!.headers)).to.deep.equal(JSON.parse(JSON_BODY.toString()));
-      expect(() => new Webhook(SECRET).verify(Buffer.concat([hook!.body, Buffer.from('x')]), hook!.headers)).to.throw();
-      // Acknowledged: nothing waits in the broker for the subscription any more (lag gauge).
+      await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_messages_total', 'basic', 'delivered')) === 1, wait, 'delivered metric');
+      // The lag gauge reads the broker's count of what waits for the subscription.
       await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_backlog_messages', 'basic')) === 0, wait, 'backlog 0');
     });
 
@@ -217,70 +177,6 @@ export function runEgressConformance(target: EgressTarget): void {
     cloudEventsCase('ceBinary');
     cloudEventsCase('ceStructured');
 
-    it('retries after a 503 with the same webhook-id, and acknowledges after the 2xx', async () => {
-      receiver.script('/retry503', (_hook, nth) => ({ status: nth === 1 ? 503 : 200 }));
-      const id = await publish('retry503', 'retry me');
-      await eventually(() => receiver.on('/retry503').length >= 2, wait, 'two attempts');
-      const hooks = receiver.on('/retry503');
-      expect(hooks.map((hook) => hook.headers['webhook-id'])).to.deep.equal([id, id]);
-      expect(hooks.map((hook) => hook.headers['busgate-attempt'])).to.deep.equal(['1', '2']);
-      await eventuallyAsync(async () => (await metricValue(daemon, 'busgate_egress_messages_total', 'retry503', 'delivered')) === 1, wait, 'delivered metric');
-    });
-
-    it('honours Retry-After on a 429 instead of its own backoff', async () => {
-      receiver.script('/retryAfter', (_hook, nth) => (nth === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }));
-      await publish('retryAfter', 'slow down');
-      await eventually(() => receiver.on('/retryAfter').length >= 2, wait, 'two attempts');
-      const [first, again] = receiver.on('/retryAfter');
-      // The backoff alone would retry within 20 ms; Retry-After asked for a second.
-      expect(again!.at - first!.at).to.be.at.least(900);
-    });
-
-    it('sends a permanent 4xx straight to the dead letter with the reason headers and the original headers', async () => {
-      receiver.script('/rejected', () => ({ status: 422 }));
-      const id = await publish('rejected', BODY, { 'x-key': 'k1' });
-      const [dead] = await deadLettersOf('rejected', 1);
-      expect(receiver.on('/rejected')).to.have.length(1);
-      expect(Buffer.compare(dead!.payload, BODY)).to.equal(0);
-      expect(dead!.headers).to.include({
-        'busgate-dead-letter-reason': 'rejected',
-        'busgate-attempts': '1',
-        'busgate-last-status': '422',
-        'busgate-subscription': 'rejected',
-        'x-tenant': 'acme',
-      });
-      expect(dead!.headers['busgate-id'] ?? dead!.delivery?.messageId).to.equal(id);
-    });
-
-    it('dead-letters a message after retry.attempts failures, with reason exhausted', async () => {
-      receiver.script('/exhausted', () => ({ status: 500 }));
-      await publish('exhausted', 'never taken');
-      const [dead] = await deadLettersOf('exhausted', 1);
-      expect(receiver.on('/exhausted')).to.have.length(3);
-      expect(dead!.headers).to.include({ 'busgate-dead-letter-reason': 'exhausted', 'busgate-attempts': '3', 'busgate-last-status': '500' });
-    });
-
-    it('ordering: key delivers each key in publish order with concurrency > 1', async () => {
-      // Answers take a random while, so that unordered delivery would show.
-      receiver.script('/keyed', () => ({ status: 200, delayMs: Math.floor(Math.random() * 15) }));
-      const keys = ['a', 'b', 'c'];
-      const sent = new Map(keys.map((key) => [key, [] as string[]]));
-      for (let i = 0; i < 12; i += 1) {
-        for (const key of keys) {
-          await publish('keyed', `${key}-${i}`, { 'x-key': key });
-          sent.get(key)!.push(`${key}-${i}`);
-        }
-      }
-      await eventually(() => receiver.on('/keyed').length >= 36, wait * 2, 'every keyed message');
-      for (const key of keys) {
-        const got = receiver
-          .on('/keyed')
-          .map((hook) => hook.body.toString())
-          .filter((body) => body.startsWith(`${key}-`));
-        expect(dedupe(got), `order of key ${key}`).to.deep.equal(sent.get(key));
-      }
-    });
-
     it('pauses on an endpoint outage without spending attempts, and resumes after a probe succeeds', async () => {
       let down = true;
       receiver.script('/outage', () => ({ status: down ? 503 : 200 }));
@@ -308,36 +204,12 @@ export function runEgressConformance(target: EgressTarget): void {
       await eventually(() => receiver.on('/fanA').length >= 5 && receiver.on('/fanB').length >= 5, wait, 'both subscriptions');
       for (const name of ['/fanA', '/fanB']) expect(new Set(receiver.on(name).map((hook) => hook.headers['webhook-id']))).to.deep.equal(new Set(sent));
     });
-
-    it('two daemons subscribed with the same group share the messages: each delivered once in total', async function () {
-      if (!target.sharedGroups) this.skip();
-      second = await startTestDaemon({ brokers: { [target.name]: { plugin: target.plugin, options: target.options() } }, routes: config(['shared'], '-b') });
-      await eventually(() => Object.values(second!.egress.statuses()).every((status) => status.up), wait, 'second daemon consuming');
-      const ids: string[] = [];
-      for (let i = 0; i < 20; i += 1) ids.push(await publish('shared', `shared-${i}`));
-      const delivered = (): ReceivedIds => new ReceivedIds([...receiver.on('/shared'), ...receiver.on('/shared-b')].map((hook) => hook.headers['webhook-id']!));
-      await eventually(() => ids.every((id) => delivered().has(id)), wait * 2, 'every shared message');
-      expect(delivered().duplicates).to.equal(0);
-    });
   });
 }
 
-class ReceivedIds {
-  private readonly counts = new Map<string, number>();
-  constructor(ids: readonly string[]) {
-    for (const id of ids) this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-  }
-  has(id: string): boolean {
-    return this.counts.has(id);
-  }
-  get duplicates(): number {
-    return [...this.counts.values()].reduce((sum, n) => sum + n - 1, 0);
-  }
-}
-
-/** The order of first arrivals (a redelivery after a broker hiccup may repeat one). */
-function dedupe(values: readonly string[]): string[] {
-  return [...new Set(values)];
+/** A group name per subscription and source, in characters every broker takes in one (MQTT: no `/`). */
+function groupOf(name: string, source: string): string {
+  return `egress-${name}-${source}`.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
 /** The sum of a metric's series for one subscription (and outcome, when given). */

@@ -7,10 +7,12 @@
  *                            consumption pauses, no attempt is spent, nothing is dead-lettered
  *   500 to one in ten        every tenth message always gets 500: those are dead-lettered
  *                            (exhausted) after their attempts, the other nine in ten flow
+ *   a daemon joins           a second daemon joins the subscription's group part way: the broker
+ *                            rebalances (Kafka) or shares out (JetStream, RabbitMQ); duplicates counted
  *   busgate kill -9          the daemon delivering is killed part way; a new one with the same
  *                            group takes over, and the broker redelivers what was unacknowledged
- *   broker kill -9           (private NATS and RabbitMQ) the broker is killed while messages are
- *                            delivered, and restarted on the same data
+ *   broker kill -9           (private NATS, RabbitMQ, Kafka and Mosquitto) the broker is killed
+ *                            while messages are delivered, and restarted on the same data
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -22,9 +24,9 @@ import { deleteStreamsHolding } from '../support/nats-streams.js';
 import { deleteRabbitObjects } from '../support/rabbitmq-cleanup.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { WebhookReceiver, type ReceivedHook } from '../support/webhook-receiver.js';
-import { sleep } from '../support/net.js';
+import { freePort, sleep } from '../support/net.js';
 import { LONG } from './support/scenario.js';
-import { PrivateNats, PrivateRabbitMq, requirePrivateBroker } from './support/private-brokers.js';
+import { PrivateKafka, PrivateMosquitto, PrivateNats, PrivateRabbitMq, requirePrivateBroker, type PrivateBroker } from './support/private-brokers.js';
 import { startProcessDaemon, type ProcessDaemon } from './support/process-daemon.js';
 import { SuiteResults } from './support/results.js';
 
@@ -249,6 +251,32 @@ for (const broker of CASES) {
       results.markPassed('500 to one message in ten');
     });
 
+    it('a second daemon joins the group during deliveries: nothing lost, the rebalance duplicates counted', async () => {
+      const source = fresh();
+      const deadLetter = fresh();
+      // Slow answers, so that the group changes while many messages are held or still waiting.
+      receiver.script('/joined', () => ({ status: 200, delayMs: 100 }));
+      const subscriptions = 'subscriptions:\n' + subscriptionYaml('joined', source, deadLetter, receiver.url('/joined'));
+      publisher = await startTestDaemon({ brokers: { [broker.name]: broker.instance }, routes: routeYaml(source) + subscriptions });
+      const deadLetters = await collectDeadLetters(deadLetter);
+      await eventually(() => Object.values(publisher.egress.statuses()).every((s) => s.up), 30_000, 'the subscription');
+      const published = await publishAll(N);
+      await eventually(() => count(published, receiver.on('/joined'), deadLetters).delivered >= N / 4, 30_000, 'a quarter delivered');
+      const atJoin = count(published, receiver.on('/joined'), deadLetters).delivered;
+      const joiner = await startTestDaemon({ brokers: { [broker.name]: broker.instance }, routes: 'routes: []\n' + subscriptions });
+      try {
+        await eventually(() => count(published, receiver.on('/joined'), deadLetters).lost === 0, 60_000, 'every message after the join');
+        // Nobody died: whatever comes twice came with the rebalance, within seconds.
+        await sleep(3000);
+        const counted = count(published, receiver.on('/joined'), deadLetters);
+        record('second daemon joins during deliveries', counted, { passed: false, notes: `joined after ${atJoin} delivered` });
+        expect(counted.lost).to.equal(0);
+        results.markPassed('second daemon joins during deliveries');
+      } finally {
+        await joiner.shutdown('scenario done');
+      }
+    });
+
     it('busgate kill -9 during deliveries: the next daemon of the group gets what was unacknowledged', async () => {
       const source = fresh();
       const deadLetter = fresh();
@@ -299,10 +327,12 @@ for (const broker of CASES) {
  * declared just before a kill -9 (README, lessons), which is not what this measures.
  */
 interface KilledBroker {
-  readonly name: 'nats' | 'rabbitmq';
-  create(): Promise<PrivateNats | PrivateRabbitMq>;
-  instance(broker: PrivateNats | PrivateRabbitMq): BrokerInstanceConfig;
+  readonly name: PrivateBroker['kind'];
+  create(): Promise<PrivateBroker>;
+  instance(broker: PrivateBroker): BrokerInstanceConfig;
   destination(): string;
+  /** MQTT keeps nothing for a topic nobody subscribes to: the subscription must exist before the first message. */
+  readonly consumerFirst?: boolean;
 }
 
 const KILLED: readonly KilledBroker[] = [
@@ -317,6 +347,24 @@ const KILLED: readonly KilledBroker[] = [
     create: () => PrivateRabbitMq.create(),
     instance: (broker) => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${broker.port}`, declare: true } }),
     destination: () => `egresskill-${randomUUID().slice(0, 8)}`,
+  },
+  {
+    name: 'kafka',
+    // The proxied listener goes unused: clients talk to the broker's own port.
+    create: async () => PrivateKafka.create(await freePort()),
+    instance: (broker) => ({ plugin: 'kafka', options: { brokers: [`127.0.0.1:${broker.port}`], createTopics: true } }),
+    destination: () => `egresskill-${randomUUID().slice(0, 8)}`,
+  },
+  {
+    name: 'mqtt',
+    create: () => PrivateMosquitto.create(),
+    // Its own client id stem: the durable sessions of one run never meet another's.
+    instance: (broker) => ({
+      plugin: 'busgate-plugin-mqtt',
+      options: { url: `mqtt://127.0.0.1:${broker.port}`, clientId: `egresskill-${randomUUID().slice(0, 8)}`, queueSessionExpirySeconds: 300 },
+    }),
+    destination: () => `egresskill/${randomUUID().slice(0, 8)}`,
+    consumerFirst: true,
   },
 ];
 
@@ -363,9 +411,11 @@ describe('egress faults: broker kill -9 during deliveries', function () {
           expect(res.status).to.equal(202);
           published.push(((await res.json()) as { id: string }).id);
         };
-        // The first message creates the work queue (NATS); then the topology settles for 5 s.
+        // The first message creates the work queue (NATS) or topic (Kafka); then the topology settles for 5 s.
+        const consuming = (): Promise<void> => eventually(() => Object.values(daemon.egress.statuses()).every((s) => s.up), 30_000, 'the subscription');
+        if (kind.consumerFirst) await consuming();
         await publish();
-        await eventually(() => Object.values(daemon.egress.statuses()).every((s) => s.up), 30_000, 'the subscription');
+        await consuming();
         await sleep(5000);
         while (published.length < N) await publish();
         await eventually(() => count(published, receiver.on(path), deadLetters).delivered >= N / 3, 30_000, 'a third delivered');

@@ -12,6 +12,7 @@ import kafkajs from 'kafkajs';
 import type { BrokerInstanceConfig } from '../../core/config.js';
 import { ERROR_CODES } from '../../core/errors.js';
 import { deleteKafkaTopics, onRabbitChannel } from '../support/clean-up.js';
+import { deleteStreamsNamed } from '../support/nats-streams.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { Random, seedFromEnv } from '../support/random.js';
 import { brokerEndpoints, endpointOf, requireBroker } from '../support/require-broker.js';
@@ -29,6 +30,7 @@ interface Target {
 }
 
 const HEADERS = 'headers: [x-tenant, x-trace-note]';
+const NATS_STREAM_PREFIX = `FZ${randomUUID().slice(0, 8)}`;
 
 const TARGETS: readonly Target[] = [
   {
@@ -36,14 +38,21 @@ const TARGETS: readonly Target[] = [
     instance: { plugin: 'memory', options: {} },
     routes: (p) => `routes:
   - { name: fuzz, path: "/fuzz/:a", broker: memory, mode: pubsub, destination: "${p}.{a}", ${HEADERS} }
+  - { name: fuzz-queue, path: "/fuzz-queue/:a", broker: memory, mode: point-to-point, destination: "${p}.q.{a}", ${HEADERS} }
   - { name: good, path: /good, broker: memory, mode: point-to-point, destination: "${p}-good" }
 `,
   },
   {
+    // A templated point-to-point route creates a JetStream stream per subject (createStreams),
+    // bounded by maxCreatedStreams: the fuzz reaches both the creation and the refusal.
     name: 'nats',
-    instance: { plugin: 'nats', options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' } },
+    instance: {
+      plugin: 'nats',
+      options: { url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', streamPrefix: NATS_STREAM_PREFIX, maxCreatedStreams: 5 },
+    },
     routes: (p) => `routes:
   - { name: fuzz, path: "/fuzz/:a", broker: nats, mode: pubsub, destination: "${p}.{a}", ${HEADERS} }
+  - { name: fuzz-queue, path: "/fuzz-queue/:a", broker: nats, mode: point-to-point, destination: "${p}.q.{a}", ${HEADERS} }
   - { name: fuzz-rr, path: "/fuzz-rr/:a", broker: nats, mode: request-reply, destination: "${p}.rr.{a}", timeout: 200ms, ${HEADERS} }
   - { name: good, path: /good, broker: nats, mode: pubsub, destination: "${p}.good" }
 `,
@@ -157,6 +166,7 @@ for (const target of TARGETS) {
     after(async () => {
       await daemon?.shutdown('done');
       if (target.name === 'kafka') await deleteKafkaTopics(KAFKA, prefix).catch(() => undefined);
+      if (target.name === 'nats') await deleteStreamsNamed(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', `${NATS_STREAM_PREFIX}_`).catch(() => undefined);
     });
 
     it(`seed ${seed}`, async () => {

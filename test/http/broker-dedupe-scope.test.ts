@@ -95,9 +95,8 @@ describe('broker-side dedupe is scoped by client (JetStream Nats-Msg-Id)', funct
       const aliceReceipt = (await alice.json()) as Receipt;
       expect(aliceReceipt.duplicate, "alice's message was dropped as bob's duplicate").to.equal(false);
       expect(aliceReceipt.seq).to.not.equal(bobReceipt.seq);
-      // The visible id stays the client's key, for both.
-      expect(aliceReceipt.id).to.equal(key);
-      expect(bobReceipt.id).to.equal(key);
+      // Nor do the visible ids collide (busgate-id, webhook-id): each is scoped by its client.
+      expect(aliceReceipt.id).to.not.equal(bobReceipt.id);
       expect(await storedOn(subject())).to.equal(2);
     });
   }

@@ -109,6 +109,71 @@ describe('WORKERS=2: one port, two workers', function () {
     for (let i = 0; i < 8; i++) expect((await post(cluster.port, '/after', 'x')).status, `request ${i} after the refused reload`).to.equal(202);
   });
 
+  /** The workers' pids, from /ready. */
+  async function workerPids(port: number): Promise<number[]> {
+    const { workers } = (await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { workers: Array<{ pid: number }> };
+    return workers.map((w) => w.pid);
+  }
+
+  /** Enough requests, each on its own connection, that both workers answer some (round robin). */
+  async function statusesOf(port: number, pathname: string): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await post(port, pathname, 'x')).status);
+    return statuses;
+  }
+
+  async function waitFor(cluster: Cluster, text: string, count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (cluster.output().split(text).length - 1 < count && Date.now() < deadline) await sleep(50);
+    expect(cluster.output().split(text).length - 1, `"${text}" logged ${count} time(s)`).to.equal(count);
+  }
+
+  it('keeps every worker on the old routes when one worker sees a broken file and the other a good one', async () => {
+    cluster = await startCluster('routes:\n' + route('old'));
+    const [late] = await workerPids(cluster.port);
+    // One worker reads the file only after it was broken; the other read it while it was good.
+    process.kill(late!, 'SIGSTOP');
+    try {
+      fs.writeFileSync(cluster.file, 'routes:\n' + route('old') + route('new'));
+      cluster.child.kill('SIGHUP');
+      await sleep(1500);
+      fs.writeFileSync(cluster.file, 'routes:\n' + route('old') + route('new') + '    colour: red\n');
+    } finally {
+      process.kill(late!, 'SIGCONT');
+    }
+    await waitFor(cluster, 'every worker keeps its routes', 1, 15_000);
+    // The refusal is the late worker's own verdict on the file, not a timeout.
+    const refusal = cluster
+      .output()
+      .split('\n')
+      .find((line) => line.includes('every worker keeps its routes'))!;
+    expect(refusal).to.include(`"pid":${late}`).and.to.include('"outcome":"invalid"');
+    expect(await statusesOf(cluster.port, '/old')).to.deep.equal(Array<number>(8).fill(202));
+    expect(await statusesOf(cluster.port, '/new')).to.deep.equal(Array<number>(8).fill(404));
+  });
+
+  it('keeps every worker on the old routes when one worker does not answer, and the late worker never applies it', async () => {
+    cluster = await startCluster('routes:\n' + route('old'));
+    const [stuck] = await workerPids(cluster.port);
+    process.kill(stuck!, 'SIGSTOP');
+    try {
+      fs.writeFileSync(cluster.file, 'routes:\n' + route('old') + route('new'));
+      cluster.child.kill('SIGHUP');
+      // The primary waits 5 s for each answer, then counts the silent worker as a refusal.
+      await waitFor(cluster, 'every worker keeps its routes', 1, 15_000);
+    } finally {
+      process.kill(stuck!, 'SIGCONT');
+    }
+    // The stuck worker now reads the prepare and the abort the primary sent it; give it time to act on both.
+    await sleep(1000);
+    expect(await statusesOf(cluster.port, '/old')).to.deep.equal(Array<number>(8).fill(202));
+    expect(await statusesOf(cluster.port, '/new')).to.deep.equal(Array<number>(8).fill(404));
+    // The next reload is all or none again: both take it.
+    cluster.child.kill('SIGHUP');
+    await waitFor(cluster, 'routes reloaded in every worker', 1, 15_000);
+    expect(await statusesOf(cluster.port, '/new')).to.deep.equal(Array<number>(8).fill(202));
+  });
+
   it('stops every worker on SIGTERM and exits 0', async () => {
     cluster = await startCluster('routes:\n' + route('stopping'));
     const { workers } = (await (await fetch(`http://127.0.0.1:${cluster.port}/ready`)).json()) as { workers: Array<{ pid: number }> };

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { scopedMessageId } from '../../core/dedupe-id.js';
 import type { InboundMessage } from '../../core/plugins/contract.js';
 import { eventually, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 
@@ -112,7 +113,7 @@ describe('HTTP contracts (embedded broker)', function () {
       expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('mode_not_allowed');
     });
 
-    it('an Idempotency-Key gives entry ids KEY.i, and a repeat returns the first answer without publishing again', async () => {
+    it('an Idempotency-Key gives entry i the id derived from KEY.i (client- and route-scoped), and a repeat returns the first answer without publishing again', async () => {
       const seen: string[] = [];
       const subscription = await daemon.brokers.get('memory')!.subscribe('contracts.batch', { mode: 'pubsub' }, async (message) => {
         seen.push(message.headers['ce-id']!);
@@ -129,8 +130,8 @@ describe('HTTP contracts (embedded broker)', function () {
         expect(again.headers.get('idempotent-replayed')).to.equal('true');
         expect(await again.text()).to.equal(firstBody);
         expect((JSON.parse(firstBody) as { entries: Array<{ receipt: { id: string } }> }).entries.map((e) => e.receipt.id)).to.deep.equal([
-          'batch-key-1.0',
-          'batch-key-1.1',
+          scopedMessageId(['ingress', '', 'small-batch', 'batch-key-1.0']),
+          scopedMessageId(['ingress', '', 'small-batch', 'batch-key-1.1']),
         ]);
         await eventually(() => seen.length === 2);
         expect(seen).to.deep.equal(['x', 'y']);

@@ -6,6 +6,7 @@ import winston from 'winston';
 import { createLogger } from '../../core/observability/logger.js';
 import { catalogOf } from '../../core/brokers/instances.js';
 import { lintRoutes } from '../../core/routes/lint.js';
+import { scopedMessageId } from '../../core/dedupe-id.js';
 import kafka from '../../plugins/kafka/index.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { sleep } from '../support/net.js';
@@ -206,7 +207,8 @@ describe('ingress security', function () {
     expect(second.headers.get('idempotent-replayed')).to.equal('true');
     const [a, b] = [await first.json(), await second.json()] as { id: string }[];
     expect(b).to.deep.equal(a);
-    expect(a!.id).to.equal('order-7781');
+    // The id is derived from client, route and key (never the bare key another client could send too).
+    expect(a!.id).to.equal(scopedMessageId(['ingress', 'web', 'orders', 'order-7781']));
     await sleep(50);
     await sub.close();
     expect(received).to.deep.equal(['order-7781']);

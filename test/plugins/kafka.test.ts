@@ -169,6 +169,48 @@ describe('kafka plugin (real broker)', function () {
     expect(got).to.deep.equal(['early']);
   });
 
+  it('backlog: a new pubsub group counts only what came after it joined; a new work-queue group everything kept', async () => {
+    const plugin = await connected();
+    const topic = unique('lag');
+    for (const body of ['old-1', 'old-2', 'old-3']) await plugin.enqueue(topic, message(body), sendContext());
+    // Handlers held until the checks are done: nothing is committed, so the lag is counted from the start point.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    closers.push(() => Promise.resolve(release()));
+    const never = (): Promise<void> => gate;
+    const fresh = await plugin.subscribe(topic, { mode: 'pubsub', group: `lag-pubsub-${topic}` }, never);
+    closers.push(() => fresh.close());
+    expect(await fresh.backlog?.()).to.equal(0);
+    const queue = await plugin.subscribe(topic, { mode: 'point-to-point', group: `lag-queue-${topic}` }, never);
+    closers.push(() => queue.close());
+    expect(await queue.backlog?.()).to.equal(3);
+    release();
+  });
+
+  it('commits settled offsets while a long batch is still being handled, not only at its end', async () => {
+    const plugin = await connected();
+    const topic = unique('commit');
+    const total = 100;
+    for (let i = 0; i < total; i += 1) await plugin.enqueue(topic, message(`m-${i}`), sendContext());
+    let settled = 0;
+    // One fetch brings all of them (one batch); two at a time, 100 ms each: the batch lasts 5 s or more.
+    const subscription = await plugin.subscribe(topic, { mode: 'point-to-point', group: `commit-${topic}`, maxInFlight: 2 }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      settled += 1;
+    });
+    closers.push(() => subscription.close());
+    let committedWhileRunning = false;
+    await eventually(() => settled >= 20, 20_000, 'twenty settled');
+    const deadline = Date.now() + 10_000;
+    while (!committedWhileRunning && settled < total && Date.now() < deadline) {
+      const backlog = await subscription.backlog?.();
+      // A crash now would bring back only what is not committed.
+      if (backlog !== undefined && backlog < total && settled < total) committedWhileRunning = true;
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(committedWhileRunning, `a commit before the batch ended (settled ${settled} of ${total})`).to.equal(true);
+  });
+
   it('round-trips request-reply through respond()', async () => {
     const plugin = await connected();
     const topic = unique('rpc');

@@ -139,6 +139,55 @@ describe('MQTT plugin (busgate-plugin-mqtt)', function () {
     expect(attempts).to.equal(2);
   });
 
+  it('pubsub: a subscriber that fails a message gets it offered again, never a PUBACK that drops it', async () => {
+    const plugin = await connected();
+    const where = topic('pubsub-retry');
+    let attempts = 0;
+    await plugin.subscribe(where, { mode: 'pubsub' }, () => {
+      attempts += 1;
+      return attempts === 1 ? Promise.reject(new Error('not now')) : Promise.resolve();
+    });
+    await plugin.publish(where, message('again'), context());
+    await eventually(() => attempts === 2, 5000, 'the second attempt');
+  });
+
+  it('egress groups: each group gets every message, and the members of one group (other replicas) share them', async () => {
+    const where = topic('groups');
+    const [a, b] = [await connected({ clientId: `t-${randomUUID().slice(0, 8)}` }), await connected({ clientId: `t-${randomUUID().slice(0, 8)}` })];
+    const inboxes: Record<string, string[]> = { x1: [], x2: [], y: [] };
+    const into = (name: string) => (m: InboundMessage) => {
+      inboxes[name]!.push(m.payload.toString());
+      return Promise.resolve();
+    };
+    const gx = `gx-${randomUUID().slice(0, 8)}`;
+    await a.subscribe(where, { mode: 'pubsub', group: gx }, into('x1'));
+    await b.subscribe(where, { mode: 'pubsub', group: gx }, into('x2'));
+    await a.subscribe(where, { mode: 'point-to-point', group: `gy-${randomUUID().slice(0, 8)}` }, into('y'));
+    const sent = Array.from({ length: 10 }, (_, i) => `m-${i}`);
+    for (const body of sent) await a.publish(where, message(body), context());
+    await eventually(() => inboxes.x1!.length + inboxes.x2!.length === 10 && inboxes.y!.length === 10, 5000, 'both groups');
+    expect([...inboxes.x1!, ...inboxes.x2!].sort()).to.deep.equal([...sent].sort());
+    expect(inboxes.y).to.deep.equal(sent);
+    expect(await rejection(a.subscribe(where, { mode: 'pubsub', group: 'a/b' }, into('y')))).to.include({ code: 'broker_rejected' });
+  });
+
+  it('egress: a handler may hold a message far longer than the keepalive without the connection dropping or a redelivery', async () => {
+    const plugin = await connected({ clientId: `t-${randomUUID().slice(0, 8)}`, keepaliveSeconds: 1 });
+    const where = topic('hold');
+    const calls: string[] = [];
+    await plugin.subscribe(where, { mode: 'point-to-point', group: `hold-${randomUUID().slice(0, 8)}` }, async (m) => {
+      calls.push(m.payload.toString());
+      // 1.5 keepalives is when mqtt.js gives up on a connection that reads no PINGRESP.
+      if (calls.length === 1) await new Promise((resolve) => setTimeout(resolve, 4000));
+    });
+    await plugin.enqueue(where, message('held'), context());
+    await plugin.enqueue(where, message('next'), context());
+    await eventually(() => calls.length === 2, 10_000, 'the message after the held one');
+    // A dropped connection would bring "held" again (it was not acknowledged when it dropped).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(calls).to.deep.equal(['held', 'next']);
+  });
+
   it('keeps headers, content type, the message id and the key through MQTT 5 properties', async () => {
     const plugin = await connected();
     const where = topic('props');

@@ -25,7 +25,17 @@ export async function createKafkaTopics(brokers: readonly string[], names: reado
     const existing = new Set(await admin.listTopics());
     const topics = names.filter((topic) => !existing.has(topic)).map((topic) => ({ topic, numPartitions }));
     if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
-    await admin.fetchTopicMetadata({ topics: [...names] });
+    // Right after creation a broker may still answer "does not host this topic-partition" (a
+    // retriable error) for a moment, even after waitForLeaders: ask again until it knows.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await admin.fetchTopicMetadata({ topics: [...names] });
+        break;
+      } catch (error) {
+        if (attempt >= 20 || (error as { retriable?: unknown }).retriable !== true) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   } finally {
     await admin.disconnect();
   }

@@ -2,7 +2,7 @@
  * The broker check itself ships with busgate/conformance (conformance/require-broker.ts); this adds
  * where busgate's own suites find each broker, and the root hook that lists skipped suites.
  */
-import { endpointOf, skippedBrokers } from '../../conformance/require-broker.js';
+import { endpointOf, skippedBrokers, skippedCapabilities } from '../../conformance/require-broker.js';
 
 export { brokersRequired, endpointOf, requireBroker, tcpReachable } from '../../conformance/require-broker.js';
 
@@ -22,8 +22,14 @@ export function redisUrl(): string {
 export const mochaHooks = {
   afterAll(): void {
     const reasons = skippedBrokers();
-    if (reasons.length === 0) return;
-    console.log('\n  Skipped broker suites (broker not running; CI would fail instead):');
-    for (const reason of reasons) console.log(`    - ${reason}`);
+    if (reasons.length > 0) {
+      console.log('\n  Skipped broker suites (broker not running; CI would fail instead):');
+      for (const reason of reasons) console.log(`    - ${reason}`);
+    }
+    const undeclared = skippedCapabilities();
+    if (undeclared.length > 0) {
+      console.log('\n  Skipped conformance tests (the plugin does not declare the capability):');
+      for (const reason of undeclared) console.log(`    - ${reason}`);
+    }
   },
 };

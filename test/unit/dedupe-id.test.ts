@@ -1,6 +1,6 @@
 /** The id a broker dedupes on: the same for the same parts (every replica), apart for any other. */
 import { expect } from 'chai';
-import { scopedDedupeId } from '../../core/dedupe-id.js';
+import { scopedDedupeId, scopedMessageId } from '../../core/dedupe-id.js';
 
 describe('scopedDedupeId', () => {
   it('is deterministic, so a retry reaching another replica is the same broker-side id', () => {
@@ -20,5 +20,14 @@ describe('scopedDedupeId', () => {
 
   it('is a header-safe token (base64url of SHA-256)', () => {
     expect(scopedDedupeId(['ingress', 'alice', 'jobs', 'key-1'])).to.match(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('scopedMessageId', () => {
+  it('is a version 8 UUID, deterministic, and apart for another client', () => {
+    const alice = scopedMessageId(['ingress', 'alice', 'jobs', 'key-1']);
+    expect(alice).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(scopedMessageId(['ingress', 'alice', 'jobs', 'key-1'])).to.equal(alice);
+    expect(scopedMessageId(['ingress', 'bob', 'jobs', 'key-1'])).to.not.equal(alice);
   });
 });

@@ -5,6 +5,7 @@ import { ERROR_CODES, STARTUP_CODES } from '../../core/errors.js';
 import { SUBSCRIPTION_LINT_CODES } from '../../core/egress/lint-codes.js';
 import { LINT_CODES } from '../../core/routes/lint-codes.js';
 import { STREAM_LINT_CODES } from '../../core/streams/lint-codes.js';
+import { PULL_LINT_CODES } from '../../core/pulls/lint-codes.js';
 
 const readme = fs.readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
@@ -47,6 +48,10 @@ describe('error documentation', () => {
 
   it('documents every stream lint code, with the registry meaning, and no other', () => {
     expect(Object.fromEntries(codeTable('lint code (streams)'))).to.deep.equal(STREAM_LINT_CODES);
+  });
+
+  it('documents every pull lint code, with the registry meaning, and no other', () => {
+    expect(Object.fromEntries(codeTable('lint code (pulls)'))).to.deep.equal(PULL_LINT_CODES);
   });
 
   it('documents every start-up code, with the registry meaning, and no other', () => {

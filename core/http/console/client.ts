@@ -348,6 +348,117 @@ function renderSubscriptions(state: ConsoleState): void {
   byId('subscriptions-body').replaceChildren(...rows);
 }
 
+// ------------------------------------------------------------------------------- streams
+
+/**
+ * The watch view reads a stream's Server-Sent Events with fetch(), not EventSource: only fetch
+ * can send the API key header. The newest events stay on screen (WATCH_KEEP); stop aborts.
+ */
+const WATCH_KEEP = 200;
+let watching: { readonly path: string; readonly abort: AbortController } | undefined;
+
+function renderStreams(state: ConsoleState): void {
+  const rows = state.streams.map((stream) =>
+    h(
+      'tr',
+      { attrs: { 'data-stream': stream.path } },
+      h('td', {}, h('code', { text: stream.path })),
+      h('td', { class: 'dest', text: `${stream.broker} ${stream.source}` }),
+      h('td', {}, h('span', { class: `pill ${stream.history ? 'pill-ok' : 'pill-warn'}`, text: stream.history ? 'resumable' : 'live only' })),
+      h('td', { class: 'num', text: formatCount(stream.connected) }),
+      h('td', {}, watchButton(stream.path)),
+    ),
+  );
+  if (rows.length === 0) rows.push(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: '5' }, text: 'no streams are configured' })));
+  byId('streams-body').replaceChildren(...rows);
+}
+
+function watchButton(path: string): HTMLButtonElement {
+  const button = h('button', { class: 'link', attrs: { type: 'button', 'data-watch': path }, text: 'watch' });
+  button.addEventListener('click', () => void watch(path));
+  return button;
+}
+
+function watchState(text: string, kind: 'ok' | 'warn' | 'bad'): void {
+  const state = byId('watch-state');
+  state.textContent = text;
+  state.className = `pill pill-${kind}`;
+}
+
+function stopWatching(): void {
+  watching?.abort.abort();
+  watching = undefined;
+}
+
+async function watch(path: string): Promise<void> {
+  stopWatching();
+  const abort = new AbortController();
+  watching = { path, abort };
+  byId('watch').hidden = false;
+  setText('watch-path', path);
+  setText('watch-count', '');
+  byId('watch-events').replaceChildren();
+  watchState('connecting', 'warn');
+  let count = 0;
+  try {
+    const response = await fetch(path, { headers: { ...authHeaders(), Accept: 'text/event-stream' }, signal: abort.signal, credentials: 'omit' });
+    if (!response.ok || !response.body) {
+      const error = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+      watchState(`${response.status} ${error.error?.code ?? ''}`.trim(), 'bad');
+      return;
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = parseEvent(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        if (event === undefined) continue;
+        if (event.type === 'open') watchState('watching', 'ok');
+        else if (event.type === 'close') watchState(`closed: ${String(event.data.reason)}`, 'bad');
+        else if (event.type === 'message') {
+          count += 1;
+          setText('watch-count', `${formatCount(count)} message${count === 1 ? '' : 's'}`);
+          showWatched(event.data);
+        }
+      }
+    }
+    if (watching?.abort === abort) watchState('ended', 'warn');
+  } catch (error) {
+    if (!abort.signal.aborted) watchState(error instanceof Error ? error.message : String(error), 'bad');
+    else watchState('stopped', 'warn');
+  }
+}
+
+function parseEvent(block: string): { type: string; data: Record<string, unknown> } | undefined {
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (data.length === 0) return undefined;
+  try {
+    return { type, data: JSON.parse(data.join('\n')) as Record<string, unknown> };
+  } catch {
+    return undefined;
+  }
+}
+
+function showWatched(message: Record<string, unknown>): void {
+  const position = message.position === null ? '' : ` ${JSON.stringify(message.position)}`;
+  const contentType = typeof message.contentType === 'string' ? message.contentType : '';
+  const meta = `${String(message.id)} ${contentType}${position}${message.encoding === 'base64' ? ' (base64)' : ''}`;
+  const list = byId('watch-events');
+  list.append(h('li', { attrs: { 'data-message-id': String(message.id) } }, h('span', { class: 'meta', text: `${meta}\n` }), String(message.body)));
+  while (list.childElementCount > WATCH_KEEP) list.firstElementChild?.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
 function render(state: ConsoleState): void {
   lastState = state;
   record(state);
@@ -355,6 +466,7 @@ function render(state: ConsoleState): void {
   renderRoutes(state);
   renderBrokers(state);
   renderSubscriptions(state);
+  renderStreams(state);
   renderMessages(state);
   showKeyState(state.auth);
   const signature = JSON.stringify(state.routes);
@@ -725,6 +837,10 @@ function start(): void {
     apiKey = null;
     sessionStorage.removeItem(KEY_STORAGE);
     void poll();
+  });
+  byId('watch-stop').addEventListener('click', () => {
+    stopWatching();
+    watchState('stopped', 'warn');
   });
   byId('route-select').addEventListener('change', (event) => selectRoute((event.target as HTMLSelectElement).value));
   byId('send-form').addEventListener('input', updateRequestLine);

@@ -90,6 +90,26 @@ export const CONSOLE_HTML = `<!doctype html>
       </table>
     </section>
 
+    <section class="card" aria-labelledby="streams-title">
+      <div class="card-head">
+        <h2 id="streams-title">Streams</h2>
+        <span class="muted">SSE and WebSocket paths; watch one here</span>
+      </div>
+      <table class="routes messages streams">
+        <thead><tr><th>path</th><th>source</th><th>resume</th><th class="num">clients</th><th></th></tr></thead>
+        <tbody id="streams-body"></tbody>
+      </table>
+      <div id="watch" class="watch" hidden>
+        <div class="result-head">
+          <code id="watch-path"></code>
+          <span id="watch-state" class="pill"></span>
+          <span id="watch-count" class="muted"></span>
+          <button id="watch-stop" type="button" class="link">stop</button>
+        </div>
+        <ol id="watch-events" class="watch-events"></ol>
+      </div>
+    </section>
+
     <section class="card" aria-labelledby="messages-title">
       <div class="card-head">
         <h2 id="messages-title">Messages</h2>
@@ -283,6 +303,11 @@ button.link { background: none; border: 0; padding: 0; color: var(--accent); fon
 .status-5, .status-0 { background: var(--bad-bg); color: var(--bad); }
 .result-kind { font-weight: 600; }
 .result-body { margin: 8px 0 0; background: #0f1722; color: #dbe4f0; border-radius: 8px; padding: 12px 14px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
+
+.watch { margin-top: 10px; }
+.watch-events { margin: 8px 0 0; padding: 8px 12px 8px 32px; background: #0f1722; color: #dbe4f0; border-radius: 8px; max-height: 260px; overflow: auto; font: 12px/1.5 ui-monospace, monospace; }
+.watch-events li { white-space: pre-wrap; word-break: break-word; }
+.watch-events .meta { color: #8aa0b8; }
 
 .keygate { display: flex; justify-content: center; padding: 64px 24px; }
 .keycard { width: 420px; padding: 22px 24px; display: flex; flex-direction: column; }

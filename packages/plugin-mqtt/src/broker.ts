@@ -5,6 +5,7 @@
  *   point-to-point  202 after PUBACK only when a shared-subscription session took the message:
  *                   MQTT keeps nothing for a topic nobody subscribes to, so 0x10 is a 502.
  *   request-reply   Response Topic + Correlation Data; 0x10 means nobody answers: 503 no_responders.
+ * Egress subscribes with a named group: a durable shared-subscription session (consumers.ts).
  */
 import type {
   BrokerHealth,
@@ -25,6 +26,7 @@ import { endClient, endpointOf, openClient } from './connection.js';
 import { openResponder, openSubscriber, QueueMember, type ConsumerSettings } from './consumers.js';
 import { describe, NO_MATCHING_SUBSCRIBERS, unavailable } from './errors.js';
 import { outboundProperties } from './messages.js';
+import { checkGroup, queueSessionId } from './names.js';
 import { clientIdStem, type MqttOptions } from './options.js';
 import { checkOutbound, mqttLimits, type MqttLimits } from './limits.js';
 import { AckedPublisher } from './publisher.js';
@@ -113,11 +115,18 @@ export class MqttBroker implements BrokerPlugin {
 
   subscribe(destination: string, options: SubscribeOptions, onMessage: (message: InboundMessage) => Promise<void>): Promise<Subscription> {
     this.assertOpen();
-    if (options.mode === 'pubsub') return openSubscriber(this.consumers, destination, onMessage);
-    let member = this.queues.get(destination);
+    const { group } = options;
+    if (options.mode === 'pubsub' && group === undefined) return openSubscriber(this.consumers, destination, onMessage);
+    // A named group (egress) is a shared subscription of that name, in either mode: the group gets
+    // every message once, and its members (this instance's session and other replicas') share them.
+    const problem = group === undefined ? undefined : checkGroup(group);
+    if (problem !== undefined) return Promise.reject(new BusgateError('broker_rejected', problem));
+    const key = `${group ?? ''}\u0000${destination}`;
+    let member = this.queues.get(key);
     if (member === undefined) {
-      member = new QueueMember(this.consumers, destination);
-      this.queues.set(destination, member);
+      const sessionId = queueSessionId(this.consumers.stem, destination, group);
+      member = new QueueMember(this.consumers, destination, group ?? this.options.shareGroup, sessionId);
+      this.queues.set(key, member);
     }
     return member.add(onMessage);
   }

@@ -5,8 +5,13 @@
  *   point-to-point  this instance's durable session in the shared-subscription group of the topic:
  *                   it resumes after a restart with what the broker queued meanwhile, and local
  *                   consumers of the same topic take turns on it.
+ *   a named group   (egress) the same, in the shared-subscription group of that name: each group
+ *                   gets every message, its members (sessions of other replicas) share them.
  *   responders      a clean session in the topic's group; answers on each request's response topic.
- * QoS 1 messages are acknowledged once the handler settles, in order, one at a time per session.
+ * QoS 1 messages are acknowledged only once a handler resolved, in order, one at a time per session.
+ * A handler that fails is offered the message again (MQTT has no negative acknowledgement: a
+ * PUBACK with an error code still removes it); a message nobody took is never acknowledged, so
+ * the broker redelivers it when the durable session resumes.
  */
 import { randomBytes } from 'node:crypto';
 import type { InboundMessage, PluginContext, Reply, Subscription } from 'busgate';
@@ -14,15 +19,13 @@ import type { IClientOptions, IPublishPacket, ISubscriptionMap, MqttClient } fro
 import { endClient, openClient } from './connection.js';
 import { describe, unavailable } from './errors.js';
 import { inboundMessage, replyProperties } from './messages.js';
-import { queueSessionId, sharedFilter } from './names.js';
+import { sharedFilter } from './names.js';
 import type { MqttOptions } from './options.js';
 
 type Handler = (message: InboundMessage) => Promise<void>;
 type AckHandler = NonNullable<IClientOptions['customHandleAcks']>;
 type Logger = PluginContext['logger'];
 
-/** PUBACK 0x80: this receiver failed the message. MQTT has no "requeue": the broker drops it. */
-const UNSPECIFIED_ERROR = 0x80;
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5000;
 
@@ -94,41 +97,116 @@ async function closeClient(settings: ConsumerSettings, client: MqttClient): Prom
 }
 
 export async function openSubscriber(settings: ConsumerSettings, topic: string, handler: Handler): Promise<Subscription> {
-  const acknowledge: AckHandler = (_topic, _payload, packet: IPublishPacket, done) => {
-    handler(inboundMessage(packet)).then(
-      () => done(0),
-      (error: unknown) => {
-        settings.logger.warn('MQTT subscriber failed a message; MQTT cannot redeliver it to a clean session', { topic, error: describe(error) });
-        done(UNSPECIFIED_ERROR);
-      },
-    );
-  };
-  const client = await openSubscribed(settings, topic, oneOffClientId(settings, 's'), false, acknowledge);
+  let closed = false;
+  const acks = new HeldAcks(settings, topic, (message) => offerUntilTaken(settings, topic, message, () => (closed ? undefined : handler)));
+  const client = await openSubscribed(settings, topic, oneOffClientId(settings, 's'), false, acks.acknowledge, acks.attach);
   let closing: Promise<void> | undefined;
-  return { close: () => (closing ??= closeClient(settings, client)) };
+  return {
+    close: () => {
+      closed = true;
+      return (closing ??= closeClient(settings, client));
+    },
+  };
 }
 
-/** One durable shared-subscription session per topic for this instance, shared by its local consumers. */
-export class QueueMember {
-  private readonly handlers: Handler[] = [];
-  private turn = 0;
-  private client: Promise<MqttClient> | undefined;
+/**
+ * Offers a message to `next()` until one call resolves (true) or `next()` has nobody left (false),
+ * backing off between failed tries: the broker cannot be asked to redeliver it later.
+ */
+async function offerUntilTaken(settings: ConsumerSettings, topic: string, message: InboundMessage, next: () => Handler | undefined): Promise<boolean> {
+  let pauseMs = RETRY_FIRST_MS;
+  for (let handler = next(); handler !== undefined; handler = next()) {
+    try {
+      await handler(message);
+      return true;
+    } catch (error) {
+      settings.logger.warn('MQTT consumer failed a message; offering it again', { topic, error: describe(error) });
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, RETRY_MAX_MS);
+    }
+  }
+  return false;
+}
+
+/**
+ * The customHandleAcks of one consuming session. mqtt.js handles a connection's incoming packets
+ * one at a time and waits for the acknowledgement callback, so while a handler holds a message
+ * (egress retries a webhook for seconds or minutes) the PINGRESP behind it stays unread, and
+ * mqtt.js would give the connection up after 1.5 keepalives: the broker would then hand the
+ * message to the session again, a duplicate. While a message is held this pings the broker itself
+ * and restarts mqtt.js's keepalive count; a broker that died still shows, as the ping's write fails.
+ * A PUBACK is only sent on the connection the message came on: after a reconnect the broker
+ * redelivers it anyway, and a late PUBACK there could acknowledge another message with that id.
+ */
+class HeldAcks {
+  private client: MqttClient | undefined;
+  private connection = 0;
+  private held = 0;
+  private keeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly settings: ConsumerSettings,
     private readonly topic: string,
+    private readonly settle: (message: InboundMessage) => Promise<boolean>,
   ) {}
+
+  readonly attach = (client: MqttClient): void => {
+    this.client = client;
+    client.on('connect', () => (this.connection += 1));
+  };
+
+  readonly acknowledge: AckHandler = (_topic, _payload, packet: IPublishPacket, done) => {
+    const connection = this.connection;
+    this.hold();
+    void this.settle(inboundMessage(packet)).then((taken) => {
+      this.release();
+      if (taken && connection === this.connection && this.client?.connected === true) done(0);
+      else this.settings.logger.debug('MQTT message left unacknowledged for redelivery', { topic: this.topic, taken });
+    });
+  };
+
+  private hold(): void {
+    this.held += 1;
+    if (this.held > 1) return;
+    this.keeper = setInterval(() => {
+      if (this.client?.connected !== true) return;
+      this.client.sendPing();
+      this.client.reschedulePing(true);
+    }, this.settings.options.keepaliveSeconds * 500);
+    this.keeper.unref();
+  }
+
+  private release(): void {
+    this.held -= 1;
+    if (this.held === 0) clearInterval(this.keeper);
+  }
+}
+
+/**
+ * One durable shared-subscription session of this instance for a group and topic, shared by its
+ * local consumers: they take turns on its messages.
+ */
+export class QueueMember {
+  private readonly handlers: Handler[] = [];
+  private turn = 0;
+  private client: Promise<MqttClient> | undefined;
+  private readonly acks: HeldAcks;
+
+  constructor(
+    private readonly settings: ConsumerSettings,
+    private readonly topic: string,
+    private readonly group: string,
+    private readonly sessionId: string,
+  ) {
+    this.acks = new HeldAcks(settings, topic, (message) =>
+      offerUntilTaken(settings, topic, message, () => (this.handlers.length === 0 ? undefined : this.handlers[this.turn++ % this.handlers.length])),
+    );
+  }
 
   async add(handler: Handler): Promise<Subscription> {
     this.handlers.push(handler);
     try {
-      this.client ??= openSubscribed(
-        this.settings,
-        sharedFilter(this.settings.options.shareGroup, this.topic),
-        queueSessionId(this.settings.stem, this.topic),
-        true,
-        this.acknowledge,
-      );
+      this.client ??= openSubscribed(this.settings, sharedFilter(this.group, this.topic), this.sessionId, true, this.acks.acknowledge, this.acks.attach);
       await this.client;
     } catch (error) {
       this.remove(handler);
@@ -151,30 +229,6 @@ export class QueueMember {
     const client = this.client;
     this.client = undefined;
     await closeClient(this.settings, await client);
-  }
-
-  private readonly acknowledge: AckHandler = (_topic, _payload, packet: IPublishPacket, done) => {
-    void this.dispatch(inboundMessage(packet)).then((handled) => {
-      // Unhandled (every consumer left): no PUBACK, so the broker redelivers it when the session resumes.
-      if (handled) done(0);
-    });
-  };
-
-  /** Offers the message to the local consumers in turn until one takes it, backing off between tries. */
-  private async dispatch(message: InboundMessage): Promise<boolean> {
-    let pauseMs = RETRY_FIRST_MS;
-    while (this.handlers.length > 0) {
-      const handler = this.handlers[this.turn++ % this.handlers.length];
-      try {
-        await handler(message);
-        return true;
-      } catch (error) {
-        this.settings.logger.warn('MQTT point-to-point consumer failed a message; offering it again', { topic: this.topic, error: describe(error) });
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-        pauseMs = Math.min(pauseMs * 2, RETRY_MAX_MS);
-      }
-    }
-    return false;
   }
 }
 

@@ -16,6 +16,9 @@ const mqttPlugin: PluginFactory<MqttOptions> = {
   optionsSchema,
   isSafeToken,
   checkDestination,
+  // One handler call at a time per session: mqtt.js hands a connection's packets over in order
+  // and waits for each acknowledgement (see consumers.ts).
+  egress: { durableGroups: true, concurrentHandlers: false, orderingKey: "the route's key (the busgate-key user property)" },
   ...mqttContracts,
   create: (options, context) => new MqttBroker(options, context),
 };

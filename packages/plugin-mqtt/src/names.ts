@@ -31,9 +31,17 @@ export function sharedFilter(group: string, topic: string): string {
 }
 
 /**
- * The client id of this instance's durable point-to-point session for a topic: stable across
- * restarts (the broker queues the session's share while it is away), short whatever the topic.
+ * The client id of this instance's durable session for a topic (point-to-point, in the plugin's
+ * share group) or for a named group and topic (egress): stable across restarts (the broker queues
+ * the session's share while it is away), short whatever the names.
  */
-export function queueSessionId(stem: string, topic: string): string {
-  return `${stem}-q-${createHash('sha256').update(topic).digest('hex').slice(0, 16)}`;
+export function queueSessionId(stem: string, topic: string, group?: string): string {
+  if (group === undefined) return `${stem}-q-${createHash('sha256').update(topic).digest('hex').slice(0, 16)}`;
+  return `${stem}-g-${createHash('sha256').update(`${group}\u0000${topic}`).digest('hex').slice(0, 16)}`;
+}
+
+/** Why a consumer group name cannot name a shared subscription (one topic level), or undefined. */
+export function checkGroup(group: string): string | undefined {
+  if (group.length === 0 || /[/+#\u0000]/.test(group)) return `the group "${group}" must be one MQTT topic level without wildcards`;
+  return undefined;
 }
