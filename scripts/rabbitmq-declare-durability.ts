@@ -12,6 +12,7 @@
  * The table groups queues by their age at the kill (declare-ok to SIGKILL), so it shows which part
  * is lost (the definition, the messages, or both) and from what age on a declaration survives.
  *
+ * `--barrier` (stream only) runs the plugin's definitions barrier (flushDefinitions) after the declaration.
  * Usage (after npm run build):
  *   node dist/scripts/rabbitmq-declare-durability.js [--trials 3] [--span 30] [--every 500]
  *        [--messages 5] [--type classic|quorum] [--settle 0] [--recount 5] [--json out.json] [--keep]
@@ -21,6 +22,8 @@ import amqplib from 'amqplib';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrivateRabbitMq } from '../test/faults/support/private-brokers.js';
+import { queueDefinitionStates, type DefinitionState } from '../test/faults/support/rabbitmq-mnesia.js';
+import { flushDefinitions } from '../plugins/rabbitmq/topology.js';
 import { sleep } from '../test/support/net.js';
 
 interface Args {
@@ -34,6 +37,8 @@ interface Args {
   keep: boolean;
   pattern: 'spread' | 'stream';
   recountS: number;
+  /** Runs the plugin's definitions barrier (topology.ts flushDefinitions) right after the declarations. */
+  barrier: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -48,6 +53,7 @@ function parseArgs(argv: string[]): Args {
     keep: false,
     pattern: 'spread',
     recountS: 5,
+    barrier: false,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const value = argv[i + 1] ?? '';
@@ -80,6 +86,10 @@ function parseArgs(argv: string[]): Args {
       case '--recount':
         args.recountS = Number(value);
         break;
+      case '--barrier':
+        args.barrier = true;
+        i -= 1;
+        break;
       case '--pattern':
         args.pattern = value === 'stream' ? 'stream' : 'spread';
         break;
@@ -105,6 +115,10 @@ interface QueueProbe {
   messagesRightAfter: number;
   /** Metadata files (mnesia logs and tables) that held the queue's name right after the kill. */
   metadataFilesAtKill: string[];
+  /** Where Mnesia had the definition at the kill (test/faults/support/rabbitmq-mnesia.ts). */
+  definitionAtKill?: DefinitionState;
+  /** What the node answered the passive declare of a queue it did not report (its channel-close text). */
+  missingBecause?: string;
 }
 
 interface TrialSummary {
@@ -166,6 +180,7 @@ async function stream(url: string, args: Args, trial: number, nodeBootedAt: numb
   const queue = `repro-${args.type}-stream-t${trial}`;
   try {
     await channel.assertQueue(queue, { durable: true, arguments: queueArguments(args.type) });
+    if (args.barrier) await flushDefinitions(connection);
     const probe = newProbe(trial, queue, Date.now(), nodeBootedAt, 0);
     const until = Date.now() + args.spanS * 1000;
     let sent = 0;
@@ -214,8 +229,9 @@ async function inspectAll(url: string, probes: QueueProbe[]): Promise<void> {
         probe.existsAfter = true;
         probe.messagesAfter = reply.messageCount;
         await channel.close();
-      } catch {
+      } catch (error) {
         probe.existsAfter = false;
+        probe.missingBecause = error instanceof Error ? error.message : String(error);
       }
     }
   } finally {
@@ -237,6 +253,11 @@ function metadataMentions(folder: string, probes: QueueProbe[]): void {
     .find((dir) => fs.statSync(dir).isDirectory() && !dir.endsWith('-plugins-expand'));
   if (nodeDir === undefined) return;
   const files = fs.readdirSync(nodeDir).filter((name) => /\.(LOG|DCD|DCL|DAT)$/.test(name));
+  // A copy of the metadata as the kill left it (kept with the folder when a queue is lost, --keep),
+  // since the restart replays and rewrites these files.
+  const snapshot = path.join(folder, `mnesia-at-kill-${Date.now()}`);
+  fs.mkdirSync(snapshot);
+  for (const name of files) fs.copyFileSync(path.join(nodeDir, name), path.join(snapshot, name));
   const contents = files.map((name) => ({ name, data: fs.readFileSync(path.join(nodeDir, name)) }));
   for (const probe of probes) {
     probe.metadataFilesAtKill = contents.filter((file) => file.data.includes(probe.queue)).map((file) => file.name);
@@ -261,6 +282,11 @@ async function trialOn(broker: PrivateRabbitMq, args: Args, trial: number, boote
   for (const probe of probes) probe.ageAtKillMs = killedAt - probe.declaredAt;
   await sleep(300);
   metadataMentions(broker.folder, probes);
+  const states = await queueDefinitionStates(
+    broker.folder,
+    probes.map((p) => p.queue),
+  );
+  for (const probe of probes) probe.definitionAtKill = states.get(probe.queue);
   const restartStarted = Date.now();
   await broker.restart();
   const restartMs = Date.now() - restartStarted;
@@ -289,6 +315,13 @@ async function trialOn(broker: PrivateRabbitMq, args: Args, trial: number, boote
     `trial ${trial}: ${probes.length} ${args.type} queue(s), ${survivors.length} exist after kill -9 + restart (restart ${restartMs} ms); ` +
       `definition on disk at the kill: survivors ${onDisk(survivors)}, lost ${onDisk(lost)}; oldest lost ${summary.oldestLostMs ?? '-'} ms, youngest kept ${summary.youngestSurvivorMs ?? '-'} ms` +
       (args.pattern === 'stream' ? `; confirmed ${probes[0]!.confirmed}, found ${probes[0]!.messagesAfter}` : ''),
+  );
+  for (const probe of lost) {
+    console.log(`  ${probe.queue}: ${probe.missingBecause ?? '?'}; its name was in ${probe.metadataFilesAtKill.join(', ') || 'no metadata file'} at the kill`);
+  }
+  const pending = probes.filter((p) => p.definitionAtKill !== 'on disk');
+  console.log(
+    `  definition at the kill: ${probes.map((p) => p.definitionAtKill ?? '?').join(', ')}; of those not on disk, ${pending.filter((p) => !p.existsAfter).length}/${pending.length} missing after the restart`,
   );
   return { probes, summary };
 }

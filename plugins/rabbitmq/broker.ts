@@ -31,17 +31,21 @@ import { checkOutbound, rabbitMqLimits, type RabbitMqLimits } from './limits.js'
 import { routeOptionsSchema, type RabbitMqOptions } from './options.js';
 import { Session } from './session.js';
 import { checkQueueName } from './names.js';
-import { declareRouteTopology, exchangeExists, inspectQueue, planFor, type DeclarePlan } from './topology.js';
+import { declareRouteTopology, exchangeExists, flushDefinitionsOrWarn, inspectQueue, planFor, type DeclarePlan } from './topology.js';
 
 type State = 'idle' | 'connecting' | 'up' | 'reconnecting' | 'closed';
 
 /**
- * On RabbitMQ 3.10.8 a quorum queue killed (kill -9) 1 to 29 ms after its creation came back empty
- * although its first messages had been confirmed; older ones (28 ms and up) kept every message
- * (plugins/rabbitmq/README.md). After creating one, the plugin waits this long, far beyond that
- * window, before the routes are served: once per queue it creates, never on the send path.
+ * RabbitMQ 3.10.8 (Ra 2.2.0) records a new quorum queue's member in its Ra directory, a DETS file
+ * that reaches the disk only once the table was left alone for 500 ms (auto_save), and at the latest
+ * when DETS's 3 s write cache is flushed. A node killed (kill -9) before then restarts without the
+ * entry and starts a new, empty member for the queue that never elects a leader: the queue's
+ * confirmed messages are orphaned and it never confirms again (plugins/rabbitmq/README.md). AMQP
+ * cannot tell when the entry is on disk, so after creating a quorum queue the plugin waits past
+ * that 3 s bound, with margin for a loaded node, before the routes are served: once per queue it
+ * creates, never on the send path.
  */
-const NEW_QUORUM_QUEUE_SETTLE_MS = 1000;
+const NEW_QUORUM_QUEUE_SETTLE_MS = 5000;
 
 export class RabbitMqBroker implements BrokerPlugin {
   private state: State = 'idle';
@@ -313,6 +317,7 @@ export class RabbitMqBroker implements BrokerPlugin {
     this.log.info(
       `rabbitmq: declared ${created.map((plan) => `${plan.kind} ${plan.name} (${plan.type})`).join(', ')} before serving the routes (declare: true)`,
     );
+    await flushDefinitionsOrWarn(model, this.log, created.map((plan) => `${plan.kind} ${plan.name}`).join(', '));
     if (created.some((plan) => plan.kind === 'queue' && plan.type === 'quorum')) await sleep(NEW_QUORUM_QUEUE_SETTLE_MS);
   }
 

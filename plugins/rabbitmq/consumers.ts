@@ -12,7 +12,7 @@ import { backoffDelay } from './backoff.js';
 import { AMQP_NOT_FOUND, amqpReplyCode, errorText, missingExchange, nothingSent, topologyFailure } from './errors.js';
 import { toInbound } from './messages.js';
 import type { RabbitMqOptions, RouteOptions } from './options.js';
-import { declareExchangeIfMissing, declareQueueIfMissing } from './topology.js';
+import { declareExchangeIfMissing, declareQueueIfMissing, flushDefinitionsOrWarn } from './topology.js';
 
 export type ConsumerSpec =
   | {
@@ -165,15 +165,17 @@ class Consumer {
       // A consumer's queue must exist before it consumes. Request queues hold transient requests
       // with an expiration: classic. Work queues take the route's, else the broker's, queue type.
       const type = spec.kind === 'respond' ? 'classic' : (spec.route.queueType ?? this.deps.options.queueType);
-      await declareQueueIfMissing(model, spec.destination, type);
+      // A queue created here is written to disk before it is consumed (topology.ts, flushDefinitions).
+      if (await declareQueueIfMissing(model, spec.destination, type)) await flushDefinitionsOrWarn(model, this.deps.logger, `queue ${spec.destination}`);
       return spec.destination;
     }
     const type = spec.route.exchangeType ?? 'topic';
     if (this.deps.options.declare) await declareExchangeIfMissing(model, spec.destination, type);
     if (spec.group !== undefined) {
       // Durable and named: messages published while no member is connected wait in it.
-      await declareQueueIfMissing(model, spec.group, spec.route.queueType ?? this.deps.options.queueType);
+      const created = await declareQueueIfMissing(model, spec.group, spec.route.queueType ?? this.deps.options.queueType);
       await channel.bindQueue(spec.group, spec.destination, bindingKeyFor(type, spec.route));
+      if (created) await flushDefinitionsOrWarn(model, this.deps.logger, `queue ${spec.group} and its binding`);
       return spec.group;
     }
     // Server-named, exclusive, auto-delete: one private queue per subscriber, gone with it.

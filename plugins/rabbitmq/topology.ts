@@ -17,8 +17,10 @@
  * another type is used as it is, instead of failing with 406 because our arguments differ.
  */
 import type { Channel, ChannelModel, Replies } from 'amqplib';
+import { randomBytes } from 'node:crypto';
 import { routeOptions } from '../../core/brokers/kit.js';
-import type { RouteTarget } from '../../core/plugins/contract.js';
+import type { Logger, RouteTarget } from '../../core/plugins/contract.js';
+import { BusgateError } from '../../core/errors.js';
 import { AMQP_NOT_FOUND, amqpReplyCode, missingExchange, topologyFailure } from './errors.js';
 import { routeOptionsSchema, type ExchangeType, type QueueType } from './options.js';
 import { checkQueueName } from './names.js';
@@ -83,6 +85,51 @@ export async function declareRouteTopology(model: ChannelModel, plans: readonly 
     if (made) created.push(plan);
   }
   return created;
+}
+
+/**
+ * The prefix of the exchange the definitions barrier declares and deletes again; a random suffix
+ * keeps two busgate replicas' barriers on one broker from meeting. A node killed between the two
+ * steps can leave one such empty, unbound exchange behind.
+ */
+export const DEFINITIONS_BARRIER_PREFIX = 'busgate.definitions-barrier.';
+
+/**
+ * Makes RabbitMQ write the definitions declared so far to disk; returns the barrier exchange's
+ * name. RabbitMQ 3.x (Mnesia) answers declare-ok before the transaction's "committed" decision is
+ * in its log, and syncs that log only with the next durable change or Mnesia's periodic dump (3
+ * minutes by default); killed before, a node restarts as if the declaration had been aborted
+ * (plugins/rabbitmq/README.md, "A classic queue missing after kill -9"). Declaring and deleting a
+ * durable exchange is such a change: each step syncs the log, earlier declarations' decisions
+ * included.
+ */
+export async function flushDefinitions(model: ChannelModel): Promise<string> {
+  const exchange = `${DEFINITIONS_BARRIER_PREFIX}${randomBytes(6).toString('hex')}`;
+  try {
+    await onShortLivedChannel(model, async (channel) => {
+      await channel.assertExchange(exchange, 'fanout', { durable: true });
+      await channel.deleteExchange(exchange);
+    });
+  } catch (error) {
+    throw topologyFailure(`to write the declared definitions to disk (exchange "${exchange}")`, error);
+  }
+  return exchange;
+}
+
+/**
+ * flushDefinitions, for callers that just created topology. A refusal (e.g. no configure
+ * permission on the barrier's name) is logged, not thrown: the definitions work, they are only
+ * exposed to a crash until RabbitMQ next syncs its log. A lost connection still throws.
+ */
+export async function flushDefinitionsOrWarn(model: ChannelModel, logger: Logger, created: string): Promise<void> {
+  try {
+    await flushDefinitions(model);
+  } catch (error) {
+    if (!(error instanceof BusgateError) || error.code !== 'broker_rejected') throw error;
+    logger.warn(
+      `rabbitmq: after declaring ${created}: ${error.message}; until RabbitMQ next syncs its metadata log (3 minutes at most), a broker crash can lose that declaration`,
+    );
+  }
 }
 
 /** True when it had to create the exchange. */

@@ -9,6 +9,8 @@ import { QUEUE_TYPES } from '../../plugins/rabbitmq/options.js';
 import { faultSuite } from './support/fault-suite.js';
 import { PrivateRabbitMq } from './support/private-brokers.js';
 import { declareQueues, queueDepth } from './support/rabbitmq-admin.js';
+import { awaitDurableDefinitions } from './support/rabbitmq-mnesia.js';
+import { awaitRaRegistration } from './support/rabbitmq-ra.js';
 import { FaultProxy } from './support/tcp-proxy.js';
 
 for (const queueType of QUEUE_TYPES) {
@@ -22,22 +24,19 @@ for (const queueType of QUEUE_TYPES) {
       return { broker, proxy };
     },
     // The operator declares the queue before any traffic goes to it; the daemon never does here.
-    prepare: (broker, queue) => declareQueues((broker as PrivateRabbitMq).url, [queue], queueType),
+    // It counts as declared once a kill -9 can no longer undo it, as for an operator's queue
+    // declared long before: its definition is on the node's disk (support/rabbitmq-mnesia.ts),
+    // and a quorum queue's member is in the node's Ra directory (support/rabbitmq-ra.ts).
+    async prepare(broker, queue) {
+      await declareQueues((broker as PrivateRabbitMq).url, [queue], queueType);
+      await awaitDurableDefinitions(broker.folder, [queue]);
+      if (queueType === 'quorum') await awaitRaRegistration(broker.folder, [queue]);
+    },
     instance: (proxyPort) => ({ plugin: 'rabbitmq', options: { url: `amqp://guest:guest@127.0.0.1:${proxyPort}`, declare: false } }),
     destination: 'faults-{name}',
     destinationFor: (name) => `faults-${name}`,
     // amqplib's recovery backs off up to reconnect.maxDelayMs (10 s) while the node boots.
     recoveryBoundMs: 20_000,
-    // Listed as pending, with the reason, until it is deterministic (issue #9): in 1 of 10 repeated
-    // runs the restarted node recovered the quorum queue but never elected its leader (85 s of
-    // "leader not known"), so the drain could not read it back. busgate answered 503/504 throughout.
-    ...(queueType === 'quorum'
-      ? {
-          unsupported: {
-            kill: 'flaky in 1 of 10 runs on RabbitMQ 3.10 (the single-node quorum queue had no leader for 85 s after the restart); open in issue #9',
-          },
-        }
-      : {}),
     async inspect(broker, queue) {
       const depth = await queueDepth((broker as PrivateRabbitMq).url, queue);
       return depth === undefined ? `queue ${queue} does not exist` : `queue ${queue} holds ${depth} messages`;

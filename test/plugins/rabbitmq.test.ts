@@ -12,6 +12,7 @@ import { BusgateError, type ErrorCode } from '../../core/errors.js';
 import type { BrokerPlugin, InboundMessage, OutboundMessage, RouteTarget, SendContext } from '../../core/plugins/contract.js';
 import { startResponder } from '../../examples/responders/rabbitmq-responder.js';
 import rabbitmq from '../../plugins/rabbitmq/index.js';
+import { DEFINITIONS_BARRIER_PREFIX, flushDefinitions } from '../../plugins/rabbitmq/topology.js';
 import { eventually, sleep } from '../support/net.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
@@ -545,6 +546,18 @@ describe('rabbitmq plugin (real broker)', function () {
         () => false,
       );
       expect(exists, 'the send path declared nothing').to.equal(false);
+    });
+
+    it('writes the declarations to disk with a barrier exchange it deletes again', async () => {
+      const connection = await connect(AMQP_URL);
+      try {
+        const barrier = await flushDefinitions(connection);
+        expect(barrier.startsWith(DEFINITIONS_BARRIER_PREFIX)).to.equal(true);
+        const { stdout } = await run('rabbitmqctl', ['list_exchanges', '-q', '--no-table-headers', 'name']);
+        expect(stdout.split('\n'), 'the barrier exchange is gone').to.not.include(barrier);
+      } finally {
+        await connection.close();
+      }
     });
 
     it('declares nothing with declare: false', async () => {
