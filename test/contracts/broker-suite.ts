@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { HTTP, type CloudEvent } from 'cloudevents';
+import { scopedMessageId } from '../../core/dedupe-id.js';
 import type { Mode } from '../../core/plugins/contract.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon.js';
 
@@ -187,11 +188,15 @@ export function runContractConformance(target: ContractTarget): void {
 
     it('NDJSON batch: every line is one message, and the answer lists the receipts in request order', async () => {
       const lines = Array.from({ length: 25 }, (_, n) => JSON.stringify({ line: n }));
-      const res = await daemon.post('/batch', `${lines.join('\n')}\n`, { 'content-type': 'application/x-ndjson', 'idempotency-key': `nd-${Date.now()}` });
+      const key = `nd-${Date.now()}`;
+      const res = await daemon.post('/batch', `${lines.join('\n')}\n`, { 'content-type': 'application/x-ndjson', 'idempotency-key': key });
       expect(res.status).to.equal(202);
       const answer = (await res.json()) as { accepted: number; failed: number; entries: Array<{ receipt: { id: string } }> };
       expect(answer).to.include({ accepted: 25, failed: 0 });
-      expect(answer.entries.map((entry) => entry.receipt.id.split('.').at(-1))).to.deep.equal(lines.map((_, n) => String(n)));
+      // Entry n's id is derived from `KEY.n` (scoped to the client, '' without API keys, and the
+      // route), so the receipts' order shows the request's.
+      const expectedIds = lines.map((_, n) => scopedMessageId(['ingress', '', 'batch', `${key}.${n}`]));
+      expect(answer.entries.map((entry) => entry.receipt.id)).to.deep.equal(expectedIds);
       const read = await batchReader.take(25, timeout);
       expect(read.map((record) => record.payload.toString())).to.have.members(lines);
       expect(read.every((record) => record.contentType === 'application/json')).to.equal(true);
