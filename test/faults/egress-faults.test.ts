@@ -368,6 +368,9 @@ const KILLED: readonly KilledBroker[] = [
   },
 ];
 
+const FULL_FAULT_SET = process.env.FAULTS === 'full';
+const IN_CI_SET = new Set(['nats', 'kafka']);
+
 describe('egress faults: broker kill -9 during deliveries', function () {
   this.timeout(240_000);
   const receiver = new WebhookReceiver();
@@ -383,7 +386,15 @@ describe('egress faults: broker kill -9 during deliveries', function () {
   });
 
   for (const kind of KILLED) {
-    it(`${kind.name}: what the broker stored comes back after its restart; none is lost`, async function () {
+    const title = `${kind.name}: what the broker stored comes back after its restart; none is lost`;
+    // CI's time budget (15 min on 2 cores) keeps two of the four here: NATS (redelivery by ack
+    // wait) and Kafka (by committed offset) are the two ways a restart hands messages back; the
+    // RabbitMQ and Mosquitto ones take 30-46 s each and run with FAULTS=full (npm run test:faults:full).
+    if (!FULL_FAULT_SET && !IN_CI_SET.has(kind.name)) {
+      it.skip(`${title} (full fault set only: npm run test:faults:full)`);
+      continue;
+    }
+    it(title, async function () {
       requirePrivateBroker(this, kind.name);
       const broker = await kind.create();
       await broker.start();
