@@ -129,6 +129,7 @@ async function main(): Promise<void> {
       PORT: String(port),
       HOST: '127.0.0.1',
       ROUTES_FILE: path.join(dir, 'routes.yaml'),
+      WORKERS: '1',
       LOG_LEVEL: 'warn',
       LOG_FORMAT: 'json',
       NODE_ENV: 'production',

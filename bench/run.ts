@@ -54,6 +54,7 @@ import type { B2Args, B2Output, BrokerName, CaseMode, Endpoints, OpenLoopArgs, O
 import { runWrk, writeWrkScript, wrkVersion } from './lib/wrk.js';
 import { egressMarkdown, runEgressBench } from './egress.js';
 import { runStreamsBench, streamsMarkdown } from './streams.js';
+import { NODE_MEMORY_FLAGS } from '../core/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -208,7 +209,8 @@ async function startDaemon(
   const port = await freePort();
   const config = writeDaemonFiles(dir, group, endpoints, port);
   // Several workers: busgate's own WORKERS (node:cluster behind one port, core/cluster.ts).
-  const args = [...(options.nodeArgs ?? []), path.join(binDir, '..', 'core', 'cli.js'), 'start', '--config', config];
+  // Launched as `npm start` launches it: node's memory flags first (core/node-flags.ts).
+  const args = [...NODE_MEMORY_FLAGS, ...(options.nodeArgs ?? []), path.join(binDir, '..', 'core', 'cli.js'), 'start', '--config', config];
   const child = spawnTracked(NODE, args, { cwd: dir, env: { ...daemonEnv(), WORKERS: String(options.workers ?? 1) } });
   const output = collectOutput(child);
   const label = options.workers !== undefined ? `busgate x${options.workers}` : 'busgate';

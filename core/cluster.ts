@@ -14,8 +14,12 @@
  *   and subscriptions ("abort");
  * - SIGTERM / SIGINT: every worker drains as a single daemon does, then the primary exits.
  *
- * What is NOT shared between workers: the idempotency store and the route rate limits (each
- * worker has its own; see the README), and the in-process memory broker.
+ * - idempotency claims and rate-limit buckets, when no shared store is configured: the primary
+ *   keeps them and the workers ask it (core/state/primary-state.ts), so a retry on another
+ *   worker is replayed and a client's limit is the daemon's, not N times it.
+ *
+ * What is NOT shared between workers: the in-process memory broker (so a routes file that uses it
+ * runs one process unless WORKERS says otherwise; see config.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'winston';
@@ -24,17 +28,20 @@ import type { SubscriptionStatus } from './egress/subscription-worker.js';
 import type { DaemonConfig } from './config.js';
 import { describeError } from './errors.js';
 import type { ReloadResult } from './reloader.js';
+import { PrimaryState, type StateCall } from './state/primary-state.js';
 
 /** What a worker can be asked, by the primary. */
 type WorkerQuestion = 'ready' | 'reload-prepare' | 'reload-commit' | 'reload-abort';
-/** What the primary can be asked, by a worker answering /metrics or /ready. */
-type PrimaryQuestion = 'metrics' | 'ready';
+/** What the primary can be asked, by a worker answering /metrics or /ready, or by its state stores. */
+type PrimaryQuestion = 'metrics' | 'ready' | 'state';
 
 interface Ask<Q> {
   readonly busgate: 'ask';
   readonly id: number;
   readonly what: Q;
   readonly reason?: string;
+  /** The state call, for 'state'. */
+  readonly call?: StateCall;
 }
 interface Answer {
   readonly busgate: 'answer';
@@ -69,7 +76,7 @@ class Asker {
   private next = 0;
   private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
 
-  ask(send: (message: Ask<string>) => void, what: string, reason?: string): Promise<unknown> {
+  ask(send: (message: Ask<string>) => void, what: string, extra: { reason?: string; call?: StateCall } = {}): Promise<unknown> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -77,7 +84,7 @@ class Asker {
         reject(new Error(`no answer to "${what}" within ${ASK_TIMEOUT_MS} ms`));
       }, ASK_TIMEOUT_MS);
       this.waiting.set(id, { resolve, reject, timer });
-      send({ busgate: 'ask', id, what, ...(reason === undefined ? {} : { reason }) });
+      send({ busgate: 'ask', id, what, ...extra });
     });
   }
 
@@ -108,34 +115,61 @@ export interface ClusterLink {
   readiness(): Promise<ClusterReadiness>;
 }
 
+/** A worker's one IPC channel to the primary: questions both ways, answers matched by id. */
+interface WorkerChannel {
+  readonly asker: Asker;
+  send(message: Ask<string> | Answer): void;
+  onQuestion: ((message: Ask<string>) => void) | undefined;
+}
+
+let workerChannel: WorkerChannel | undefined;
+
+/** Opened on first use: the state stores ask before the daemon joins the cluster. */
+function channelToPrimary(): WorkerChannel {
+  if (workerChannel) return workerChannel;
+  const channel: WorkerChannel = {
+    asker: new Asker(),
+    send: (message) => {
+      if (process.connected) process.send!(message);
+    },
+    onQuestion: undefined,
+  };
+  process.on('message', (message: unknown) => {
+    if (isAnswer(message)) channel.asker.settle(message);
+    else if (isAsk(message)) channel.onQuestion?.(message);
+  });
+  return (workerChannel = channel);
+}
+
+/** A worker's state call (idempotency claim, rate-limit token), answered by the primary. */
+export function askPrimaryState(call: StateCall): Promise<unknown> {
+  const channel = channelToPrimary();
+  return channel.asker.ask(channel.send, 'state' satisfies PrimaryQuestion, { call });
+}
+
 export function joinCluster(hooks: WorkerHooks): ClusterLink {
   // Constructing one registers prom-client's answer to the primary's "send me your metrics".
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([hooks.registry]);
-  const asker = new Asker();
-  const send = (message: Ask<string> | Answer): void => {
-    if (process.connected) process.send!(message);
-  };
-  process.on('message', (message: unknown) => {
-    if (isAnswer(message)) return asker.settle(message);
-    if (!isAsk(message)) return;
+  const channel = channelToPrimary();
+  channel.onQuestion = (message) => {
     const what = message.what as WorkerQuestion;
     const reply = (work: () => unknown): void => {
       Promise.resolve()
         .then(work)
         .then(
-          (value) => send({ busgate: 'answer', id: message.id, value }),
-          (error: unknown) => send({ busgate: 'answer', id: message.id, error: describeError(error) }),
+          (value) => channel.send({ busgate: 'answer', id: message.id, value }),
+          (error: unknown) => channel.send({ busgate: 'answer', id: message.id, error: describeError(error) }),
         );
     };
     if (what === 'ready') reply(() => hooks.localReadiness());
     else if (what === 'reload-prepare') reply(() => hooks.prepareReload(message.reason ?? 'SIGHUP'));
     else if (what === 'reload-commit') reply(() => hooks.commitReload());
     else if (what === 'reload-abort') reply(() => hooks.abortReload());
-  });
+  };
   return {
-    metrics: async () => (await asker.ask(send, 'metrics' satisfies PrimaryQuestion)) as string,
-    readiness: async () => (await asker.ask(send, 'ready' satisfies PrimaryQuestion)) as ClusterReadiness,
+    metrics: async () => (await channel.asker.ask(channel.send, 'metrics' satisfies PrimaryQuestion)) as string,
+    readiness: async () => (await channel.asker.ask(channel.send, 'ready' satisfies PrimaryQuestion)) as ClusterReadiness,
   };
 }
 
@@ -149,6 +183,7 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const aggregator = new AggregatorRegistry();
   const asker = new Asker();
+  const state = new PrimaryState({ maxKeys: config.idempotency.maxKeys, maxBytes: config.idempotency.maxBytes });
   const workers = new Set<Worker>();
   let listening = 0;
   let stopping = false;
@@ -171,7 +206,7 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
     Promise.all(
       [...workers].map((worker) =>
         asker
-          .ask((m) => worker.send(m), what, reason)
+          .ask((m) => worker.send(m), what, reason === undefined ? {} : { reason })
           .then(
             (value) => ({ pid: worker.process.pid!, value }),
             (error: unknown) => ({ pid: worker.process.pid!, error: describeError(error) }),
@@ -223,11 +258,13 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
     };
     if (message.what === 'metrics') answer(() => aggregator.clusterMetrics());
     else if (message.what === 'ready') answer(readiness);
+    else if (message.what === 'state' && message.call !== undefined) answer(() => state.answer(message.call!));
   });
 
   return new Promise<number>((resolve) => {
-    const fork = (): void => {
-      const worker = cluster.fork({ BUSGATE_CLUSTER_WORKER: '1' });
+    // A replacement takes the slot of the worker it replaces, so its identity (instanceId) is the same.
+    const fork = (slot: number): void => {
+      const worker = cluster.fork({ BUSGATE_CLUSTER_WORKER: '1', BUSGATE_WORKER_SLOT: String(slot) });
       workers.add(worker);
       let listened = false;
       worker.once('listening', () => {
@@ -246,7 +283,7 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
           stop('a worker failed to start');
         } else if (!stopping) {
           logger.error('worker exited; starting another', { pid: worker.process.pid, code, signal });
-          fork();
+          fork(slot);
         }
         if (stopping && workers.size === 0) resolve(exitCode);
       });
@@ -267,8 +304,17 @@ export function runPrimary(count: number, config: DaemonConfig, logger: Logger):
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => void reload('SIGHUP'));
-    for (let i = 0; i < count; i++) fork();
+    for (let slot = 0; slot < count; slot++) fork(slot);
   });
 }
 
 export const isClusterWorker = (): boolean => cluster.isWorker && process.env.BUSGATE_CLUSTER_WORKER === '1';
+
+/**
+ * A worker's identity: the daemon's instanceId plus its slot. Each worker is a member of its own
+ * towards the brokers (an MQTT session, a pull holder's control destination), and a replacement
+ * worker takes the slot, so the identity is as stable as the daemon's across restarts.
+ */
+export function workerInstanceId(instanceId: string): string {
+  return `${instanceId}-w${process.env.BUSGATE_WORKER_SLOT ?? '0'}`;
+}

@@ -35,6 +35,24 @@ convict.addFormat({
 });
 
 convict.addFormat({
+  name: 'workers',
+  validate(value: unknown) {
+    if (value !== 'auto' && !(typeof value === 'number' && Number.isInteger(value) && value >= 0)) {
+      throw new Error('must be auto, 0 (one per CPU) or a number of worker processes');
+    }
+  },
+  coerce: (value: unknown) => (value === 'auto' ? 'auto' : Number(value)),
+});
+
+convict.addFormat({
+  name: 'auto-or-boolean',
+  validate(value: unknown) {
+    if (value !== 'auto' && typeof value !== 'boolean') throw new Error('must be auto, true or false');
+  },
+  coerce: (value: unknown) => (value === 'true' ? true : value === 'false' ? false : value),
+});
+
+convict.addFormat({
   name: 'byte-size',
   validate(value: unknown) {
     if (typeof value !== 'string' || !/^\d+(b|kb|mb)$/i.test(value)) {
@@ -94,18 +112,18 @@ const coreSchema = {
   host: { doc: 'Address to listen on.', format: String, default: '0.0.0.0', env: 'HOST', arg: 'host' },
   routesFile: { doc: 'The routes file.', format: String, default: './routes.yaml', env: 'ROUTES_FILE', arg: 'routes' },
   workers: {
-    doc: 'Processes serving the one port (node:cluster); 1 = a single process, 0 = one per CPU (set the shared stores with it).',
-    format: 'nat',
-    // One process by default: without IDEMPOTENCY_STORE, each worker keeps its own idempotency
-    // records, and a retry landing on another worker would publish again.
-    default: 1,
+    doc: 'Processes serving the one port (node:cluster): auto = one per CPU, or 1 when the routes file uses a process-local broker (memory); 0 = one per CPU; N = N; 1 = a single process.',
+    format: 'workers',
+    // Every core by default: the primary keeps idempotency claims and rate-limit buckets for its
+    // workers when no shared store is set (core/state/primary-state.ts), so N workers act as one.
+    default: 'auto',
     env: 'WORKERS',
     arg: 'workers',
   },
   optimizeForSize: {
-    doc: "V8 favours memory over speed (its --optimize-for-size, set at start-up): the heap grows less under load. false: V8's defaults.",
-    format: Boolean,
-    default: true,
+    doc: "V8 favours memory over speed (its --optimize-for-size, set at start-up): the heap grows less under load. auto: on unless node's command line sizes the young generation (--max-semi-space-size, as npm start and the image do); false: V8's defaults.",
+    format: 'auto-or-boolean',
+    default: 'auto',
     env: 'OPTIMIZE_FOR_SIZE',
   },
   watchRoutes: {
@@ -313,9 +331,12 @@ export interface DaemonConfig {
   readonly host: string;
   readonly routesFile: string;
   readonly watchRoutes: boolean;
-  /** Worker processes; 0 in the file means one per CPU, resolved here. */
-  readonly workers: number;
-  readonly optimizeForSize: boolean;
+  /**
+   * Worker processes; 0 in the file means one per CPU, resolved here. 'auto' is resolved when the
+   * daemon starts, from the routes file (core/workers.ts).
+   */
+  readonly workers: number | 'auto';
+  readonly optimizeForSize: boolean | 'auto';
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly bodyLimit: string;
@@ -357,6 +378,10 @@ export interface ConfigSources {
   readonly cwd?: string;
 }
 
+function resolveWorkerCount(setting: number | 'auto'): number | 'auto' {
+  return setting === 0 ? os.availableParallelism() : setting;
+}
+
 export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
   const env = sources.env ?? process.env;
   const args = [...(sources.args ?? [])];
@@ -395,8 +420,8 @@ export function loadConfig(sources: ConfigSources = {}): DaemonConfig {
     host: config.get('host'),
     routesFile: path.resolve(cwd, config.get('routesFile')),
     watchRoutes: config.get('watchRoutes'),
-    workers: config.get('workers') === 0 ? os.availableParallelism() : config.get('workers'),
-    optimizeForSize: config.get('optimizeForSize'),
+    workers: resolveWorkerCount(config.get('workers') as number | 'auto'),
+    optimizeForSize: config.get('optimizeForSize') as boolean | 'auto',
     logLevel: config.get('logLevel') as DaemonConfig['logLevel'],
     logFormat: config.get('logFormat') as DaemonConfig['logFormat'],
     bodyLimit: config.get('bodyLimit'),

@@ -28,7 +28,7 @@ import { otlpTracing, propagationOnly, type Tracing } from './observability/trac
 import { createBrokers } from './brokers/instances.js';
 import type { BrokerInstance } from './brokers/instance.js';
 import { Reloader, type ReloadResult } from './reloader.js';
-import { joinCluster } from './cluster.js';
+import { askPrimaryState, joinCluster } from './cluster.js';
 import { localReadiness } from './http/operational-endpoints.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
@@ -91,7 +91,12 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
   const lifecycle = new Lifecycle();
   const authenticator = new Authenticator(config.apiKeys);
-  const state = await createStateStores(config, { metrics, logger, connectWaitMs: options.connectWaitMs ?? 3000 });
+  const state = await createStateStores(config, {
+    metrics,
+    logger,
+    connectWaitMs: options.connectWaitMs ?? 3000,
+    askPrimary: options.clusterWorker ? askPrimaryState : undefined,
+  });
   let streamSpecs: readonly StreamSpec[] = checked.streams;
   const pulls = new PullServer({
     brokers,

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/support/net.js';
+import { NODE_MEMORY_FLAGS } from '../../core/node-flags.js';
 import { collectOutput, spawnTracked, stopProcess, waitUntil } from './proc.js';
 
 const CLI = fileURLToPath(new URL('../../core/cli.js', import.meta.url));
@@ -29,7 +30,10 @@ export async function startBenchDaemon(config: string, routes: string): Promise<
     path.join(dir, 'busgate.yaml'),
     `port: ${port}\nhost: 127.0.0.1\nroutesFile: ${path.join(dir, 'routes.yaml')}\nlogLevel: warn\nlogFormat: json\n${config}`,
   );
-  const child = spawnTracked(process.execPath, [CLI, 'start', '--config', path.join(dir, 'busgate.yaml')], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+  const child = spawnTracked(process.execPath, [...NODE_MEMORY_FLAGS, CLI, 'start', '--config', path.join(dir, 'busgate.yaml')], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', WORKERS: '1' },
+  });
   const output = collectOutput(child);
   const stop = async (): Promise<void> => {
     await stopProcess(child);

@@ -36,6 +36,11 @@ export interface PluginManifest {
   readonly builtIn?: { readonly instance: string; readonly settings: readonly BuiltInSetting[] };
   /** URL schemes of IDEMPOTENCY_STORE this plugin serves (its factory's claimStore opens them). */
   readonly claimStoreSchemes?: readonly string[];
+  /**
+   * The broker lives inside the daemon's process: with several workers each would have its own,
+   * so WORKERS=auto runs one process for a routes file that uses it.
+   */
+  readonly processLocal?: boolean;
 }
 
 /** The built-in plugin that serves `scheme` as a shared idempotency store, if any. */

@@ -1,8 +1,10 @@
 /**
  * The state a request may share with other replicas: idempotency keys and rate-limit buckets.
  * Each lives in this instance's memory unless its setting names a shared store
- * (IDEMPOTENCY_STORE, RATE_LIMIT_STORE); both on one URL share one connection. See the README
- * section "Running several replicas" for what is shared and what is not.
+ * (IDEMPOTENCY_STORE, RATE_LIMIT_STORE); both on one URL share one connection. A worker of a
+ * daemon with WORKERS > 1 and no shared store keeps them in the primary process instead, so the
+ * daemon behaves as one (core/state/primary-state.ts). See the README section "Running several
+ * replicas" for what is shared and what is not.
  */
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from 'winston';
@@ -18,6 +20,7 @@ import { redisClaims } from './redis-claims.js';
 import { SharedIdempotencyStore } from './shared-idempotency.js';
 import type { ClaimStore } from '../plugins/contract.js';
 import { redisRateLimits } from './redis-rate-limit.js';
+import { primaryClaims, primaryRateLimits, type AskPrimary } from './primary-state.js';
 
 export interface StateStores {
   readonly idempotency: IdempotencyStore;
@@ -27,7 +30,13 @@ export interface StateStores {
 
 export async function createStateStores(
   config: Pick<DaemonConfig, 'idempotency' | 'rateLimitStore' | 'stateKeyPrefix' | 'configDir'>,
-  deps: { metrics: Metrics; logger: Logger; connectWaitMs: number },
+  deps: {
+    metrics: Metrics;
+    logger: Logger;
+    connectWaitMs: number;
+    /** Set in a worker of WORKERS > 1: what no shared store holds is kept by the primary. */
+    askPrimary?: AskPrimary | undefined;
+  },
 ): Promise<StateStores> {
   const errors = new Counter({
     name: 'busgate_state_store_errors_total',
@@ -72,6 +81,15 @@ export async function createStateStores(
       logger: deps.logger,
       onError: (operation) => errors.inc({ store: 'idempotency', operation }),
     });
+  } else if (deps.askPrimary) {
+    idempotency = new SharedIdempotencyStore(primaryClaims(deps.askPrimary), {
+      windowMs: config.idempotency.windowMs,
+      maxReplyBytes: config.idempotency.maxReplyBytes,
+      // Route and client names hold no NUL: the parts cannot run into each other.
+      keyOf: (scope) => `${scope.route}\u0000${scope.client}\u0000${scope.key}`,
+      logger: deps.logger,
+      onError: (operation) => errors.inc({ store: 'idempotency', operation }),
+    });
   } else {
     const memory = new MemoryIdempotencyStore(config.idempotency);
     new Gauge({
@@ -90,7 +108,9 @@ export async function createStateStores(
         keyPrefix: config.stateKeyPrefix,
         onError: () => errors.inc({ store: 'rate_limit', operation: 'take' }),
       })
-    : localRateLimits;
+    : deps.askPrimary
+      ? primaryRateLimits(deps.askPrimary, () => errors.inc({ store: 'rate_limit', operation: 'take' }))
+      : localRateLimits;
 
   await Promise.all([...connections.values()].map((connection) => connection.start(deps.connectWaitMs)));
   return {

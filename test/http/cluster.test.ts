@@ -2,7 +2,8 @@
  * `busgate start` with WORKERS=2: one port, two daemons behind it (node:cluster), and what must
  * look like one daemon does: /ready speaks for every worker, /metrics sums them, SIGHUP reloads
  * all or none, request-reply answers reach the worker (and the request) that asked, on every
- * broker, and SIGTERM stops everything. Every request opens its own connection, so the primary's
+ * broker, idempotency keys and rate limits hold for the daemon as a whole (the primary keeps
+ * them), and SIGTERM stops everything. Every request opens its own connection, so the primary's
  * round robin spreads them over both workers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ import { expect } from 'chai';
 import { sleep, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 import { freePort } from '../support/net.js';
+import { deleteStreamsHolding } from '../support/nats-streams.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const SUFFIX = randomUUID().slice(0, 8);
@@ -23,9 +25,18 @@ const route = (name: string, broker = 'memory', mode = 'pubsub', destination = n
   `  - name: ${name}\n    path: /${name}\n    broker: ${broker}\n    mode: ${mode}\n    destination: ${destination}\n`;
 
 /** A request on a connection of its own (no keep-alive), so consecutive requests may reach different workers. */
-async function post(port: number, pathname: string, body: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${pathname}`, { method: 'POST', body, headers: { connection: 'close', 'content-type': 'text/plain' } });
-  return { status: response.status, text: await response.text() };
+async function post(
+  port: number,
+  pathname: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const response = await fetch(`http://127.0.0.1:${port}${pathname}`, {
+    method: 'POST',
+    body,
+    headers: { connection: 'close', 'content-type': 'text/plain', ...headers },
+  });
+  return { status: response.status, text: await response.text(), headers: response.headers };
 }
 
 interface Cluster {
@@ -174,12 +185,73 @@ describe('WORKERS=2: one port, two workers', function () {
     expect(await statusesOf(cluster.port, '/new')).to.deep.equal(Array<number>(8).fill(202));
   });
 
+  it('replays an Idempotency-Key retried on the other worker instead of publishing it again', async () => {
+    cluster = await startCluster('routes:\n' + route('keyed'));
+    const answers = [];
+    for (let i = 0; i < 8; i++) answers.push(await post(cluster.port, '/keyed', 'x', { 'idempotency-key': `key-${SUFFIX}` }));
+    expect(answers.map((a) => a.status)).to.deep.equal(Array<number>(8).fill(202));
+    expect(new Set(answers.map((a) => (JSON.parse(a.text) as { id: string }).id)).size, 'one receipt id').to.equal(1);
+    expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).to.have.lengthOf(7);
+    const metrics = await (await fetch(`http://127.0.0.1:${cluster.port}/metrics`)).text();
+    expect(metrics, 'both workers answered some').to.include('busgate_http_requests_total{route="keyed",status="202"} 8');
+  });
+
+  it("holds a route's rate limit for the daemon, not once per worker", async () => {
+    cluster = await startCluster('routes:\n' + route('limited') + '    rateLimit: { perSecond: 0.01, burst: 3 }\n');
+    const statuses = await statusesOf(cluster.port, '/limited');
+    expect(
+      statuses.filter((status) => status === 202),
+      `statuses ${statuses.join(' ')}`,
+    ).to.have.lengthOf(3);
+    expect(statuses.filter((status) => status === 429)).to.have.lengthOf(5);
+  });
+
   it('stops every worker on SIGTERM and exits 0', async () => {
     cluster = await startCluster('routes:\n' + route('stopping'));
     const { workers } = (await (await fetch(`http://127.0.0.1:${cluster.port}/ready`)).json()) as { workers: Array<{ pid: number }> };
     const code = await stopCluster(cluster);
     expect(code).to.equal(0);
     for (const { pid } of workers) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).to.throw();
+  });
+});
+
+describe('WORKERS=2: each worker is a member of its own', function () {
+  this.timeout(90_000);
+  let cluster: Cluster | undefined;
+  const url = () => `nats://${brokerEndpoints.nats().host}:${brokerEndpoints.nats().port}`;
+  const subject = `cluster-pulls.${SUFFIX}`;
+
+  before(async function () {
+    await requireBroker(this, 'nats', brokerEndpoints.nats());
+  });
+
+  after(async () => {
+    await stopCluster(cluster);
+    await deleteStreamsHolding(url(), [subject]);
+  });
+
+  it('settles a pull lease acked on the other worker (forwarded to the worker holding it)', async () => {
+    const routes =
+      'routes:\n' +
+      route('in', 'nats', 'point-to-point', subject) +
+      `pulls:\n  - { path: /pull/jobs, broker: nats, source: ${subject}, group: cluster-workers, maxHeld: 100 }\n`;
+    cluster = await startCluster(routes, { brokers: { nats: { plugin: 'nats', options: { url: url() } } } });
+    for (let i = 0; i < 6; i++) expect((await post(cluster.port, '/in', `job-${i}`)).status).to.equal(202);
+    const leases: string[] = [];
+    const deadline = Date.now() + 30_000;
+    while (leases.length < 6 && Date.now() < deadline) {
+      const pulled = JSON.parse((await post(cluster.port, '/pull/jobs?max=10&wait=1s', '')).text) as { messages: Array<{ lease: string }> };
+      leases.push(...pulled.messages.map((message) => message.lease));
+    }
+    expect(leases).to.have.lengthOf(6);
+    const holders = new Set(leases.map((lease) => lease.split('.')[0]));
+    const outcomes: string[] = [];
+    // Each ack on a connection of its own: round robin sends about half to the worker not holding the lease.
+    for (const lease of leases) {
+      const answer = await post(cluster.port, '/pull/jobs/ack', JSON.stringify({ leases: [lease] }), { 'content-type': 'application/json' });
+      outcomes.push(...(JSON.parse(answer.text) as { results: Array<{ outcome: string }> }).results.map((result) => result.outcome));
+    }
+    expect(outcomes, `holders: ${[...holders].join(', ')}`).to.deep.equal(Array<string>(6).fill('settled'));
   });
 });
 

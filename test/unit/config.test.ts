@@ -31,9 +31,12 @@ describe('daemon config', () => {
     expect(config.defaultTimeoutMs).to.equal(5000);
     expect(config.brokers.memory).to.deep.equal({ plugin: 'memory', options: {} });
     expect(config.brokers.nats!.options).to.deep.equal({ url: 'nats://127.0.0.1:4222' });
-    // V8 favours memory by default (README, Performance: memory); OPTIMIZE_FOR_SIZE=false turns it off.
-    expect(config.optimizeForSize).to.equal(true);
+    // V8 favours memory by default (README, Performance: memory): with node's own flags when the
+    // launcher gave them, else --optimize-for-size; OPTIMIZE_FOR_SIZE=false|true decides outright.
+    expect(config.optimizeForSize).to.equal('auto');
     expect(loadConfig({ env: { OPTIMIZE_FOR_SIZE: 'false' }, cwd: tempDir() }).optimizeForSize).to.equal(false);
+    expect(loadConfig({ env: { OPTIMIZE_FOR_SIZE: 'true' }, cwd: tempDir() }).optimizeForSize).to.equal(true);
+    expect(() => loadConfig({ env: { OPTIMIZE_FOR_SIZE: 'maybe' }, cwd: tempDir() })).to.throw();
   });
 
   it('takes env vars over files, and flags over env', () => {
