@@ -1,8 +1,10 @@
+import { defineLintCodes, type LintProblem } from '../routes/lint-registry.js';
+
 /**
  * Every problem code the subscriptions linter reports (core/egress/lint.ts). Stable, like the
  * routes' codes, and checked against the README's "lint code (subscriptions)" table by a test.
  */
-export const SUBSCRIPTION_LINT_CODES = {
+export const SUBSCRIPTION_LINT_CODES = defineLintCodes({
   missing_key: '`name`, `broker`, `source`, `mode`, `deliver` (with `url`) or `deadLetter` missing',
   unknown_key: 'a key busgate does not know, at any level',
   wrong_type: 'a value has the wrong type',
@@ -22,14 +24,9 @@ export const SUBSCRIPTION_LINT_CODES = {
   reserved_header: 'a `deliver.headers` name busgate sets (`webhook-*`, `busgate-*`, `content-type`, hop-by-hop headers)',
   missing_secret: '`signing.secretEnv` names a variable that is not set',
   bad_secret: 'the variable does not hold `whsec_` + base64 of 24 to 64 bytes (the value is never printed)',
-} as const satisfies Record<string, string>;
+});
 
 export type SubscriptionLintCode = keyof typeof SUBSCRIPTION_LINT_CODES;
 
 /** One finding of the subscriptions linter; printed like the routes' (formatProblem). */
-export interface SubscriptionProblem {
-  readonly line: number;
-  readonly col: number;
-  readonly code: SubscriptionLintCode;
-  readonly message: string;
-}
+export type SubscriptionProblem = LintProblem<SubscriptionLintCode>;

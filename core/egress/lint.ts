@@ -4,11 +4,11 @@
  * only through what their plugins declare: egress capabilities, destination rules, the schema of
  * route options (a subscription's `options:` take the same shape).
  */
-import { YAMLMap, isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
+import { YAMLMap, isMap, isScalar, type Node, type Pair } from 'yaml';
 import { parseDuration } from '../duration.js';
 import type { EgressCapabilities, JsonSchema } from '../plugins/contract.js';
 import { validateOptions } from '../plugins/options.js';
-import { parseRoutes, type ParsedRoutes } from '../routes/lint.js';
+import { brokersOfSection, destinationProblem, lintSourceOptions, openSection, type RoutesSource } from '../routes/section-lint.js';
 import type { SubscriptionLintCode, SubscriptionProblem } from './lint-codes.js';
 import { CLOUDEVENT_MODES, ORDERINGS, SUBSCRIPTION_DEFAULTS, type CloudEventMode, type Ordering, type SubscriptionSpec } from './model.js';
 
@@ -50,56 +50,20 @@ export function isReservedDeliveryHeader(name: string): boolean {
   );
 }
 
-/** The routes file's text, or the document it was parsed into once (see parseRoutes). */
-const parsed = (source: string | ParsedRoutes): ParsedRoutes => (typeof source === 'string' ? parseRoutes(source) : source);
-
 /** The broker instance names the subscriptions of a routes file use (their plugins get loaded). */
-export function subscriptionBrokersIn(source: string | ParsedRoutes): Set<string> {
+export function subscriptionBrokersIn(source: RoutesSource): Set<string> {
   return brokersOfSection(source, 'subscriptions');
 }
 
-/** The `broker:` names in one top-level list of a routes file (subscriptions, streams). */
-export function brokersOfSection(source: string | ParsedRoutes, section: string): Set<string> {
-  const names = new Set<string>();
-  const list = parsed(source).doc.get(section);
-  if (!isSeq(list)) return names;
-  for (const item of list.items) {
-    const broker = isMap(item) ? item.get('broker') : undefined;
-    if (typeof broker === 'string') names.add(broker);
-  }
-  return names;
-}
-
 export function lintSubscriptions(
-  source: string | ParsedRoutes,
+  source: RoutesSource,
   catalog: EgressCatalog,
   options: SubscriptionLintOptions = {},
 ): { subscriptions: SubscriptionSpec[]; problems: SubscriptionProblem[] } {
-  const { doc, lines } = parsed(source);
-  const problems: SubscriptionProblem[] = [];
-  // YAML syntax errors are the routes linter's to report; nothing more can be said here.
-  if (doc.errors.length > 0 || !isMap(doc.contents)) return { subscriptions: [], problems };
-  const list = doc.contents.get('subscriptions', true) as Node | undefined;
-  if (list === undefined || (isScalar(list) && list.value === null)) return { subscriptions: [], problems };
-
-  const at = (node: Node | Pair | null | undefined): { line: number; col: number } => {
-    const target = node && 'range' in node ? node : node && 'key' in node ? (node.key as Node | null) : undefined;
-    const pos = lines.linePos(target?.range?.[0] ?? 0);
-    return { line: pos.line, col: pos.col };
-  };
-  const report: Report = (node, code, message) => problems.push({ ...at(node), code, message });
-
-  if (!isSeq(list)) {
-    report(list, 'wrong_type', '"subscriptions" must be a list');
-    return { subscriptions: [], problems };
-  }
+  const { items, problems, at, report } = openSection<SubscriptionLintCode>(source, 'subscriptions', 'subscription');
   const specs: SubscriptionSpec[] = [];
   const names = new Map<string, number>();
-  for (const item of list.items) {
-    if (!isMap(item)) {
-      report(item as Node, 'wrong_type', 'each subscription must be a map');
-      continue;
-    }
+  for (const item of items) {
     const name = item.get('name');
     if (typeof name === 'string') {
       const first = names.get(name);
@@ -216,7 +180,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
     ['deadLetter', deadLetter],
   ] as const) {
     if (destination === undefined) continue;
-    const problem = destination.includes('{') ? 'it must be literal (no "{...}" templates)' : entry?.checkDestination?.(destination);
+    const problem = destinationProblem(destination, entry);
     if (problem !== undefined) top.report(top.node(key), 'bad_destination', `${key} "${destination}": ${problem}`);
   }
   if (source !== undefined && source === deadLetter) top.report(top.node('deadLetter'), 'bad_destination', 'deadLetter must not be the source itself');
@@ -226,7 +190,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
     top.report(top.node('group'), 'bad_option', `broker "${brokerName}" has no durable consumer groups; remove "group"`);
   }
 
-  const sourceOptions = lintSourceOptions(top, entry);
+  const sourceOptions = lintSourceOptions(top.node('options'), entry, top.report);
 
   const deliver = top.child('deliver', DELIVER_KEYS);
   const url = deliver?.text('url');
@@ -274,26 +238,6 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: SubscriptionLin
     signingSecretEnv,
     line,
   };
-}
-
-function lintSourceOptions(top: MapReader, entry: EgressCatalogEntry | undefined): Record<string, unknown> | undefined {
-  const node = top.node('options');
-  const schema = entry?.routeOptionsSchema;
-  if (node === undefined) return schema ? validateOptions(schema, {}).value : {};
-  if (!isMap(node)) {
-    top.report(node, 'wrong_type', '"options" must be a map');
-    return undefined;
-  }
-  if (entry === undefined) return undefined;
-  if (schema === undefined) {
-    top.report(node, 'bad_option', 'this broker takes no source options');
-    return undefined;
-  }
-  const checked = validateOptions(schema, node.toJSON() as Record<string, unknown>);
-  for (const problem of checked.problems) {
-    top.report((node.getIn(problem.path, true) as Node | undefined) ?? node, 'bad_option', problem.message);
-  }
-  return checked.value;
 }
 
 function lintHeaders(deliver: MapReader): Record<string, string> | undefined {

@@ -3,110 +3,80 @@
  * broker instance names, the three modes, and outcome = "ok" or an error code from the registry.
  * Never a raw path, destination or id.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Gauge } from 'prom-client';
+import { MetricFactory } from './metric-factory.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class Metrics {
   readonly registry = new Registry();
+  private readonly metric = new MetricFactory(this.registry);
 
-  readonly httpRequests = new Counter({
-    name: 'busgate_http_requests_total',
-    help: 'HTTP requests answered, by route and status code.',
-    labelNames: ['route', 'status'] as const,
-    registers: [this.registry],
-  });
+  readonly httpRequests = this.metric.counter('busgate_http_requests_total', 'HTTP requests answered, by route and status code.', ['route', 'status']);
 
-  readonly httpDuration = new Histogram({
-    name: 'busgate_http_request_duration_seconds',
-    help: 'Time from request to response, by route.',
-    labelNames: ['route'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly httpDuration = this.metric.histogram(
+    'busgate_http_request_duration_seconds',
+    'Time from request to response, by route.',
+    ['route'],
+    LATENCY_BUCKETS,
+  );
 
-  readonly messages = new Counter({
-    name: 'busgate_messages_total',
-    help: 'Messages handed to a broker, by broker instance, mode and outcome (ok or an error code).',
-    labelNames: ['broker', 'mode', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly messages = this.metric.counter(
+    'busgate_messages_total',
+    'Messages handed to a broker, by broker instance, mode and outcome (ok or an error code).',
+    ['broker', 'mode', 'outcome'],
+  );
 
-  readonly brokerDuration = new Histogram({
-    name: 'busgate_broker_duration_seconds',
-    help: 'Time from handing a message to the broker until its acknowledgement or reply.',
-    labelNames: ['broker', 'mode'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly brokerDuration = this.metric.histogram(
+    'busgate_broker_duration_seconds',
+    'Time from handing a message to the broker until its acknowledgement or reply.',
+    ['broker', 'mode'],
+    LATENCY_BUCKETS,
+  );
 
-  readonly inFlight = new Gauge({
-    name: 'busgate_in_flight_requests',
-    help: 'Messages waiting for a broker acknowledgement or reply, by broker instance.',
-    labelNames: ['broker'] as const,
-    registers: [this.registry],
-  });
+  readonly inFlight = this.metric.gauge('busgate_in_flight_requests', 'Messages waiting for a broker acknowledgement or reply, by broker instance.', [
+    'broker',
+  ]);
 
-  readonly consumed = new Counter({
-    name: 'busgate_consumed_messages_total',
-    help: 'Messages a subscription handed to its handler, by broker instance, mode and outcome (ok, or handed_back to the broker).',
-    labelNames: ['broker', 'mode', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly consumed = this.metric.counter(
+    'busgate_consumed_messages_total',
+    'Messages a subscription handed to its handler, by broker instance, mode and outcome (ok, or handed_back to the broker).',
+    ['broker', 'mode', 'outcome'],
+  );
 
-  readonly subscriptions = new Gauge({
-    name: 'busgate_subscriptions',
-    help: 'Live subscriptions (egress consumers, taps) by broker instance.',
-    labelNames: ['broker'] as const,
-    registers: [this.registry],
-  });
+  readonly subscriptions = this.metric.gauge('busgate_subscriptions', 'Live subscriptions (egress consumers, taps) by broker instance.', ['broker']);
 
-  readonly streamClients = new Gauge({
-    name: 'busgate_stream_clients',
-    help: 'Clients connected to a stream now, by stream path (from routes.yaml) and transport (sse, websocket).',
-    labelNames: ['stream', 'transport'] as const,
-    registers: [this.registry],
-  });
+  readonly streamClients = this.metric.gauge(
+    'busgate_stream_clients',
+    'Clients connected to a stream now, by stream path (from routes.yaml) and transport (sse, websocket).',
+    ['stream', 'transport'],
+  );
 
-  readonly streamEvents = new Counter({
-    name: 'busgate_stream_events_total',
-    help: 'Message events written to stream clients, by stream path and transport.',
-    labelNames: ['stream', 'transport'] as const,
-    registers: [this.registry],
-  });
+  readonly streamEvents = this.metric.counter('busgate_stream_events_total', 'Message events written to stream clients, by stream path and transport.', [
+    'stream',
+    'transport',
+  ]);
 
-  readonly streamDisconnects = new Counter({
-    name: 'busgate_stream_disconnects_total',
-    help: 'Stream clients gone, by stream path and reason (client_left, slow_client, shutting_down, subscribe_failed).',
-    labelNames: ['stream', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly streamDisconnects = this.metric.counter(
+    'busgate_stream_disconnects_total',
+    'Stream clients gone, by stream path and reason (client_left, slow_client, shutting_down, subscribe_failed).',
+    ['stream', 'reason'],
+  );
 
-  readonly reloads = new Counter({
-    name: 'busgate_routes_reloads_total',
-    help: 'Routes reloads by outcome: ok, invalid (the file had problems; old routes kept) or failed.',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly reloads = this.metric.counter(
+    'busgate_routes_reloads_total',
+    'Routes reloads by outcome: ok, invalid (the file had problems; old routes kept) or failed.',
+    ['outcome'],
+  );
 
-  readonly routesLoaded = new Gauge({
-    name: 'busgate_routes_loaded',
-    help: 'Routes currently served.',
-    registers: [this.registry],
-  });
+  readonly routesLoaded = this.metric.gauge('busgate_routes_loaded', 'Routes currently served.');
 
   readonly brokerConnected: Gauge<'broker'>;
 
   constructor(options: { defaultMetrics: boolean; brokerStatus: () => ReadonlyMap<string, boolean> }) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'busgate_' });
-    this.brokerConnected = new Gauge({
-      name: 'busgate_broker_connected',
-      help: '1 when the broker instance is connected, 0 when not.',
-      labelNames: ['broker'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const [broker, up] of options.brokerStatus()) this.set({ broker }, up ? 1 : 0);
-      },
+    this.brokerConnected = this.metric.gauge('busgate_broker_connected', '1 when the broker instance is connected, 0 when not.', ['broker'], function () {
+      for (const [broker, up] of options.brokerStatus()) this.set({ broker }, up ? 1 : 0);
     });
   }
 }

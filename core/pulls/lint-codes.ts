@@ -1,8 +1,10 @@
+import { defineLintCodes, type LintProblem } from '../routes/lint-registry.js';
+
 /**
  * Every problem code the pulls linter reports (core/pulls/lint.ts). Stable, and checked against
  * the README's "lint code (pulls)" table by a test.
  */
-export const PULL_LINT_CODES = {
+export const PULL_LINT_CODES = defineLintCodes({
   missing_key: '`path`, `broker` or `source` missing, or `group` on a broker with durable consumer groups',
   unknown_key: 'a key busgate does not know',
   wrong_type: 'a value has the wrong type',
@@ -18,13 +20,8 @@ export const PULL_LINT_CODES = {
   bad_number: '`maxHeld` is not a whole number from 1 to 1000',
   bad_option: "`options:` does not match the plugin's route options",
   unknown_client: 'a `clients:` name has no API key',
-} as const satisfies Record<string, string>;
+});
 
 export type PullLintCode = keyof typeof PULL_LINT_CODES;
 
-export interface PullProblem {
-  readonly line: number;
-  readonly col: number;
-  readonly code: PullLintCode;
-  readonly message: string;
-}
+export type PullProblem = LintProblem<PullLintCode>;

@@ -4,11 +4,12 @@
  * broker only through what its plugin declares (egress capabilities, destination rules, the
  * schema of route options).
  */
-import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { isScalar, type Node, type YAMLMap } from 'yaml';
 import { parseDuration } from '../duration.js';
-import { brokersOfSection, type EgressCatalog, type EgressCatalogEntry } from '../egress/lint.js';
+import type { EgressCatalog } from '../egress/lint.js';
 import { validateOptions } from '../plugins/options.js';
-import { RESERVED_PATHS, parseRoutes, type ParsedRoutes } from '../routes/lint.js';
+// The checks the egress sections share; `shared.` marks them where they are called.
+import * as shared from '../routes/section-lint.js';
 import type { PullLintCode, PullProblem } from './lint-codes.js';
 import { PULL_DEFAULTS, PULL_LIMITS, type PullSpec } from './model.js';
 
@@ -21,51 +22,29 @@ export interface PullLintOptions {
 
 const KEYS = ['path', 'broker', 'source', 'mode', 'group', 'lease', 'maxHeld', 'deadLetter', 'clients', 'options'];
 const REQUIRED = ['path', 'broker', 'source'];
-const PATH = /^\/[A-Za-z0-9/_.-]{0,199}$/;
 /** The settle paths under every pull path. */
 export const SETTLE_SUFFIXES = ['/ack', '/nack'] as const;
 
 type Report = (node: Node | null | undefined, code: PullLintCode, message: string) => void;
 
 /** The broker instance names the pull paths of a routes file use (their plugins get loaded). */
-export function pullBrokersIn(source: string | ParsedRoutes): Set<string> {
-  return brokersOfSection(source, 'pulls');
+export function pullBrokersIn(source: shared.RoutesSource): Set<string> {
+  return shared.brokersOfSection(source, 'pulls');
 }
 
-export function lintPulls(
-  source: string | ParsedRoutes,
-  catalog: EgressCatalog,
-  options: PullLintOptions = {},
-): { pulls: PullSpec[]; problems: PullProblem[] } {
-  const { doc, lines } = typeof source === 'string' ? parseRoutes(source) : source;
-  const problems: PullProblem[] = [];
-  // YAML syntax errors are the routes linter's to report.
-  if (doc.errors.length > 0 || !isMap(doc.contents)) return { pulls: [], problems };
-  const list = doc.contents.get('pulls', true) as Node | undefined;
-  if (list === undefined || (isScalar(list) && list.value === null)) return { pulls: [], problems };
-  const report: Report = (node, code, message) => {
-    const pos = lines.linePos(node?.range?.[0] ?? 0);
-    problems.push({ line: pos.line, col: pos.col, code, message });
-  };
-  if (!isSeq(list)) {
-    report(list, 'wrong_type', '"pulls" must be a list');
-    return { pulls: [], problems };
-  }
+export function lintPulls(source: shared.RoutesSource, catalog: EgressCatalog, options: PullLintOptions = {}): { pulls: PullSpec[]; problems: PullProblem[] } {
+  const { top, items, problems, at, report } = shared.openSection<PullLintCode>(source, 'pulls', 'pull path');
   const taken = new Map<string, string>();
   for (const [section, what] of [
     ['routes', 'a route'],
     ['streams', 'a stream'],
   ] as const) {
-    for (const path of pathsOf(doc.contents, section)) taken.set(path, what);
+    for (const path of shared.stringsOfSection(top, section, 'path')) taken.set(path, what);
   }
   const pulls: PullSpec[] = [];
-  for (const item of list.items) {
-    if (!isMap(item)) {
-      report(item as Node, 'wrong_type', 'each pull path must be a map');
-      continue;
-    }
+  for (const item of items) {
     const before = problems.length;
-    const spec = lintOne(item, catalog, options, report, lines.linePos(item.range?.[0] ?? 0).line);
+    const spec = lintOne(item, catalog, options, report, at(item).line);
     if (spec === undefined || problems.length > before) continue;
     // A pull path serves three paths; none may be another's.
     const served = [spec.path, ...SETTLE_SUFFIXES.map((suffix) => spec.path + suffix)];
@@ -79,15 +58,6 @@ export function lintPulls(
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { pulls: problems.length === 0 ? pulls : [], problems };
-}
-
-function pathsOf(top: YAMLMap, section: string): string[] {
-  const items = top.get(section);
-  if (!isSeq(items)) return [];
-  return items.items.flatMap((item) => {
-    const path = isMap(item) ? item.get('path') : undefined;
-    return typeof path === 'string' ? [path] : [];
-  });
 }
 
 function lintOne(item: YAMLMap, catalog: EgressCatalog, options: PullLintOptions, report: Report, line: number): PullSpec | undefined {
@@ -112,12 +82,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: PullLintOptions
   const path = text('path');
   if (path !== undefined) lintPath(path, node('path'), report);
   const broker = text('broker');
-  const entry = broker === undefined ? undefined : catalog.get(broker);
-  if (broker !== undefined && entry === undefined) {
-    report(node('broker'), 'unknown_broker', `no broker instance "${broker}"${options.declared ? ` (known: ${options.declared.join(', ') || 'none'})` : ''}`);
-  } else if (broker !== undefined && entry?.egress === undefined) {
-    report(node('broker'), 'egress_not_supported', `broker "${broker}" cannot be the source of a pull path (its plugin declares no egress)`);
-  }
+  const entry = shared.lintSourceBroker(broker, node('broker'), catalog, options.declared, 'a pull path', report);
 
   const source = text('source');
   const deadLetter = text('deadLetter');
@@ -126,7 +91,7 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: PullLintOptions
     ['deadLetter', deadLetter],
   ] as const) {
     if (destination === undefined || entry === undefined) continue;
-    const problem = destination.includes('{') ? 'it must be literal (no "{...}" templates)' : entry.checkDestination?.(destination);
+    const problem = shared.destinationProblem(destination, entry);
     if (problem !== undefined) report(node(key), 'bad_destination', `${key} "${destination.slice(0, 64)}": ${problem}`);
   }
   if (deadLetter !== undefined && deadLetter === source) report(node('deadLetter'), 'bad_destination', 'deadLetter must not be the source itself');
@@ -147,8 +112,8 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: PullLintOptions
 
   const leaseMs = lintLease(node('lease'), report);
   const maxHeld = lintMaxHeld(node('maxHeld'), report);
-  const clients = lintClients(node('clients'), options.clients, report);
-  const sourceOptions = lintOptions(node('options'), entry, report);
+  const clients = shared.lintClients(node('clients'), options.clients, report);
+  const sourceOptions = shared.lintSourceOptions(node('options'), entry, report);
   if (path === undefined || broker === undefined || source === undefined || mode === undefined) return undefined;
   if (leaseMs === undefined || maxHeld === undefined || sourceOptions === undefined) return undefined;
   const schema = entry?.routeOptionsSchema;
@@ -169,10 +134,9 @@ function lintOne(item: YAMLMap, catalog: EgressCatalog, options: PullLintOptions
 }
 
 function lintPath(path: string, node: Node | undefined, report: Report): void {
-  if (!PATH.test(path)) report(node, 'bad_path', `${path.slice(0, 64)} must start with "/" and use only letters, digits, "/", "_", ".", "-"`);
-  else if (RESERVED_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`))) {
-    report(node, 'bad_path', `${path} is served by busgate itself (${RESERVED_PATHS.join(', ')})`);
-  } else if (path.endsWith('/') || SETTLE_SUFFIXES.some((suffix) => path.endsWith(suffix))) {
+  const problem = shared.servedPathProblem(path);
+  if (problem !== undefined) report(node, 'bad_path', problem);
+  else if (path.endsWith('/') || SETTLE_SUFFIXES.some((suffix) => path.endsWith(suffix))) {
     report(node, 'bad_path', `${path} must not end in "/", "/ack" or "/nack" (busgate serves ${path}/ack and ${path}/nack itself)`);
   }
 }
@@ -191,35 +155,4 @@ function lintMaxHeld(node: Node | undefined, report: Report): number | undefined
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= PULL_LIMITS.maxHeld) return value;
   report(node, 'bad_number', `"maxHeld" must be a whole number from 1 to ${PULL_LIMITS.maxHeld}`);
   return undefined;
-}
-
-function lintClients(node: Node | undefined, known: readonly string[] | undefined, report: Report): string[] | undefined {
-  if (node === undefined) return undefined;
-  const value: unknown = node.toJSON();
-  if (!Array.isArray(value) || !value.every((name): name is string => typeof name === 'string')) {
-    report(node, 'wrong_type', '"clients" must be a list of client names');
-    return undefined;
-  }
-  if (known !== undefined && known.length > 0) {
-    for (const name of value.filter((name) => !known.includes(name)))
-      report(node, 'unknown_client', `client "${name}" has no API key (known: ${known.join(', ')})`);
-  }
-  return value;
-}
-
-function lintOptions(node: Node | undefined, entry: EgressCatalogEntry | undefined, report: Report): Record<string, unknown> | undefined {
-  const schema = entry?.routeOptionsSchema;
-  if (node === undefined) return schema ? validateOptions(schema, {}).value : {};
-  if (!isMap(node)) {
-    report(node, 'wrong_type', '"options" must be a map');
-    return undefined;
-  }
-  if (entry === undefined) return undefined;
-  if (schema === undefined) {
-    report(node, 'bad_option', 'this broker takes no source options');
-    return undefined;
-  }
-  const checked = validateOptions(schema, node.toJSON() as Record<string, unknown>);
-  for (const problem of checked.problems) report((node.getIn(problem.path, true) as Node | undefined) ?? node, 'bad_option', problem.message);
-  return checked.value;
 }

@@ -1,9 +1,11 @@
+import { defineLintCodes } from './lint-registry.js';
+
 /**
  * Every problem code the routes linter reports. Like the HTTP error codes (core/errors.ts), they
  * are stable — editors and CI scripts match on them — and the README's lint table is checked
  * against this registry by a test, so the two cannot drift.
  */
-export const LINT_CODES = {
+export const LINT_CODES = defineLintCodes({
   yaml_syntax: 'the file is not valid YAML',
   wrong_type: 'a value has the wrong type (a list where a string belongs...)',
   missing_key: 'a required key is missing (`path`, `broker`, `mode`, `destination`; `brokers` for a chosen broker)',
@@ -34,6 +36,6 @@ export const LINT_CODES = {
     'the schema file is not valid JSON/YAML (its own line and column follow the file name), or not a usable draft 2020-12 JSON Schema (unknown keyword, bad `$ref`...)',
   bad_cloudevents: '`cloudevents:` is not `required`, `accepted` or `off`',
   bad_batch: '`batch:` is not `true`, `false` or `{ maxEntries: 1..1000 }`, or the route is request-reply',
-} as const satisfies Record<string, string>;
+});
 
 export type LintCode = keyof typeof LINT_CODES;

@@ -2,6 +2,7 @@
 import type { Mode } from '../plugins/contract.js';
 import type { RouteContract } from '../contracts/route-contract.js';
 import type { LintCode } from './lint-codes.js';
+import type { LintProblem } from './lint-registry.js';
 import type { Template } from './template.js';
 
 /** A value fixed in routes.yaml, or chosen per request from an allow-list. */
@@ -40,14 +41,9 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 /** One linter finding; printed as FILE:LINE:COL code message. */
-export interface RouteProblem {
-  readonly line: number;
-  readonly col: number;
-  readonly code: LintCode;
-  readonly message: string;
-}
+export type RouteProblem = LintProblem<LintCode>;
 
-/** Any linter's finding (routes, subscriptions) as FILE:LINE:COL code message. */
-export function formatProblem(file: string, problem: Omit<RouteProblem, 'code'> & { readonly code: string }): string {
+/** Any linter's finding (routes, subscriptions, streams, pulls) as FILE:LINE:COL code message. */
+export function formatProblem(file: string, problem: LintProblem): string {
   return `${file}:${problem.line}:${problem.col} ${problem.code} ${problem.message}`;
 }

@@ -1,8 +1,10 @@
+import { defineLintCodes, type LintProblem } from '../routes/lint-registry.js';
+
 /**
  * Every problem code the streams linter reports (core/streams/lint.ts). Stable, and checked
  * against the README's "lint code (streams)" table by a test.
  */
-export const STREAM_LINT_CODES = {
+export const STREAM_LINT_CODES = defineLintCodes({
   missing_key: '`path`, `broker` or `source` missing',
   unknown_key: 'a key busgate does not know',
   wrong_type: 'a value has the wrong type',
@@ -13,13 +15,8 @@ export const STREAM_LINT_CODES = {
   bad_destination: '`source` is not valid on the broker',
   bad_option: "`options:` does not match the plugin's route options",
   unknown_client: 'a `clients:` name has no API key',
-} as const satisfies Record<string, string>;
+});
 
 export type StreamLintCode = keyof typeof STREAM_LINT_CODES;
 
-export interface StreamProblem {
-  readonly line: number;
-  readonly col: number;
-  readonly code: StreamLintCode;
-  readonly message: string;
-}
+export type StreamProblem = LintProblem<StreamLintCode>;

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { controlDestination } from '../../core/pulls/control.js';
+import { apiKeysFor, bearer, BINARY_BODY } from '../support/clients.js';
 import { eventuallyAsync, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 
 export interface PullTarget {
@@ -45,13 +46,8 @@ interface Settled {
   results: { lease: string; outcome: string }[];
 }
 
-const KEYS = new Map([
-  ['worker', 'secret-worker'],
-  ['other', 'secret-other'],
-]);
-const AS_WORKER = { authorization: 'Bearer secret-worker' };
-/** Not UTF-8: only byte-exact handling gets it through unchanged. */
-const BINARY = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d, 0x0a, 0xff]);
+const KEYS = apiKeysFor('worker', 'other');
+const AS_WORKER = bearer('worker');
 
 export function runPullConformance(target: PullTarget): void {
   const slow = target.slowMs ?? 10_000;
@@ -156,7 +152,7 @@ export function runPullConformance(target: PullTarget): void {
     // next batch only once every message of the current one is settled (see the README).
     it('leases messages with id, body (text or base64), type, headers and position; ack removes them', async () => {
       const textId = await enqueue('{"job":1,"note":"crème brûlée"}', {});
-      const binaryId = await enqueue(BINARY);
+      const binaryId = await enqueue(BINARY_BODY);
       const got: PulledMessage[] = [];
       for (let i = 0; i < 2; i += 1) {
         const [{ message, at }] = (await pullUntil(1)) as [{ message: PulledMessage; at: TestDaemon }];
@@ -169,7 +165,7 @@ export function runPullConformance(target: PullTarget): void {
       }
       const byId = new Map(got.map((message) => [message.id, message]));
       expect(byId.get(textId)).to.include({ encoding: 'utf8', body: '{"job":1,"note":"crème brûlée"}', contentType: 'application/x-pull-test' });
-      expect(byId.get(binaryId)).to.include({ encoding: 'base64', body: BINARY.toString('base64') });
+      expect(byId.get(binaryId)).to.include({ encoding: 'base64', body: BINARY_BODY.toString('base64') });
       // A settled lease cannot be settled again.
       expect((await settle(daemons[0]!, 'ack', { leases: [got[0]!.lease] })).results[0]!.outcome).to.equal('unknown');
       await nothingLeft();
@@ -270,8 +266,8 @@ export function runPullConformance(target: PullTarget): void {
         expect(((await res.json()) as { error: { code: string } }).error.code).to.equal(code);
       };
       await expectError(await daemon.post('/pull/untouched'), 401, 'unauthorized');
-      await expectError(await daemon.post('/pull/untouched', '', { authorization: 'Bearer secret-other' }), 403, 'forbidden');
-      await expectError(await daemon.post('/pull/untouched/ack', '{"leases":["x"]}', { authorization: 'Bearer secret-other' }), 403, 'forbidden');
+      await expectError(await daemon.post('/pull/untouched', '', bearer('other')), 403, 'forbidden');
+      await expectError(await daemon.post('/pull/untouched/ack', '{"leases":["x"]}', bearer('other')), 403, 'forbidden');
       const get = await fetch(`${daemon.url}/pull/untouched`, { headers: AS_WORKER });
       expect(get.headers.get('allow')).to.equal('POST');
       await expectError(get, 405, 'method_not_allowed');

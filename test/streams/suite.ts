@@ -4,6 +4,7 @@
  * "Subscribed" is read from the busgate_subscriptions gauge, never from a timer.
  */
 import { expect } from 'chai';
+import { apiKeysFor, bearer, BINARY_BODY } from '../support/clients.js';
 import { eventually, eventuallyAsync, startTestDaemon, type TestDaemon } from '../support/daemon.js';
 import { SseClient } from '../support/sse-client.js';
 import { connected, WsClient } from '../support/ws-client.js';
@@ -34,13 +35,8 @@ export interface StreamTarget {
   prepare?(source: string): Promise<void>;
 }
 
-const KEYS = new Map([
-  ['dashboard', 'secret-dashboard'],
-  ['other', 'secret-other'],
-]);
-const AS_DASHBOARD = { authorization: 'Bearer secret-dashboard' };
-/** Not UTF-8: only byte-exact handling gets it through unchanged. */
-const BINARY = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d, 0x0a, 0xff]);
+const KEYS = apiKeysFor('dashboard', 'other');
+const AS_DASHBOARD = bearer('dashboard');
 
 export function runStreamConformance(target: StreamTarget): void {
   const wait = target.subscribeTimeoutMs ?? 10_000;
@@ -102,14 +98,14 @@ export function runStreamConformance(target: StreamTarget): void {
       expect(client.response.headers.get('content-type')).to.match(/^text\/event-stream/);
       await eventuallyAsync(async () => (await subscriptions()) === 1, wait, 'the stream subscribed');
       const textId = await publish('{"order":42,"note":"crème brûlée"}', { 'x-tenant': 'acme' });
-      const binaryId = await publish(BINARY);
+      const binaryId = await publish(BINARY_BODY);
       await eventually(() => client.messages().length >= 2, wait, 'two messages on the stream');
       const [text, binary] = client.messages();
       expect(client.messages()).to.have.length(2, 'the message from before the connection is not replayed');
       expect(text).to.include({ id: textId, encoding: 'utf8', body: '{"order":42,"note":"crème brûlée"}', contentType: 'application/x-stream-test' });
       expect((text!.headers as Record<string, string>)['x-tenant']).to.equal('acme');
       expect(text).to.have.property('position');
-      expect(binary).to.include({ id: binaryId, encoding: 'base64', body: BINARY.toString('base64') });
+      expect(binary).to.include({ id: binaryId, encoding: 'base64', body: BINARY_BODY.toString('base64') });
       // The SSE id is what a client resumes from: the resume token where the broker keeps history.
       const expectedIds = target.history ? client.messages().map((message) => message.resume) : [textId, binaryId];
       expect(client.events.filter((event) => event.event === 'message').map((event) => event.id)).to.deep.equal(expectedIds);
@@ -141,7 +137,7 @@ export function runStreamConformance(target: StreamTarget): void {
       const noKey = await open({});
       expect(noKey.response.status).to.equal(401);
       expect(((await noKey.response.json()) as { error: { code: string } }).error.code).to.equal('unauthorized');
-      const other = await open({ authorization: 'Bearer secret-other' });
+      const other = await open(bearer('other'));
       expect(other.response.status).to.equal(403);
       expect(((await other.response.json()) as { error: { code: string } }).error.code).to.equal('forbidden');
       const plain = await fetch(`${daemon.url}/streams/live`, { headers: { ...AS_DASHBOARD, accept: 'application/json' } });
@@ -160,13 +156,13 @@ export function runStreamConformance(target: StreamTarget): void {
       await eventually(() => socket.frames.some((frame) => frame.type === 'open'), wait, 'the open frame');
       expect(socket.frames[0]).to.include({ type: 'open', history: target.history === true });
       const textId = await publish('{"order":7}', { 'x-tenant': 'acme' });
-      const binaryId = await publish(BINARY);
+      const binaryId = await publish(BINARY_BODY);
       await eventually(() => socket.messages().length >= 2, wait, 'two messages on the socket');
       const [text, binary] = socket.messages();
       expect(text).to.include({ id: textId, encoding: 'utf8', body: '{"order":7}', contentType: 'application/x-stream-test' });
       expect((text!.headers as Record<string, string>)['x-tenant']).to.equal('acme');
       expect(text).to.have.property('position');
-      expect(binary).to.include({ id: binaryId, encoding: 'base64', body: BINARY.toString('base64') });
+      expect(binary).to.include({ id: binaryId, encoding: 'base64', body: BINARY_BODY.toString('base64') });
       expect(typeof text!.resume).to.equal(target.history ? 'string' : 'object');
       socket.close();
       await eventuallyAsync(async () => (await subscriptions()) === 0, wait, 'the subscription closed');
@@ -178,7 +174,7 @@ export function runStreamConformance(target: StreamTarget): void {
       expect(noKey).to.not.be.instanceOf(WsClient);
       expect(noKey).to.deep.include({ status: 401 });
       expect((noKey as { body: { error: { code: string } } }).body.error.code).to.equal('unauthorized');
-      const other = await WsClient.open(`${daemon.url}/streams/live`, { authorization: 'Bearer secret-other' });
+      const other = await WsClient.open(`${daemon.url}/streams/live`, bearer('other'));
       expect((other as { status: number }).status).to.equal(403);
       const elsewhere = await WsClient.open(`${daemon.url}/not-a-stream`, AS_DASHBOARD);
       expect((elsewhere as { body: { error: { code: string } } }).body.error.code).to.equal('not_found');
