@@ -32,7 +32,8 @@ import type {
   Subscription,
 } from '../plugins/contract.js';
 import { CircuitBreaker, type CircuitOptions } from './circuit-breaker.js';
-import { deadlineError, raceAbort, stopOn } from './kit.js';
+import { DeadlineSlots } from './deadlines.js';
+import { deadlineError } from './kit.js';
 
 export interface SendRequest {
   readonly mode: Mode;
@@ -69,6 +70,7 @@ export class BrokerInstance {
   readonly #metrics: Metrics;
   readonly #options: BrokerInstanceOptions;
   readonly #lifetime = new AbortController();
+  readonly #deadlines = new DeadlineSlots(this.#lifetime.signal);
   readonly #circuit: CircuitBreaker;
   readonly #inFlightGauge;
   readonly #subscriptions = new Set<Subscription>();
@@ -197,17 +199,15 @@ export class BrokerInstance {
     this.#inFlight += 1;
     this.#inFlightGauge.inc();
     const stopTimer = this.#metrics.brokerDuration.startTimer({ broker: this.name, mode: request.mode });
-    // The one deadline race. The reason is the error the client gets, so a plugin that stops
-    // waiting on the signal answers exactly what the core would.
-    const deadline = new AbortController();
-    const expire = (): void => deadline.abort(deadlineError(request.mode, request.destination, request.timeoutMs));
-    const timer = setTimeout(expire, request.timeoutMs);
-    this.#lifetime.signal.addEventListener('abort', expire, { once: true });
+    // The one deadline race: the send's own expiry rejects with the error the client gets; the
+    // plugin's signal (shared with the sends ending in the same slot) is aborted right after it.
+    let expire!: (error: BusgateError) => void;
+    const expired = new Promise<never>((_resolve, reject) => (expire = reject));
+    const deadline = this.#deadlines.enter(request.mode === 'request-reply' ? 'reply' : 'ack', request.timeoutMs, () =>
+      expire(deadlineError(request.mode, request.destination, request.timeoutMs)),
+    );
     try {
-      const result = await raceAbort(
-        this.call(request, deadline.signal),
-        stopOn(deadline.signal, () => deadlineError(request.mode, request.destination, request.timeoutMs)),
-      );
+      const result = await Promise.race([this.call(request, deadline.signal), expired]);
       this.#metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: 'ok' });
       this.#circuit.recordSuccess(admission.trial);
       return result;
@@ -218,8 +218,7 @@ export class BrokerInstance {
       this.#metrics.messages.inc({ broker: this.name, mode: request.mode, outcome: mapped.code });
       throw mapped;
     } finally {
-      clearTimeout(timer);
-      this.#lifetime.signal.removeEventListener('abort', expire);
+      deadline.leave();
       stopTimer();
       this.#inFlight -= 1;
       this.#inFlightGauge.dec();

@@ -2,10 +2,12 @@
  * The plugin kit: the few things every broker plugin needs to agree with the core on, so that a
  * deadline, a shutdown or a closed plugin looks the same whichever broker is behind a route.
  *
- * The core (BrokerInstance) owns the deadline: it aborts the send's signal WITH a typed reason,
- * a BusgateError that already says what the client will be told (broker_timeout, reply_timeout).
- * A plugin stops waiting on that signal with `raceAbort` and answers `abortReason(signal)`; it
- * only builds its own error when it knows better (for example "nothing was sent").
+ * The core (BrokerInstance) owns the deadline: it answers the client with the send's own error
+ * and then aborts the send's signal WITH a typed reason (broker_timeout, reply_timeout). The
+ * signal may be shared by the sends whose deadlines end in the same few milliseconds
+ * (core/brokers/deadlines.ts says why), so it can fire after a send finished; a plugin only
+ * stops waiting on it. A plugin stops waiting with `raceAbort` and answers `abortReason(signal)`;
+ * it only builds its own error when it knows better (for example "nothing was sent").
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { BusgateError, asBusgateError, isBusgateError } from '../errors.js';
