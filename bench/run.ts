@@ -68,7 +68,9 @@ const NODE = process.execPath;
 const CONNECTIONS = 50;
 const RSS_CONNECTIONS = 500;
 const NATS_STREAM_PREFIX = 'BUSGATEBENCH';
-const KAFKA_REPLY_TOPIC = 'bench.replies';
+// Not of the form bench.{topic}, which the bench's routes render: a route that could render its
+// broker's reply topic is refused (reserved_destination).
+const KAFKA_REPLY_TOPIC = 'busgate-bench-replies';
 const KAFKA_B2_REPLY_TOPIC = 'bench.replies.b2';
 const HEADERS = { 'Content-Type': 'application/json', 'X-Source': 'bench' };
 
