@@ -180,6 +180,9 @@ export class KafkaBroker implements BrokerPlugin {
       // Requests older than a new responder group have timed out long ago.
       startAt: 'end',
       uniqueGroup: false,
+      // One by one, a responder's rate is one reply produce (acks=all) at a time: about 1,000/s.
+      // Requests are independent, so several run at once and their replies share produce batches.
+      maxInFlight: this.options.responderConcurrency,
       onMessage: (request) => this.answer(request, onRequest),
     });
     return this.subscriptionOf(consumer);

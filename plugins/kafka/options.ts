@@ -43,6 +43,13 @@ export const optionsSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    responderConcurrency: Type.Integer({
+      minimum: 1,
+      maximum: 4096,
+      default: 64,
+      description:
+        'Requests one respond() handler serves at once (over all partitions of its topic). Replies go out as they are ready, not in request order; 1 serves them one by one.',
+    }),
     connectionTimeoutMs: Type.Integer({ minimum: 100, default: 1000 }),
     requestTimeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
   },

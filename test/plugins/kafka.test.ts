@@ -226,6 +226,34 @@ describe('kafka plugin (real broker)', function () {
     expect(reply.headers).to.deep.equal({ 'x-answered-by': 'test' });
   });
 
+  for (const concurrency of [8, 1]) {
+    it(`respond() holds at most responderConcurrency (${concurrency}) requests at once, and answers them all`, async () => {
+      const plugin = await connected({ responderConcurrency: concurrency });
+      const topic = unique('rpc-window');
+      let holding = 0;
+      let mostHeld = 0;
+      const release: (() => void)[] = [];
+      const responder = await plugin.respond(topic, async (request) => {
+        holding += 1;
+        mostHeld = Math.max(mostHeld, holding);
+        // Hold every request until as many as the window allows are in hand (or a moment passed).
+        await new Promise<void>((resolve) => {
+          release.push(resolve);
+          if (release.length >= concurrency) release.splice(0).forEach((wake) => wake());
+          else setTimeout(resolve, 300);
+        });
+        holding -= 1;
+        return { payload: Buffer.from(`re:${request.payload.toString()}`), headers: {} };
+      });
+      closers.push(() => responder.close());
+      const bodies = Array.from({ length: 16 }, (_, i) => `r${i}`);
+      const replies = await Promise.all(bodies.map((body) => plugin.request(topic, message(body), sendContext(20_000))));
+      expect(replies.map((reply) => reply.payload.toString())).to.deep.equal(bodies.map((body) => `re:${body}`));
+      if (concurrency === 1) expect(mostHeld).to.equal(1);
+      else expect(mostHeld, 'requests served at once').to.be.within(2, concurrency);
+    });
+  }
+
   it('answers through the standalone example responder (the documented contract)', async () => {
     const plugin = await connected();
     const topic = unique('example');
@@ -522,6 +550,7 @@ describe('kafka topic and key rules (no broker)', () => {
       replyTopic: 'busgate.replies',
       createTopics: false,
       batch: { maxMessages: 500, lingerMs: 0, maxBytes: 1_048_576 },
+      responderConcurrency: 64,
       connectionTimeoutMs: 1000,
       requestTimeoutMs: 5000,
     });
