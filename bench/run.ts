@@ -922,7 +922,7 @@ async function main(): Promise<number> {
       `Generators: wrk used ${gen.capacity.cpuShareOfOneCore} of a core at B1 capacity; the open-loop generator ${Math.round(gen.open80.generator.cpuShareOfOneCore * 100) / 100} of a core at 80% of B1 capacity. Both compete with the server for the ${os.availableParallelism()} CPUs.`,
     );
   }
-  results.notes.push('Latency targets compare each side at 50% of its own capacity: router p99 vs 1.3 x (B1 p99 + B2 p99).');
+  results.notes.push('Latency targets compare each side at 50% of its own capacity: router p99 vs 1.3 x (B0 p99 + B2 p99).');
 
   // Egress is measured per broker, so an --only naming sections but no broker leaves it out.
   const egressRows = skipEgress || !brokerCasesWanted ? [] : await runEgressBench({ quick, ...(only ? { only } : {}) });

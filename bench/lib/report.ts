@@ -52,6 +52,8 @@ export interface CaseResult {
     readonly vsAdjacentB1: number | undefined;
     /** B1 CPU per request / daemon CPU per request: the capacity ratio if both were CPU-bound on one core. */
     readonly cpuVsB1: number | undefined;
+    /** Against the composed limit 1 / (1/B0 + 1/B2): bare HTTP serving and the broker client alone, one after the other. */
+    readonly vsComposed: number | undefined;
   };
 }
 
@@ -102,6 +104,12 @@ export interface BenchResults {
 
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 
+/**
+ * What a daemon doing both jobs one after the other could reach at best: serve the HTTP request
+ * as bare node:http does (B0) and make the broker call as the client alone does (B2).
+ */
+export const composedLimit = (b0: number, b2: number): number => 1 / (1 / b0 + 1 / b2);
+
 export function computeRatios(results: BenchResults): void {
   const b0 = results.baselines.B0?.capacity;
   const b1 = results.baselines.B1?.capacity;
@@ -116,6 +124,7 @@ export function computeRatios(results: BenchResults): void {
       vsB2: b2 ? r2(rate / b2) : undefined,
       vsAdjacentB1: c.adjacentB1 ? r2(rate / c.adjacentB1.rate) : undefined,
       cpuVsB1: c.router.serverCpuSecondsPerRequest > 0 ? r2(b1Cpu / c.router.serverCpuSecondsPerRequest) : undefined,
+      vsComposed: b2 ? r2(rate / composedLimit(b0, b2)) : undefined,
     };
   }
 }
@@ -149,46 +158,136 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
   };
   capacity('nats/pubsub', 0.8, b1);
   for (const id of ['rabbitmq/pubsub', 'rabbitmq/point-to-point', 'kafka/pubsub', 'kafka/point-to-point']) capacity(id, 0.6, b1);
-  for (const c of results.cases) {
-    const b2p99 = c.b2?.open50.latency.p99Ms;
-    if (c.status !== 'ok' || !c.router || !b1 || b2p99 === undefined) {
+  targets.push(...issue15Targets(results));
+  capacity('nats/pubsub', 0.5, b0, true);
+  return targets;
+}
+
+const notMeasured = (target: string, caseId: string, detail: string): TargetResult => ({
+  target,
+  caseId,
+  value: undefined,
+  limit: undefined,
+  pass: undefined,
+  detail,
+});
+
+/**
+ * Issue 15's targets, every one a ratio from this run: the memory route against bare node:http,
+ * every case against its composed limit, the tail against B0's and B2's own tails, Kafka
+ * request-reply against Kafka pubsub, RSS at 500 connections, and WORKERS=2 on the memory route.
+ */
+function issue15Targets(results: BenchResults): TargetResult[] {
+  const targets: TargetResult[] = [];
+  const b0 = results.baselines.B0;
+  const find = (id: string): CaseResult | undefined => results.cases.find((c) => c.id === id);
+
+  const memory = find('memory/pubsub');
+  if (memory) {
+    const target = 'capacity >= 0.8 x B0 (hot path, one worker)';
+    if (!memory.router || !b0) targets.push(notMeasured(target, memory.id, memory.reason ?? 'not measured'));
+    else {
+      const value = r2(memory.router.capacity.rate / b0.capacity);
       targets.push({
-        target: 'p99@50% <= 1.3 x (B1 p99 + B2 p99)',
-        caseId: c.id,
-        value: undefined,
-        limit: undefined,
-        pass: undefined,
-        detail: c.reason ?? c.b2Error ?? 'not measured',
+        target,
+        caseId: memory.id,
+        value,
+        limit: 0.8,
+        pass: value >= 0.8,
+        detail: `${memory.router.capacity.rate} req/s vs B0 ${b0.capacity} req/s`,
       });
+    }
+  }
+
+  for (const c of results.cases) {
+    const target = 'capacity >= 0.8 x composed limit 1/(1/B0 + 1/B2)';
+    const b2 = c.b2?.capacity.rate;
+    if (!c.router || !b0 || !b2) {
+      targets.push(notMeasured(target, c.id, c.reason ?? c.b2Error ?? 'not measured'));
       continue;
     }
-    const limit = r2(1.3 * (b1.p99At50Ms + b2p99));
-    const value = r2(c.router.open50.latency.p99Ms);
+    const limit = composedLimit(b0.capacity, b2);
+    const value = r2(c.router.capacity.rate / limit);
     targets.push({
-      target: 'p99@50% <= 1.3 x (B1 p99 + B2 p99)',
+      target,
       caseId: c.id,
       value,
-      limit,
-      pass: value <= limit,
-      detail: `router ${value} ms; B1 ${r2(b1.p99At50Ms)} ms + B2 ${r2(b2p99)} ms`,
+      limit: 0.8,
+      pass: value >= 0.8,
+      detail: `${c.router.capacity.rate} req/s vs ${Math.round(limit)} (B0 ${b0.capacity}, B2 ${b2})`,
     });
   }
+
   for (const c of results.cases) {
+    const target = 'p99@50% <= 1.3 x (B0 p99 + B2 p99)';
+    const b2p99 = c.b2?.open50.latency.p99Ms;
+    if (c.status !== 'ok' || !c.router || !b0 || b2p99 === undefined) {
+      targets.push(notMeasured(target, c.id, c.reason ?? c.b2Error ?? 'not measured'));
+      continue;
+    }
+    const limit = r2(1.3 * (b0.p99At50Ms + b2p99));
+    const value = r2(c.router.open50.latency.p99Ms);
+    targets.push({ target, caseId: c.id, value, limit, pass: value <= limit, detail: `router ${value} ms; B0 ${r2(b0.p99At50Ms)} ms + B2 ${r2(b2p99)} ms` });
+  }
+
+  const kafkaPubsub = find('kafka/pubsub');
+  const kafkaRequests = find('kafka/request-reply');
+  if (kafkaPubsub && kafkaRequests) {
+    const target = 'Kafka request-reply capacity >= 0.6 x Kafka pubsub';
+    if (!kafkaPubsub.router || !kafkaRequests.router)
+      targets.push(notMeasured(target, kafkaRequests.id, kafkaRequests.reason ?? kafkaPubsub.reason ?? 'not measured'));
+    else {
+      const value = r2(kafkaRequests.router.capacity.rate / kafkaPubsub.router.capacity.rate);
+      targets.push({
+        target,
+        caseId: kafkaRequests.id,
+        value,
+        limit: 0.6,
+        pass: value >= 0.6,
+        detail: `${kafkaRequests.router.capacity.rate} req/s vs kafka/pubsub ${kafkaPubsub.router.capacity.rate} req/s; the client alone (B2) ${kafkaRequests.b2?.capacity.rate ?? '-'} round trips/s`,
+      });
+    }
+  }
+
+  for (const c of results.cases) {
+    const target = 'RSS <= 100 MB at 500 connections';
     const at500 = c.router?.at500;
+    if (!at500) {
+      targets.push(
+        notMeasured(
+          target,
+          c.id,
+          c.router
+            ? `quick run: one daemon serves every ${c.broker} mode and RSS at 500 connections is read once, with its first route`
+            : (c.reason ?? 'not measured'),
+        ),
+      );
+      continue;
+    }
     targets.push({
-      target: 'RSS < 150 MB at 500 connections',
+      target,
       caseId: c.id,
-      value: at500 ? r2(at500.hwmMb) : undefined,
-      limit: 150,
-      pass: at500 ? at500.hwmMb < 150 : undefined,
-      detail: at500
-        ? `VmHWM ${r2(at500.hwmMb)} MB (largest RSS sampled ${r2(at500.maxRssMb)} MB), ${at500.wrk.rate} req/s at 500 connections`
-        : c.router
-          ? `quick run: one daemon serves every ${c.broker} mode and RSS at 500 connections is read once, with its first route`
-          : (c.reason ?? 'not measured'),
+      value: r2(at500.hwmMb),
+      limit: 100,
+      pass: at500.hwmMb <= 100,
+      detail: `VmHWM ${r2(at500.hwmMb)} MB (largest RSS sampled ${r2(at500.maxRssMb)} MB), ${at500.wrk.rate} req/s at 500 connections`,
     });
   }
-  capacity('nats/pubsub', 0.5, b0, true);
+
+  const memoryCluster = results.cluster.find((c) => c.id === 'memory/pubsub');
+  if (memoryCluster) {
+    const target = 'WORKERS=2 capacity >= 1.8 x one worker';
+    if (memoryCluster.ratio === undefined) targets.push(notMeasured(target, memoryCluster.id, memoryCluster.error ?? 'not measured'));
+    else
+      targets.push({
+        target,
+        caseId: memoryCluster.id,
+        value: memoryCluster.ratio,
+        limit: 1.8,
+        pass: memoryCluster.ratio >= 1.8,
+        detail: `${memoryCluster.single?.rate ?? '-'} -> ${memoryCluster.double?.rate ?? '-'} req/s`,
+      });
+  }
   return targets;
 }
 
@@ -212,6 +311,7 @@ export function stdoutTable(results: BenchResults): string {
     'CPU xB1',
     'xB0',
     'xB2',
+    'xLimit',
     'B2 req/s',
     'p50@50%',
     'p90@50%',
@@ -239,6 +339,7 @@ export function stdoutTable(results: BenchResults): string {
       fmt(c.ratios?.cpuVsB1, 2),
       fmt(c.ratios?.vsB0, 2),
       fmt(c.ratios?.vsB2, 2),
+      fmt(c.ratios?.vsComposed, 2),
       k(c.b2?.capacity.rate),
       fmt(rt.open50.latency.p50Ms, 2),
       fmt(rt.open50.latency.p90Ms, 2),
@@ -259,7 +360,7 @@ export function stdoutTable(results: BenchResults): string {
     else lines.push(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
   }
   lines.push(
-    "(xB1adj: vs a B1 run right before the case; CPU xB1: B1 CPU/request divided by the daemon's; rest: cores used by every other process during the capacity run: broker server, consumer, other tenants of the box)",
+    "(xB1adj: vs a B1 run right before the case; CPU xB1: B1 CPU/request divided by the daemon's; xLimit: vs the composed limit 1/(1/B0 + 1/B2); rest: cores used by every other process during the capacity run: broker server, consumer, other tenants of the box)",
   );
   lines.push('');
   lines.push('targets:');
@@ -324,12 +425,12 @@ export function markdown(results: BenchResults): string {
   }
   out.push('');
   out.push(
-    '| broker / mode | req/s | ×B1 | ×B1 paired | CPU ×B1 | ×B0 | ×B2 | B2 ops/s | p50 / p90 / p99 @50% (ms) | p50 / p90 / p99 @80% (ms) | B2 p99 @50% | non-2xx | daemon CPU µs/req | peak RSS MB | RSS @500 conns MB | rest of box (cores) |',
+    '| broker / mode | req/s | ×B1 | ×B1 paired | CPU ×B1 | ×B0 | ×B2 | ×limit | B2 ops/s | p50 / p90 / p99 @50% (ms) | p50 / p90 / p99 @80% (ms) | B2 p99 @50% | non-2xx | daemon CPU µs/req | peak RSS MB | RSS @500 conns MB | rest of box (cores) |',
   );
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of results.cases) {
     if (!c.router) {
-      out.push(`| ${c.id} | ${c.status}: ${(c.reason ?? '').replace(/\|/g, '/')} ||||||||||||||`);
+      out.push(`| ${c.id} | ${c.status}: ${(c.reason ?? '').replace(/\|/g, '/')} |||||||||||||||`);
       continue;
     }
     const rt = c.router;
@@ -337,7 +438,7 @@ export function markdown(results: BenchResults): string {
     const l80 = rt.open80.latency;
     const errors = rt.capacity.non2xx + rt.open50.failed + rt.open80.failed + (rt.at500?.wrk.non2xx ?? 0);
     out.push(
-      `| ${c.id} | ${rt.capacity.rate} | ${fmt(c.ratios?.vsB1, 2)} | ${fmt(c.ratios?.vsAdjacentB1, 2)} | ${fmt(c.ratios?.cpuVsB1, 2)} | ${fmt(c.ratios?.vsB0, 2)} | ${fmt(c.ratios?.vsB2, 2)} | ${c.b2?.capacity.rate ?? '-'} | ` +
+      `| ${c.id} | ${rt.capacity.rate} | ${fmt(c.ratios?.vsB1, 2)} | ${fmt(c.ratios?.vsAdjacentB1, 2)} | ${fmt(c.ratios?.cpuVsB1, 2)} | ${fmt(c.ratios?.vsB0, 2)} | ${fmt(c.ratios?.vsB2, 2)} | ${fmt(c.ratios?.vsComposed, 2)} | ${c.b2?.capacity.rate ?? '-'} | ` +
         `${fmt(l50.p50Ms, 2)} / ${fmt(l50.p90Ms, 2)} / ${fmt(l50.p99Ms, 2)} | ${fmt(l80.p50Ms, 2)} / ${fmt(l80.p90Ms, 2)} / ${fmt(l80.p99Ms, 2)} | ${fmt(c.b2?.open50.latency.p99Ms, 2)} | ` +
         `${errors} | ${fmt(rt.serverCpuSecondsPerRequest * 1e6, 0)} | ${fmt(rt.peakRssMb, 0)} | ${fmt(rt.at500?.hwmMb, 0)} | ${fmt(rt.otherLoadCores, 2)} |`,
     );
