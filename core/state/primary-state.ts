@@ -13,7 +13,8 @@
  * worker's own buckets, as with Redis (core/state/redis-rate-limit.ts says why).
  */
 import type { ClaimStore } from '../plugins/contract.js';
-import { ClientBuckets, type RateLimit, type RateLimiter, type RateLimits, type TakeOutcome } from '../http/rate-limit.js';
+import { ClientBuckets, type RateLimit, type RateLimits } from '../http/rate-limit.js';
+import { RemoteBuckets } from './remote-buckets.js';
 
 /** One question a worker asks the primary's state. */
 export type StateCall =
@@ -170,34 +171,10 @@ export function primaryClaims(ask: AskPrimary): ClaimStore {
   };
 }
 
-const isTakeOutcome = (value: unknown): value is TakeOutcome =>
-  typeof value === 'object' && value !== null && typeof (value as { ok?: unknown }).ok === 'boolean';
-
-class PrimaryBuckets implements RateLimiter {
-  private readonly fallback: ClientBuckets;
-
-  constructor(
-    private readonly ask: AskPrimary,
-    private readonly route: string,
-    private readonly limit: RateLimit,
-    private readonly onError: () => void,
-  ) {
-    this.fallback = new ClientBuckets(limit);
-  }
-
-  async take(client: string): Promise<TakeOutcome> {
-    try {
-      const outcome = await this.ask({ op: 'take', route: this.route, perSecond: this.limit.perSecond, burst: this.limit.burst, client });
-      if (isTakeOutcome(outcome)) return outcome;
-    } catch {
-      // Counted and answered from this worker's own buckets below.
-    }
-    this.onError();
-    return this.fallback.take(client);
-  }
-}
-
 /** A worker's rate limits: one set of buckets per route for the whole daemon, kept by the primary. */
 export function primaryRateLimits(ask: AskPrimary, onError: () => void): RateLimits {
-  return { forRoute: (route, limit) => new PrimaryBuckets(ask, route, limit, onError) };
+  return {
+    forRoute: (route, limit) =>
+      new RemoteBuckets(limit, (client) => ask({ op: 'take', route, perSecond: limit.perSecond, burst: limit.burst, client }), onError),
+  };
 }
