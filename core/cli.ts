@@ -93,9 +93,6 @@ async function start(args: string[]): Promise<number> {
     if (config.watchRoutes) watchFile(config.routesFile, () => process.emit('SIGHUP', 'SIGHUP'));
     return runPrimary(workers.count, config, logger);
   }
-  if (workers.reason !== undefined) {
-    createLogger({ level: config.logLevel, format: config.logFormat }).info(`WORKERS=auto: one process, because ${workers.reason}`);
-  }
   // SIGHUP's default action ends the process: handled from the first moment, so a reload signal
   // that arrives while the daemon starts cannot kill it; it reloads once start-up is done.
   let started: Daemon | undefined;
@@ -107,7 +104,7 @@ async function start(args: string[]): Promise<number> {
     if (started) void started.reload('SIGHUP');
     else reloadWhenStarted = true;
   });
-  const daemon = await startDaemon(config, { clusterWorker: worker });
+  const daemon = await startDaemon(config, { clusterWorker: worker, oneProcessReason: workers.reason });
   started = daemon;
   if (reloadWhenStarted) void daemon.reload('SIGHUP during start-up');
   let signals = 0;

@@ -77,6 +77,11 @@ export interface StartOptions {
   readonly connectWaitMs?: number;
   /** A worker of `busgate start` with WORKERS > 1: reloads, /ready and /metrics go through the primary. */
   readonly clusterWorker?: boolean;
+  /**
+   * Why WORKERS=auto chose one process (core/workers.ts). Said by the daemon's own logger, so
+   * `busgate start` need not build a second logger for one line.
+   */
+  readonly oneProcessReason?: string;
   /** Stream limits other than the defaults (tests use small ones). */
   readonly streamLimits?: Partial<StreamLimits>;
   /** Pull API limits other than the defaults (tests use small ones). */
@@ -85,6 +90,7 @@ export interface StartOptions {
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  if (options.oneProcessReason !== undefined) logger.info(`WORKERS=auto: one process, because ${options.oneProcessReason}`);
   const checked = await routesOrRefuse(config);
   const { brokers, metrics } = await openBrokers(checked, config, options, logger);
 

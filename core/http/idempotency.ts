@@ -15,6 +15,7 @@
  * and the shared Redis store in core/state/ for several replicas.
  */
 import { BusgateError } from '../errors.js';
+import { BoundedMap, type BoundedMapLimits } from '../state/bounded-map.js';
 
 export interface StoredAnswer {
   readonly status: number;
@@ -93,21 +94,20 @@ interface Entry {
   bytes: number;
 }
 
-export interface MemoryStoreLimits {
+export interface MemoryStoreLimits extends BoundedMapLimits {
   readonly windowMs: number;
-  readonly maxKeys: number;
-  readonly maxBytes: number;
   readonly maxReplyBytes: number;
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly entries = new Map<string, Entry>();
-  private totalBytes = 0;
+  private readonly entries: BoundedMap<Entry>;
 
   constructor(
     private readonly limits: MemoryStoreLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.entries = new BoundedMap(limits);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -115,7 +115,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   /** What the kept entries take, as estimated for the byte bound. */
   get bytes(): number {
-    return this.totalBytes;
+    return this.entries.bytes;
   }
 
   async run(scope: IdempotencyScope, produce: () => Promise<StoredAnswer>): Promise<{ answer: StoredAnswer; replayed: boolean }> {
@@ -125,49 +125,27 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (existing && existing.expiresAt > this.now()) {
       return { answer: replay(await existing.kept), replayed: true };
     }
-    if (existing) this.remove(id, existing);
+    if (existing) this.entries.delete(id);
 
     const answer = produce();
     const kept = answer.then((settled) => keep(settled, this.limits.maxReplyBytes));
     // A repeat waiting on a failed first attempt sees the failure; nobody else needs it handled.
     kept.catch(() => undefined);
     const entry: Entry = { expiresAt: this.now() + this.limits.windowMs, kept, bytes: ENTRY_OVERHEAD_BYTES + id.length * 2 };
-    this.add(id, entry);
+    this.entries.set(id, entry);
     try {
       const settled = await answer;
       if (this.entries.get(id) === entry) {
         if (settled.status >= 300) {
-          this.remove(id, entry);
+          this.entries.delete(id);
         } else {
-          const body = (await kept).body;
-          this.totalBytes += body?.length ?? 0;
-          entry.bytes += body?.length ?? 0;
-          this.evictOverflow();
+          this.entries.grow(id, (await kept).body?.length ?? 0);
         }
       }
       return { answer: settled, replayed: false };
     } catch (error) {
-      if (this.entries.get(id) === entry) this.remove(id, entry);
+      if (this.entries.get(id) === entry) this.entries.delete(id);
       throw error;
-    }
-  }
-
-  private add(id: string, entry: Entry): void {
-    this.entries.set(id, entry);
-    this.totalBytes += entry.bytes;
-    this.evictOverflow();
-  }
-
-  private remove(id: string, entry: Entry): void {
-    this.entries.delete(id);
-    this.totalBytes -= entry.bytes;
-  }
-
-  private evictOverflow(): void {
-    // Map iteration is insertion order: the first entries are the oldest.
-    for (const [id, entry] of this.entries) {
-      if (this.entries.size <= this.limits.maxKeys && this.totalBytes <= this.limits.maxBytes) return;
-      this.remove(id, entry);
     }
   }
 }

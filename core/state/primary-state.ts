@@ -13,7 +13,9 @@
  * worker's own buckets, as with Redis (core/state/redis-rate-limit.ts says why).
  */
 import type { ClaimStore } from '../plugins/contract.js';
-import { ClientBuckets, type RateLimit, type RateLimiter, type RateLimits, type TakeOutcome } from '../http/rate-limit.js';
+import { ClientBuckets, type RateLimit, type RateLimits } from '../http/rate-limit.js';
+import { BoundedMap, type BoundedMapLimits } from './bounded-map.js';
+import { RemoteBuckets } from './remote-buckets.js';
 
 /** One question a worker asks the primary's state. */
 export type StateCall =
@@ -25,10 +27,7 @@ export type StateCall =
 /** Sends a call to the primary and resolves with its answer. */
 export type AskPrimary = (call: StateCall) => Promise<unknown>;
 
-export interface ClaimLimits {
-  readonly maxKeys: number;
-  readonly maxBytes: number;
-}
+export type ClaimLimits = BoundedMapLimits;
 
 interface ClaimEntry {
   value: string;
@@ -44,20 +43,21 @@ const ENTRY_OVERHEAD_BYTES = 96;
  * settle), bounded in keys and bytes: past either bound the oldest entries are forgotten first.
  */
 export class MemoryClaims implements ClaimStore {
-  private readonly entries = new Map<string, ClaimEntry>();
-  private totalBytes = 0;
+  private readonly entries: BoundedMap<ClaimEntry>;
 
   constructor(
-    private readonly limits: ClaimLimits,
+    limits: ClaimLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.entries = new BoundedMap(limits);
+  }
 
   get size(): number {
     return this.entries.size;
   }
 
   get bytes(): number {
-    return this.totalBytes;
+    return this.entries.bytes;
   }
 
   claim(key: string, claim: string, leaseMs: number): Promise<boolean> {
@@ -75,7 +75,7 @@ export class MemoryClaims implements ClaimStore {
   settle(key: string, claim: string, value: string, windowMs: number): Promise<void> {
     const existing = this.live(key);
     if (existing?.value === claim) {
-      if (value === '') this.remove(key);
+      if (value === '') this.entries.delete(key);
       else this.put(key, value, windowMs);
     }
     return Promise.resolve();
@@ -85,36 +85,21 @@ export class MemoryClaims implements ClaimStore {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt > this.now()) return entry;
-    this.remove(key);
+    this.entries.delete(key);
     return undefined;
   }
 
   private put(key: string, value: string, ttlMs: number): void {
-    this.remove(key);
-    const entry: ClaimEntry = { value, expiresAt: this.now() + ttlMs, bytes: ENTRY_OVERHEAD_BYTES + (key.length + value.length) * 2 };
-    this.entries.set(key, entry);
-    this.totalBytes += entry.bytes;
-    // Map iteration is insertion order: the first entries are the oldest.
-    for (const [oldest] of this.entries) {
-      if (this.entries.size <= this.limits.maxKeys && this.totalBytes <= this.limits.maxBytes) break;
-      this.remove(oldest);
-    }
-  }
-
-  private remove(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return;
-    this.entries.delete(key);
-    this.totalBytes -= entry.bytes;
+    this.entries.set(key, { value, expiresAt: this.now() + ttlMs, bytes: ENTRY_OVERHEAD_BYTES + (key.length + value.length) * 2 });
   }
 
   /** Expired entries are mostly the oldest: a few are dropped per claim so idle keys do not pile up. */
   private dropExpiredOldest(): void {
     const now = this.now();
     let checked = 0;
-    for (const [key, entry] of this.entries) {
+    for (const [key, entry] of this.entries.oldestFirst()) {
       if (entry.expiresAt > now || ++checked > 8) return;
-      this.remove(key);
+      this.entries.delete(key);
     }
   }
 }
@@ -170,34 +155,10 @@ export function primaryClaims(ask: AskPrimary): ClaimStore {
   };
 }
 
-const isTakeOutcome = (value: unknown): value is TakeOutcome =>
-  typeof value === 'object' && value !== null && typeof (value as { ok?: unknown }).ok === 'boolean';
-
-class PrimaryBuckets implements RateLimiter {
-  private readonly fallback: ClientBuckets;
-
-  constructor(
-    private readonly ask: AskPrimary,
-    private readonly route: string,
-    private readonly limit: RateLimit,
-    private readonly onError: () => void,
-  ) {
-    this.fallback = new ClientBuckets(limit);
-  }
-
-  async take(client: string): Promise<TakeOutcome> {
-    try {
-      const outcome = await this.ask({ op: 'take', route: this.route, perSecond: this.limit.perSecond, burst: this.limit.burst, client });
-      if (isTakeOutcome(outcome)) return outcome;
-    } catch {
-      // Counted and answered from this worker's own buckets below.
-    }
-    this.onError();
-    return this.fallback.take(client);
-  }
-}
-
 /** A worker's rate limits: one set of buckets per route for the whole daemon, kept by the primary. */
 export function primaryRateLimits(ask: AskPrimary, onError: () => void): RateLimits {
-  return { forRoute: (route, limit) => new PrimaryBuckets(ask, route, limit, onError) };
+  return {
+    forRoute: (route, limit) =>
+      new RemoteBuckets(limit, (client) => ask({ op: 'take', route, perSecond: limit.perSecond, burst: limit.burst, client }), onError),
+  };
 }

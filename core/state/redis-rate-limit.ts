@@ -8,7 +8,8 @@
  * per-instance limit, counted in busgate_state_store_errors_total{store="rate_limit"}). Refusing
  * every request because the limiter's store is away would turn a protection into an outage.
  */
-import { ClientBuckets, secondsUntilToken, type RateLimit, type RateLimiter, type RateLimits, type TakeOutcome } from '../http/rate-limit.js';
+import { secondsUntilToken, type RateLimits, type TakeOutcome } from '../http/rate-limit.js';
+import { RemoteBuckets } from './remote-buckets.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /** ARGV: perSecond, burst. Returns {1|0, tokens left as text}. */
@@ -28,42 +29,18 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}`;
 
-class SharedBuckets implements RateLimiter {
-  private readonly fallback: ClientBuckets;
-
-  constructor(
-    private readonly redis: RedisConnection,
-    private readonly routeKey: string,
-    private readonly limit: RateLimit,
-    private readonly onError: () => void,
-  ) {
-    this.fallback = new ClientBuckets(limit);
-  }
-
-  /** The anonymous client keeps the route's key of old; encoding keeps `:` out of client names. */
-  private keyOf(client: string): string {
-    return client === '' ? this.routeKey : `${this.routeKey}:${encodeURIComponent(client)}`;
-  }
-
-  async take(client: string): Promise<TakeOutcome> {
-    if (!this.redis.ready) return this.fail(client);
-    try {
-      const args = [String(this.limit.perSecond), String(this.limit.burst)];
-      const [allowed, tokens] = (await this.redis.script(TAKE, [this.keyOf(client)], args)) as [number, string];
-      return allowed === 1 ? { ok: true } : { ok: false, retryAfterSeconds: secondsUntilToken(Number(tokens), this.limit.perSecond) };
-    } catch {
-      return this.fail(client);
-    }
-  }
-
-  private fail(client: string): TakeOutcome {
-    this.onError();
-    return this.fallback.take(client);
-  }
-}
-
 export function redisRateLimits(redis: RedisConnection, options: { keyPrefix: string; onError: () => void }): RateLimits {
   return {
-    forRoute: (route, limit) => new SharedBuckets(redis, `${options.keyPrefix}rate:${encodeURIComponent(route)}`, limit, options.onError),
+    forRoute: (route, limit) => {
+      const routeKey = `${options.keyPrefix}rate:${encodeURIComponent(route)}`;
+      // The anonymous client keeps the route's key of old; encoding keeps `:` out of client names.
+      const keyOf = (client: string): string => (client === '' ? routeKey : `${routeKey}:${encodeURIComponent(client)}`);
+      const take = async (client: string): Promise<TakeOutcome> => {
+        const args = [String(limit.perSecond), String(limit.burst)];
+        const [allowed, tokens] = (await redis.script(TAKE, [keyOf(client)], args)) as [number, string];
+        return allowed === 1 ? { ok: true } : { ok: false, retryAfterSeconds: secondsUntilToken(Number(tokens), limit.perSecond) };
+      };
+      return new RemoteBuckets(limit, (client) => (redis.ready ? take(client) : undefined), options.onError);
+    },
   };
 }

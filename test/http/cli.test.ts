@@ -73,5 +73,15 @@ describe('busgate command', function () {
     child.kill('SIGTERM');
     expect(await exit).to.equal(0);
     expect(output).to.include('"message":"stopped"');
+    if (os.availableParallelism() > 1) {
+      // The shipped routes use the in-process broker: WORKERS=auto says why it runs one process, once, first.
+      const said = output.split('\n').filter((line) => line.includes('WORKERS=auto'));
+      expect(said).to.have.lengthOf(1);
+      expect(JSON.parse(said[0]!)).to.include({
+        level: 'info',
+        message: 'WORKERS=auto: one process, because the routes file uses "memory", a broker inside the process (each worker would have its own)',
+      });
+      expect(output.indexOf(said[0]!), 'before anything else the daemon says').to.equal(0);
+    }
   });
 });
