@@ -30,7 +30,9 @@ async function check(argv: string[]): Promise<number> {
   const config = loadConfig({ args: rest });
   const target = file === undefined ? config.routesFile : path.resolve(file);
   const name = path.relative(process.cwd(), target) || target;
-  const result = await checkRoutesFile(target, config);
+  // The check reads the file with `yaml` alone, the parser every message comes from; the daemon
+  // reads it quickly first and falls back to `yaml` (core/routes/quick-parse.ts).
+  const result = await checkRoutesFile(target, config, { exact: true });
   for (const problem of result.problems) console.log(formatProblem(name, problem));
   if (result.problems.length > 0) {
     console.error(`${name}: ${result.problems.length} problem(s)`);
@@ -104,7 +106,7 @@ async function start(args: string[]): Promise<number> {
     if (started) void started.reload('SIGHUP');
     else reloadWhenStarted = true;
   });
-  const daemon = await startDaemon(config, { clusterWorker: worker, oneProcessReason: workers.reason });
+  const daemon = await startDaemon(config, { clusterWorker: worker, oneProcessReason: workers.reason, routesReading: workers.reading });
   started = daemon;
   if (reloadWhenStarted) void daemon.reload('SIGHUP during start-up');
   let signals = 0;

@@ -31,6 +31,7 @@ import { Reloader, type ReloadResult } from './reloader.js';
 import { askPrimaryState, joinCluster } from './cluster.js';
 import { localReadiness } from './http/operational-endpoints.js';
 import { checkRoutesFile, type CheckedRoutes } from './routes/check-file.js';
+import type { RoutesReading } from './routes/quick-parse.js';
 import { formatProblem, type RouteSpec } from './routes/model.js';
 import { createStateStores, type StateStores } from './state/stores.js';
 
@@ -82,6 +83,8 @@ export interface StartOptions {
    * `busgate start` need not build a second logger for one line.
    */
   readonly oneProcessReason?: string;
+  /** The routes file as WORKERS=auto read it just before (core/workers.ts), checked instead of parsing it again. */
+  readonly routesReading?: RoutesReading;
   /** Stream limits other than the defaults (tests use small ones). */
   readonly streamLimits?: Partial<StreamLimits>;
   /** Pull API limits other than the defaults (tests use small ones). */
@@ -91,7 +94,7 @@ export interface StartOptions {
 export async function startDaemon(config: DaemonConfig, options: StartOptions = {}): Promise<Daemon> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   if (options.oneProcessReason !== undefined) logger.info(`WORKERS=auto: one process, because ${options.oneProcessReason}`);
-  const checked = await routesOrRefuse(config);
+  const checked = await routesOrRefuse(config, options.routesReading);
   const { brokers, metrics } = await openBrokers(checked, config, options, logger);
 
   const tracing = config.tracing.endpoint ? await otlpTracing(config.tracing.endpoint, config.tracing.serviceName) : propagationOnly();
@@ -224,8 +227,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions = 
 }
 
 /** The routes file, linted with the plugins it names loaded; a StartupError listing every problem otherwise. */
-async function routesOrRefuse(config: DaemonConfig): Promise<CheckedRoutes> {
-  const checked = await checkRoutesFile(config.routesFile, config);
+async function routesOrRefuse(config: DaemonConfig, reading?: RoutesReading): Promise<CheckedRoutes> {
+  const checked = await checkRoutesFile(config.routesFile, config, reading ? { reading } : {});
   if (checked.problems.length > 0) {
     const name = path.relative(process.cwd(), checked.file) || checked.file;
     throw new StartupError(

@@ -9,13 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { DaemonConfig } from './config.js';
 import { builtInManifests } from './plugins/built-ins.js';
-import { brokerNamesIn, parseRoutes } from './routes/lint.js';
+import { brokerNamesIn } from './routes/lint.js';
+import { readRoutes, type RoutesReading } from './routes/quick-parse.js';
 import { subscriptionBrokersIn } from './egress/lint.js';
 import { streamBrokersIn } from './streams/lint.js';
 import { pullBrokersIn } from './pulls/lint.js';
 
 export interface WorkerChoice {
   readonly count: number;
+  /** The routes file as `auto` read it: a single process checks this reading instead of parsing again. */
+  readonly reading?: RoutesReading;
   /** Why `auto` chose fewer than one per CPU; undefined otherwise. */
   readonly reason?: string;
 }
@@ -30,7 +33,8 @@ export function chooseWorkers(config: Pick<DaemonConfig, 'workers' | 'routesFile
     // The daemon reports an unreadable file itself; one process does that best.
     return { count: 1, reason: 'the routes file cannot be read' };
   }
-  const document = parseRoutes(text);
+  const reading = readRoutes(text);
+  const document = reading.document;
   const used = new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document), ...pullBrokersIn(document)]);
   const local = new Set(
     builtInManifests()
@@ -41,6 +45,7 @@ export function chooseWorkers(config: Pick<DaemonConfig, 'workers' | 'routesFile
   if (inProcess.length > 0) {
     return {
       count: 1,
+      reading,
       reason: `the routes file uses ${inProcess.map((name) => `"${name}"`).join(', ')}, a broker inside the process (each worker would have its own)`,
     };
   }

@@ -13,7 +13,8 @@ import type { StreamSpec } from '../streams/model.js';
 import { lintPulls, pullBrokersIn } from '../pulls/lint.js';
 import type { PullProblem } from '../pulls/lint-codes.js';
 import type { PullSpec } from '../pulls/model.js';
-import { brokerNamesIn, lintRoutes, parseRoutes } from './lint.js';
+import { brokerNamesIn, lintRoutes, parseRoutes, type ParsedRoutes } from './lint.js';
+import { readRoutes, type RoutesReading } from './quick-parse.js';
 import type { RouteProblem, RouteSpec } from './model.js';
 
 export interface CheckedRoutes {
@@ -26,15 +27,37 @@ export interface CheckedRoutes {
   readonly file: string;
 }
 
-export async function checkRoutesFile(file: string, config: Pick<DaemonConfig, 'brokers' | 'configDir' | 'apiKeys'>): Promise<CheckedRoutes> {
+export interface CheckOptions {
+  /**
+   * Read the file with `yaml` only (`busgate check`): skip the quicker first reading the daemon
+   * uses at start-up and on reload (quick-parse.ts).
+   */
+  readonly exact?: boolean;
+  /** The file as the caller read it moments ago (WORKERS=auto looks at it first); used if the text is unchanged. */
+  readonly reading?: RoutesReading;
+}
+
+export async function checkRoutesFile(
+  file: string,
+  config: Pick<DaemonConfig, 'brokers' | 'configDir' | 'apiKeys'>,
+  options: CheckOptions = {},
+): Promise<CheckedRoutes> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw new StartupError('routes_unreadable', `cannot read routes file ${file}: ${describeError(error)}`);
   }
+  if (options.exact === true) return checkDocument(parseRoutes(text), file, config);
+  const first = options.reading?.text === text ? options.reading : readRoutes(text);
+  const checked = await checkDocument(first.document, file, config);
+  if (checked.problems.length === 0 || !first.quick) return checked;
+  // Every problem is reported from `yaml`'s document, which knows where each node is.
+  return checkDocument(parseRoutes(text), file, config);
+}
+
+async function checkDocument(document: ParsedRoutes, file: string, config: Pick<DaemonConfig, 'brokers' | 'configDir' | 'apiKeys'>): Promise<CheckedRoutes> {
   // Parsed once: every section's broker names and linters read the same document.
-  const document = parseRoutes(text);
   const used = [...new Set([...brokerNamesIn(document), ...subscriptionBrokersIn(document), ...streamBrokersIn(document), ...pullBrokersIn(document)])].filter(
     (name) => name in config.brokers,
   );
