@@ -91,7 +91,7 @@ async function startWithRoutes(setup: RouteBenchSetup, count: number): Promise<{
       }
     },
     60_000,
-    `daemon with ${count} routes ready (${output.stderr().slice(-300)})`,
+    () => `daemon with ${count} routes ready (${output.stderr().slice(-300)})`,
     child,
   );
   const startupS = Math.round((performance.now() - t0) / 10) / 100;

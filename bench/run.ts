@@ -194,7 +194,9 @@ function writeDaemonFiles(dir: string, group: readonly CaseDef[], endpoints: End
     routesFile: path.join(dir, 'routes.yaml'),
     logLevel: 'warn',
     logFormat: 'json',
-    tap: { enabled: group.some((c) => c.broker === 'memory' && c.mode === 'point-to-point') },
+    // The memory point-to-point case reads its messages off the tap; the daemon runs with
+    // NODE_ENV=production like a deployment, where the tap must be allowed explicitly.
+    tap: { enabled: needsTap(group), allowInProduction: needsTap(group) },
     brokers: { [broker]: brokers[broker] },
   };
   const file = path.join(dir, 'busgate.yaml');
@@ -227,7 +229,7 @@ async function startDaemon(
       return streak >= wanted * 2;
     },
     60_000,
-    `${label} ready (${output.stderr().split('\n').filter(Boolean).slice(-2).join(' | ').slice(0, 300)})`,
+    () => `${label} ready (${output.stderr().split('\n').filter(Boolean).slice(-2).join(' | ').slice(0, 300)})`,
     child,
   );
   const pids = options.workers !== undefined ? [child.pid!, ...descendants(child.pid!)] : [child.pid!];
@@ -496,6 +498,9 @@ async function profileCase(
   const id = c === 'B1' ? 'B1' : caseId(c);
   const slug = id.replace(/\//g, '-');
   const dir = path.join(tmp, `profile-${slug}`);
+  // The stage split may have profiled the same case into this directory already: start empty, so
+  // the one profile read below is this run's.
+  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   let consumer: ChildProcess | undefined;
   let server: Server | undefined;

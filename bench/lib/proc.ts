@@ -225,15 +225,23 @@ export function memoryStatus(pid: number): MemoryStatus | undefined {
   }
 }
 
-/** Polls `check` (a rejection counts as "not yet") until it resolves true, while `alive` runs. */
-export function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, alive?: ChildProcess): Promise<void> {
-  return eventually(
-    async () => {
-      if (alive && !isRunning(alive)) throw new Error(`${what}: the process exited (code ${alive.exitCode})`);
-      return check().catch(() => false);
-    },
-    timeoutMs,
-    what,
-    100,
-  );
+/**
+ * Polls `check` (a rejection counts as "not yet") until it resolves true, while `alive` runs.
+ * `what` may be a function so that a failure can quote what the process printed by then.
+ */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string | (() => string), alive?: ChildProcess): Promise<void> {
+  const describe = (): string => (typeof what === 'string' ? what : what());
+  try {
+    await eventually(
+      async () => {
+        if (alive && !isRunning(alive)) throw new Error(`the process exited (code ${alive.exitCode})`);
+        return check().catch(() => false);
+      },
+      timeoutMs,
+      'it',
+      100,
+    );
+  } catch (error) {
+    throw new Error(`${describe()}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
 }
