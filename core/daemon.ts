@@ -274,7 +274,7 @@ function countActiveRequests(server: http.Server): { readonly active: number } {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.url?.startsWith('/tap/')) return;
     active += 1;
-    res.once('close', () => (active -= 1));
+    res.on('close', () => (active -= 1)); // emitted once per response
   });
   return {
     get active() {

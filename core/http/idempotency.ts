@@ -21,6 +21,8 @@ export interface StoredAnswer {
   readonly status: number;
   readonly contentType: string;
   readonly body: Buffer;
+  /** The body as the string it was made from, when it was made from one (same bytes as body). */
+  readonly text?: string;
   readonly messageId: string;
   readonly traceparent?: string | undefined;
   /** A batch none of whose entries was accepted for a retryable reason: sent as Retry-After. */
