@@ -77,6 +77,9 @@ export type ClusterScenario = 'leader' | 'rolling' | 'pubsub';
 const CI_SCENARIOS: readonly ClusterScenario[] = ['leader'];
 const ciOnly = process.env.CLUSTER_FAULTS === 'ci';
 
+/** How long a daemon may take to connect to a cluster that has just formed (first try plus retries). */
+const CONNECT_BOUND_MS = 60_000;
+
 /** The first send to a new destination may wait for its creation and replication: this long. */
 const FIRST_SEND_TIMEOUT_MS = 15_000;
 
@@ -98,7 +101,16 @@ async function startClusterDaemon(
     ...(pubsub ? [route('clustered-pubsub', '/p', 'pubsub', pubsub.destination, ROUTE_TIMEOUT_MS, pubsub.routeOptions)] : []),
   ];
   const daemon = await startTestDaemon({ brokers: { clustered: instance }, routes: `routes:\n${routes.join('')}`, connectWaitMs: 20_000 });
-  expect(daemon.brokers.get('clustered')!.isConnected, 'the daemon connects to the private cluster').to.equal(true);
+  // start() returns after the first connection attempt, successful or not; on a cluster that has
+  // just formed that attempt can fail (a Kafka group coordinator still loading), and the instance
+  // then retries with backoff, as it does for any broker that is down at start-up.
+  const broker = daemon.brokers.get('clustered')!;
+  try {
+    await eventually(() => broker.isConnected, CONNECT_BOUND_MS, 'the daemon to connect to the private cluster', 250);
+  } catch (error) {
+    await daemon.shutdown('the test gave up waiting for the cluster');
+    throw new Error(`the daemon did not connect to the private cluster in ${CONNECT_BOUND_MS} ms: ${broker.health().detail}`, { cause: error });
+  }
   return daemon;
 }
 
