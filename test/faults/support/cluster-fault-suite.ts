@@ -102,8 +102,8 @@ async function startClusterDaemon(
   ];
   const daemon = await startTestDaemon({ brokers: { clustered: instance }, routes: `routes:\n${routes.join('')}`, connectWaitMs: 20_000 });
   // start() returns after the first connection attempt, successful or not; on a cluster that has
-  // just formed that attempt can fail (a Kafka group coordinator still loading), and the instance
-  // then retries with backoff, as it does for any broker that is down at start-up.
+  // just formed, on a loaded machine, that attempt can fail, and the instance then retries with
+  // backoff, as it does for any broker that is down at start-up.
   const broker = daemon.brokers.get('clustered')!;
   try {
     await eventually(() => broker.isConnected, CONNECT_BOUND_MS, 'the daemon to connect to the private cluster', 250);
