@@ -73,7 +73,7 @@ export async function deliverBatch(
   return {
     status,
     contentType: 'application/json; charset=utf-8',
-    body: Buffer.from(JSON.stringify(answer)),
+    body: JSON.stringify(answer),
     messageId: messages[0]!.id,
     traceparent,
     ...(accepted === 0 && retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),

@@ -20,9 +20,8 @@ import { BoundedMap, type BoundedMapLimits } from '../state/bounded-map.js';
 export interface StoredAnswer {
   readonly status: number;
   readonly contentType: string;
-  readonly body: Buffer;
-  /** The body as the string it was made from, when it was made from one (same bytes as body). */
-  readonly text?: string;
+  /** A string when busgate made the body itself (receipts): it goes out without a Buffer copy. */
+  readonly body: string | Buffer;
   readonly messageId: string;
   readonly traceparent?: string | undefined;
   /** A batch none of whose entries was accepted for a retryable reason: sent as Retry-After. */
@@ -34,7 +33,7 @@ export interface KeptAnswer {
   readonly status: number;
   readonly contentType: string;
   /** undefined when the body was larger than maxReplyBytes. */
-  readonly body: Buffer | undefined;
+  readonly body: string | Buffer | undefined;
   readonly bodyBytes: number;
   readonly messageId: string;
   readonly traceparent?: string | undefined;
@@ -62,14 +61,20 @@ export interface IdempotencyStore {
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:@-]{1,200}$/;
 
+/** The body's length in bytes, whether it is still a string or already a Buffer. */
+export function bodyBytes(body: string | Buffer): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+}
+
 export function keep(answer: StoredAnswer, maxReplyBytes: number): KeptAnswer {
+  const bytes = bodyBytes(answer.body);
   // A 202 body is busgate's own receipt: always small, always kept; a 207 is a batch's receipts.
-  const kept = answer.status === 202 || answer.status === 207 || answer.body.length <= maxReplyBytes;
+  const kept = answer.status === 202 || answer.status === 207 || bytes <= maxReplyBytes;
   return {
     status: answer.status,
     contentType: answer.contentType,
     body: kept ? answer.body : undefined,
-    bodyBytes: answer.body.length,
+    bodyBytes: bytes,
     messageId: answer.messageId,
     traceparent: answer.traceparent,
   };
@@ -141,7 +146,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
         if (settled.status >= 300) {
           this.entries.delete(id);
         } else {
-          this.entries.grow(id, (await kept).body?.length ?? 0);
+          const keptBody = (await kept).body;
+          this.entries.grow(id, keptBody === undefined ? 0 : bodyBytes(keptBody));
         }
       }
       return { answer: settled, replayed: false };

@@ -26,7 +26,7 @@ import { RESERVED_PATHS } from '../routes/lint.js';
 import type { Choice, RouteSpec } from '../routes/model.js';
 import { renderTemplate, type TemplateInputs } from '../routes/template.js';
 import { CHALLENGE, type Authenticator } from './auth.js';
-import { IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './idempotency.js';
+import { bodyBytes, IDEMPOTENCY_KEY, type IdempotencyStore, type StoredAnswer } from './idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { RateLimiter, RateLimits } from './rate-limit.js';
 import { readBody } from './read-body.js';
@@ -75,7 +75,7 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 function writeAnswer(res: ServerResponse, answer: StoredAnswer, replayed: boolean): void {
   const headers: Record<string, string | number> = {
     'Content-Type': answer.contentType,
-    'Content-Length': answer.body.length,
+    'Content-Length': bodyBytes(answer.body),
     'X-Busgate-Id': answer.messageId,
   };
   if (answer.traceparent !== undefined) headers.traceparent = answer.traceparent;
@@ -83,7 +83,7 @@ function writeAnswer(res: ServerResponse, answer: StoredAnswer, replayed: boolea
   if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
   res.writeHead(answer.status, headers);
   // A string body goes out in one write with the head (a Buffer makes node use writev).
-  res.end(answer.text ?? answer.body);
+  res.end(answer.body);
 }
 
 /** One compiled route: everything that can be decided at load time is decided here. */
@@ -271,12 +271,10 @@ class CompiledRoute {
         traceparent: replied,
       };
     }
-    const text = JSON.stringify(this.receipt(planned, message, result.receipt));
     return {
       status: 202,
       contentType: 'application/json; charset=utf-8',
-      body: Buffer.from(text),
-      text,
+      body: JSON.stringify(this.receipt(planned, message, result.receipt)),
       messageId: message.id,
       traceparent: trace.traceparent,
     };

@@ -116,6 +116,21 @@ describe('idempotency store', () => {
     expect((await store.run(at('r', 'small-49'), () => reply(1))).replayed).to.equal(true);
     expect((await store.run(at('r', 'small-0'), () => reply(1))).replayed).to.equal(false);
   });
+
+  it('counts a string body (a receipt) in UTF-8 bytes, not characters, and replays it unchanged', async () => {
+    const store = new MemoryIdempotencyStore({ windowMs: 60_000, maxKeys: 1000, maxBytes: 1024 * 1024, maxReplyBytes: 10 });
+    const empty = new MemoryIdempotencyStore({ windowMs: 60_000, maxKeys: 1000, maxBytes: 1024 * 1024, maxReplyBytes: 10 });
+    const text = 'é'.repeat(1000);
+    await empty.run(at('r', 'k'), () => Promise.resolve({ status: 202, contentType: 'application/json', body: '', messageId: 'm' }));
+    await store.run(at('r', 'k'), () => Promise.resolve({ status: 202, contentType: 'application/json', body: text, messageId: 'm' }));
+    expect(store.bytes - empty.bytes).to.equal(2000);
+    const repeat = await store.run(at('r', 'k'), () => Promise.reject(new Error('not sent twice')));
+    expect([repeat.replayed, repeat.answer.body]).to.deep.equal([true, text]);
+    // A reply that is a string but over maxReplyBytes in bytes (6 characters, 12 bytes) is not kept.
+    await store.run(at('r', 'reply'), () => Promise.resolve({ status: 200, contentType: 'text/plain', body: 'éééééé', messageId: 'm' }));
+    const again = await store.run(at('r', 'reply'), () => Promise.reject(new Error('not sent twice'))).catch((error: unknown) => error);
+    expect((again as { code?: string }).code).to.equal('idempotency_reply_not_kept');
+  });
 });
 
 describe('token bucket', () => {
