@@ -27,6 +27,7 @@ import { jetstream } from '@nats-io/jetstream';
 import amqp from 'amqplib';
 import kafkajs, { type Message } from 'kafkajs';
 import { Coalescer } from './lib/coalescer.js';
+import { connectedProducer } from './lib/kafkajs-producer.js';
 import winston from 'winston';
 import memoryPlugin from '../plugins/memory/index.js';
 import type { BrokerPlugin, SendContext } from '../core/plugins/contract.js';
@@ -217,15 +218,9 @@ async function rabbitClient(args: B2Args, c: Case): Promise<Client> {
 
 // ------------------------------------------------------------------------------------------ Kafka
 async function kafkaClient(args: B2Args, c: Case): Promise<Client> {
-  const { Kafka, logLevel, Partitioners } = kafkajs;
+  const { Kafka, logLevel } = kafkajs;
   const kafka = new Kafka({ clientId: 'busgate-bench-b2', brokers: args.endpoints.kafkaBrokers.split(','), logLevel: logLevel.WARN });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
+  const producer = await connectedProducer(kafka);
   const payload = Buffer.from(args.body);
   const batcher = new Coalescer<Message>((messages) => producer.sendBatch({ acks: -1, topicMessages: [{ topic: c.destination, messages }] }));
   const headers = (id: string): Record<string, string> => ({ 'x-source': 'bench', 'busgate-id': id, 'content-type': CONTENT_TYPE });

@@ -14,9 +14,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
 import kafkajs from 'kafkajs';
+import { closedLoop } from './lib/closed-loop.js';
 import { Coalescer } from './lib/coalescer.js';
+import { connectedProducer } from './lib/kafkajs-producer.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const RUN = randomUUID().slice(0, 8);
@@ -44,32 +45,12 @@ type LogEnd = (topic: string) => Promise<number>;
  */
 async function rate(side: Side, seconds: number, logEnd: LogEnd): Promise<string> {
   const before = await logEnd(side.topic);
-  const { acknowledged, failure } = await closedLoop(side, seconds);
+  const { done: acknowledged, failure } = await closedLoop(CALLERS, seconds, side.send);
   const missing = acknowledged - ((await logEnd(side.topic)) - before);
   const lost = missing > 0 ? ` (${missing} acknowledged, not in the log)` : '';
   if (failure === undefined) return `${Math.round(acknowledged / seconds)}${lost}`;
   const inner = (failure as { errors?: Array<{ errors?: Array<{ apiId?: string }> }> }).errors?.[0]?.errors?.[0]?.apiId;
   return `failed: ${inner ?? (failure instanceof Error ? failure.message : JSON.stringify(failure))} after ${acknowledged} acknowledged${lost}`;
-}
-
-/** The callers stop at the first failure, and all of them are done before the next side runs. */
-async function closedLoop(side: Side, seconds: number): Promise<{ acknowledged: number; failure?: unknown }> {
-  let acknowledged = 0;
-  let failure: unknown;
-  const until = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
-      while (failure === undefined && performance.now() < until) {
-        try {
-          await side.send();
-          acknowledged += 1;
-        } catch (error) {
-          failure ??= error;
-        }
-      }
-    }),
-  );
-  return failure === undefined ? { acknowledged } : { acknowledged, failure };
 }
 
 function topicOf(side: string): string {
@@ -80,18 +61,8 @@ const SIDES = ['kafkajs-coalesced', 'kafkajs-single', 'platformatic-coalesced', 
 
 async function kafkajsSides(): Promise<Side[]> {
   const kafka = new kafkajs.Kafka({ clientId: 'busgate-bench-clients', brokers: BROKERS, logLevel: kafkajs.logLevel.WARN });
-  const newProducer = async (): Promise<kafkajs.Producer> => {
-    const producer = kafka.producer({
-      idempotent: IDEMPOTENT,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    return producer;
-  };
-  const producer = await newProducer();
-  const singleProducer = await newProducer();
+  const producer = await connectedProducer(kafka, IDEMPOTENT);
+  const singleProducer = await connectedProducer(kafka, IDEMPOTENT);
   const coalesced = topicOf('kafkajs-coalesced');
   const single = topicOf('kafkajs-single');
   const coalescer = new Coalescer<kafkajs.Message>((messages) => producer.sendBatch({ acks: -1, topicMessages: [{ topic: coalesced, messages }] }));
