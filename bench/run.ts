@@ -204,6 +204,11 @@ function writeDaemonFiles(dir: string, group: readonly CaseDef[], endpoints: End
   return file;
 }
 
+function daemonNodeFlags(): readonly string[] {
+  const chosen = process.env.BENCH_NODE_FLAGS;
+  return chosen === undefined ? NODE_MEMORY_FLAGS : chosen.split(/\s+/).filter(Boolean);
+}
+
 async function startDaemon(
   dir: string,
   group: readonly CaseDef[],
@@ -213,8 +218,9 @@ async function startDaemon(
   const port = await freePort();
   const config = writeDaemonFiles(dir, group, endpoints, port);
   // Several workers: busgate's own WORKERS (node:cluster behind one port, core/cluster.ts).
-  // Launched as `npm start` launches it: node's memory flags first (core/node-flags.ts).
-  const args = [...NODE_MEMORY_FLAGS, ...(options.nodeArgs ?? []), path.join(binDir, '..', 'core', 'cli.js'), 'start', '--config', config];
+  // Launched as `npm start` launches it: node's memory flags first (core/node-flags.ts), unless
+  // BENCH_NODE_FLAGS names others to compare (space-separated; empty for none).
+  const args = [...daemonNodeFlags(), ...(options.nodeArgs ?? []), path.join(binDir, '..', 'core', 'cli.js'), 'start', '--config', config];
   const child = spawnTracked(NODE, args, { cwd: dir, env: { ...daemonEnv(), WORKERS: String(options.workers ?? 1) } });
   const output = collectOutput(child);
   const label = options.workers !== undefined ? `busgate x${options.workers}` : 'busgate';
@@ -721,6 +727,7 @@ async function main(): Promise<number> {
       brokers: {},
       command: `npm run bench --${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`,
       endpoints: { nats: hostPort(endpoints.natsUrl, 4222), rabbitmq: hostPort(endpoints.amqpUrl, 5672), kafka: hostPort(endpoints.kafkaBrokers, 9092) },
+      daemonNodeFlags: daemonNodeFlags(),
     },
     phases,
     baselines: {},
