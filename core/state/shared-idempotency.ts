@@ -46,7 +46,7 @@ interface Encoded {
 function encode(kept: KeptAnswer): string {
   const value: Encoded = { s: kept.status, ct: kept.contentType, id: kept.messageId, n: kept.bodyBytes };
   if (kept.traceparent !== undefined) value.tp = kept.traceparent;
-  if (kept.body !== undefined) value.b = Buffer.from(kept.body).toString('base64');
+  if (kept.body !== undefined) value.b = (typeof kept.body === 'string' ? Buffer.from(kept.body) : kept.body).toString('base64');
   return JSON.stringify(value);
 }
 

@@ -14,6 +14,7 @@ import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { expect } from 'chai';
 import kafkajs, { type Admin } from 'kafkajs';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
+import { UNSETTLED_BOUND_MS, untilGroupsSettle } from '../support/settled-groups.js';
 
 // The CLI compiled next to this test: dist/core/cli.js from dist/test/http/, and the same for any
 // other output folder.
@@ -23,8 +24,6 @@ const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const env = { ...process.env, LOG_FORMAT: 'json', NODE_ENV: 'test' };
-/** How long the Kafka case waits for other suites' consumer groups to finish rebalancing. */
-const UNSETTLED_BOUND_MS = 60_000;
 
 describe('busgate check --live', function () {
   this.timeout(30_000);
@@ -222,16 +221,10 @@ describe('busgate check --live', function () {
         '    mode: request-reply',
         `    destination: ${kafkaTopic}`,
       ]);
-      // The shared cluster also serves the fault suites, which run alongside this one and kill
-      // and add group members (egress faults): while such a group rebalances, the broker hides
-      // its members' subscriptions, and the check rightly answers that it could not tell
-      // ("consumer groups not checked"). Only that answer is asked again, until the groups settle.
-      const started = Date.now();
-      let result = checkLive(routes);
-      while (result.lines[1]?.includes('consumer groups not checked') && Date.now() - started < UNSETTLED_BOUND_MS) {
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-        result = checkLive(routes);
-      }
+      const result = await untilGroupsSettle(
+        () => checkLive(routes),
+        (answer) => answer.lines[1],
+      );
       expect(result.lines, result.stdout + result.stderr).to.have.lengthOf(2);
       expect(result.lines[0]).to.equal(`ok   POST /stream -> kafka pubsub ${kafkaTopic}: topic ${kafkaTopic}: 2 partition(s), partition 1 exists`);
       expect(result.lines[1], result.lines[1]).to.match(

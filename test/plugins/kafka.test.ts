@@ -17,6 +17,7 @@ import type { KafkaOptions } from '../../plugins/kafka/options.js';
 import { groupsReading, judgeReaders } from '../../plugins/kafka/preflight.js';
 import { startKafkaResponder } from '../../examples/responders/kafka-responder.js';
 import { eventually, sleep } from '../support/net.js';
+import { UNSETTLED_BOUND_MS, untilGroupsSettle } from '../support/settled-groups.js';
 import { brokerEndpoints, requireBroker } from '../support/require-broker.js';
 
 // BUSGATE_TEST_LOGS=1 shows the plugin's (and kafkajs's) warnings while debugging a failure.
@@ -26,8 +27,6 @@ const logger = winston.createLogger({
   transports: [new winston.transports.Console({ format: winston.format.simple() })],
 });
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-/** How long a preflight that found other groups rebalancing is asked again (see settled()). */
-const UNSETTLED_BOUND_MS = 60_000;
 
 /** The options as the core would hand them over: validated, defaults filled in. */
 function pluginOptions(overrides: Record<string, unknown> = {}): KafkaOptions {
@@ -520,24 +519,20 @@ describe('kafka plugin (real broker)', function () {
       });
     });
 
-    /** The count of groups checked depends on what else runs on the cluster. */
-    /**
-     * The shared cluster also serves the fault suites, which run alongside and kill and add group
-     * members (egress faults): while such a group rebalances, the broker hides its members'
-     * subscriptions and the check rightly answers "consumer groups not checked". Only that answer
-     * is asked again, until the other groups settle. Each check stays within its own bound.
-     */
-    async function settled(check: () => Promise<PreflightResult>): Promise<PreflightResult> {
-      const started = Date.now();
-      for (;;) {
-        const checkStarted = Date.now();
-        const result = await check();
-        expect(Date.now() - checkStarted, 'the group check stays bounded').to.be.below(5000);
-        if (!result.detail.includes('consumer groups not checked') || Date.now() - started > UNSETTLED_BOUND_MS) return result;
-        await sleep(2000);
-      }
+    /** Each check stays within its own bound, however often it is asked again (support/settled-groups.ts). */
+    function settled(check: () => Promise<PreflightResult>): Promise<PreflightResult> {
+      return untilGroupsSettle(
+        async () => {
+          const started = Date.now();
+          const result = await check();
+          expect(Date.now() - started, 'the group check stays bounded').to.be.below(5000);
+          return result;
+        },
+        (result) => result.detail,
+      );
     }
 
+    /** The count of groups checked depends on what else runs on the cluster. */
     function expectNoReader(result: PreflightResult, topic: string): void {
       expect(result.ok, result.detail).to.equal(false);
       const name = topic.replace(/[.]/g, '\\.');
