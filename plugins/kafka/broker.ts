@@ -43,6 +43,8 @@ const ADMIN_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 500 };
 /** How long `check --live` spends looking for consumer groups of a request topic. */
 const PREFLIGHT_GROUPS_MS = 3000;
 
+const CLOSED_HEALTH: BrokerHealth = Object.freeze({ up: false, detail: 'closed' });
+
 export class KafkaBroker implements BrokerPlugin {
   private readonly kafka: Kafka;
   private readonly admin: Admin;
@@ -56,6 +58,8 @@ export class KafkaBroker implements BrokerPlugin {
   private closing: Promise<void> | undefined;
   /** message.max.bytes is read from the cluster at connect time; the default until then. */
   private limits: KafkaLimits;
+  /** What health() last answered, and from what. */
+  private reported: { readonly board: BrokerHealth; readonly limits: KafkaLimits; readonly health: BrokerHealth } | undefined;
 
   constructor(
     private readonly options: KafkaOptions,
@@ -215,8 +219,14 @@ export class KafkaBroker implements BrokerPlugin {
     return judgeReaders(destination, readers, `${request.detail}; ${reply.detail}`);
   }
 
+  /** Read before every send: a new object only when the board or the limits changed. */
   health(): BrokerHealth {
-    return this.closing ? { up: false, detail: 'closed' } : { ...this.healthBoard.snapshot(), limits: { ...this.limits } };
+    if (this.closing) return CLOSED_HEALTH;
+    const board = this.healthBoard.snapshot();
+    if (this.reported?.board !== board || this.reported.limits !== this.limits) {
+      this.reported = { board, limits: this.limits, health: Object.freeze({ ...board, limits: Object.freeze({ ...this.limits }) }) };
+    }
+    return this.reported.health;
   }
 
   close(): Promise<void> {

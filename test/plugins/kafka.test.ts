@@ -651,3 +651,22 @@ describe('kafka batching producer (no broker)', () => {
     await producer.close();
   });
 });
+
+describe('kafka health board (no broker)', () => {
+  it('answers the same snapshot until a part goes up or down, then the new state', () => {
+    const board = new HealthBoard('k1:9092', logger);
+    const connecting = board.snapshot();
+    expect(connecting).to.deep.equal({ up: false, detail: 'producer: not connected yet' });
+    expect(board.snapshot()).to.equal(connecting);
+    board.up('producer');
+    const up = board.snapshot();
+    expect(up).to.deep.equal({ up: true, detail: 'connected to k1:9092' });
+    board.up('producer');
+    expect(board.snapshot(), 'an up part going up again changes nothing').to.equal(up);
+    board.down('replies', 'reply consumer stopped');
+    expect(board.snapshot()).to.deep.equal({ up: false, detail: 'replies: reply consumer stopped' });
+    board.up('replies');
+    expect(board.snapshot()).to.deep.equal({ up: true, detail: 'connected to k1:9092' });
+    expect(Object.isFrozen(board.snapshot()), 'shared between callers, so never changed by one').to.equal(true);
+  });
+});
