@@ -100,9 +100,8 @@ export class NatsBroker implements BrokerPlugin {
     if (route.persistent) return this.publishPersistent(link, destination, message, context, route.stream);
     const headers = toNatsHeaders(message);
     checkMessage(destination, headers, message.payload, link.limits, false);
-    const stops = this.stops(context, 'flush', destination);
     try {
-      await raceAbort(link.batch.publish(destination, message.payload, headers, context.signal), stops);
+      await link.batch.publish(destination, message.payload, headers, context.signal);
     } catch (error) {
       throw toBusgateError(error, 'flush', destination);
     }
@@ -244,7 +243,10 @@ export class NatsBroker implements BrokerPlugin {
       nc,
       js: jetstream(nc, { timeout: this.options.jetstreamTimeoutMs }),
       flusher: new FlushCoalescer(() => nc.flush()),
-      batch: new PublishBatch(nc),
+      batch: new PublishBatch(nc, () => this.state.lostSignal, {
+        deadline: (signal, subject) => deadlinePassed(signal, 'flush', subject),
+        lost: (subject) => connectionLost('flush', subject),
+      }),
       streams: new StreamDirectory(manager),
       workQueues: new WorkQueues(manager, this.options.createStreams, this.logger, this.options.streamReplicas, {
         prefix: `${this.options.streamPrefix}_`,

@@ -7,12 +7,13 @@ import net from 'node:net';
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import winston from 'winston';
-import { connect, NatsConnectionImpl, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, NatsConnectionImpl, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { BusgateError } from '../../core/errors.js';
 import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from '../../core/plugins/contract.js';
 import nats from '../../plugins/nats/index.js';
 import { FlushCoalescer } from '../../plugins/nats/flush-coalescer.js';
+import { PublishBatch } from '../../plugins/nats/publish-batch.js';
 import type { NatsOptions } from '../../plugins/nats/options.js';
 import { streamNameFor } from '../../plugins/nats/names.js';
 import { startNatsResponder } from '../../examples/responders/nats-responder.js';
@@ -96,6 +97,64 @@ describe('nats plugin: subject rules and flush coalescing', () => {
     await Promise.all(during);
     expect(flushes).to.have.length(2);
     expect(settled).to.have.length(51);
+  });
+
+  /** A publish batch on a fake connection: what it wrote, and its flushes to answer by hand. */
+  function fakeBatch(): { batch: PublishBatch; written: string[]; flushes: ReturnType<typeof deferred>[]; lost: AbortController } {
+    const written: string[] = [];
+    const flushes: ReturnType<typeof deferred>[] = [];
+    const lost = new AbortController();
+    const connection = {
+      publish: (subject: string) => void written.push(subject),
+      flush: () => {
+        const flush = deferred();
+        flushes.push(flush);
+        return flush.promise;
+      },
+    } as unknown as NatsConnection;
+    const batch = new PublishBatch(connection, () => lost.signal, {
+      deadline: (_signal, subject) => new BusgateError('broker_timeout', `deadline ${subject}`),
+      lost: (subject) => new BusgateError('broker_unavailable', `lost ${subject}`),
+    });
+    return { batch, written, flushes, lost };
+  }
+
+  const outcome = (work: Promise<void>): Promise<string> =>
+    work.then(
+      () => 'ok',
+      (error: BusgateError) => error.message,
+    );
+
+  it('publish batch: one flush for the messages of a loop turn; a deadline stops only the waits it ends, and sends nothing already late', async () => {
+    const { batch, written, flushes } = fakeBatch();
+    const shared = new AbortController();
+    const other = new AbortController();
+    const late = new AbortController();
+    const a = outcome(batch.publish('a', Buffer.from('1'), natsHeaders(), shared.signal));
+    const b = outcome(batch.publish('b', Buffer.from('2'), natsHeaders(), shared.signal));
+    const c = outcome(batch.publish('c', Buffer.from('3'), natsHeaders(), other.signal));
+    const d = outcome(batch.publish('d', Buffer.from('4'), natsHeaders(), late.signal));
+    late.abort();
+    await eventually(() => flushes.length === 1);
+    expect(written, 'the late one is never written').to.deep.equal(['a', 'b', 'c']);
+    shared.abort();
+    expect(await a).to.equal('deadline a');
+    expect(await b).to.equal('deadline b');
+    flushes[0]!.resolve();
+    expect(await c).to.equal('ok');
+    expect(await d).to.equal('deadline d');
+    expect(flushes).to.have.length(1);
+  });
+
+  it('publish batch: a dropped connection ends every wait of the batch with the connection-lost error', async () => {
+    const { batch, flushes, lost } = fakeBatch();
+    const deadline = new AbortController();
+    const waits = ['x', 'y'].map((subject) => outcome(batch.publish(subject, Buffer.from(subject), natsHeaders(), deadline.signal)));
+    await eventually(() => flushes.length === 1);
+    lost.abort();
+    expect(await Promise.all(waits)).to.deep.equal(['lost x', 'lost y']);
+    flushes[0]!.resolve(); // a late PONG changes nothing
+    deadline.abort();
   });
 });
 
