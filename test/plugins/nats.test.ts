@@ -14,6 +14,7 @@ import type { BrokerPlugin, InboundMessage, OutboundMessage, SendContext } from 
 import nats from '../../plugins/nats/index.js';
 import { FlushCoalescer } from '../../plugins/nats/flush-coalescer.js';
 import { PublishBatch } from '../../plugins/nats/publish-batch.js';
+import { toNatsHeaders } from '../../plugins/nats/messages.js';
 import type { NatsOptions } from '../../plugins/nats/options.js';
 import { streamNameFor } from '../../plugins/nats/names.js';
 import { startNatsResponder } from '../../examples/responders/nats-responder.js';
@@ -97,6 +98,21 @@ describe('nats plugin: subject rules and flush coalescing', () => {
     await Promise.all(during);
     expect(flushes).to.have.length(2);
     expect(settled).to.have.length(51);
+  });
+
+  it("NATS headers: one value per name, the last of two spellings, and busgate's own from the message", () => {
+    const plain = toNatsHeaders({ headers: { 'x-a': '1', 'busgate-id': 'forged', 'content-type': 'text/plain' }, id: 'm1' });
+    expect([...plain]).to.deep.equal([
+      ['x-a', ['1']],
+      ['busgate-id', ['m1']],
+      ['content-type', ['text/plain']],
+    ]);
+    const spelled = toNatsHeaders({ headers: { 'X-A': '1', 'x-a': '2', 'Nats-Msg-Id': 'steer' }, id: 'm2', key: 'k' });
+    expect([...spelled]).to.deep.equal([
+      ['x-a', ['2']],
+      ['busgate-id', ['m2']],
+      ['busgate-key', ['k']],
+    ]);
   });
 
   /** A publish batch on a fake connection: what it wrote, and its flushes to answer by hand. */
