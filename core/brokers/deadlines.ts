@@ -57,18 +57,7 @@ export class DeadlineSlots {
     const now = this.now();
     const end = Math.ceil((now + timeoutMs) / this.slotMs) * this.slotMs;
     const key = `${kind}:${end}`;
-    let slot = this.slots.get(key);
-    if (slot === undefined) {
-      const created: Slot = {
-        controller: new AbortController(),
-        waiters: new Set(),
-        timer: setTimeout(() => this.expire(key, created), Math.max(0, end - now)),
-      };
-      // Every send of the slot may listen (a plugin racing the deadline): not a leak.
-      setMaxListeners(0, created.controller.signal);
-      this.slots.set(key, created);
-      slot = created;
-    }
+    const slot = this.slots.get(key) ?? this.open(key, end - now);
     const { waiters, timer } = slot;
     if (waiters.size === 0) timer.ref();
     waiters.add(onExpire);
@@ -80,6 +69,26 @@ export class DeadlineSlots {
         if (waiters.delete(onExpire) && waiters.size === 0) timer.unref();
       },
     };
+  }
+
+  /**
+   * A new slot. Its own method, not inline in enter(): V8 gives all of a function's closures one
+   * context, so a timer closure created in enter() would share the one that holds `onExpire`, and
+   * the slot's timer would keep the first send of the slot (its request, message and reply, and a
+   * reply's payload is often a view into the broker client's whole read buffer) alive until the
+   * slot's time, long after the send ended. Measured on RabbitMQ request-reply at 500 connections:
+   * replies pinning 64 KB socket chunks held 8.8 MB of the heap snapshot.
+   */
+  private open(key: string, delayMs: number): Slot {
+    const created: Slot = {
+      controller: new AbortController(),
+      waiters: new Set(),
+      timer: setTimeout(() => this.expire(key, created), Math.max(0, delayMs)),
+    };
+    // Every send of the slot may listen (a plugin racing the deadline): not a leak.
+    setMaxListeners(0, created.controller.signal);
+    this.slots.set(key, created);
+    return created;
   }
 
   private expire(key: string, slot: Slot): void {

@@ -1,5 +1,7 @@
 /** Send deadlines shared per slot (core/brokers/deadlines.ts). */
 import { expect } from 'chai';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DeadlineSlots } from '../../core/brokers/deadlines.js';
 import { isBusgateError } from '../../core/errors.js';
 
@@ -7,7 +9,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 describe('deadline slots', () => {
   it('shares one signal among the sends ending in the same slot, and ends each with its own callback first', async () => {
-    const slots = new DeadlineSlots(new AbortController().signal, 50);
+    // A clock that stands still: on the real one, a slot boundary can fall between two enter()s.
+    const slots = new DeadlineSlots(new AbortController().signal, 50, () => 0);
     const order: string[] = [];
     const a = slots.enter('ack', 20, () => order.push(`a expired, signal aborted: ${a.signal.aborted}`));
     const b = slots.enter('ack', 20, () => order.push(`b expired, signal aborted: ${b.signal.aborted}`));
@@ -56,5 +59,23 @@ describe('deadline slots', () => {
     expect(called).to.equal(2);
     expect(a.signal.aborted).to.equal(true);
     expect(slots.size).to.equal(0);
+  });
+
+  it('keeps nothing of a send that left alive while its slot stays open', async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const slots = new DeadlineSlots(new AbortController().signal, 10);
+    // The first send of a slot: its callback holds what the send holds (in the core, the request
+    // and its reply, whose payload can pin a broker client's whole read buffer).
+    const held = (): WeakRef<object> => {
+      const reply = { payload: Buffer.alloc(65_536) };
+      slots.enter('reply', 60_000, () => reply.payload.fill(0)).leave();
+      return new WeakRef(reply);
+    };
+    const reply = held();
+    await sleep(0); // a WeakRef keeps its target until the end of the job that made it
+    collect();
+    expect(slots.size, 'the slot is still open').to.equal(1);
+    expect(reply.deref(), 'the slot kept the send that left').to.equal(undefined);
   });
 });
