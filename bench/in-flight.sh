@@ -8,6 +8,7 @@
 #
 # Env: SECONDS_PER_RUN (8), DIST (dist: the build under test, e.g. another worktree's),
 # NODE_FLAGS (the launcher's memory flags, as npm start), EXTRA_ENV (e.g. "GATE=64").
+# A request-reply case gets the bench's echo responder (dist/bench/consumer.js, npm run build:all).
 # Needs wrk and the brokers the cases name (bash scripts/brokers.sh start).
 set -euo pipefail
 rounds=${1:?usage: bash bench/in-flight.sh ROUNDS broker/mode@connections...}
@@ -19,8 +20,10 @@ node_flags=${NODE_FLAGS:---max-semi-space-size=2 --heap-growing-percent=10}
 port=18391
 work=$(mktemp -d)
 daemon=''
+responder=''
 cleanup() {
   if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; fi
+  if [ -n "$responder" ]; then kill "$responder" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,8 +45,25 @@ broker_options() {
   esac
 }
 
+# The far side of a request-reply case: the bench's echo responder, in a process of its own.
+start_responder() {
+  local broker=$1 destination=$2
+  local endpoints='{"natsUrl": "nats://127.0.0.1:4222", "amqpUrl": "amqp://guest:guest@127.0.0.1:5672", "kafkaBrokers": "127.0.0.1:9092"}'
+  node "$dist/bench/consumer.js" "{\"broker\": \"$broker\", \"cases\": [{\"mode\": \"request-reply\", \"destination\": \"$destination\"}],
+    \"endpoints\": $endpoints, \"natsStreamPrefix\": \"INFLIGHTBENCH\", \"kafkaTopics\": [\"$destination\", \"bench.consumer-replies\"]}" > "$work/responder.log" 2>&1 &
+  responder=$!
+  for _ in $(seq 1 360); do
+    if grep -q READY "$work/responder.log"; then return; fi
+    sleep 0.25
+  done
+  echo "responder not ready:" >&2
+  cat "$work/responder.log" >&2
+  exit 1
+}
+
 one_run() {
   local broker=$1 mode=$2 connections=$3
+  if [ "$mode" = request-reply ]; then start_responder "$broker" "in-flight-$broker"; fi
   cat > "$work/routes.yaml" <<YAML
 routes:
   - name: in-flight
@@ -79,6 +99,11 @@ JSON
   kill "$daemon"
   wait "$daemon" 2> /dev/null || true
   daemon=''
+  if [ -n "$responder" ]; then
+    kill "$responder"
+    wait "$responder" 2> /dev/null || true
+    responder=''
+  fi
   local ticks_per_s
   ticks_per_s=$(getconf CLK_TCK)
   # CPU per request over the measured run only (the warm-up is left out).

@@ -58,6 +58,22 @@ export interface BrokerInstanceOptions {
   readonly targets?: readonly RouteTarget[];
 }
 
+/**
+ * The payload as a Buffer of its own when it is a small view into a larger buffer. Broker clients
+ * hand payloads out as views into the buffer a whole read arrived in (kafkajs: the fetch response,
+ * 76-128 KB under load; amqplib: the 64 KB socket chunk), and a view keeps all of that alive:
+ * while the answer is written, and in the idempotency store for its whole TTL, where it counts as
+ * the view's length, not as what it pins.
+ */
+export function ownedBytes(payload: Buffer): Buffer {
+  // A view that is most of its buffer pins little: not worth a copy (a large reply would cost one).
+  if (payload.buffer.byteLength <= 2 * payload.byteLength) return payload;
+  // allocUnsafeSlow: not a slice of node's shared 8 KB pool, which would pin that pool instead.
+  const owned = Buffer.allocUnsafeSlow(payload.byteLength);
+  payload.copy(owned);
+  return owned;
+}
+
 /** Keys (Kafka partition key, AMQP routing key) are free text, but one printable line. */
 function isDefaultSafeKey(value: string): boolean {
   return value.length <= 256 && !/[\u0000-\u001f\u007f]/.test(value);
@@ -349,8 +365,10 @@ export class BrokerInstance {
         return { kind: 'receipt', receipt: await this.#plugin.publish(request.destination, request.message, context) };
       case 'point-to-point':
         return { kind: 'receipt', receipt: await this.#plugin.enqueue(request.destination, request.message, context) };
-      case 'request-reply':
-        return { kind: 'reply', reply: await this.#plugin.request(request.destination, request.message, context) };
+      case 'request-reply': {
+        const reply = await this.#plugin.request(request.destination, request.message, context);
+        return { kind: 'reply', reply: { ...reply, payload: ownedBytes(reply.payload) } };
+      }
     }
   }
 

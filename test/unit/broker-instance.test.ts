@@ -4,7 +4,7 @@ import { createLogger, maskSecrets } from '../../core/observability/logger.js';
 import { Metrics } from '../../core/observability/metrics.js';
 import type { BrokerPlugin, Logger, PluginContext, PluginFactory, RouteTarget, SendContext } from '../../core/plugins/contract.js';
 import { withFields } from '../../core/brokers/kit.js';
-import { BrokerInstance } from '../../core/brokers/instance.js';
+import { BrokerInstance, ownedBytes } from '../../core/brokers/instance.js';
 
 function fakePlugin(behaviour: { publish: (context: SendContext) => Promise<{ id: string }> }): { plugin: BrokerPlugin; calls: () => number } {
   let calls = 0;
@@ -287,5 +287,34 @@ describe('secret masking', () => {
     expect(maskSecrets('connect amqp://guest:s3cret@rabbit:5672/vh failed')).to.equal('connect amqp://guest:***@rabbit:5672/vh failed');
     expect(maskSecrets('nats://u:p@a:4222,nats://b:4222')).to.equal('nats://u:***@a:4222,nats://b:4222');
     expect(maskSecrets('Authorization: Bearer abc.def-123')).to.equal('Authorization: Bearer ***');
+  });
+
+  it('gives a reply a buffer of its own when the plugin hands out a small view of a larger one', async () => {
+    // As kafkajs (a fetch response) and amqplib (a socket chunk) do: the view would pin all of it.
+    const read = Buffer.alloc(65_536, 0x61);
+    const view = read.subarray(1000, 1256);
+    const fake = fakePlugin({ publish: () => Promise.reject(new Error('not used')) });
+    const plugin: BrokerPlugin = { ...fake.plugin, request: () => Promise.resolve({ payload: view, headers: { a: 'b' }, contentType: 'text/plain' }) };
+    const factory = { ...factoryOf(plugin), modes: ['request-reply'] } as unknown as PluginFactory<never>;
+    const broker = new BrokerInstance('fake', factory, {}, { logger, metrics: metrics(), maxInFlight: 10 });
+    await broker.start(100);
+    const result = await broker.send({ ...request, mode: 'request-reply' });
+    expect(result.kind).to.equal('reply');
+    if (result.kind !== 'reply') return;
+    expect(result.reply.payload.equals(view)).to.equal(true);
+    expect(result.reply.payload.buffer.byteLength, 'its own buffer').to.equal(256);
+    expect(result.reply.headers).to.deep.equal({ a: 'b' });
+    expect(result.reply.contentType).to.equal('text/plain');
+    await broker.close();
+  });
+
+  it('keeps a reply payload that is most of its buffer as it is', () => {
+    const whole = Buffer.allocUnsafeSlow(300);
+    expect(ownedBytes(whole)).to.equal(whole);
+    const most = Buffer.allocUnsafeSlow(300).subarray(0, 200);
+    expect(ownedBytes(most)).to.equal(most);
+    const small = Buffer.allocUnsafeSlow(300).subarray(0, 100);
+    expect(ownedBytes(small)).to.not.equal(small);
+    expect(ownedBytes(small).equals(small)).to.equal(true);
   });
 });
