@@ -24,7 +24,10 @@ RUN npm run build \
 
 # -------------------------------------------------------------------------------------- runtime
 FROM ${NODE_IMAGE} AS runtime
+# MALLOC_*: the glibc malloc settings every launcher gives (core/node-flags.ts, MALLOC_ENV).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=131072 \
     PORT=8080 \
     HOST=0.0.0.0 \
     LOG_FORMAT=json

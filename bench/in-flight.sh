@@ -7,7 +7,8 @@
 #   bash bench/in-flight.sh 2 nats/pubsub@100 nats/pubsub@500 memory/pubsub@500
 #
 # Env: SECONDS_PER_RUN (8), DIST (dist: the build under test, e.g. another worktree's),
-# NODE_FLAGS (the launcher's memory flags, as npm start), EXTRA_ENV (e.g. "GATE=64").
+# NODE_FLAGS (the launcher's memory flags, as npm start), MALLOC_ENV (npm start's glibc malloc
+# settings; empty for glibc's own defaults), EXTRA_ENV (e.g. "GATE=64").
 # A request-reply case gets the bench's echo responder (dist/bench/consumer.js, npm run build:all).
 # Needs wrk and the brokers the cases name (bash scripts/brokers.sh start).
 set -euo pipefail
@@ -17,6 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dist=$(cd "${DIST:-$root/dist}" && pwd)
 seconds=${SECONDS_PER_RUN:-8}
 node_flags=${NODE_FLAGS:---max-semi-space-size=2 --heap-growing-percent=10}
+malloc_env=${MALLOC_ENV-MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072}
 port=18391
 work=$(mktemp -d)
 daemon=''
@@ -77,8 +79,8 @@ YAML
 {"port": $port, "host": "127.0.0.1", "routesFile": "$work/routes.yaml", "logLevel": "warn", "logFormat": "json",
  "brokers": {"$broker": $(broker_options "$broker")}}
 JSON
-  # shellcheck disable=SC2086 # the flags and EXTRA_ENV are word lists
-  env -i PATH="$PATH" HOME="$HOME" LOG_LEVEL=warn NODE_ENV=production WORKERS=1 ${EXTRA_ENV:-} \
+  # shellcheck disable=SC2086 # the flags, MALLOC_ENV and EXTRA_ENV are word lists
+  env -i PATH="$PATH" HOME="$HOME" LOG_LEVEL=warn NODE_ENV=production WORKERS=1 $malloc_env ${EXTRA_ENV:-} \
     node $node_flags "$dist/core/cli.js" start --config "$work/busgate.json" > "$work/daemon.log" 2>&1 &
   daemon=$!
   local ready=''

@@ -54,7 +54,7 @@ import type { B2Args, B2Output, BrokerName, CaseMode, Endpoints, OpenLoopArgs, O
 import { runWrk, writeWrkScript, wrkVersion } from './lib/wrk.js';
 import { egressMarkdown, runEgressBench } from './egress.js';
 import { runStreamsBench, streamsMarkdown } from './streams.js';
-import { NODE_MEMORY_FLAGS } from '../core/node-flags.js';
+import { NODE_MEMORY_FLAGS, mallocEnv } from '../core/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repo = path.resolve(here, '..', '..');
@@ -160,7 +160,7 @@ async function startScriptServer(label: string, script: string): Promise<Server>
 
 /** Only what a daemon needs from the environment: nothing from the caller's shell leaks into it. */
 function daemonEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', LOG_FORMAT: 'json', NODE_ENV: 'production', WORKERS: '1' };
+  const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', LOG_FORMAT: 'json', NODE_ENV: 'production', WORKERS: '1', ...daemonMallocEnv() };
   for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[name] !== undefined) env[name] = process.env[name];
   return env;
 }
@@ -207,6 +207,18 @@ function writeDaemonFiles(dir: string, group: readonly CaseDef[], endpoints: End
 function daemonNodeFlags(): readonly string[] {
   const chosen = process.env.BENCH_NODE_FLAGS;
   return chosen === undefined ? NODE_MEMORY_FLAGS : chosen.split(/\s+/).filter(Boolean);
+}
+
+/** npm start's glibc malloc settings (core/node-flags.ts), unless BENCH_MALLOC_ENV names others ("NAME=value …"; empty for glibc's defaults). */
+function daemonMallocEnv(): Record<string, string> {
+  const chosen = process.env.BENCH_MALLOC_ENV;
+  if (chosen === undefined) return mallocEnv();
+  return Object.fromEntries(
+    chosen
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((setting) => [setting.slice(0, setting.indexOf('=')), setting.slice(setting.indexOf('=') + 1)]),
+  );
 }
 
 async function startDaemon(
@@ -728,6 +740,7 @@ async function main(): Promise<number> {
       command: `npm run bench --${quick ? ' --quick' : ''}${only ? ` --only=${only.join(',')}` : ''}`,
       endpoints: { nats: hostPort(endpoints.natsUrl, 4222), rabbitmq: hostPort(endpoints.amqpUrl, 5672), kafka: hostPort(endpoints.kafkaBrokers, 9092) },
       daemonNodeFlags: daemonNodeFlags(),
+      daemonMallocEnv: daemonMallocEnv(),
     },
     phases,
     baselines: {},

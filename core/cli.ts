@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=10
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=2 --heap-growing-percent=10
 /**
  *   busgate [start] [--port N] [--routes FILE] [--config FILE]   run the daemon
  *   busgate check [--live] [FILE]                                 lint a routes file, start nothing;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/support/net.js';
-import { NODE_MEMORY_FLAGS } from '../../core/node-flags.js';
+import { NODE_MEMORY_FLAGS, mallocEnv } from '../../core/node-flags.js';
 import { collectOutput, spawnTracked, stopProcess, waitUntil } from './proc.js';
 
 const CLI = fileURLToPath(new URL('../../core/cli.js', import.meta.url));
@@ -32,7 +32,7 @@ export async function startBenchDaemon(config: string, routes: string): Promise<
   );
   const child = spawnTracked(process.execPath, [...NODE_MEMORY_FLAGS, CLI, 'start', '--config', path.join(dir, 'busgate.yaml')], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '', WORKERS: '1' },
+    env: { PATH: process.env.PATH ?? '', WORKERS: '1', ...mallocEnv() },
   });
   const output = collectOutput(child);
   const stop = async (): Promise<void> => {
