@@ -132,8 +132,11 @@ async function benchBroker(setup: BrokerSetup, count: number, dir: string): Prom
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
   const logger = createLogger({ level: 'error', format: 'json', silent: true });
-  // One route names the broker, so the daemon loads and connects it (only used brokers are).
-  const routes = `routes:\n  - path: /preload\n    broker: ${setup.name}\n    mode: point-to-point\n    destination: "${alone}"\n`;
+  // Routes name the broker, so the daemon loads and connects it (only used brokers are), and both
+  // sources, so that RabbitMQ's `declare: true` creates their queues before the preload.
+  const routes =
+    `routes:\n  - path: /preload\n    broker: ${setup.name}\n    mode: point-to-point\n    destination: "${alone}"\n` +
+    `  - path: /preload-hooks\n    broker: ${setup.name}\n    mode: point-to-point\n    destination: "${egress}"\n`;
   const config = daemonConfig(dir, routes, { [setup.name]: setup.instance });
   const daemon = await startDaemon(config, { logger, defaultMetrics: false, connectWaitMs: 10_000 });
   try {
