@@ -130,13 +130,27 @@ async function start(args: string[]): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
+const USAGE = `usage:
+  busgate [start] [--port N] [--routes FILE] [--config FILE]   run the daemon
+  busgate check [--live] [FILE]                                 lint a routes file, start nothing;
+                                                                --live also asks the brokers
+  busgate openapi [FILE] | busgate asyncapi [FILE]              print the routes file's OpenAPI 3.1
+                                                                or AsyncAPI 3.0 document
+Settings come from the environment, --config FILE and flags (README, Configuration).
+`;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  // Asked for help anywhere, print it: `busgate --help` used to start a daemon.
+  if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (command === 'check') return check(args);
   if (command === 'start') return start(args);
   if (command === 'openapi' || command === 'asyncapi') return printDocument(command, args);
   if (command === undefined || command.startsWith('-')) return start(argv);
-  console.error(`busgate: unknown command "${command}" (use start, check, openapi or asyncapi)`);
+  console.error(`busgate: unknown command "${command}" (use start, check, openapi or asyncapi; --help for more)`);
   return 2;
 }
 

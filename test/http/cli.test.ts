@@ -29,6 +29,16 @@ describe('busgate command', function () {
     expect(result.status).to.equal(0);
   });
 
+  for (const args of [['--help'], ['-h'], ['help'], ['start', '--help']]) {
+    it(`busgate ${args.join(' ')} prints the usage and exits 0, starting nothing`, () => {
+      const result = spawnSync(process.execPath, [cli, ...args], { cwd: root, env, encoding: 'utf8', timeout: 10_000 });
+      expect(result.status).to.equal(0);
+      expect(result.stdout).to.match(/^usage:\n {2}busgate \[start\]/);
+      expect(result.stdout).to.include('busgate check [--live] [FILE]');
+      expect(result.stderr).to.equal('');
+    });
+  }
+
   it('refuses to start with a broken routes file, naming line and column', () => {
     const result = spawnSync(process.execPath, [cli, 'start', '--port', '0', '--routes', 'test/fixtures/routes/broken.yaml'], {
       cwd: root,
