@@ -17,8 +17,12 @@ shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 dist=$(cd "${DIST:-$root/dist}" && pwd)
 seconds=${SECONDS_PER_RUN:-8}
-node_flags=${NODE_FLAGS:---max-semi-space-size=2 --heap-growing-percent=10}
-malloc_env=${MALLOC_ENV-MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072}
+# npm start's defaults, read from the build under test (core/node-flags.ts), not copied here.
+launcher() {
+  node --input-type=module -e "import * as launch from '$dist/core/node-flags.js'; console.log($1);"
+}
+node_flags=${NODE_FLAGS:-$(launcher "launch.NODE_MEMORY_FLAGS.join(' ')")}
+malloc_env=${MALLOC_ENV-$(launcher "Object.entries(launch.MALLOC_ENV ?? {}).map((setting) => setting.join('=')).join(' ')")}
 port=18391
 work=$(mktemp -d)
 daemon=''

@@ -217,7 +217,10 @@ function daemonMallocEnv(): Record<string, string> {
     chosen
       .split(/\s+/)
       .filter(Boolean)
-      .map((setting) => [setting.slice(0, setting.indexOf('=')), setting.slice(setting.indexOf('=') + 1)]),
+      .map((setting) => {
+        const [name = '', ...value] = setting.split('=');
+        return [name, value.join('=')];
+      }),
   );
 }
 
