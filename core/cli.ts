@@ -63,7 +63,7 @@ async function printDocument(kind: 'openapi' | 'asyncapi', argv: string[]): Prom
   if (result.problems.length > 0) return 1;
   const document =
     kind === 'openapi'
-      ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0 })
+      ? buildOpenApi(result.routes, declarationsOf(result.loaded), { apiKeys: config.apiKeys.size > 0, streams: result.streams, pulls: result.pulls })
       : buildAsyncApi(result.routes, declarationsOf(result.loaded), { subscriptions: result.subscriptions });
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   return 0;

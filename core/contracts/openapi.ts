@@ -2,12 +2,14 @@
  * An OpenAPI 3.1 document of the configured routes, built from the linted routes (never from the
  * YAML text): paths with their parameters and header choices, request bodies with the route's
  * schema and CloudEvents/batch forms, every response with its schema, the API-key scheme when
- * keys are on. Served at GET /openapi.json (rebuilt on reload) and printed by `busgate openapi`.
+ * keys are on; and the streams and pull paths (core/contracts/openapi-receivers.ts). Served at GET /openapi.json (rebuilt on reload) and printed by `busgate openapi`.
  */
 import { parse as parsePath, type Token } from 'path-to-regexp';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { JsonSchema } from '../plugins/contract.js';
+import type { PullSpec } from '../pulls/model.js';
 import type { RouteSpec } from '../routes/model.js';
+import type { StreamSpec } from '../streams/model.js';
 import { BATCH_TYPE, HTTP_ATTRIBUTE_PREFIX, STRUCTURED_TYPE } from './cloudevents.js';
 import { ENVELOPE_TYPE } from './request-body.js';
 import {
@@ -23,11 +25,15 @@ import {
   templateHeaders,
   type BrokerDeclarations,
 } from './describe.js';
+import { receiverOperations } from './openapi-receivers.js';
 
 export interface OpenApiOptions {
   /** API keys are configured: every route needs one. */
   readonly apiKeys: boolean;
   readonly title?: string;
+  /** Streams (GET, Server-Sent Events) and pull paths (POST, with /ack and /nack) in service. */
+  readonly streams?: readonly StreamSpec[];
+  readonly pulls?: readonly PullSpec[];
 }
 
 type Json = Record<string, unknown>;
@@ -51,12 +57,18 @@ export function buildOpenApi(routes: readonly RouteSpec[], brokers: BrokerDeclar
       operations[route.method.toLowerCase()] = operation(route, name, index === 0 ? name : `${name}_${index}`, variant.params, body, options);
     }
   }
+  const routeIds = new Set(Object.values(paths).flatMap((operations) => Object.values(operations).map((op) => String((op as Json).operationId))));
+  const receivers = receiverOperations(options.streams ?? [], options.pulls ?? [], options.apiKeys, routeIds);
+  for (const [path, item] of Object.entries(receivers.paths)) Object.assign((paths[path] ??= {}), item);
+  Object.assign(schemas, receivers.schemas);
   const document: Json = {
     openapi: '3.1.0',
     info: {
       title: options.title ?? 'busgate routes',
       version: PACKAGE_VERSION,
-      description: 'Each operation turns an HTTP request into a broker message. 2xx only after the broker acknowledged (or replied).',
+      description:
+        'Each route operation turns an HTTP request into a broker message: 2xx only after the broker acknowledged (or replied). ' +
+        'Stream operations (GET, Server-Sent Events) and pull operations (POST, with /ack and /nack) hand broker messages to clients.',
     },
     paths,
     components: { schemas },

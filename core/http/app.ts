@@ -39,9 +39,9 @@ export interface AppDependencies {
   /** Egress subscriptions, listed by /ready and the console (absent where none are served). */
   readonly egress?: Pick<Egress, 'statuses' | 'overview' | 'specs'>;
   /** Live streams (GET on a stream path); absent where none are served. */
-  readonly streams?: Pick<StreamServer, 'handle' | 'views'>;
+  readonly streams?: Pick<StreamServer, 'handle' | 'views' | 'configured'>;
   /** The pull API (POST on a pull path, its /ack and /nack); absent where none are served. */
-  readonly pulls?: Pick<PullServer, 'handle'>;
+  readonly pulls?: Pick<PullServer, 'handle' | 'configured'>;
 }
 
 const OPERATIONAL = '(busgate)';

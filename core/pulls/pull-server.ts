@@ -45,6 +45,7 @@ export class PullServer {
   private readonly signer: LeaseSigner;
   private readonly control: PullControl;
   private specs = new Map<string, PullSpec>();
+  private inService: readonly PullSpec[] = [];
   private readonly sources = new Map<string, PullSource>();
   private waiting = 0;
   private stopped = false;
@@ -62,6 +63,11 @@ export class PullServer {
     return this.lookUp(path) !== undefined;
   }
 
+  /** The pull paths in service (the same array until a reload changes them). */
+  configured(): readonly PullSpec[] {
+    return this.inService;
+  }
+
   /** Messages this instance holds for `path` now (leased, buffered, delayed), for tests and the bench. */
   held(path: string): number {
     return this.sources.get(path)?.held ?? 0;
@@ -70,6 +76,7 @@ export class PullServer {
   /** The pull paths in force from now on; consumers of removed or changed ones hand everything back. */
   async apply(specs: readonly PullSpec[]): Promise<void> {
     this.specs = new Map(specs.map((spec) => [spec.path, spec]));
+    this.inService = specs;
     const gone = [...this.sources].filter(([path, source]) => {
       const spec = this.specs.get(path);
       return spec === undefined || !samePull(spec, source.spec);

@@ -70,6 +70,11 @@ export class StreamServer {
     return this.open.size;
   }
 
+  /** The streams in service (the same array until a reload changes them). */
+  configured(): readonly StreamSpec[] {
+    return this.deps.streams();
+  }
+
   /** The configured streams with their connected clients, for the console. */
   views(): StreamView[] {
     const connected = new Map<string, number>();

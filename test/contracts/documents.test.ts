@@ -9,9 +9,12 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { expect } from 'chai';
 import { buildAsyncApi } from '../../core/contracts/asyncapi.js';
 import { buildOpenApi, pathVariants } from '../../core/contracts/openapi.js';
+import { receiverOperations } from '../../core/contracts/openapi-receivers.js';
 import type { PluginFactory } from '../../core/plugins/contract.js';
 import { lintSubscriptions } from '../../core/egress/lint.js';
+import type { PullSpec } from '../../core/pulls/model.js';
 import { lintRoutes } from '../../core/routes/lint.js';
+import type { StreamSpec } from '../../core/streams/model.js';
 import kafka from '../../plugins/kafka/index.js';
 import memory from '../../plugins/memory/index.js';
 import nats from '../../plugins/nats/index.js';
@@ -173,6 +176,71 @@ describe('contract documents', function () {
       Object.values(operations).map((op) => (op as unknown as { operationId: string }).operationId),
     );
     expect(new Set(operationIds).size, 'operationIds are unique').to.equal(operationIds.length);
+  });
+
+  it('OpenAPI 3.1: streams and pull paths, valid, each with its operations, parameters and error codes', async () => {
+    const stream: StreamSpec = { path: '/streams/orders', broker: 'kafka', source: 'orders', clients: undefined, options: {}, line: 1 };
+    const pull = (path: string, deadLetter: string | undefined): PullSpec => ({
+      path,
+      broker: 'nats',
+      source: 'jobs',
+      mode: 'point-to-point',
+      group: 'workers',
+      leaseMs: 30_000,
+      maxHeld: 32,
+      deadLetter,
+      deadLetterOptions: {},
+      clients: undefined,
+      options: {},
+      line: 2,
+    });
+    const document = buildOpenApi(routes(), declarations, {
+      apiKeys: true,
+      streams: [stream],
+      pulls: [pull('/pull/jobs', 'jobs.dead'), pull('/pull/other', undefined)],
+    });
+    const result = await new Validator().validate(structuredClone(document));
+    expect(result.errors ?? [], JSON.stringify(result.errors, null, 1)?.slice(0, 2000)).to.deep.equal([]);
+    type Operation = {
+      operationId: string;
+      parameters?: Array<{ name: string; in: string }>;
+      responses: Record<string, { description: string }>;
+      requestBody?: unknown;
+    };
+    const paths = document.paths as Record<string, Record<string, Operation>>;
+    expect(Object.keys(paths['/streams/orders']!)).to.deep.equal(['get']);
+    const get = paths['/streams/orders']!.get!;
+    expect(get.parameters!.map(({ name, in: where }) => `${where}:${name}`)).to.deep.equal(['query:from', 'header:Last-Event-ID', 'header:Accept']);
+    expect(Object.keys(get.responses)).to.deep.equal(['200', '400', '401', '403', '405', '406', '429', '503']);
+    expect(get.responses['400']!.description).to.contain('bad_resume_position').and.contain('resume_not_supported');
+    for (const suffix of ['', '/ack', '/nack']) expect(Object.keys(paths[`/pull/jobs${suffix}`]!)).to.deep.equal(['post']);
+    expect(paths['/pull/jobs']!.post!.parameters!.map(({ name }) => name)).to.deep.equal(['max', 'wait']);
+    expect(paths['/pull/jobs']!.post!.responses['429']!.description).to.contain('too_many_pulls');
+    const nackBody = (
+      paths['/pull/other/nack']!.post!.requestBody as { content: Record<string, { schema: { properties: Record<string, { description?: string }> } }> }
+    ).content['application/json']!.schema;
+    expect(nackBody.properties.requeue!.description).to.contain('no deadLetter');
+    const schemas = (document.components as { schemas: Record<string, unknown> }).schemas;
+    expect(schemas).to.include.keys('StreamMessage', 'StreamOpen', 'StreamClose', 'PulledMessages', 'SettleAnswer');
+    expect(get.operationId).to.equal('streams_orders');
+    expect(['', '/ack', '/nack'].map((suffix) => paths[`/pull/jobs${suffix}`]!.post!.operationId)).to.deep.equal([
+      'pull_jobs',
+      'pull_jobs_ack',
+      'pull_jobs_nack',
+    ]);
+    const operationIds = Object.values(paths).flatMap((operations) => Object.values(operations).map((op) => op.operationId));
+    expect(new Set(operationIds).size, 'operationIds are unique').to.equal(operationIds.length);
+  });
+
+  it('OpenAPI: a stream or pull operation named like a route gets a numbered operationId', () => {
+    const stream: StreamSpec = { path: '/orders-feed', broker: 'kafka', source: 'orders', clients: undefined, options: {}, line: 1 };
+    const named = receiverOperations([stream], [], false, new Set(['orders-feed', 'orders-feed_2']));
+    expect((named.paths['/orders-feed']!.get as { operationId: string }).operationId).to.equal('orders-feed_3');
+  });
+
+  it('OpenAPI: no stream or pull schemas where there are none', () => {
+    const schemas = (buildOpenApi(routes(), declarations, { apiKeys: false }).components as { schemas: Record<string, unknown> }).schemas;
+    expect(schemas).to.not.have.any.keys('StreamMessage', 'PulledMessages');
   });
 
   it('OpenAPI: no security scheme without API keys', () => {

@@ -3,10 +3,21 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { expect } from 'chai';
 import { scopedMessageId } from '../../core/dedupe-id.js';
 import type { InboundMessage } from '../../core/plugins/contract.js';
 import { eventually, startTestDaemon, type TestDaemon } from '../support/daemon.js';
+import { SseClient } from '../support/sse-client.js';
+
+// ajv-formats is CommonJS: under NodeNext its default import is the module object.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+interface OpenApiDocument {
+  readonly paths: Record<string, Record<string, unknown>>;
+  readonly components: { readonly schemas: Record<string, unknown> };
+}
 
 const orderSchema = fileURLToPath(new URL('../../../test/fixtures/schemas/order.json', import.meta.url));
 
@@ -172,6 +183,54 @@ describe('HTTP contracts (embedded broker)', function () {
       });
       fs.writeFileSync(daemon.routesFile, ROUTES);
       expect((await daemon.reload('test')).outcome).to.equal('ok');
+    });
+
+    it('lists streams and pull paths in /openapi.json, and what they answer matches its schemas', async () => {
+      fs.writeFileSync(
+        daemon.routesFile,
+        `${ROUTES}  - name: jobs\n    path: /jobs\n    broker: memory\n    mode: point-to-point\n    destination: contracts.jobs\n` +
+          `  - name: news\n    path: /news\n    broker: memory\n    mode: pubsub\n    destination: contracts.news\n` +
+          'streams:\n  - { path: /streams/news, broker: memory, source: contracts.news }\n' +
+          'pulls:\n  - { path: /pull/jobs, broker: memory, source: contracts.jobs }\n',
+      );
+      expect((await daemon.reload('test')).outcome).to.equal('ok');
+      try {
+        const document = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as OpenApiDocument;
+        expect(Object.keys(document.paths)).to.include.members(['/streams/news', '/pull/jobs', '/pull/jobs/ack', '/pull/jobs/nack']);
+        expect(Object.keys(document.paths['/streams/news']!)).to.deep.equal(['get']);
+        expect(Object.keys(document.paths['/pull/jobs/nack']!)).to.deep.equal(['post']);
+        const ajv = new Ajv2020({ strict: false });
+        addFormats(ajv);
+        for (const [name, schema] of Object.entries(document.components.schemas)) ajv.addSchema(schema as object, `#/components/schemas/${name}`);
+        const check = (name: string, value: unknown): void => {
+          const validate = ajv.getSchema(`#/components/schemas/${name}`)!;
+          expect(validate(value), `${name}: ${JSON.stringify(validate.errors)}`).to.equal(true);
+        };
+
+        const stream = await SseClient.open(`${daemon.url}/streams/news`);
+        try {
+          await eventually(() => stream.events.some((event) => event.event === 'open'));
+          check('StreamOpen', JSON.parse(stream.events.find((event) => event.event === 'open')!.data));
+          expect((await daemon.post('/news', '{"headline":"x"}', { 'content-type': 'application/json' })).status).to.equal(202);
+          await eventually(() => stream.messages().length === 1);
+          check('StreamMessage', stream.messages()[0]);
+        } finally {
+          stream.close();
+        }
+
+        expect((await daemon.post('/jobs', '{"job":1}', { 'content-type': 'application/json' })).status).to.equal(202);
+        const pulled = (await (await daemon.post('/pull/jobs?wait=2s', '')).json()) as { messages: Array<{ lease: string }> };
+        check('PulledMessages', pulled);
+        expect(pulled.messages).to.have.lengthOf(1);
+        const acked: unknown = await (
+          await daemon.post('/pull/jobs/ack', JSON.stringify({ leases: [pulled.messages[0]!.lease] }), { 'content-type': 'application/json' })
+        ).json();
+        check('SettleAnswer', acked);
+        expect(acked).to.deep.include({ settled: 1 });
+      } finally {
+        fs.writeFileSync(daemon.routesFile, ROUTES);
+        expect((await daemon.reload('test')).outcome).to.equal('ok');
+      }
     });
 
     it('prints the documents from the command line', () => {
