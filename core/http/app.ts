@@ -41,7 +41,7 @@ export interface AppDependencies {
   /** Live streams (GET on a stream path); absent where none are served. */
   readonly streams?: Pick<StreamServer, 'handle' | 'views' | 'configured'>;
   /** The pull API (POST on a pull path, its /ack and /nack); absent where none are served. */
-  readonly pulls?: Pick<PullServer, 'handle' | 'configured'>;
+  readonly pulls?: Pick<PullServer, 'handle' | 'configured' | 'views'>;
 }
 
 const OPERATIONAL = '(busgate)';

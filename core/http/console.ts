@@ -18,6 +18,7 @@ import { parse, type Token } from 'path-to-regexp';
 import type { Logger } from 'winston';
 import type { Egress, SubscriptionOverview } from '../egress/egress.js';
 import type { StreamServer, StreamView } from '../streams/stream-server.js';
+import type { PullServer, PullView } from '../pulls/pull-server.js';
 import { componentName } from '../contracts/describe.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BrokerInstance } from '../brokers/instance.js';
@@ -39,6 +40,7 @@ export interface ConsoleDependencies {
   readonly defaultTimeoutMs: number;
   readonly egress?: Pick<Egress, 'overview'>;
   readonly streams?: Pick<StreamServer, 'views'>;
+  readonly pulls?: Pick<PullServer, 'views'>;
 }
 
 /** A path token as the page needs it to build a URL: text, a parameter, or an optional group. */
@@ -98,6 +100,8 @@ export interface ConsoleState {
   readonly subscriptions: readonly SubscriptionOverview[];
   /** Streams (SSE / WebSocket paths) and their connected clients; the page can watch one. */
   readonly streams: readonly StreamView[];
+  /** Pull paths and the messages this instance holds for each. */
+  readonly pulls: readonly PullView[];
   /** Per broker instance: messages by mode and outcome. */
   readonly messages: readonly { readonly broker: string; readonly mode: string; readonly outcome: string; readonly count: number }[];
 }
@@ -207,6 +211,7 @@ export async function consoleState(deps: ConsoleDependencies): Promise<ConsoleSt
     brokers,
     subscriptions,
     streams: deps.streams?.views() ?? [],
+    pulls: deps.pulls?.views() ?? [],
     requests: perRoute,
     messages: messages.values.map(({ labels, value }) => ({
       broker: String(labels.broker),

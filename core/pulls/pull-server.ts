@@ -35,6 +35,20 @@ export interface PullServerDependencies {
   readonly registry?: Registry;
 }
 
+/** A pull path as the console shows it; `held` is this instance's (leased, buffered, delayed). */
+export interface PullView {
+  readonly path: string;
+  readonly broker: string;
+  readonly source: string;
+  readonly mode: PullSpec['mode'];
+  readonly group: string | null;
+  readonly leaseMs: number;
+  readonly maxHeld: number;
+  readonly deadLetter: string | null;
+  readonly clients: readonly string[] | null;
+  readonly held: number;
+}
+
 /** Bodies of ack and nack: a thousand tokens fit well within it. */
 const SETTLE_BODY_LIMIT = 256 * 1024;
 
@@ -66,6 +80,22 @@ export class PullServer {
   /** The pull paths in service (the same array until a reload changes them). */
   configured(): readonly PullSpec[] {
     return this.inService;
+  }
+
+  /** The pull paths with what this instance holds for each, for the console. */
+  views(): PullView[] {
+    return this.inService.map((spec) => ({
+      path: spec.path,
+      broker: spec.broker,
+      source: spec.source,
+      mode: spec.mode,
+      group: spec.group ?? null,
+      leaseMs: spec.leaseMs,
+      maxHeld: spec.maxHeld,
+      deadLetter: spec.deadLetter ?? null,
+      clients: spec.clients ?? null,
+      held: this.held(spec.path),
+    }));
   }
 
   /** Messages this instance holds for `path` now (leased, buffered, delayed), for tests and the bench. */

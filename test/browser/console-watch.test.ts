@@ -1,7 +1,8 @@
 /**
- * The console's watch view in a real browser (playwright-core + Debian's chromium): the page
+ * The console's receiving side in a real browser (playwright-core + Debian's chromium): the page
  * lists the streams, watches one over SSE with the API key the user gave, shows the messages as
- * they are published, and gives the stream back when stopped.
+ * they are published, and gives the stream back when stopped; and it lists the pull paths with
+ * what this instance holds, which follows a pull and its ack.
  */
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
@@ -15,10 +16,22 @@ const ROUTES = `routes:
     broker: memory
     mode: pubsub
     destination: news.watch
+  - name: jobs
+    path: /jobs
+    broker: memory
+    mode: point-to-point
+    destination: console.jobs
 streams:
   - path: /streams/news
     broker: memory
     source: news.watch
+pulls:
+  - path: /pull/jobs
+    broker: memory
+    source: console.jobs
+    lease: 90s
+    maxHeld: 8
+    deadLetter: console.jobs.dead
 `;
 
 describe('web console: watch a stream (chromium)', function () {
@@ -70,6 +83,23 @@ describe('web console: watch a stream (chromium)', function () {
     await page.click('#watch-stop');
     await eventually(() => daemon.streams.openStreams === 0, 5000, 'the stream given back');
     expect(await page.locator('#watch-state').textContent()).to.equal('stopped');
+    expect(session!.errors).to.deep.equal([]);
+  });
+
+  it('lists each pull path with its source, lease and dead letter, and the messages this instance holds', async () => {
+    const row = page.locator('#pulls-body tr[data-pull="/pull/jobs"]');
+    await row.waitFor();
+    const cells = async (): Promise<string[]> => (await row.locator('td').allTextContents()).map((text) => text.trim());
+    expect(await cells()).to.deep.equal(['/pull/jobs', 'memory console.jobs (point-to-point)', '–', '90 s', 'console.jobs.dead', '0 / 8']);
+    const json = { 'x-api-key': KEY, 'content-type': 'application/json' };
+
+    expect((await daemon.post('/jobs', '{"job":1}', json)).status).to.equal(202);
+    const pulled = (await (await daemon.post('/pull/jobs?wait=2s', '', { 'x-api-key': KEY })).json()) as { messages: Array<{ lease: string }> };
+    expect(pulled.messages).to.have.lengthOf(1);
+    await page.waitForFunction(() => document.querySelector('#pulls-body tr[data-pull="/pull/jobs"] td:last-child')?.textContent === '1 / 8');
+
+    expect((await daemon.post('/pull/jobs/ack', JSON.stringify({ leases: [pulled.messages[0]!.lease] }), json)).status).to.equal(200);
+    await page.waitForFunction(() => document.querySelector('#pulls-body tr[data-pull="/pull/jobs"] td:last-child')?.textContent === '0 / 8');
     expect(session!.errors).to.deep.equal([]);
   });
 });

@@ -373,6 +373,33 @@ function renderStreams(state: ConsoleState): void {
   byId('streams-body').replaceChildren(...rows);
 }
 
+// ------------------------------------------------------------------------------- pulls
+
+function renderPulls(state: ConsoleState): void {
+  const rows = state.pulls.map((pull) =>
+    h(
+      'tr',
+      { attrs: { 'data-pull': pull.path } },
+      h('td', {}, h('code', { text: pull.path })),
+      h('td', { class: 'dest', text: `${pull.broker} ${pull.source} (${pull.mode})` }),
+      h('td', { text: pull.group ?? '–' }),
+      h('td', { class: 'num', text: formatSeconds(pull.leaseMs) }),
+      h('td', { class: 'dest', text: pull.deadLetter ?? '–' }),
+      h('td', {
+        class: 'num',
+        text: `${formatCount(pull.held)} / ${formatCount(pull.maxHeld)}`,
+        attrs: { title: 'leased, buffered or delayed now, of maxHeld' },
+      }),
+    ),
+  );
+  if (rows.length === 0) rows.push(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: '6' }, text: 'no pull paths are configured' })));
+  byId('pulls-body').replaceChildren(...rows);
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 function watchButton(path: string): HTMLButtonElement {
   const button = h('button', { class: 'link', attrs: { type: 'button', 'data-watch': path }, text: 'watch' });
   button.addEventListener('click', () => void watch(path));
@@ -467,6 +494,7 @@ function render(state: ConsoleState): void {
   renderBrokers(state);
   renderSubscriptions(state);
   renderStreams(state);
+  renderPulls(state);
   renderMessages(state);
   showKeyState(state.auth);
   const signature = JSON.stringify(state.routes);

@@ -110,6 +110,17 @@ export const CONSOLE_HTML = `<!doctype html>
       </div>
     </section>
 
+    <section class="card" aria-labelledby="pulls-title">
+      <div class="card-head">
+        <h2 id="pulls-title">Pull paths</h2>
+        <span class="muted">leases handed to polling workers (held: by this instance)</span>
+      </div>
+      <table class="routes messages pulls">
+        <thead><tr><th>path</th><th>source</th><th>group</th><th class="num">lease</th><th>dead letter</th><th class="num">held</th></tr></thead>
+        <tbody id="pulls-body"></tbody>
+      </table>
+    </section>
+
     <section class="card" aria-labelledby="messages-title">
       <div class="card-head">
         <h2 id="messages-title">Messages</h2>
