@@ -23,9 +23,31 @@ const maskFormat = winston.format((info) => {
   return info;
 });
 
+/**
+ * The log pipe can close under a running daemon (`busgate start | head`, a log shipper that
+ * exits). node then emits EPIPE on process.stdout, and an 'error' nobody listens to ends the
+ * process, with every request in flight. Serving matters more than logging to a reader that is
+ * gone: from the first write error on, log lines are dropped (before they are formatted).
+ */
+let outputClosed = false;
+let watchingOutput = false;
+
+function keepServingWhenOutputCloses(): void {
+  if (watchingOutput) return;
+  watchingOutput = true;
+  process.stdout.on('error', () => {
+    outputClosed = true;
+  });
+  // Nothing busgate logs goes to stderr, but a write there (node's warnings) must not end the daemon either.
+  process.stderr.on('error', () => undefined);
+}
+
+const unlessOutputClosed = winston.format((info) => (outputClosed ? false : info));
+
 export function createLogger(options: { level: string; format: 'auto' | 'json' | 'pretty'; silent?: boolean }): winston.Logger {
+  keepServingWhenOutputCloses();
   const pretty = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true);
-  const base = [maskFormat(), winston.format.timestamp(), winston.format.errors({ stack: false })];
+  const base = [unlessOutputClosed(), maskFormat(), winston.format.timestamp(), winston.format.errors({ stack: false })];
   const format = pretty
     ? winston.format.combine(
         ...base,

@@ -94,4 +94,36 @@ describe('busgate command', function () {
       expect(output.indexOf(said[0]!), 'before anything else the daemon says').to.equal(0);
     }
   });
+
+  it('keeps serving when its log pipe closes (busgate start | head), and still exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--host', '127.0.0.1'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let errors = '';
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let output = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${output}`)), 10_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /"port":(\d+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      });
+    });
+    child.stdout.destroy(); // the reader goes away, as head does after its lines
+    // A reload logs lines, which now meet the closed pipe (EPIPE): before, the first one ended the daemon.
+    for (let i = 0; i < 3; i += 1) {
+      child.kill('SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const echo = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', body: 'still here', headers: { 'content-type': 'text/plain' } });
+    expect(echo.status).to.equal(200);
+    expect(await echo.text()).to.equal('still here');
+    expect(child.exitCode).to.equal(null);
+    child.kill('SIGTERM');
+    expect(await exit).to.equal(0);
+    expect(errors).to.not.include('EPIPE');
+  });
 });
