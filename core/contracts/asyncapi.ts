@@ -1,14 +1,15 @@
 /**
  * An AsyncAPI 3.0 document of the broker side: one channel per broker and destination (templated
  * destinations become channel parameters), the operations busgate performs on them (send for
- * routes, receive for subscriptions, whose channel is their source), each
+ * routes, with the reply of request-reply routes; receive for subscriptions, whose channel is
+ * their source), each
  * route's message with its payload schema and the headers busgate writes, and the Kafka, AMQP and
  * NATS bindings the plugins declare. Served at GET /asyncapi.json and printed by `busgate asyncapi`.
  *
  * There is no `servers` section on purpose: broker addresses live in busgate's config, often with
  * credentials in them, and a consumer already knows where its broker is.
  */
-import type { Mode } from '../plugins/contract.js';
+import type { AsyncApiDeclaration, AsyncApiReply, Mode } from '../plugins/contract.js';
 import type { SubscriptionSpec } from '../egress/model.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Template } from '../routes/template.js';
@@ -28,6 +29,7 @@ export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDecla
   const operations: Record<string, Json> = {};
   const messages: Record<string, Json> = {};
   const schemas: Record<string, unknown> = {};
+  const replyChannels: Record<string, string> = {};
 
   for (const route of routes) {
     const name = componentName(route);
@@ -38,12 +40,16 @@ export function buildAsyncApi(routes: readonly RouteSpec[], brokers: BrokerDecla
         const bindings =
           declaration?.bindings?.(mode, route.destination.source, route.brokerOptions.get(broker) ?? route.options, route.key !== undefined) ?? {};
         const messageName = `${name}.${broker}`;
-        messages[messageName] ??= message(route, messageName, broker, brokers, bindings.message, declaration?.protocol);
+        messages[messageName] ??= message(route, messageName, broker, brokers, bindings.message, declaration);
         const channelName = channelKey(broker, route.destination);
         const channel = (channels[channelName] ??= channelObject(route.destination, broker, bindings.channel, declaration?.protocol));
         (channel.messages as Json)[messageName] = { $ref: `#/components/messages/${messageName}` };
         const operationName = `${name}.${broker}.${mode}`.replace(/[^A-Za-z0-9._-]/g, '_');
         operations[operationName] = operation(route, mode, channelName, messageName, bindings.operation, declaration?.protocol);
+        if (mode === 'request-reply') {
+          const replies = (replyChannels[broker] ??= addReplyChannel(broker, declaration, channels, messages));
+          operations[operationName].reply = replyOf(replies, declaration?.reply);
+        }
       }
     }
   }
@@ -155,7 +161,46 @@ function operation(route: RouteSpec, mode: Mode, channel: string, messageName: s
   return op;
 }
 
-function message(route: RouteSpec, name: string, broker: string, brokers: BrokerDeclarations, bindings: Json | undefined, protocol: string | undefined): Json {
+/**
+ * The channel replies travel on, one per broker: its address is per request (`address: null`, as
+ * AsyncAPI 3 wants for a reply whose address is found at run time), its message any reply.
+ */
+function addReplyChannel(broker: string, declaration: AsyncApiDeclaration | undefined, channels: Record<string, Json>, messages: Record<string, Json>): string {
+  let key = `replies.${broker}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  for (let n = 2; channels[key] !== undefined; n += 1) key = `replies.${broker}_${n}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const messageName = `${key}.reply`;
+  messages[messageName] = {
+    name: messageName,
+    title: `A reply on ${broker}`,
+    summary: "The responder's answer: its body and content type become the HTTP response (200).",
+    payload: {},
+  };
+  channels[key] = {
+    address: null,
+    title: `Replies on ${broker}`,
+    description: `Each request names its own reply address. ${declaration?.reply?.description ?? 'See the README, "Writing a responder".'}`,
+    messages: { reply: { $ref: `#/components/messages/${messageName}` } },
+  };
+  return key;
+}
+
+function replyOf(channel: string, reply: AsyncApiReply | undefined): Json {
+  return {
+    ...(reply?.addressLocation !== undefined ? { address: { location: reply.addressLocation, description: reply.description } } : {}),
+    channel: { $ref: `#/channels/${channel}` },
+    messages: [{ $ref: `#/channels/${channel}/messages/reply` }],
+  };
+}
+
+function message(
+  route: RouteSpec,
+  name: string,
+  broker: string,
+  brokers: BrokerDeclarations,
+  bindings: Json | undefined,
+  declaration: AsyncApiDeclaration | undefined,
+): Json {
+  const protocol = declaration?.protocol;
   const headers: Json = {
     traceparent: { type: 'string', description: 'W3C trace context of the HTTP request' },
   };
@@ -178,6 +223,10 @@ function message(route: RouteSpec, name: string, broker: string, brokers: Broker
     payload: route.contract.bodySchema ? { $ref: `#/components/schemas/${componentName(route)}.body` } : {},
   };
   if (route.contract.bodySchema) result.contentType = 'application/json';
+  const correlation = declaration?.reply?.correlationLocation;
+  if (correlation !== undefined && modesOf(route).includes('request-reply')) {
+    result.correlationId = { location: correlation, description: 'request-reply: the reply carries the same value' };
+  }
   if (bindings && protocol) result.bindings = { [protocol]: bindings };
   return result;
 }

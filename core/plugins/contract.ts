@@ -286,6 +286,20 @@ export interface AsyncApiBindings {
 export interface AsyncApiDeclaration {
   readonly protocol: string;
   bindings?(mode: Mode, destination: string, options: Readonly<Record<string, unknown>>, hasKey: boolean): AsyncApiBindings;
+  /** How a responder finds where to answer a request-reply route (the document's `reply`). */
+  readonly reply?: AsyncApiReply;
+}
+
+/**
+ * Where a request names its reply address and its correlation. The locations are AsyncAPI runtime
+ * expressions and only fit where the broker carries them as message headers
+ * (`$message.header#/reply-to`); a protocol field (a NATS reply subject, an AMQP property) has
+ * none, so the description says where it is.
+ */
+export interface AsyncApiReply {
+  readonly description: string;
+  readonly addressLocation?: string;
+  readonly correlationLocation?: string;
 }
 
 export interface PluginContext {

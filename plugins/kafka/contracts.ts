@@ -4,6 +4,7 @@
  * the AsyncAPI Kafka bindings (0.5.0).
  */
 import type { PluginFactory } from '../../core/plugins/contract.js';
+import { HEADER_CORRELATION_ID, HEADER_REPLY_TO } from './messages.js';
 
 type Declarations = Pick<PluginFactory, 'cloudEvents' | 'receiptSchema' | 'asyncApi'>;
 
@@ -26,5 +27,10 @@ export const kafkaContracts: Declarations = {
         : {}),
       message: { ...(hasKey ? { key: { type: 'string', description: "rendered from the route's key template" } } : {}), bindingVersion: '0.5.0' },
     }),
+    reply: {
+      description: `Produce the reply to the topic named by the request header ${HEADER_REPLY_TO}, with the request's ${HEADER_CORRELATION_ID} header copied and a content-type header.`,
+      addressLocation: `$message.header#/${HEADER_REPLY_TO}`,
+      correlationLocation: `$message.header#/${HEADER_CORRELATION_ID}`,
+    },
   },
 };

@@ -20,5 +20,11 @@ export const natsContracts: Declarations = {
       duplicate: { type: 'boolean', description: 'JetStream dropped it as a repeat of the same id' },
     },
   },
-  asyncApi: { protocol: 'nats' },
+  asyncApi: {
+    protocol: 'nats',
+    reply: {
+      description:
+        "Publish the reply to the request's reply subject (msg.respond()); the subject is the correlation. Set a content-type header. A request nobody listens to gets no_responders at once.",
+    },
+  },
 };

@@ -41,5 +41,9 @@ export const rabbitmqContracts: Declarations = {
       // Persistent, mandatory (unroutable is an error, not a silent drop), with a timestamp.
       operation: { deliveryMode: 2, mandatory: true, timestamp: true, bindingVersion: '0.3.0' },
     }),
+    reply: {
+      description:
+        "Send the reply to the queue named by the request's reply_to property (RabbitMQ direct reply-to), on the connection that consumed the request, with the request's correlation_id property and a content_type.",
+    },
   },
 };

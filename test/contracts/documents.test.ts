@@ -282,6 +282,45 @@ describe('contract documents', function () {
     expect(Object.values(operations).every((op) => op.action === 'send')).to.equal(true);
   });
 
+  it('AsyncAPI 3: request-reply operations carry their reply, with the address and correlation where they are headers', async () => {
+    const text =
+      'routes:\n' +
+      '  - { name: ask-kafka, path: /ask/kafka, broker: kafka, mode: request-reply, destination: svc.ask }\n' +
+      '  - { name: ask-rabbit, path: /ask/rabbit, broker: rabbitmq, mode: request-reply, destination: svc.ask }\n' +
+      '  - { name: ask-nats, path: /ask/nats, broker: nats, mode: "{header.x-mode}", modes: [pubsub, request-reply], destination: svc.ask }\n' +
+      '  - { name: ask-memory, path: /ask/memory, broker: memory, mode: request-reply, destination: svc.ask }\n' +
+      '  - { name: tell-kafka, path: /tell/kafka, broker: kafka, mode: pubsub, destination: svc.tell }\n';
+    const { routes: linted, problems } = lintRoutes(text, catalog, { baseDir: fixtures, clients: [] });
+    expect(problems).to.deep.equal([]);
+    const document = buildAsyncApi(linted, declarations);
+    const { diagnostics } = await new Parser().parse(JSON.stringify(document));
+    expect(diagnostics.filter((d) => Number(d.severity) === 0).map((d) => `${d.path.join('/')}: ${d.message}`)).to.deep.equal([]);
+    type Reply = { address?: { location: string }; channel: { $ref: string }; messages: Array<{ $ref: string }> };
+    const operations = document.operations as Record<string, { reply?: Reply }>;
+    const channels = document.channels as Record<string, { address: string | null; description?: string }>;
+    const kafkaReply = operations['ask-kafka.kafka.request-reply']!.reply!;
+    expect(kafkaReply.address).to.deep.include({ location: '$message.header#/reply-to' });
+    expect(kafkaReply.channel).to.deep.equal({ $ref: '#/channels/replies.kafka' });
+    expect(kafkaReply.messages).to.deep.equal([{ $ref: '#/channels/replies.kafka/messages/reply' }]);
+    const messages = (document.components as { messages: Record<string, { correlationId?: { location: string } }> }).messages;
+    expect(messages['ask-kafka.kafka']!.correlationId).to.deep.include({ location: '$message.header#/correlation-id' });
+    expect(messages['tell-kafka.kafka']!.correlationId, 'a pubsub route has no correlation').to.equal(undefined);
+    // Where the reply address is a protocol field, not a header, no runtime expression can name it: the description does.
+    for (const [operation, broker, says] of [
+      ['ask-rabbit.rabbitmq.request-reply', 'rabbitmq', 'reply_to property'],
+      ['ask-nats.nats.request-reply', 'nats', 'reply subject'],
+      ['ask-memory.memory.request-reply', 'memory', 'Writing a responder'],
+    ] as const) {
+      const reply = operations[operation]!.reply!;
+      expect(reply.address, operation).to.equal(undefined);
+      expect(reply.channel).to.deep.equal({ $ref: `#/channels/replies.${broker}` });
+      expect(channels[`replies.${broker}`]!.address).to.equal(null);
+      expect(channels[`replies.${broker}`]!.description).to.contain(says);
+    }
+    expect(operations['ask-nats.nats.pubsub']!.reply).to.equal(undefined);
+    expect(operations['tell-kafka.kafka.pubsub']!.reply).to.equal(undefined);
+  });
+
   it('AsyncAPI 3 with subscriptions: receive operations on their sources, still valid per @asyncapi/parser', async () => {
     const { routes: linted, problems } = lintRoutes(WITH_SUBSCRIPTIONS, catalog, { baseDir: fixtures, clients: [] });
     expect(problems).to.deep.equal([]);

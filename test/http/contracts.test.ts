@@ -162,9 +162,13 @@ describe('HTTP contracts (embedded broker)', function () {
       const openApi = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
       expect(openApi.openapi).to.equal('3.1.0');
       expect(Object.keys(openApi.paths)).to.deep.equal(['/orders', '/small-batch/{mode}']);
-      const asyncApi = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { asyncapi: string; channels: Record<string, { address: string }> };
+      const asyncApi = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as {
+        asyncapi: string;
+        channels: Record<string, { address: string | null }>;
+      };
       expect(asyncApi.asyncapi).to.equal('3.0.0');
-      expect(Object.values(asyncApi.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch']);
+      // null: the replies of the request-reply mode, whose address each request names.
+      expect(Object.values(asyncApi.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch', null]);
 
       fs.writeFileSync(
         daemon.routesFile,
@@ -175,8 +179,14 @@ describe('HTTP contracts (embedded broker)', function () {
       expect((await daemon.reload('test')).outcome).to.equal('ok');
       const reloaded = (await (await fetch(`${daemon.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
       expect(Object.keys(reloaded.paths)).to.deep.equal(['/orders', '/small-batch/{mode}', '/more/{id}']);
-      const reloadedAsync = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { channels: Record<string, { address: string }> };
-      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal(['contracts.orders', 'contracts.batch', 'more.{id}', 'more.audit']);
+      const reloadedAsync = (await (await fetch(`${daemon.url}/asyncapi.json`)).json()) as { channels: Record<string, { address: string | null }> };
+      expect(Object.values(reloadedAsync.channels).map((c) => c.address)).to.deep.equal([
+        'contracts.orders',
+        'contracts.batch',
+        null,
+        'more.{id}',
+        'more.audit',
+      ]);
       // A subscription adds a receive operation on its source.
       expect((reloadedAsync as unknown as { operations: Record<string, { action: string }> }).operations['subscription.audit.receive']).to.deep.include({
         action: 'receive',

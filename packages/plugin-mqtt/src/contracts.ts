@@ -18,5 +18,8 @@ export const mqttContracts: ContractDeclarations = {
   asyncApi: {
     protocol: 'mqtt',
     bindings: () => ({ operation: { qos: 1, retain: false, bindingVersion: '0.2.0' } }),
+    reply: {
+      description: "Publish the reply to the request's MQTT 5 Response Topic, with its Correlation Data copied and a Content Type.",
+    },
   },
 };
