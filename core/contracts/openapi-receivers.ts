@@ -208,7 +208,7 @@ const BODY_FIELDS: Json = {
   position: {
     type: ['object', 'null'],
     additionalProperties: { type: 'string' },
-    description: "The broker's position (Kafka partition and offset, JetStream stream and seq), else null.",
+    description: "The broker's position where it keeps one (such as partition and offset, or stream and sequence), else null.",
   },
 };
 
