@@ -45,14 +45,13 @@ export class DeadLetterPublisher {
   ) {}
 
   async store(id: string, message: InboundMessage, note: DeadLetterNote, stop: AbortSignal): Promise<void> {
-    const headers = {
-      ...message.headers,
+    const headers = Object.assign({}, message.headers, {
       [DEAD_LETTER_HEADERS.reason]: note.reason,
       [DEAD_LETTER_HEADERS.attempts]: String(note.attempts),
       [DEAD_LETTER_HEADERS.lastStatus]: note.lastStatus,
       [DEAD_LETTER_HEADERS.subscription]: this.subscription,
       [DEAD_LETTER_HEADERS.source]: message.destination,
-    };
+    });
     for (let failures = 0; ; failures += 1) {
       try {
         await this.broker.send({

@@ -79,10 +79,10 @@ export class DeliveryScheduler {
       .then(
         (outcome) => {
           stopTimer();
-          metrics.messages.inc({ ...labels, outcome });
+          metrics.messages.inc(Object.assign({}, labels, { outcome }));
         },
         (error: unknown) => {
-          metrics.messages.inc({ ...labels, outcome: 'handed_back' });
+          metrics.messages.inc(Object.assign({}, labels, { outcome: 'handed_back' as const }));
           throw error;
         },
       )

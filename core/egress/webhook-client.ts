@@ -36,7 +36,7 @@ export class WebhookClient {
       ).request({
         method: 'POST',
         path: this.path,
-        headers: this.authorization === undefined ? headers : { ...headers, authorization: this.authorization },
+        headers: this.authorization === undefined ? headers : Object.assign({}, headers, { authorization: this.authorization }),
         body,
         signal: deadline.signal,
         headersTimeout: timeoutMs,

@@ -240,7 +240,9 @@ class CompiledRoute {
   }
 
   private message(planned: Plan, requestHeaders: IncomingHttpHeaders, entry: BodyEntry, trace: RequestTrace, { id, dedupeId }: MessageIds): OutboundMessage {
-    const headers: Record<string, string> = { ...planned.headers, ...entry.headers, traceparent: trace.traceparent };
+    // Object.assign, not `{ ...a, ...b, traceparent }`: on node 20 each field written after a
+    // spread of a non-empty object costs about 1 µs (README, "Spreads on the request path").
+    const headers: Record<string, string> = Object.assign({}, planned.headers, entry.headers, { traceparent: trace.traceparent });
     if (entry.cloudEvent) Object.assign(headers, cloudEventHeaders(entry.cloudEvent, planned.broker.contracts.cloudEvents ?? HTTP_BINDING));
     if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
     // The body is passed on as sent; a compressed body keeps its encoding so consumers can read it.
@@ -298,7 +300,8 @@ class CompiledRoute {
   }
 
   private receipt(planned: Plan, message: OutboundMessage, receipt: Receipt): Record<string, unknown> {
-    return { ...receipt, id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination };
+    // The same fields and order as `{ ...receipt, id, … }`, without the spread's cost (see message()).
+    return Object.assign({}, receipt, { id: message.id, broker: planned.broker.name, mode: planned.mode, destination: planned.destination });
   }
 
   private optionsFor(broker: BrokerInstance): Readonly<Record<string, unknown>> {

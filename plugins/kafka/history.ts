@@ -98,6 +98,6 @@ export function withResumeTokens(
     if (position?.partition !== undefined && position.offset !== undefined) {
       cursor.set(Number(position.partition), (BigInt(position.offset) + 1n).toString());
     }
-    return onMessage({ ...message, delivery: { ...message.delivery, resumeToken: formatToken(cursor) } });
+    return onMessage(Object.assign({}, message, { delivery: Object.assign({}, message.delivery, { resumeToken: formatToken(cursor) }) }));
   };
 }

@@ -458,7 +458,7 @@ export class NatsBroker implements BrokerPlugin {
       const reply = await onRequest(request);
       // Echo the request's id unless the handler set one, as the responder contract asks.
       const id = reply.headers[ID_HEADER] ?? request.headers[ID_HEADER];
-      msg.respond(reply.payload, { headers: toNatsHeaders({ ...reply, ...(id !== undefined ? { id } : {}) }) });
+      msg.respond(reply.payload, { headers: toNatsHeaders(id !== undefined ? Object.assign({}, reply, { id }) : reply) });
     } catch (error) {
       // No reply: the requester gets a reply_timeout, which is the truth (nothing answered).
       this.logger.warn('responder handler failed; no reply sent', { subject: msg.subject, error: describeError(error) });

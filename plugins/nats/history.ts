@@ -71,7 +71,7 @@ export async function subscribeFromHistory(
       for await (const msg of messages) {
         const inbound = toInbound(msg);
         try {
-          await onMessage({ ...inbound, delivery: { ...inbound.delivery, resumeToken: String(msg.seq + 1) } });
+          await onMessage(Object.assign({}, inbound, { delivery: Object.assign({}, inbound.delivery, { resumeToken: String(msg.seq + 1) }) }));
         } catch (error) {
           // An ordered consumer has no acks to withhold: the reader decides what a failure means.
           logger.warn('history handler failed; an ordered consumer cannot redeliver', { stream, subject, error: describeError(error) });

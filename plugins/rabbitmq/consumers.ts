@@ -235,7 +235,7 @@ class Consumer {
       return;
     }
     const id: unknown = message.properties.messageId;
-    const delivered = typeof id === 'string' && id !== '' ? { ...inbound, delivery: { messageId: id } } : inbound;
+    const delivered = typeof id === 'string' && id !== '' ? Object.assign({}, inbound, { delivery: { messageId: id } }) : inbound;
     Promise.resolve()
       .then(() => spec.onMessage(delivered))
       .then(
