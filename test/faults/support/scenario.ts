@@ -3,6 +3,7 @@
  * part way, recovery, then the stream goes on until 2xx answers are back; /ready is polled
  * throughout. The caller drains the broker and judges the result.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Ledger, type LedgerEntry } from '../ledger.js';
 import { sleep } from '../../support/net.js';
 
@@ -38,6 +39,12 @@ export interface ScenarioOutcome {
   /** Requests sent from the fault's start until the first 2xx after it. */
   readonly duringFault: LedgerEntry[];
   readonly maxFaultLatencyMs: number;
+  /**
+   * The longest this process's event loop was held up during the scenario. The daemon runs in the
+   * test's process, so a stall delays its answers and the ledger's clocks alike: an answer slower
+   * than its deadline with a stall as long beside it was held up by the stall, not by the daemon.
+   */
+  readonly maxLoopDelayMs: number;
   readonly readiness: ReadinessSample[];
   /** Whether /ready said 503 at some point between the fault's start and the broker's return. */
   readonly readyWentDown: boolean;
@@ -94,6 +101,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
   const poll = pollReadiness(options.baseUrl, { intervalMs: 50, timeoutMs: 2000 });
   const readiness = poll.samples;
 
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const stream = ledger.stream(options.concurrency ?? 8, options.paceMs ?? 10);
   let faultStartedAt = 0;
   let brokerBackAt = 0;
@@ -119,6 +128,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
   const readyDeadline = Date.now() + options.recoveryBoundMs;
   while (Date.now() < readyDeadline && readiness.at(-1)?.status !== 200) await sleep(50);
   await poll.stop();
+  loopDelay.disable();
 
   const faultEnd = first2xxAfter ? first2xxAfter.startedAt : Date.now();
   // Everything in flight at some point between the fault's start and the first 2xx after it.
@@ -131,6 +141,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioOut
     recoveryMs: first2xxAfter ? first2xxAfter.startedAt + first2xxAfter.latencyMs - brokerBackAt : undefined,
     duringFault,
     maxFaultLatencyMs: duringFault.reduce((max, e) => Math.max(max, e.latencyMs), 0),
+    maxLoopDelayMs: Math.round(loopDelay.max / 1e6),
     readiness,
     readyWentDown: readiness.some((s) => s.at >= faultStartedAt && s.at <= (brokerBackAt || Date.now()) + 200 && s.status !== 200),
     readyCameBack: readiness.at(-1)?.status === 200,
