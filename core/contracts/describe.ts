@@ -3,7 +3,7 @@
  * inputs, its body schema as a reusable component, and the fixed shapes busgate answers with.
  */
 import fs from 'node:fs';
-import { ERROR_CODES } from '../errors.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { ContractDeclarations, JsonSchema, Mode } from '../plugins/contract.js';
 import type { RouteSpec } from '../routes/model.js';
 import type { Template } from '../routes/template.js';
@@ -128,3 +128,23 @@ export function cloudEventSchema(data: JsonSchema | undefined): JsonSchema {
 
 /** Binary-mode CloudEvents attributes as they appear in headers with `prefix`. */
 export const CLOUDEVENT_HEADER_ATTRIBUTES = ['specversion', 'id', 'source', 'type', 'subject', 'time', 'dataschema'] as const;
+
+/**
+ * OpenAPI responses for error codes: one per HTTP status, in status order, each describing its
+ * codes and answering with the Error schema.
+ */
+export function errorResponses(codes: readonly ErrorCode[]): Record<string, unknown> {
+  const grouped = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const status = ERROR_CODES[code].status;
+    grouped.set(status, [...(grouped.get(status) ?? []), code]);
+  }
+  const responses: Record<string, unknown> = {};
+  for (const [status, inStatus] of [...grouped].sort(([a], [b]) => a - b)) {
+    responses[String(status)] = {
+      description: inStatus.map((code) => `\`${code}\`: ${ERROR_CODES[code].summary}`).join(' '),
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  }
+  return responses;
+}

@@ -5,14 +5,18 @@
  * /nack. Built from the linted specs, like the routes' operations, so the document lists exactly
  * what is in service.
  */
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { PullSpec } from '../pulls/model.js';
 import { PULL_DEFAULTS, PULL_LIMITS } from '../pulls/model.js';
 import { CLOSE_REASONS, STREAM_LIMITS, type StreamSpec } from '../streams/model.js';
+import { errorResponses } from './describe.js';
 
 type Json = Record<string, unknown>;
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+
+/** A duration as `wait` and `delay` take it (core/duration.ts), or 0. */
+const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
 
 /** Path items and component schemas to merge into the document. */
 export interface ReceiverOperations {
@@ -103,7 +107,7 @@ function streamOperation(stream: StreamSpec, apiKeys: boolean): Json {
           },
         },
       },
-      ...errorResponses(codes, apiKeys),
+      ...refusals(codes, apiKeys),
     },
   };
 }
@@ -129,12 +133,12 @@ function pullOperation(pull: PullSpec, apiKeys: boolean): Json {
         in: 'query',
         required: false,
         description: `How long to wait for the first message, as a duration such as 5s (default 0s, at most ${PULL_LIMITS.maxWaitMs / 1000}s).`,
-        schema: { type: 'string', pattern: '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$' },
+        schema: { type: 'string', pattern: DURATION_PATTERN },
       },
     ],
     responses: {
       '200': { description: 'Up to `max` leased messages; none is `{"messages": []}`.', content: { 'application/json': { schema: ref('PulledMessages') } } },
-      ...errorResponses(codes, apiKeys),
+      ...refusals(codes, apiKeys),
     },
   };
 }
@@ -160,7 +164,7 @@ function settleOperation(pull: PullSpec, action: 'ack' | 'nack', apiKeys: boolea
             },
             delay: {
               type: 'string',
-              pattern: '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$',
+              pattern: DURATION_PATTERN,
               description: `With requeue true only: hand the messages back after this long (default 0s, at most ${PULL_LIMITS.maxNackDelayMs / 60_000}m).`,
             },
           },
@@ -172,26 +176,14 @@ function settleOperation(pull: PullSpec, action: 'ack' | 'nack', apiKeys: boolea
     requestBody: { required: true, content: { 'application/json': { schema: body } } },
     responses: {
       '200': { description: 'One outcome per lease, in request order.', content: { 'application/json': { schema: ref('SettleAnswer') } } },
-      ...errorResponses(['bad_request', 'method_not_allowed', 'payload_too_large'], apiKeys),
+      ...refusals(['bad_request', 'method_not_allowed', 'payload_too_large'], apiKeys),
     },
   };
 }
 
-function errorResponses(codes: readonly ErrorCode[], apiKeys: boolean): Json {
-  const all = apiKeys ? [...codes, 'unauthorized' as const, 'forbidden' as const] : codes;
-  const grouped = new Map<number, ErrorCode[]>();
-  for (const code of all) {
-    const status = ERROR_CODES[code].status;
-    grouped.set(status, [...(grouped.get(status) ?? []), code]);
-  }
-  const responses: Json = {};
-  for (const [status, inStatus] of [...grouped].sort(([a], [b]) => a - b)) {
-    responses[String(status)] = {
-      description: inStatus.map((code) => `\`${code}\`: ${ERROR_CODES[code].summary}`).join(' '),
-      content: { 'application/json': { schema: ref('Error') } },
-    };
-  }
-  return responses;
+/** The route-independent refusals of a stream or pull path, plus the key checks when keys are on. */
+function refusals(codes: readonly ErrorCode[], apiKeys: boolean): Record<string, unknown> {
+  return errorResponses(apiKeys ? [...codes, 'unauthorized', 'forbidden'] : codes);
 }
 
 /** `/pull/jobs` -> "pull_jobs": unique among streams and pulls, since their paths are. */

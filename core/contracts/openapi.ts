@@ -5,7 +5,7 @@
  * keys are on; and the streams and pull paths (core/contracts/openapi-receivers.ts). Served at GET /openapi.json (rebuilt on reload) and printed by `busgate openapi`.
  */
 import { parse as parsePath, type Token } from 'path-to-regexp';
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { JsonSchema } from '../plugins/contract.js';
 import type { PullSpec } from '../pulls/model.js';
 import type { RouteSpec } from '../routes/model.js';
@@ -21,6 +21,7 @@ import {
   cloudEventSchema,
   componentName,
   embeddedSchema,
+  errorResponses,
   modesOf,
   templateHeaders,
   type BrokerDeclarations,
@@ -158,12 +159,7 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
       description: 'A batch of which some entries were accepted: entries lists each receipt or error in order.',
       content: { 'application/json': { schema: ref('BatchAnswer') } },
     };
-  for (const [status, codes] of errorStatuses(route, options)) {
-    responses[String(status)] = {
-      description: codes.map((code) => `\`${code}\`: ${ERROR_CODES[code].summary}`).join(' '),
-      content: { 'application/json': { schema: ref('Error') } },
-    };
-  }
+  Object.assign(responses, errorResponses(errorCodes(route, options)));
 
   const destinations = brokersOf(route).join(' | ');
   const op: Json = {
@@ -176,8 +172,8 @@ function operation(route: RouteSpec, name: string, operationId: string, pathPara
   return op;
 }
 
-/** The error codes a route can answer with, grouped by status. */
-function errorStatuses(route: RouteSpec, options: OpenApiOptions): Map<number, ErrorCode[]> {
+/** The error codes a route can answer with. */
+function errorCodes(route: RouteSpec, options: OpenApiOptions): ErrorCode[] {
   const codes: ErrorCode[] = [
     'bad_request',
     'invalid_token',
@@ -202,12 +198,7 @@ function errorStatuses(route: RouteSpec, options: OpenApiOptions): Map<number, E
   if (route.contract.bodySchema || route.contract.batch || route.contract.cloudEvents !== 'off') codes.push('unsupported_media_type');
   if (route.contract.batch) codes.push('too_many_entries');
   if (modesOf(route).includes('request-reply')) codes.push('no_responders', 'reply_timeout');
-  const grouped = new Map<number, ErrorCode[]>();
-  for (const code of codes) {
-    const status = ERROR_CODES[code].status;
-    grouped.set(status, [...(grouped.get(status) ?? []), code]);
-  }
-  return new Map([...grouped].sort(([a], [b]) => a - b));
+  return codes;
 }
 
 function receiptSchema(route: RouteSpec, brokers: BrokerDeclarations): JsonSchema {
